@@ -107,6 +107,7 @@ int cmd_status(int argc, char **argv, const char *conf)
 			if (!listeners_hdr) {
 				if (!roles_hdr)
 					printf("(no role processes)\n");
+				roles_hdr = true;
 				printf("%-12s %-8s %-28s %s\n", "LISTENER", "PROTOCOL", "ADDRESS", "TLS");
 				listeners_hdr = true;
 			}
@@ -118,6 +119,8 @@ int cmd_status(int argc, char **argv, const char *conf)
 			       status_field(line, "tls", d, sizeof(d)));
 		}
 	}
+	if (!roles_hdr)
+		printf("(no role processes)\n");
 	if (!listeners_hdr)
 		printf("(no listeners configured)\n");
 	strbuf_free(&out);
