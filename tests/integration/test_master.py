@@ -18,6 +18,16 @@ from conftest import BIN, TIMEOUT, group_alive, make_instance
 FILE_LINE = re.compile(r"\S+\.conf:\d+: ")
 
 
+def process_alive(pid):
+    """True while pid exists and is not a zombie (the daemon's parent is
+    init, or whatever subreaper the test runs under)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def mode(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
@@ -180,8 +190,7 @@ def test_sighup_with_valid_change_applies_it(running):
                                running.role_pid("selftest"), "a new selftest process")
     assert new_pid != old_pid
     # The old process was stopped gracefully.
-    running.wait_for(lambda: not os.path.exists("/proc/%d" % old_pid) or
-                     "Z" in open("/proc/%d/stat" % old_pid).read().split()[2], "old role gone")
+    running.wait_for(lambda: not process_alive(old_pid), "old role gone")
 
 
 def test_reload_command_refuses_invalid_config(running):
@@ -272,7 +281,7 @@ def test_start_and_stop_in_background(instance):
     finally:
         r = instance.run("stop")
     assert r.returncode == 0, r.stderr
-    assert not os.path.exists("/proc/%d" % pid)
+    instance.wait_for(lambda: not process_alive(pid), "the daemon to exit")
     assert instance.run("status").returncode == 1
 
 
@@ -285,3 +294,27 @@ def test_sendmail_is_honest_about_the_missing_queue(instance):
     assert r.returncode == 75
     assert ("sendmail: fatal: cannot submit mail: the queue role is not built into this "
             "Postern yet") in r.stderr
+
+
+def test_check_reports_each_problem_with_its_fix(instance):
+    data = os.path.join(instance.dir, "data")
+    os.chmod(data, 0o770)
+    os.rmdir(os.path.join(instance.dir, "queue", "hold"))
+    r = instance.run("check")
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    assert any("data_directory %s is writable by its group (mode 0770); fix: chmod go-w %s"
+               % (data, data) in l for l in lines), r.stderr
+    assert any("queue/hold" in l and "create it: mkdir" in l for l in lines), r.stderr
+    assert r.stdout == ""
+
+
+def test_check_rejects_a_key_that_does_not_match(instance, tmp_root):
+    other = make_instance(tmp_root, name="other")
+    text = instance.read_conf().replace(
+        "tls_key_file = %s/tls/key.pem" % instance.dir,
+        "tls_key_file = %s/tls/key.pem" % other.dir)
+    instance.write_conf(text)
+    r = instance.run("check")
+    assert r.returncode == 1
+    assert "tls_cert_file" in r.stderr
