@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config-doc.h"
 #include "config-private.h"
 #include "config.h"
 #include "log.h"
@@ -1100,6 +1101,31 @@ static void test_edit_symlink(void **state)
 	unlink(path);
 }
 
+/* docs/CONFIG.md is generated from the registry; a registry change
+ * without `make docs` fails here. make unit runs from the repository root. */
+static void test_docs_up_to_date(void **state)
+{
+	const char *why = NULL;
+	char *committed, *generated = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	committed = file_read_all("docs/CONFIG.md", 1 << 22, NULL, &why);
+	if (committed == NULL)
+		fail_msg("docs/CONFIG.md: %s; run the tests from the repository root", why);
+	f = open_memstream(&generated, &len);
+	assert_non_null(f);
+	config_doc_markdown(f);
+	assert_int_equal(fclose(f), 0);
+	if (strcmp(committed, generated) != 0)
+		fail_msg("docs/CONFIG.md is out of date; run make docs and commit it");
+	assert_non_null(strstr(generated, "| <a id=\"tls_min_protocol\"></a>`tls_min_protocol` | choice | `TLSv1.2` |"));
+	assert_non_null(strstr(generated, "One of: `TLSv1.2`, `TLSv1.3`."));
+	free(committed);
+	free(generated);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1128,6 +1154,7 @@ int main(void)
 		cmocka_unit_test(test_edit),
 		cmocka_unit_test(test_edit_refused),
 		cmocka_unit_test(test_edit_symlink),
+		cmocka_unit_test(test_docs_up_to_date),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
