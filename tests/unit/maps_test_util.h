@@ -107,12 +107,18 @@ static void mt_expect_error_fn(const char *spec, const char *want, const char *f
 	const char *err = NULL;
 	struct map *m = map_open(spec, 0, &err);
 	char expect[2048];
-	const char *at = strstr(want, "@D");
+	struct strbuf sb;
+	const char *p = want, *at;
 
-	if (at != NULL)
-		snprintf(expect, sizeof(expect), "%.*s%s%s", (int)(at - want), want, mt_dir, at + 2);
-	else
-		str_copy(expect, want, sizeof(expect));
+	strbuf_init(&sb, 0);
+	while ((at = strstr(p, "@D")) != NULL) {
+		strbuf_append(&sb, p, (size_t)(at - p));
+		strbuf_puts(&sb, mt_dir);
+		p = at + 2;
+	}
+	strbuf_puts(&sb, p);
+	str_copy(expect, sb.data, sizeof(expect));
+	strbuf_free(&sb);
 	if (m != NULL) {
 		map_close(&m);
 		_fail(file, line);
