@@ -66,6 +66,7 @@ struct conn {
 	bool reason_set;
 	enum conn_close_reason reason;
 	char detail[256];
+	struct timeval linger_start;
 	struct event *ev_deferred;/* process input, switch to TLS, deliver on_close */
 	bool want_switch;
 	conn_release_fn *release_fn;
@@ -101,5 +102,11 @@ void conn_process_input(struct conn *c);
 struct bufferevent *conn_tls_bev_new(struct conn *c, SSL_CTX *ssl_ctx, int fd, const char **error_r);
 void conn_tls_switch(struct conn *c);
 void conn_tls_failed(struct conn *c, short what);
+/* conn_tls_mark_ready - if the handshake has finished and the protocol was
+ * not told yet, tell it (on_tls_ready). Called before any input is
+ * delivered, because libevent runs a deferred read callback before the
+ * deferred CONNECTED event: a STARTTLS session must reset its state
+ * before it sees the first command sent over TLS. */
+void conn_tls_mark_ready(struct conn *c);
 
 #endif

@@ -172,6 +172,15 @@ void conn_tls_failed(struct conn *c, short what)
 	conn_finish(c, CONN_CLOSE_TLS, detail);
 }
 
+void conn_tls_mark_ready(struct conn *c)
+{
+	if (c->tls_ready || c->ssl == NULL || !SSL_is_init_finished(c->ssl))
+		return;
+	c->tls_ready = true;
+	if (c->state == CONN_OPEN && c->cb != NULL && c->cb->on_tls_ready != NULL)
+		c->cb->on_tls_ready(c, c->ctx);
+}
+
 bool conn_is_tls(const struct conn *c)
 {
 	return c->tls;

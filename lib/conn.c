@@ -144,7 +144,8 @@ static void linger_start(struct conn *c)
 	struct timeval tv = { CONN_LINGER_SECONDS, 0 };
 
 	c->state = CONN_LINGER;
-	if (c->ssl != NULL && c->tls_ready) {
+	event_base_gettimeofday_cached(c->base, &c->linger_start);
+	if (c->ssl != NULL && SSL_is_init_finished(c->ssl)) {
 		(void)SSL_shutdown(c->ssl);
 		ERR_clear_error();
 	}
@@ -232,11 +233,14 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	char detail[256];
 
 	conn_hold(c);
+	/* deferred event flags accumulate: CONNECTED may come with EOF */
 	if (what & BEV_EVENT_CONNECTED) {
-		c->tls_ready = true;
-		if (c->state == CONN_OPEN && c->cb != NULL && c->cb->on_tls_ready != NULL)
-			c->cb->on_tls_ready(c, c->ctx);
-	} else if (c->state == CONN_LINGER) {
+		conn_tls_mark_ready(c);
+		what &= ~BEV_EVENT_CONNECTED;
+		if (c->freed || what == 0)
+			goto out;
+	}
+	if (c->state == CONN_LINGER) {
 		/* EOF, error or linger timeout: either way we are done */
 		conn_finish(c, CONN_CLOSE_LOCAL, "");
 	} else if (c->tls && !c->tls_ready) {
@@ -257,6 +261,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 		conn_finish(c, tls_error ? CONN_CLOSE_TLS : CONN_CLOSE_ERROR, detail);
 	}
+out:
 	conn_release(c);
 }
 

@@ -15,6 +15,8 @@
  *   STARTTLS    reply "220 ready", conn_start_tls()
  *   QUIT        reply "221 bye", close after flush
  *   FLOOD n     queue n KiB of output at once (output limit test)
+ *   STREAM n    send n KiB, 16 KiB at a time from on_drained
+ *   KILL        the session frees itself inside on_line (no on_close)
  *   other       reply "> line"
  * Every event is appended to h->events ("L:line|", "TOOLONG|", ...).
  */
@@ -55,6 +57,7 @@ struct session {
 	size_t raw_total;
 	unsigned long raw_sum;
 	bool raw_bad;
+	size_t stream_left;      /* STREAM: KiB still to send from on_drained */
 	struct session *next;
 };
 
@@ -142,6 +145,31 @@ static void s_raw(struct conn *conn, const void *data, size_t len, bool done, vo
 	}
 }
 
+static void s_free(struct session *s);
+
+static void s_drained(struct conn *conn, void *ctx)
+{
+	struct session *s = ctx;
+	char block[16 * 1024];
+	size_t n;
+
+	if (s->stream_left == 0)
+		return;
+	if (conn_output_pending(conn) > 32 * 1024)
+		s->h->violation = true;
+	n = s->stream_left >= 16 ? 16 : s->stream_left;
+	memset(block, 's', sizeof(block));
+	if (conn_write(conn, block, n * 1024) < 0) {
+		h_event(s->h, "STREAM-FAILED");
+		return;
+	}
+	s->stream_left -= n;
+	if (s->stream_left == 0) {
+		h_event(s->h, "STREAMED");
+		conn_printf(conn, "\r\nEND\r\n");
+	}
+}
+
 static void s_line(struct conn *conn, char *line, size_t len, void *ctx)
 {
 	struct session *s = ctx;
@@ -178,6 +206,11 @@ static void s_line(struct conn *conn, char *line, size_t len, void *ctx)
 				break;
 			}
 		}
+	} else if (strncmp(line, "STREAM ", 7) == 0) {
+		s->stream_left = strtoul(line + 7, NULL, 10);
+		s_drained(conn, s);
+	} else if (strcmp(line, "KILL") == 0) {
+		s_free(s);
 	} else {
 		conn_printf(conn, "> %s\r\n", line);
 	}
@@ -237,6 +270,7 @@ static const struct conn_callbacks session_callbacks = {
 	.on_line = s_line,
 	.on_line_too_long = s_too_long,
 	.on_timeout = s_timeout,
+	.on_drained = s_drained,
 	.on_tls_ready = s_tls_ready,
 	.on_close = s_close,
 };
@@ -294,7 +328,7 @@ static H_UNUSED int cl_connect_from(struct harness *h, struct client_conn *cc, c
 	struct timeval tv = { 5, 0 };
 
 	memset(cc, 0, sizeof(*cc));
-	strbuf_init(&cc->in, 1024 * 1024);
+	strbuf_init(&cc->in, 8 * 1024 * 1024);
 	cc->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (cc->fd < 0)
 		return -1;

@@ -269,6 +269,62 @@ static void test_output_limit(void **state)
 	assert_string_equal(h_events(h), "ACCEPT:127.0.0.1|L:FLOOD 1024|WRITE-FAILED:64|CLOSE:output limit|");
 }
 
+/* --- streaming with on_drained under a small output limit --------------------- */
+
+static void client_stream(struct harness *h)
+{
+	struct client_conn cc;
+
+	if (cl_connect(h, &cc) < 0)
+		return;
+	cl_puts(&cc, "STREAM 2048\r\n");
+	h->client_flags = cl_wait_for(&cc, "\r\nEND\r\n");
+	snprintf(h->client_note, sizeof(h->client_note), "%zu", cc.in.len);
+	cl_puts(&cc, "QUIT\r\n");
+	cl_read_eof(&cc);
+	strbuf_reset(&cc.in);
+	cl_finish(h, &cc);
+}
+
+static void test_stream_on_drained(void **state)
+{
+	struct harness *h = *state;
+
+	h->output_limit = 64 * 1024;
+	assert_int_equal(h_start(h), 0);
+	h_run(h, client_stream, 10);
+	assert_false(h->watchdog_fired);
+	assert_false(h->violation);
+	assert_true(h->client_flags);
+	/* 2 MiB through a 64 KiB output buffer */
+	assert_string_equal(h->client_note, "2097159");
+	assert_string_equal(h_events(h), "ACCEPT:127.0.0.1|L:STREAM 2048|STREAMED|L:QUIT|CLOSE:closed|");
+}
+
+/* --- freeing the conn inside on_line: no further callbacks ---------------------- */
+
+static void client_kill(struct harness *h)
+{
+	struct client_conn cc;
+
+	if (cl_connect(h, &cc) < 0)
+		return;
+	cl_puts(&cc, "A\r\nKILL\r\nB\r\nC\r\n");
+	cl_read_eof(&cc);
+	cl_finish(h, &cc);
+}
+
+static void test_free_inside_callback(void **state)
+{
+	struct harness *h = *state;
+
+	assert_int_equal(h_start(h), 0);
+	h_run(h, client_kill, 10);
+	assert_false(h->watchdog_fired);
+	assert_string_equal(h_events(h), "ACCEPT:127.0.0.1|L:A|L:KILL|");
+	assert_int_equal(server_conn_count(h->server), 0);
+}
+
 /* --- connection limits ------------------------------------------------------------ */
 
 static void client_limit_total(struct harness *h)
@@ -450,6 +506,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_close_after_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eof_after_pipeline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_on_drained, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_inside_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_connection_limit, setup, teardown),
 		cmocka_unit_test(test_listen_bind_in_use),
