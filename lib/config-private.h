@@ -21,6 +21,10 @@
 #include "params.h"
 #include "util.h"
 
+/* Each listener carries a full view; no real server needs more, and a
+ * hostile file must not make the loader build a hundred thousand views. */
+#define CONFIG_MAX_LISTENERS 1024
+
 /* ---- reporting (config-report.c) ---- */
 
 /* One buffered message, for problems found while it is not yet known

@@ -273,6 +273,13 @@ static void config_setup_listeners(struct config *cfg, struct config_reporter *r
 	}
 	free(refs);
 	qsort(lbs, nl, sizeof(*lbs), cmp_lbuild_line);
+	for (size_t i = CONFIG_MAX_LISTENERS; i < nl; i++) {
+		if (i == CONFIG_MAX_LISTENERS)
+			config_reportf(r, CONFIG_ERROR, "%s:%d: %s/listen: more than %d listeners; "
+				       "serve more addresses with one listener on *", cfg->path,
+				       lbs[i].l.line, lbs[i].l.name, CONFIG_MAX_LISTENERS);
+		lbs[i].valid = false;
+	}
 	check_clashes(cfg, r, lbs, nl);
 	*lbs_r = lbs;
 	*count_r = nl;
