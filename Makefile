@@ -58,7 +58,10 @@ ROLES_A := $(B)/libroles.a
 MASTER_A := $(B)/libmaster.a
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all build deps run test unit integration fuzz fuzz-run docs install clean check-docs
+.PHONY: all build deps run test unit fuzz fuzz-run docs install clean
+# Keep object files that make would otherwise treat as intermediate and
+# delete (the fuzz objects), so a second make fuzz does not rebuild all.
+.SECONDARY:
 
 all: deps
 	@$(MAKE) --no-print-directory build
