@@ -86,6 +86,7 @@ struct store_source {
 	const char *prefix;
 	size_t prefix_len;
 	int fd;
+	uint64_t limit;          /* (added) 0: to EOF; else at most this many bytes of fd */
 };
 
 struct store_sync;
@@ -94,6 +95,8 @@ struct store_sync;
  * 0, or -1 with err (TEMP: out of memory, PERM: loc too long). */
 int store_sync_add(struct store_sync *sc, const struct store_sync_item *item,
 		   struct store_error *err);
+/* store_sync_partial - (added) whether sync_check asked for a partial scan. */
+bool store_sync_partial(const struct store_sync *sc);
 /* store_sync_set_stamp - remember what sync_check compares next time. */
 void store_sync_set_stamp(struct store_sync *sc, const void *stamp, size_t len);
 
@@ -131,10 +134,16 @@ struct store_backend {
 	int (*lock)(struct store_mailbox *box, bool exclusive, struct store_error *err);
 	void (*unlock)(struct store_mailbox *box);
 
-	/* Sync (see the protocol above). sync_check: 0 unchanged, 1 scan. */
+	/* Sync (see the protocol above). sync_check: 0 unchanged, 1 full
+	 * scan, 2 (added) only new messages can have appeared: a partial
+	 * scan (store_sync_partial() is true) that reports only the files in
+	 * new/ (Maildir); then only records last seen as recent (item.recent)
+	 * can vanish. A backend without such a notion returns 0 or 1. */
 	int (*sync_check)(struct store_mailbox *box, const void *stamp, size_t len);
 	int (*sync_scan)(struct store_mailbox *box, struct store_sync *sc, struct store_error *err);
 	/* sync_assign - a found message got uid (flags as in the index).
+	 * Also called (added) for an already indexed message found with
+	 * item.recent, so Maildir can move it from new/ to cur/.
 	 * *new_loc_r: its new loc, or NULL when unchanged. 0 or -1 (a failure
 	 * leaves the message without a recorded UID; the index still has it). */
 	int (*sync_assign)(struct store_mailbox *box, const char *loc, uint32_t uid,
@@ -145,12 +154,13 @@ struct store_backend {
 			off_t *offset_r, uint64_t *size_r, struct store_error *err);
 
 	/* msg_append - write a new message durably (fsynced, visible only when
-	 * complete). m->uid > 0: IMAP APPEND/COPY inside the core's write
-	 * transaction (and lock); record the UID in the file if the format can.
-	 * m->uid == 0: delivery, no index transaction and no core lock held
-	 * (Maildir: lock-free new/; mbox takes its own lock); the next sync
-	 * picks it up. *loc_r: the loc; *physical_r and *vsize_r the sizes
-	 * (vsize: with CRLF line ends). */
+	 * complete), inside the core's write transaction and lock, with the
+	 * UID already chosen (m->uid > 0; changed before any backend used
+	 * uid == 0: delivery goes through the index too, so UIDs are known at
+	 * once). Record the UID in the file if the format can. m->flags has
+	 * STORE_FLAG_RECENT for a delivery (Maildir: into new/, else cur/).
+	 * *loc_r: the loc; *physical_r and *vsize_r the sizes (vsize: with
+	 * CRLF line ends). */
 	int (*msg_append)(struct store_mailbox *box, const struct store_source *src,
 			  const struct store_backend_msg *m, char **loc_r, uint64_t *physical_r,
 			  uint64_t *vsize_r, struct store_error *err);
@@ -174,6 +184,17 @@ struct store_backend {
 	 * mean "sync me" (inotify). Returns the count; strings owned by the
 	 * backend data, valid until box_close. */
 	size_t (*watch_paths)(struct store_mailbox *box, const char **paths, size_t max);
+
+	/* (added: UID state that survives an index rebuild.) May be NULL.
+	 * uid_state_read: 1 with the UIDVALIDITY and a UIDNEXT floor saved in
+	 * the mailbox's files, 0 if none saved, -1. uid_state_write: save them
+	 * (Maildir: a small file in the folder, written through tmp + rename);
+	 * called when a mailbox is first indexed and before expunged UIDs are
+	 * forgotten, so a rebuilt index never hands out a used UID again. */
+	int (*uid_state_read)(struct store_mailbox *box, uint32_t *uidvalidity_r,
+			      uint32_t *uidnext_r, struct store_error *err);
+	int (*uid_state_write)(struct store_mailbox *box, uint32_t uidvalidity, uint32_t uidnext,
+			       struct store_error *err);
 };
 
 extern const struct store_backend store_backend_maildir;
