@@ -44,6 +44,9 @@ LIB_SRCS := $(wildcard lib/*.c)
 ROLE_DIRS := auth smtp imap pop3 store web-admin
 ROLE_SRCS := $(foreach d,$(ROLE_DIRS),$(wildcard $(d)/*.c))
 MASTER_SRCS := $(wildcard master/*.c)
+# Everything of the master but main(): linked into posternd, into postern
+# (the built-role table for init/check) and into the unit tests.
+MASTER_LIB_SRCS := $(filter-out master/main.c,$(MASTER_SRCS))
 SENDMAIL_SRCS := cli/sendmail.c
 CLI_SRCS := $(filter-out $(SENDMAIL_SRCS),$(wildcard cli/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -52,6 +55,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 obj = $(patsubst %.c,$(B)/%.o,$(1))
 LIB_A := $(B)/libpostern.a
 ROLES_A := $(B)/libroles.a
+MASTER_A := $(B)/libmaster.a
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all build deps run test unit integration fuzz fuzz-run docs install clean check-docs
@@ -76,21 +80,28 @@ $(ROLES_A): $(call obj,$(ROLE_SRCS))
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN)/posternd: $(call obj,$(MASTER_SRCS)) $(ROLES_A) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(call obj,$(MASTER_SRCS)) $(ROLES_A) $(LIB_A) $(PKG_LIBS)
+$(MASTER_A): $(call obj,$(MASTER_LIB_SRCS))
+	@rm -f $@
+	ar rcs $@ $^
 
-$(BIN)/postern: $(call obj,$(CLI_SRCS)) $(ROLES_A) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(call obj,$(CLI_SRCS)) $(ROLES_A) $(LIB_A) $(PKG_LIBS)
+# Link order: master (role table) -> roles -> lib.
+LINK_LIBS = $(MASTER_A) $(ROLES_A) $(LIB_A) $(PKG_LIBS)
 
-$(BIN)/sendmail: $(call obj,$(SENDMAIL_SRCS)) $(ROLES_A) $(LIB_A)
+$(BIN)/posternd: $(B)/master/main.o $(MASTER_A) $(ROLES_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(call obj,$(SENDMAIL_SRCS)) $(ROLES_A) $(LIB_A) $(PKG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(B)/master/main.o $(LINK_LIBS)
 
-$(B)/tests/%: $(B)/tests/unit/%.o $(ROLES_A) $(LIB_A)
+$(BIN)/postern: $(call obj,$(CLI_SRCS)) $(MASTER_A) $(ROLES_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(ROLES_A) $(LIB_A) $(PKG_LIBS) $(shell pkg-config --libs cmocka)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(call obj,$(CLI_SRCS)) $(LINK_LIBS)
+
+$(BIN)/sendmail: $(call obj,$(SENDMAIL_SRCS)) $(MASTER_A) $(ROLES_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(call obj,$(SENDMAIL_SRCS)) $(LINK_LIBS)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(MASTER_A) $(ROLES_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LINK_LIBS) $(shell pkg-config --libs cmocka)
 
 # make test: unit binaries + the pytest integration suite, one summary line.
 test: deps

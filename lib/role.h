@@ -1,0 +1,96 @@
+/*
+ * role.h - the contract between posternd's master and every role.
+ *
+ * A role is one kind of process the master starts: auth, smtp, queue,
+ * imap, pop3, web. The master binds every listening socket, then runs
+ * `posternd --role NAME -c CONF` for each role it needs (fork + exec of
+ * itself) with only that role's listening sockets open, at fd 3, 4, ...,
+ * named in the environment variable POSTERN_LISTEN_FDS="mx:3,submission:4".
+ * The role process reads the configuration again, matches each fd to its
+ * config_listener, and calls the role's main function with a role_env.
+ *
+ * Privileges: before exec, the master drops every role to mail_owner
+ * (when it runs as root); only a role whose keeps_root() says so for the
+ * current configuration stays root (auth, when PAM needs /etc/shadow).
+ *
+ * A role's main runs its own event loop and returns the exit status:
+ * 0 after SIGTERM was handled (sessions finished or master_stop_timeout
+ * reached), non-zero on a fatal error, which makes the master log
+ * "warning: process posternd/NAME pid N exit status S" and restart it
+ * with backoff.
+ *
+ * The table of roles built into this posternd is master/roles.c; see
+ * role_lookup(). A listener whose protocol's role is not in the table makes
+ * posternd refuse to start: nothing pretends to serve a protocol it does
+ * not implement.
+ */
+#ifndef POSTERN_ROLE_H
+#define POSTERN_ROLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+/* The environment variable naming the passed listening sockets. */
+#define ROLE_LISTEN_FDS_ENV "POSTERN_LISTEN_FDS"
+/* First fd number a passed listening socket gets in a role process. */
+#define ROLE_FIRST_LISTEN_FD 3
+
+struct role_listener {
+	const struct config_listener *listener; /* owned by env->cfg */
+	int fd;                                  /* non-blocking, CLOEXEC, listening */
+};
+
+struct role_env {
+	const struct config *cfg;             /* the configuration this role was started with */
+	const struct role_listener *listeners; /* this role's listeners, in config order */
+	size_t n_listeners;
+	const char *name;                      /* "smtp" */
+	bool foreground;                       /* posternd -f: the role also logs to stderr */
+};
+
+/* role_main_fn - run the role until it is told to stop. Returns the
+ * process exit status. env and everything in it stay valid until return. */
+typedef int role_main_fn(const struct role_env *env);
+
+/* role_keeps_root_fn - true when this role must stay root under cfg (only
+ * the auth role with PAM); NULL in the table means "never". */
+typedef bool role_keeps_root_fn(const struct config *cfg);
+
+struct role_def {
+	const char *name;              /* matches protocol_def.role for listener roles */
+	role_main_fn *main;
+	role_keeps_root_fn *keeps_root;
+	/* Started even when no listener needs it (auth, queue). */
+	bool always;
+	/* Never run two processes of this role at once, not even for a moment
+	 * during reload (the queue manager owns queue files exclusively): on
+	 * reload it is stopped first, then started. Others are started first
+	 * and the old process is stopped after, so no connection is refused. */
+	bool exclusive;
+	const char *doc;               /* one line, for `postern status` and docs */
+};
+
+/* role_lookup - the built role called name, or NULL when it is not built
+ * into this posternd. Static data. */
+const struct role_def *role_lookup(const char *name);
+
+/* role_count / role_at - every built role, in start order. */
+size_t role_count(void);
+const struct role_def *role_at(size_t i);
+
+/* role_for_protocol - the built role serving protocol (by the protocol
+ * table in params.h), or NULL when the protocol is unknown or its role is
+ * not built. */
+const struct role_def *role_for_protocol(const char *protocol);
+
+/*
+ * role_check_listeners - every listener of cfg must have a built role.
+ * Returns 0, or -1 with *error_r set to one line in new memory (caller
+ * frees): "FILE:LINE: NAME/listen: protocol P is not built into this
+ * posternd yet; comment the line out".
+ */
+int role_check_listeners(const struct config *cfg, char **error_r);
+
+#endif

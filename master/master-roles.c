@@ -1,0 +1,154 @@
+/*
+ * master-roles.c - which role processes run, and starting one.
+ *
+ * master_roles_plan() turns the configuration into one master_proc per
+ * role: every role that serves at least one listener (by the protocol
+ * table, params.h) plus every role marked always (auth). A role gets only
+ * its own listeners' sockets.
+ *
+ * master_proc_spawn() is fork + exec of posternd itself with --role NAME:
+ * a fresh process image means no state of the master (config, event base,
+ * other sockets) leaks into a role, and a role sees exactly what is
+ * passed: the listening sockets at fd 3.. named in POSTERN_LISTEN_FDS, and
+ * the user it was dropped to. The drop happens here, before exec, so the
+ * role's own code never runs as root unless role_def.keeps_root says so.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "master/master.h"
+#include "util.h"
+
+static struct master_proc *proc_new(struct master *m, const struct role_def *def)
+{
+	struct master_proc *p = must_calloc(1, sizeof(*p));
+
+	p->master = m;
+	p->def = def;
+	p->pid = -1;
+	p->state = PROC_EXITED;
+	p->delay = -1;
+	p->listener_idx = must_calloc(m->listeners.n ? m->listeners.n : 1, sizeof(size_t));
+	m->procs = must_realloc(m->procs, (m->n_procs + 1) * sizeof(*m->procs));
+	m->procs[m->n_procs++] = p;
+	return p;
+}
+
+void master_roles_plan(struct master *m, bool old_gen_exists)
+{
+	(void)old_gen_exists;
+	for (size_t r = 0; r < role_count(); r++) {
+		const struct role_def *def = role_at(r);
+		struct master_proc *p = NULL;
+
+		if (def->always)
+			p = proc_new(m, def);
+		for (size_t i = 0; i < m->listeners.n; i++) {
+			if (role_for_protocol(m->listeners.items[i].cl->protocol) != def)
+				continue;
+			if (p == NULL)
+				p = proc_new(m, def);
+			p->listener_idx[p->n_listeners++] = i;
+		}
+	}
+}
+
+void master_proc_free(struct master_proc **pp)
+{
+	struct master_proc *p = *pp;
+
+	if (p == NULL)
+		return;
+	if (p->timer)
+		event_free(p->timer);
+	free(p->listener_idx);
+	free(p);
+	*pp = NULL;
+}
+
+/* In the child: everything here either works or the child exits 127 after
+ * one log line; the master then sees the exit and applies backoff. */
+static void child_setup(struct master_proc *p, const char *fds_env)
+{
+	struct master *m = p->master;
+	int fds[256];
+	sigset_t all;
+	char *argv[8];
+	int argc = 0;
+	size_t n = p->n_listeners < 256 ? p->n_listeners : 256;
+
+	/* The master's handlers and mask must not leak into the role. */
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			signal(s, SIG_DFL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+
+	for (size_t i = 0; i < n; i++)
+		fds[i] = m->listeners.items[p->listener_idx[i]].fd;
+	if (fdpass_install(fds, n) < 0) {
+		log_error("%s: cannot pass listening sockets: %s", p->def->name, strerror(errno));
+		_exit(127);
+	}
+	if (setenv(ROLE_LISTEN_FDS_ENV, fds_env, 1) < 0)
+		_exit(127);
+	if (!(p->def->keeps_root && p->def->keeps_root(m->cfg)) &&
+	    master_drop_privileges(&m->id) < 0) {
+		log_error("%s: cannot drop privileges to %s: %s", p->def->name, m->id.user,
+			  strerror(errno));
+		_exit(127);
+	}
+	/* A role outlives its master by no more than a signal. Set after the
+	 * uid change, which clears it. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	argv[argc++] = (char *)"posternd";
+	argv[argc++] = (char *)"--role";
+	argv[argc++] = (char *)p->def->name;
+	argv[argc++] = (char *)"-c";
+	argv[argc++] = (char *)m->opts.conf;
+	if (m->opts.foreground)
+		argv[argc++] = (char *)"-f";
+	argv[argc] = NULL;
+	execv(m->opts.self_exe, argv);
+	log_error("%s: cannot execute %s: %s", p->def->name, m->opts.self_exe, strerror(errno));
+	_exit(127);
+}
+
+int master_proc_spawn(struct master_proc *p)
+{
+	struct master *m = p->master;
+	struct fdpass_entry *e = must_calloc(p->n_listeners ? p->n_listeners : 1, sizeof(*e));
+	char *env;
+	pid_t pid;
+
+	for (size_t i = 0; i < p->n_listeners; i++) {
+		str_copy(e[i].name, m->listeners.items[p->listener_idx[i]].cl->name, sizeof(e[i].name));
+		e[i].fd = ROLE_FIRST_LISTEN_FD + (int)i;
+	}
+	env = fdpass_format(e, p->n_listeners);
+	free(e);
+	pid = fork();
+	if (pid < 0) {
+		log_error("cannot start role %s: fork: %s", p->def->name, strerror(errno));
+		free(env);
+		return -1;
+	}
+	if (pid == 0)
+		child_setup(p, env);
+	free(env);
+	p->pid = pid;
+	p->state = PROC_RUNNING;
+	p->started = time(NULL);
+	log_info("started role %s pid %ld as %s", p->def->name, (long)pid,
+		 m->id.drop && p->def->keeps_root && p->def->keeps_root(m->cfg) ? "root" : m->id.user);
+	return 0;
+}

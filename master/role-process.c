@@ -1,0 +1,98 @@
+/*
+ * role-process.c - the role side of role.h: `posternd --role NAME -c CONF`.
+ *
+ * Started only by the master (fork + exec, already running as the role's
+ * user). Reads the configuration again (the master validated the same
+ * file a moment ago; if it changed meanwhile and is now invalid, the role
+ * exits 1 and the master's backoff applies), takes the listening sockets
+ * named in POSTERN_LISTEN_FDS, checks each is a listening socket of a
+ * listener the configuration knows and that this role serves, and calls
+ * the role's main function.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "master/master.h"
+#include "util.h"
+
+static int is_listening_socket(int fd)
+{
+	struct stat st;
+	int on = 0;
+	socklen_t len = sizeof(on);
+
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0)
+		return 0;
+	return on != 0;
+}
+
+int role_process_main(const struct master_options *opts)
+{
+	const struct role_def *def = role_lookup(opts->role);
+	const char *text = getenv(ROLE_LISTEN_FDS_ENV);
+	struct fdpass_entry *entries = NULL;
+	struct role_listener *ls = NULL;
+	struct role_env env;
+	struct config *cfg;
+	const char *perr = NULL;
+	int n, status;
+
+	log_init("posternd", LOG_DEST_STDERR_TOOL | LOG_DEST_SYSLOG);
+	if (def == NULL) {
+		log_error("role %s is not built into this posternd", opts->role);
+		return 1;
+	}
+	cfg = config_load(opts->conf, NULL, NULL);
+	if (cfg == NULL)
+		return 1;
+	master_log_setup(cfg, def->name, opts->foreground);
+	n = fdpass_parse(text ? text : "", config_listener_count(cfg), &entries, &perr);
+	if (n < 0) {
+		log_error("bad %s from the master: %s", ROLE_LISTEN_FDS_ENV, perr);
+		config_free(&cfg);
+		return 1;
+	}
+	ls = must_calloc(n > 0 ? (size_t)n : 1, sizeof(*ls));
+	for (int i = 0; i < n; i++) {
+		const struct config_listener *cl = config_listener_find(cfg, entries[i].name);
+
+		if (cl == NULL || role_for_protocol(cl->protocol) != def) {
+			log_error("listener %s passed by the master is not one of this role's in %s; was the file changed during a reload?",
+				  entries[i].name, opts->conf);
+			goto fail;
+		}
+		if (!is_listening_socket(entries[i].fd)) {
+			log_error("fd %d for listener %s is not a listening socket", entries[i].fd,
+				  entries[i].name);
+			goto fail;
+		}
+		ls[i].listener = cl;
+		ls[i].fd = entries[i].fd;
+	}
+	unsetenv(ROLE_LISTEN_FDS_ENV);
+	env.cfg = cfg;
+	env.listeners = ls;
+	env.n_listeners = (size_t)n;
+	env.name = def->name;
+	env.foreground = opts->foreground;
+	status = def->main(&env);
+	for (int i = 0; i < n; i++)
+		close(ls[i].fd);
+	free(ls);
+	free(entries);
+	config_free(&cfg);
+	return status;
+fail:
+	free(ls);
+	free(entries);
+	config_free(&cfg);
+	return 1;
+}

@@ -1,0 +1,93 @@
+/*
+ * roles.c - the table of roles built into this posternd (role.h).
+ *
+ * Called by the master (what to start, whether a listener can be served),
+ * by `postern init` (which listeners to write enabled) and `postern check`.
+ *
+ * No role is built yet: the auth role comes next and adds
+ *   { "auth", auth_role_main, auth_role_keeps_root, .always = true }
+ * then smtp, queue (.exclusive), imap, pop3, web. Until a protocol's role
+ * is listed here, a listener for it makes posternd refuse to start rather
+ * than accept connections it cannot serve.
+ *
+ * The "selftest" role exists only for the integration tests, when the
+ * environment has POSTERN_SELFTEST_ROLE=1: it serves no protocol, runs as
+ * any other role would (privilege drop, restart, reload) and logs what it
+ * received, so that supervision can be tested before real roles exist.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "master/master.h"
+#include "role.h"
+#include "util.h"
+
+static const struct role_def built_roles[] = {
+	{ .name = NULL },
+};
+
+static const struct role_def selftest_role = {
+	.name = "selftest", .main = role_selftest_main, .always = true,
+	.doc = "test-only role: serves no protocol, exercises supervision",
+};
+
+static bool selftest_enabled(void)
+{
+	const char *v = getenv("POSTERN_SELFTEST_ROLE");
+
+	return v && strcmp(v, "1") == 0;
+}
+
+static size_t built_count(void)
+{
+	size_t n = 0;
+
+	while (built_roles[n].name)
+		n++;
+	return n;
+}
+
+size_t role_count(void)
+{
+	return built_count() + (selftest_enabled() ? 1 : 0);
+}
+
+const struct role_def *role_at(size_t i)
+{
+	size_t n = built_count();
+
+	if (i < n)
+		return &built_roles[i];
+	if (i == n && selftest_enabled())
+		return &selftest_role;
+	return NULL;
+}
+
+const struct role_def *role_lookup(const char *name)
+{
+	for (size_t i = 0; i < role_count(); i++)
+		if (strcmp(role_at(i)->name, name) == 0)
+			return role_at(i);
+	return NULL;
+}
+
+const struct role_def *role_for_protocol(const char *protocol)
+{
+	const struct protocol_def *p = protocol_lookup(protocol);
+
+	return p ? role_lookup(p->role) : NULL;
+}
+
+int role_check_listeners(const struct config *cfg, char **error_r)
+{
+	for (size_t i = 0; i < config_listener_count(cfg); i++) {
+		const struct config_listener *l = config_listener_at(cfg, i);
+
+		if (role_for_protocol(l->protocol) == NULL) {
+			*error_r = must_asprintf("%s:%d: %s/listen: protocol %s is not built into this posternd yet; comment the line out",
+						 l->file, l->line, l->name, l->protocol);
+			return -1;
+		}
+	}
+	return 0;
+}
