@@ -77,6 +77,7 @@ $(LIB_A): $(call obj,$(LIB_SRCS))
 	ar rcs $@ $^
 
 $(ROLES_A): $(call obj,$(ROLE_SRCS))
+	@mkdir -p $(dir $@)
 	@rm -f $@
 	ar rcs $@ $^
 

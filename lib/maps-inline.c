@@ -106,9 +106,12 @@ static struct map *maps_inline_open(const char *name, unsigned open_flags,
 			while (*p && !is_sep(*p) && *p != '{' && *p != '}')
 				p++;
 			if (*p == '{' || *p == '}') {
-				maps_error(error_r, "inline:%s: unexpected \"%c\" in \"%s\"; put "
-					   "braces around a whole item: { KEY = VALUE }",
-					   maps_quote(name, 0), *p, maps_quote(item, 1));
+				char brace = *p;
+
+				*p = '\0';
+				maps_error(error_r, "inline:%s: unexpected \"%c\" after \"%s\"; "
+					   "put braces around a whole item: { KEY = VALUE }",
+					   maps_quote(name, 0), brace, maps_quote(item, 1));
 				goto fail;
 			}
 			if (*p)

@@ -152,7 +152,10 @@ void master_reap(struct master *m)
 		if (p->timer)
 			evtimer_del(p->timer);
 		if (p->state == PROC_STOPPING || m->stopping || p->old) {
-			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			/* Exit 0, or SIGTERM itself when it came before the role
+			 * installed its handler, is the stop we asked for. */
+			if ((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
+			    (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM))
 				log_info("process posternd/%s pid %ld stopped", p->def->name, (long)pid);
 			else
 				log_warn("process posternd/%s pid %ld %s", p->def->name, (long)pid, why);
