@@ -195,7 +195,7 @@ static void check_maps_of(struct check *c, const struct config *view, const char
 		items = config_list(view, d->name, NULL);
 		for (size_t k = 0; items && items[k]; k++) {
 			const char *err = NULL;
-			struct map *m = map_open(items[k], &err);
+			struct map *m = map_open(items[k], 0, &err);
 
 			if (m) {
 				map_close(&m);
