@@ -48,6 +48,7 @@ struct auth_request {
 	enum request_state state;
 	char service[32];
 	char rip[64];
+	char mech_name[32];   /* as the client asked, escaped, for the log */
 	bool secured;
 	struct mech_request mech;
 	char user[MECH_USERNAME_MAX + 64];  /* normalised authcid */
@@ -206,10 +207,10 @@ static void log_outcome(struct auth_request *req, bool ok, const char *reason, c
 	escaped(user, u, sizeof(u));
 	if (ok)
 		log_info("login: service=%s, user=<%s>, rip=%s, mech=%s, backend=%s",
-			 req->service, u, req->rip[0] ? req->rip : "local", req->mech.mech->name, backend);
+			 req->service, u, req->rip[0] ? req->rip : "local", req->mech_name, backend);
 	else
 		log_info("login failed: service=%s, user=<%s>, rip=%s, mech=%s, reason=%s",
-			 req->service, u, req->rip[0] ? req->rip : "local", req->mech.mech->name, reason);
+			 req->service, u, req->rip[0] ? req->rip : "local", req->mech_name, reason);
 }
 
 static void request_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -562,6 +563,7 @@ static int cmd_auth(struct auth_server_conn *conn, char **f, size_t n)
 	req->id = id;
 	str_copy(req->service, service, sizeof(req->service));
 	str_copy(req->rip, rip, sizeof(req->rip));
+	str_escape(f[2], strlen(f[2]), req->mech_name, sizeof(req->mech_name));
 	req->secured = secured;
 	req->next = conn->requests;
 	conn->requests = req;
