@@ -75,6 +75,24 @@ fail:
 	return PAM_CONV_ERR;
 }
 
+/* The passdb outcome of a pam_authenticate status. */
+static enum passdb_result pam_result(int st)
+{
+	switch (st) {
+	case PAM_SUCCESS:
+		return PASSDB_OK;
+	case PAM_USER_UNKNOWN:
+		return PASSDB_UNKNOWN;
+	case PAM_AUTH_ERR:
+	case PAM_PERM_DENIED:
+	case PAM_MAXTRIES:
+	case PAM_CRED_INSUFFICIENT:
+		return PASSDB_MISMATCH;
+	default:   /* module error, PAM_AUTHINFO_UNAVAIL, conversation error */
+		return PASSDB_TEMPFAIL;
+	}
+}
+
 static void pam_job_run(struct worker_job *job)
 {
 	struct pam_job *j = (struct pam_job *)job;
@@ -100,17 +118,9 @@ out:
 		str_copy(j->pam_error, pam_strerror(pamh, st), sizeof(j->pam_error));
 	else
 		str_copy(j->pam_error, "pam_start failed", sizeof(j->pam_error));
-	if (j->result == PASSDB_DISABLED)
-		;
-	else if (st == PAM_SUCCESS)
-		j->result = PASSDB_OK;
-	else if (st == PAM_USER_UNKNOWN)
-		j->result = PASSDB_UNKNOWN;
-	else if (st == PAM_AUTH_ERR || st == PAM_PERM_DENIED || st == PAM_MAXTRIES ||
-		 st == PAM_CRED_INSUFFICIENT)
-		j->result = PASSDB_MISMATCH;
-	else
-		j->result = PASSDB_TEMPFAIL;   /* module error, PAM_AUTHINFO_UNAVAIL, conv error */
+	/* PASSDB_DISABLED (account check failed) was decided above. */
+	if (j->result != PASSDB_DISABLED)
+		j->result = pam_result(st);
 	if (pamh)
 		pam_end(pamh, st);
 }
