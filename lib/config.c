@@ -11,9 +11,13 @@
  * (master(5)); an override may not touch a parameter that only makes sense
  * once per instance (PARAM_F_GLOBAL).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config-private.h"
 #include "log.h"
@@ -387,6 +391,45 @@ struct config *config_parse(const char *name, const char *text, size_t len,
 	return cfg;
 }
 
+/* The first max bytes of a regular file (more is not read: the caller
+ * only needs to see that there is more). New memory, NUL-terminated. */
+static char *read_head(const char *path, size_t max, size_t *len_r, const char **error_r)
+{
+	struct strbuf sb;
+	struct stat st;
+	char chunk[8192];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0) {
+		*error_r = strerror(errno);
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		*error_r = "not a regular file";
+		close(fd);
+		return NULL;
+	}
+	strbuf_init(&sb, max);
+	while (sb.len < max) {
+		size_t want = max - sb.len < sizeof(chunk) ? max - sb.len : sizeof(chunk);
+		ssize_t n = read(fd, chunk, want);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || strbuf_append(&sb, chunk, (size_t)(n < 0 ? 0 : n)) < 0) {
+			*error_r = n < 0 ? strerror(errno) : "out of memory";
+			strbuf_free(&sb);
+			close(fd);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+	}
+	close(fd);
+	*len_r = sb.len;
+	return strbuf_steal(&sb);
+}
+
 struct config *config_load(const char *path, config_report_fn *report, void *ctx)
 {
 	struct config_reporter r = { .fn = report, .ctx = ctx };
@@ -394,18 +437,12 @@ struct config *config_load(const char *path, config_report_fn *report, void *ctx
 	struct config *cfg;
 	size_t len = 0;
 	/* One byte over the limit, so that config_parse() sees the excess. */
-	char *text = file_read_all(path, CONFIG_MAX_FILE + 1, &len, &error);
+	char *text = read_head(path, CONFIG_MAX_FILE + 1, &len, &error);
 
 	if (text == NULL) {
-		if (str_has_prefix(error, "file is larger"))
-			config_reportf(&r, CONFIG_ERROR,
-				       "%s: file is larger than %d bytes; move tables into lookup "
-				       "tables (postern map) and keep this file short",
-				       path, CONFIG_MAX_FILE);
-		else
-			config_reportf(&r, CONFIG_ERROR,
-				       "%s: cannot read configuration: %s; create it with postern init "
-				       "DIR or point -c / POSTERN_CONF at it", path, error);
+		config_reportf(&r, CONFIG_ERROR,
+			       "%s: cannot read configuration: %s; create it with postern init "
+			       "DIR or point -c / POSTERN_CONF at it", path, error);
 		return NULL;
 	}
 	cfg = config_parse(path, text, len, report, ctx);

@@ -121,9 +121,21 @@ void conn_process_input(struct conn *c)
 
 	conn_hold(c);
 	if (c->state == CONN_LINGER && c->bev != NULL) {
+		struct timeval now;
+
 		in = bufferevent_get_input(c->bev);
 		evbuffer_drain(in, evbuffer_get_length(in));
+		/* the read timeout restarts with every read: a client that keeps
+		 * sending must not keep the socket forever */
+		event_base_gettimeofday_cached(c->base, &now);
+		if (now.tv_sec - c->linger_start.tv_sec > CONN_LINGER_SECONDS)
+			conn_finish(c, CONN_CLOSE_LOCAL, "");
 		goto out;
+	}
+	if (c->tls && !c->tls_ready) {
+		conn_tls_mark_ready(c);
+		if (c->freed)
+			goto out;
 	}
 	while (!c->freed && c->state == CONN_OPEN && c->started && !c->paused && c->bev != NULL) {
 		in = bufferevent_get_input(c->bev);

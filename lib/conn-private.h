@@ -27,8 +27,14 @@ enum conn_state {
 struct conn {
 	struct event_base *base;
 	struct bufferevent *bev;
-	SSL *ssl;                 /* owned here, not by the bufferevent */
-	int fd;                   /* owned here; -1 once closed */
+	/* Ownership: the bufferevent owns the socket (and, for TLS, the SSL)
+	 * through BEV_OPT_CLOSE_ON_FREE. libevent takes a descriptor out of
+	 * epoll only when it finalizes the bufferevent, which can be after our
+	 * callback returns; if we closed the fd ourselves before that, a new
+	 * connection could get the same number and lose its registration.
+	 * STARTTLS hands a dup() of the fd to the TLS bufferevent. */
+	SSL *ssl;                 /* borrowed from the TLS bufferevent */
+	int fd;                   /* the socket's number (not owned), -1 when gone */
 	enum conn_state state;
 
 	const struct conn_callbacks *cb;
@@ -60,6 +66,7 @@ struct conn {
 	bool reason_set;
 	enum conn_close_reason reason;
 	char detail[256];
+	struct timeval linger_start;
 	struct event *ev_deferred;/* process input, switch to TLS, deliver on_close */
 	bool want_switch;
 	conn_release_fn *release_fn;
@@ -89,8 +96,17 @@ void conn_apply_watermarks(struct conn *c);
 void conn_process_input(struct conn *c);
 
 /* conn-tls.c */
-struct bufferevent *conn_tls_bev_new(struct conn *c, SSL_CTX *ssl_ctx, const char **error_r);
+/* conn_tls_bev_new - a TLS bufferevent on fd that owns it, or NULL with
+ * *error_r; on failure the fd may or may not have been closed (see
+ * conn-tls.c), so the caller must not close it. */
+struct bufferevent *conn_tls_bev_new(struct conn *c, SSL_CTX *ssl_ctx, int fd, const char **error_r);
 void conn_tls_switch(struct conn *c);
 void conn_tls_failed(struct conn *c, short what);
+/* conn_tls_mark_ready - if the handshake has finished and the protocol was
+ * not told yet, tell it (on_tls_ready). Called before any input is
+ * delivered, because libevent runs a deferred read callback before the
+ * deferred CONNECTED event: a STARTTLS session must reset its state
+ * before it sees the first command sent over TLS. */
+void conn_tls_mark_ready(struct conn *c);
 
 #endif

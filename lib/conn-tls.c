@@ -15,11 +15,14 @@
  * watermarks live on a single bufferevent. (3) Implicit TLS and STARTTLS
  * end up as the very same kind of bufferevent, so there is one code path.
  *
- * The SSL object is owned by struct conn (no BEV_OPT_CLOSE_ON_FREE), so the
- * conn frees it and closes the fd itself in one place (conn.c teardown).
+ * Every bufferevent owns its fd (and the TLS one its SSL) through
+ * BEV_OPT_CLOSE_ON_FREE; the TLS one gets a dup() of the plaintext one's
+ * fd. conn-private.h says why libevent must be the one to close fds.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
@@ -29,7 +32,7 @@
 #include "tls.h"
 #include "util.h"
 
-struct bufferevent *conn_tls_bev_new(struct conn *c, SSL_CTX *ssl_ctx, const char **error_r)
+struct bufferevent *conn_tls_bev_new(struct conn *c, SSL_CTX *ssl_ctx, int fd, const char **error_r)
 {
 	struct bufferevent *bev;
 	SSL *ssl;
@@ -37,13 +40,17 @@ struct bufferevent *conn_tls_bev_new(struct conn *c, SSL_CTX *ssl_ctx, const cha
 	ssl = SSL_new(ssl_ctx);
 	if (ssl == NULL) {
 		ERR_clear_error();
+		close(fd);
 		*error_r = "cannot create a TLS session (out of memory?)";
 		return NULL;
 	}
-	bev = bufferevent_openssl_socket_new(c->base, c->fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					     BEV_OPT_DEFER_CALLBACKS);
+	bev = bufferevent_openssl_socket_new(c->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					     BEV_OPT_DEFER_CALLBACKS | BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
-		SSL_free(ssl);
+		/* libevent 2.1 frees the SSL and closes the fd on some of its
+		 * failure paths (event_add failed) but not on others (out of
+		 * memory); neither can be told apart here, so we leak rather
+		 * than risk a double free or closing a reused descriptor. */
 		*error_r = "cannot create a TLS bufferevent (out of memory?)";
 		return NULL;
 	}
@@ -106,15 +113,27 @@ void conn_tls_switch(struct conn *c)
 	const char *error = NULL;
 	struct bufferevent *bev;
 	SSL_CTX *ctx = c->starttls_ctx;
+	int fd2;
 
 	if (c->state != CONN_TLS_FLUSH || ctx == NULL)
 		return;
 	c->starttls_ctx = NULL;
-	/* reading was disabled at STARTTLS; nothing can have arrived, but
-	 * the buffer goes away with the plaintext bufferevent anyway */
+	/* The TLS bufferevent gets its own descriptor for the same socket,
+	 * because the plaintext one closes its fd when libevent finalizes it.
+	 * Reading was disabled at STARTTLS, so nothing new can have arrived;
+	 * the plaintext input buffer goes away with its bufferevent. */
+	fd2 = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	bufferevent_free(c->bev);
 	c->bev = NULL;
-	bev = conn_tls_bev_new(c, ctx, &error);
+	if (fd2 < 0) {
+		SSL_CTX_free(ctx);
+		log_warn("%s: STARTTLS: cannot duplicate the socket: %s", c->name, strerror(errno));
+		conn_finish(c, CONN_CLOSE_ERROR, "cannot duplicate the socket");
+		return;
+	}
+	c->fd = fd2;
+	bev = conn_tls_bev_new(c, ctx, fd2, &error);
 	SSL_CTX_free(ctx);
 	if (bev == NULL) {
 		log_warn("%s: STARTTLS: %s", c->name, error);
@@ -151,6 +170,15 @@ void conn_tls_failed(struct conn *c, short what)
 	}
 	log_info("SSL_accept error from %s: %s", c->name, detail);
 	conn_finish(c, CONN_CLOSE_TLS, detail);
+}
+
+void conn_tls_mark_ready(struct conn *c)
+{
+	if (c->tls_ready || c->ssl == NULL || !SSL_is_init_finished(c->ssl))
+		return;
+	c->tls_ready = true;
+	if (c->state == CONN_OPEN && c->cb != NULL && c->cb->on_tls_ready != NULL)
+		c->cb->on_tls_ready(c, c->ctx);
 }
 
 bool conn_is_tls(const struct conn *c)

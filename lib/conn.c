@@ -91,17 +91,12 @@ static void teardown(struct conn *c)
 		fn(c->release_arg);
 	}
 	if (c->bev != NULL) {
+		/* closes the fd (and frees the SSL) once libevent is done with it */
 		bufferevent_free(c->bev);
 		c->bev = NULL;
 	}
-	if (c->ssl != NULL) {
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-	}
-	if (c->fd >= 0) {
-		close(c->fd);
-		c->fd = -1;
-	}
+	c->ssl = NULL;
+	c->fd = -1;
 	if (c->starttls_ctx != NULL) {
 		SSL_CTX_free(c->starttls_ctx);
 		c->starttls_ctx = NULL;
@@ -149,11 +144,12 @@ static void linger_start(struct conn *c)
 	struct timeval tv = { CONN_LINGER_SECONDS, 0 };
 
 	c->state = CONN_LINGER;
-	if (c->ssl != NULL && c->tls_ready) {
+	event_base_gettimeofday_cached(c->base, &c->linger_start);
+	if (c->ssl != NULL && SSL_is_init_finished(c->ssl)) {
 		(void)SSL_shutdown(c->ssl);
 		ERR_clear_error();
 	}
-	if (shutdown(c->fd, SHUT_WR) < 0) {
+	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) < 0) {
 		conn_finish(c, CONN_CLOSE_LOCAL, "");
 		return;
 	}
@@ -237,11 +233,14 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	char detail[256];
 
 	conn_hold(c);
+	/* deferred event flags accumulate: CONNECTED may come with EOF */
 	if (what & BEV_EVENT_CONNECTED) {
-		c->tls_ready = true;
-		if (c->state == CONN_OPEN && c->cb != NULL && c->cb->on_tls_ready != NULL)
-			c->cb->on_tls_ready(c, c->ctx);
-	} else if (c->state == CONN_LINGER) {
+		conn_tls_mark_ready(c);
+		what &= ~BEV_EVENT_CONNECTED;
+		if (c->freed || what == 0)
+			goto out;
+	}
+	if (c->state == CONN_LINGER) {
 		/* EOF, error or linger timeout: either way we are done */
 		conn_finish(c, CONN_CLOSE_LOCAL, "");
 	} else if (c->tls && !c->tls_ready) {
@@ -262,6 +261,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 		conn_finish(c, tls_error ? CONN_CLOSE_TLS : CONN_CLOSE_ERROR, detail);
 	}
+out:
 	conn_release(c);
 }
 
@@ -359,15 +359,23 @@ struct conn *conn_new(struct event_base *base, int fd, SSL_CTX *ssl_ctx, const c
 		*error_r = "out of memory for a new connection";
 		goto fail;
 	}
-	if (ssl_ctx != NULL)
-		c->bev = conn_tls_bev_new(c, ssl_ctx, error_r);
-	else if ((c->bev = bufferevent_socket_new(base, fd, BEV_OPT_DEFER_CALLBACKS)) == NULL)
-		*error_r = "cannot create a bufferevent (out of memory?)";
-	if (c->bev == NULL)
-		goto fail;
+	if (ssl_ctx != NULL) {
+		c->bev = conn_tls_bev_new(c, ssl_ctx, fd, error_r);
+		if (c->bev == NULL)
+			goto fail_fd_unknown;
+	} else {
+		c->bev = bufferevent_socket_new(base, fd, BEV_OPT_DEFER_CALLBACKS | BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev == NULL) {
+			*error_r = "cannot create a bufferevent (out of memory?)";
+			goto fail;
+		}
+	}
 	conn_install_bev(c);
 	return c;
 fail:
+	close(fd);
+fail_fd_unknown:
+	c->fd = -1;
 	c->freed = true;
 	teardown(c);
 	conn_hold(c);

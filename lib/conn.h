@@ -104,7 +104,9 @@ typedef void conn_bytes_fn(struct conn *conn, const void *data, size_t len, bool
  * conn_new - wrap an accepted, non-blocking socket. ssl_ctx NULL: plain;
  * otherwise implicit TLS (the handshake runs first; output written before
  * it completes is sent after it). The conn takes ownership of fd in all
- * cases (closed on failure too). Reading starts when callbacks are set.
+ * cases: closed on failure too, except when libevent itself fails to
+ * create a TLS bufferevent (out of memory), where it may keep it (see
+ * conn-tls.c). Reading starts when callbacks are set.
  * Returns the conn (free with conn_free), or NULL with *error_r (static).
  */
 struct conn *conn_new(struct event_base *base, int fd, SSL_CTX *ssl_ctx, const char **error_r);
@@ -153,7 +155,7 @@ void conn_read_bytes(struct conn *conn, size_t n, conn_bytes_fn *cb);
  */
 int conn_write(struct conn *conn, const void *data, size_t len);
 int conn_printf(struct conn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int conn_vprintf(struct conn *conn, const char *fmt, va_list ap);
+int conn_vprintf(struct conn *conn, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* conn_output_pending - bytes queued but not yet sent. */
 size_t conn_output_pending(const struct conn *conn);

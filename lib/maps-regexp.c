@@ -7,12 +7,12 @@
  * on by default, so "x" selects basic syntax; m - multi-line mode
  * (REG_NEWLINE), off by default.
  *
- * Limits: glibc's regcomp builds an automaton whose size multiplies with
- * nested repetition counts, so "(a{999}){999}" would eat gigabytes. Each
- * {n,m} bound is limited to 255 and the product of all bounds in a pattern
- * to 65536; use pcre: for anything bigger. POSIX regexec has no match
- * limit: patterns with back-references can be slow on long keys, which is
- * the admin's choice (pcre: has limits).
+ * Limits: glibc's regcomp copies the operand of "+" and {n,m}, and copies
+ * of copies multiply, so "(a{999}){999}" or "((((a+)+)+)+)..." eat
+ * gigabytes (found by fuzzing). regexp_cost() estimates that expansion and
+ * patterns above REGEXP_COST_MAX elements are refused at open; pcre: has
+ * no such problem. POSIX regexec has no match limit: back-references can
+ * be slow on long keys, which is the admin's choice (pcre: has limits).
  */
 #include <ctype.h>
 #include <regex.h>
@@ -22,8 +22,9 @@
 
 #include "maps-private.h"
 
-#define REGEXP_BOUND_MAX 255
-#define REGEXP_BOUND_PRODUCT_MAX 65536
+/* Largest estimated automaton (see regexp_cost) and group nesting. */
+#define REGEXP_COST_MAX 4096
+#define REGEXP_NEST_MAX 64
 
 struct maps_regexp {
 	struct map map;
@@ -31,44 +32,135 @@ struct maps_regexp {
 	struct strbuf result;
 };
 
-/* bounds_ok - conservative scan for {n}, {n,}, {n,m} (also \{...\}). */
-static bool bounds_ok(const char *pattern)
+/*
+ * regexp_cost - estimate how many nodes glibc's regcomp builds for pattern:
+ * it copies the operand of "+" once and of {n,m} max(n,m) times, and those
+ * copies multiply when nested, so "((a+)+)+..." grows exponentially with
+ * the depth. Stacked operators ("a*++") are refused outright (*stacked_r). The walk
+ * keeps, per open group, the size so far and the size of the last atom, and
+ * charges a quantifier by growing that last atom. Bracket expressions and
+ * escapes count as one atom. Returns the estimate, capped just above
+ * REGEXP_COST_MAX; extended selects ERE or BRE (\( \) \{ \} \+ \?)
+ * syntax.
+ */
+static unsigned long regexp_cost(const char *pattern, bool extended, bool *stacked_r)
 {
-	unsigned long product = 1;
+	bool prev_quant = false;
+	struct { unsigned long size, last; } st[REGEXP_NEST_MAX + 1];
+	size_t depth = 0;
+	const char *p = pattern;
 
-	for (const char *p = pattern; (p = strchr(p, '{')) != NULL; p++) {
-		const char *q = p + 1;
-		unsigned long bound = 0, v;
+	st[0].size = st[0].last = 0;
+	*stacked_r = false;
+	while (*p) {
+		bool esc = *p == '\\' && p[1] != '\0';
+		char c = esc ? p[1] : *p;
+		unsigned long times = 0;
+		bool quant = extended ? !esc && (c == '*' || c == '+' || c == '?' ||
+						 (c == '{' && isdigit((unsigned char)p[1])))
+				      : (!esc && c == '*' && p != pattern) ||
+					(esc && (c == '+' || c == '?' || c == '{'));
 
-		for (int part = 0; part < 2; part++) {
-			v = 0;
-			if (!isdigit((unsigned char)*q))
-				break;
-			while (isdigit((unsigned char)*q)) {
-				v = v * 10 + (unsigned long)(*q - '0');
-				if (v > REGEXP_BOUND_MAX)
-					return false;
+		/* "a*+", "a+{2}": undefined in POSIX, exponential in glibc. */
+		if (quant && prev_quant) {
+			*stacked_r = true;
+			return REGEXP_COST_MAX + 1;
+		}
+		prev_quant = quant;
+
+		if (extended ? (!esc && c == '(') : (esc && c == '(')) {
+			if (depth == REGEXP_NEST_MAX)
+				return REGEXP_COST_MAX + 1;
+			depth++;
+			st[depth].size = st[depth].last = 0;
+			p += esc ? 2 : 1;
+			continue;
+		}
+		if (depth > 0 && (extended ? (!esc && c == ')') : (esc && c == ')'))) {
+			unsigned long inner = st[depth].size;
+
+			depth--;
+			st[depth].size += inner;
+			st[depth].last = inner;
+			p += esc ? 2 : 1;
+		} else if (extended ? (!esc && (c == '+')) : (esc && c == '+')) {
+			/* Charged double: glibc's closure work over a copied
+			 * operand that can match empty grows about 4x per level. */
+			times = 4;
+			p += esc ? 2 : 1;
+		} else if (extended ? (!esc && c == '{') : (esc && c == '{')) {
+			const char *q = p + (esc ? 2 : 1);
+			unsigned long v;
+
+			for (int part = 0; part < 2 && isdigit((unsigned char)*q); part++) {
+				v = 0;
+				while (isdigit((unsigned char)*q)) {
+					v = v * 10 + (unsigned long)(*q - '0');
+					if (v > REGEXP_COST_MAX)
+						return REGEXP_COST_MAX + 1;
+					q++;
+				}
+				if (v > times)
+					times = v;
+				if (*q != ',')
+					break;
 				q++;
 			}
-			if (v > bound)
-				bound = v;
-			if (*q != ',')
-				break;
-			q++;
+			if (extended && *q == '}')
+				q++;
+			else if (!extended && q[0] == '\\' && q[1] == '}')
+				q += 2;
+			p = q;
+		} else if (!esc && c == '[') {
+			/* Skip the bracket expression: "[]" and "[^]" start with a
+			 * literal "]", and "[:alpha:]"-style classes nest one level. */
+			const char *q = p + 1;
+
+			if (*q == '^')
+				q++;
+			if (*q == ']')
+				q++;
+			while (*q && *q != ']') {
+				if (*q == '[' && (q[1] == ':' || q[1] == '.' || q[1] == '=')) {
+					const char *e = strchr(q + 2, q[1]);
+
+					q = e && e[1] == ']' ? e + 2 : q + 1;
+				} else {
+					q++;
+				}
+			}
+			p = *q ? q + 1 : q;
+			st[depth].size++;
+			st[depth].last = 1;
+		} else {
+			/* A literal, ".", "*", "?", "|", an anchor or an escape. */
+			p += esc ? 2 : 1;
+			if (!(!esc && (c == '*' || c == '?' || c == '|'))) {
+				st[depth].size++;
+				st[depth].last = 1;
+			}
 		}
-		if (bound > 1) {
-			product *= bound;
-			if (product > REGEXP_BOUND_PRODUCT_MAX)
-				return false;
+		if (times > 1) {
+			unsigned long extra = st[depth].last * (times - 1);
+
+			st[depth].size += extra;
+			st[depth].last *= times;
 		}
+		if (st[depth].size > REGEXP_COST_MAX || st[depth].last > REGEXP_COST_MAX)
+			return REGEXP_COST_MAX + 1;
 	}
-	return true;
+	while (depth > 0) {
+		st[depth - 1].size += st[depth].size;
+		depth--;
+	}
+	return st[0].size;
 }
 
 static void *regexp_compile(const char *pattern, const char *flags, size_t *groups_r,
 			    char *err, size_t errsize)
 {
 	int cflags = REG_ICASE | REG_EXTENDED;
+	bool stacked;
 	regex_t *re;
 	int rc;
 
@@ -80,9 +172,14 @@ static void *regexp_compile(const char *pattern, const char *flags, size_t *grou
 		else if (*f == 'm')
 			cflags ^= REG_NEWLINE;
 	}
-	if (!bounds_ok(pattern)) {
-		snprintf(err, errsize, "repetition counts too large (at most %d each, product "
-			 "at most %d)", REGEXP_BOUND_MAX, REGEXP_BOUND_PRODUCT_MAX);
+	if (regexp_cost(pattern, (cflags & REG_EXTENDED) != 0, &stacked) > REGEXP_COST_MAX) {
+		if (stacked)
+			snprintf(err, errsize, "a repetition operator follows another one, as in "
+				 "\"a*+\"; remove one of them");
+		else
+			snprintf(err, errsize, "too complex for regexp: (nested) repetitions "
+				 "expand to more than %d elements; simplify it or use a pcre: "
+				 "table", REGEXP_COST_MAX);
 		return NULL;
 	}
 	re = must_malloc(sizeof(*re));

@@ -13,6 +13,10 @@
  * (when it runs as root); only a role whose keeps_root() says so for the
  * current configuration stays root (auth, when PAM needs /etc/shadow).
  *
+ * Signals: SIGTERM means stop (finish sessions, at most
+ * master_stop_timeout); SIGINT arrives ignored (Ctrl-C under posternd -f
+ * is the master's to handle); everything else is at its default.
+ *
  * A role's main runs its own event loop and returns the exit status:
  * 0 after SIGTERM was handled (sessions finished or master_stop_timeout
  * reached), non-zero on a fatal error, which makes the master log

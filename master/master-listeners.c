@@ -18,7 +18,9 @@
 #include "util.h"
 
 /* Two listeners asking for the same address and port would make the
- * second bind fail with "address in use" naming ourselves; say it plainly. */
+ * second bind fail with "address in use" naming ourselves; say it plainly.
+ * config.c rejects such files already; this keeps the all-or-nothing
+ * contract of master_listeners_bind() independent of that. */
 static int check_duplicates(const struct config *cfg, char **error_r)
 {
 	size_t n = config_listener_count(cfg);

@@ -92,6 +92,10 @@ static void child_setup(struct master_proc *p, const char *fds_env)
 			signal(s, SIG_DFL);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* Ctrl-C under -f reaches the whole foreground process group; the
+	 * master alone acts on it and stops roles with SIGTERM, so a role
+	 * finishes its sessions instead of dying mid-reply. */
+	signal(SIGINT, SIG_IGN);
 
 	for (size_t i = 0; i < n; i++)
 		fds[i] = m->listeners.items[p->listener_idx[i]].fd;

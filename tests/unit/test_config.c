@@ -931,6 +931,24 @@ static void test_load_file(void **state)
 	assert_string_equal(m.text[0], expected);
 	msgs_free(&m);
 
+	/* over the size limit: reported at the line where the limit falls */
+	{
+		size_t len = CONFIG_MAX_FILE + 1000;
+		char *big = must_malloc(len + 1);
+
+		for (size_t i = 0; i < len; i++)
+			big[i] = i % 64 == 63 ? '\n' : i % 64 == 0 ? '#' : 'x';
+		big[len] = '\0';
+		write_file(path, big);
+		free(big);
+	}
+	assert_null(config_load(path, capture, &m));
+	assert_int_equal(m.n, 1);
+	snprintf(expected, sizeof(expected), "%s:65537: file is larger than 4194304 bytes; move tables "
+		 "into lookup tables (postern map) and keep this file short", path);
+	assert_string_equal(m.text[0], expected);
+	msgs_free(&m);
+
 	write_file(path, "myhostname = mx.example.com\n");
 	cfg = config_load(path, capture, &m);
 	assert_non_null(cfg);
