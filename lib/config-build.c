@@ -95,7 +95,8 @@ static void report_loop(struct build *b, int x)
 {
 	struct config *cfg = b->cfg;
 	struct strbuf chain;
-	int pos = b->sp - 1, best = -1, n;
+	int pos = b->sp - 1, best = -1, n, idx, line;
+	const char *file;
 	char msg[400];
 
 	while (pos > 0 && b->stack[pos] != x)
@@ -120,14 +121,9 @@ static void report_loop(struct build *b, int x)
 	snprintf(msg, sizeof(msg), "expansion loop %s; remove one of the references",
 		 chain.data ? chain.data : "");
 	strbuf_free(&chain);
-	{
-		int idx = b->stack[pos + best];
-		const char *file;
-		int line;
-
-		value_loc(b, idx, NULL, &file, &line);
-		report_at(b, CONFIG_ERROR, file, line, idx, msg);
-	}
+	idx = b->stack[pos + best];
+	value_loc(b, idx, NULL, &file, &line);
+	report_at(b, CONFIG_ERROR, file, line, idx, msg);
 }
 
 static int frame_lookup(void *ctx, const char *name, int depth, const char **value_r)
@@ -243,7 +239,7 @@ static int compute(struct build *b, int idx, int depth)
 				       &frame_ops, &f, depth, &out, &why);
 	} else {
 		/* A computed default is already a value, not a template. */
-		const char *text = def->default_fn(frame_getter, &f);
+		const char *text = param_default_text(def, frame_getter, &f);
 
 		if (strbuf_puts(&out, text ? text : "") < 0) {
 			why = "value expands to more than 65536 bytes; shorten it";

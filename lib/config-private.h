@@ -4,11 +4,12 @@
  *
  * Data flow of config_parse():
  *   config-parse.c   text -> assignments (name, value, file:line, byte span)
- *   config.c         assignments -> global values + listeners + overrides
- *   config-listen.c  "PROTOCOL ADDRESS:PORT [tls=...]" -> struct config_listener
+ *   config.c         assignments -> global values
  *   config-build.c   every parameter of the global config and of each
  *                    listener view: expanded (config-expand.c) and checked
  *                    against its type (config-value.c)
+ *   config-views.c   LISTENER/NAME assignments -> listeners, overrides, views
+ *   config-listen.c  "PROTOCOL ADDRESS:PORT [tls=...]" -> struct config_listener
  * config-edit.c reuses the lexer to find the span of the last assignment.
  */
 #ifndef POSTERN_CONFIG_PRIVATE_H
@@ -20,6 +21,10 @@
 #include "config.h"
 #include "params.h"
 #include "util.h"
+
+/* Each listener carries a full view; no real server needs more, and a
+ * hostile file must not make the loader build a hundred thousand views. */
+#define CONFIG_MAX_LISTENERS 1024
 
 /* ---- reporting (config-report.c) ---- */
 
@@ -50,8 +55,11 @@ void config_reportf(struct config_reporter *r, enum config_level level, const ch
 void config_msgs_flush(struct config_reporter *r, struct config_msgs *m);
 void config_msgs_drop(struct config_msgs *m);
 
-/* config_loc - "FILE:LINE" or "FILE" (line 0) into buf; returns buf. */
-const char *config_loc(char *buf, size_t size, const char *file, int line);
+/* config_report_unknown - the warning for an unknown parameter name
+ * (shown as written, e.g. "mx/nme"; param is the part looked up), with
+ * the nearest known name when there is one. */
+void config_report_unknown(struct config_reporter *r, const char *file, int line,
+			   const char *shown, const char *param);
 
 /* ---- lexing (config-parse.c) ---- */
 
@@ -164,6 +172,11 @@ int config_param_index(const char *name);
  * defaults and assignments; view: also from its overrides, on top of the
  * finished global). Problems go to r. */
 void config_build(struct config *cfg, struct config_reporter *r);
+
+/* config_listeners_build - listeners, overrides and views of cfg, whose
+ * global values are built. config_listeners_free - free them. */
+void config_listeners_build(struct config *cfg, struct config_reporter *r);
+void config_listeners_free(struct config *cfg);
 
 /* config_value_free - free what v owns. */
 void config_value_free(struct config_value *v);

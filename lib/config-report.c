@@ -65,11 +65,16 @@ void config_msgs_drop(struct config_msgs *m)
 	m->count = m->cap = 0;
 }
 
-const char *config_loc(char *buf, size_t size, const char *file, int line)
+void config_report_unknown(struct config_reporter *r, const char *file, int line,
+			   const char *shown, const char *param)
 {
-	if (line > 0)
-		snprintf(buf, size, "%s:%d", file, line);
+	const char *near = param_nearest(param);
+
+	if (near)
+		config_reportf(r, CONFIG_WARNING, "%s:%d: %s: unknown parameter; did you mean \"%s\"?",
+			       file, line, shown, near);
 	else
-		snprintf(buf, size, "%s", file);
-	return buf;
+		config_reportf(r, CONFIG_WARNING,
+			       "%s:%d: %s: unknown parameter; see postern config -d for the list",
+			       file, line, shown);
 }

@@ -746,6 +746,18 @@ static void test_listener_errors(void **state)
 	assert_int_equal(config_listener_at(cfg, 0)->port, 2525);
 	config_free(&cfg);
 
+	/* a hostile number of listeners */
+	{
+		struct strbuf sb;
+
+		strbuf_init(&sb, 0);
+		for (int i = 0; i < CONFIG_MAX_LISTENERS + 5; i++)
+			assert_int_equal(strbuf_printf(&sb, "l%d/listen = smtp *:%d\n", i, 1000 + i), 0);
+		expect_error(sb.data, "t.cf:1025: l1024/listen: more than 1024 listeners; serve more "
+				      "addresses with one listener on *");
+		strbuf_free(&sb);
+	}
+
 	cfg = expect_warning("mx/listen = smtp *:25\nmx/myhostnme = x\n",
 			     "t.cf:2: mx/myhostnme: unknown parameter; did you mean \"myhostname\"?");
 	assert_null(config_overrides(cfg, "mx")[0]);
