@@ -5,6 +5,7 @@
  *   postern mailbox create USER NAME
  *   postern mailbox delete USER NAME       with its messages and children
  *   postern mailbox rename USER OLD NEW
+ *   postern mailbox status USER NAME       messages=N unseen=N ... (synced first)
  *
  * Names use '/' as the hierarchy separator ("Lists/postern"). Run as root,
  * the command becomes mail_owner first. Exit 0 ok, 1 failure, 2 usage.
@@ -40,7 +41,8 @@ int cmd_mailbox(int argc, char **argv, const char *conf)
 		return cli_usage_error(argv[0]);
 	op = argv[1];
 	if (!((strcmp(op, "list") == 0 && argc == 3) ||
-	      ((strcmp(op, "create") == 0 || strcmp(op, "delete") == 0) && argc == 4) ||
+	      ((strcmp(op, "create") == 0 || strcmp(op, "delete") == 0 ||
+		strcmp(op, "status") == 0) && argc == 4) ||
 	      (strcmp(op, "rename") == 0 && argc == 5)))
 		return cli_usage_error(argv[0]);
 	if ((cfg = cli_load_config(conf)) == NULL)
@@ -57,7 +59,16 @@ int cmd_mailbox(int argc, char **argv, const char *conf)
 			rc = store_mailbox_list(u, print_box, NULL, &err);
 		else if (strcmp(op, "create") == 0)
 			rc = store_mailbox_create(u, argv[3], 0, &err);
-		else if (strcmp(op, "delete") == 0)
+		else if (strcmp(op, "status") == 0) {
+			struct store_status st;
+
+			rc = store_mailbox_status_get(u, argv[3], &st, &err);
+			if (rc == 0)
+				printf("messages=%u unseen=%u recent=%u uidvalidity=%u uidnext=%u "
+				       "highestmodseq=%llu size=%llu\n", st.messages, st.unseen, st.recent,
+				       st.uidvalidity, st.uidnext, (unsigned long long)st.highestmodseq,
+				       (unsigned long long)st.size);
+		} else if (strcmp(op, "delete") == 0)
 			rc = store_mailbox_delete(u, argv[3], &err);
 		else
 			rc = store_mailbox_rename(u, argv[3], argv[4], &err);

@@ -32,7 +32,7 @@ const struct cli_command cli_commands[] = {
 	{ "domain", cmd_domain, "add|del DOMAIN | list", "manage virtual mailbox domains" },
 	{ "auth", cmd_auth, "test [--password-stdin] ADDRESS [PASSWORD]",
 	  "try a login through the running auth service (like doveadm auth test)" },
-	{ "mailbox", cmd_mailbox, "list USER | create|delete USER NAME | rename USER OLD NEW",
+	{ "mailbox", cmd_mailbox, "list USER | create|delete|status USER NAME | rename USER OLD NEW",
 	  "list and change a user's mail folders" },
 	{ "index", cmd_index, "rebuild USER", "rebuild a user's mail index from the mailbox files" },
 	{ "quota", cmd_quota, "USER", "show a user's storage and message quota" },
