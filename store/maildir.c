@@ -518,6 +518,8 @@ static const char *scan_find(struct maildir_box *mb, const char *loc)
 {
 	struct scan_entry key = { .loc = (char *)loc }, *e;
 
+	if (mb->n_scan == 0)
+		return NULL;
 	e = bsearch(&key, mb->scan, mb->n_scan, sizeof(*e), scan_cmp);
 	return e ? e->path : NULL;
 }
@@ -619,7 +621,8 @@ static int md_sync_scan(struct store_mailbox *box, struct store_sync *sc, struct
 	if (scan_dir(mb, mb->new_dir, true, sc, err) < 0 ||
 	    (!partial && scan_dir(mb, mb->cur_dir, false, sc, err) < 0))
 		return -1;
-	qsort(mb->scan, mb->n_scan, sizeof(*mb->scan), scan_cmp);
+	if (mb->n_scan > 1)
+		qsort(mb->scan, mb->n_scan, sizeof(*mb->scan), scan_cmp);
 	store_sync_set_stamp(sc, &s, sizeof(s));
 	if (!partial)
 		clean_tmp(mb, now.tv_sec);

@@ -330,7 +330,7 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 
 		si->by_name = NULL;
 		si->duplicate = false;
-		f = bsearch(&kp, by_loc, r.n, sizeof(*by_loc), rec_loc_cmp);
+		f = r.n ? bsearch(&kp, by_loc, r.n, sizeof(*by_loc), rec_loc_cmp) : NULL;
 		if (f && (*f)->matched) {
 			si->duplicate = true; /* moved between new/ and cur/ during the scan */
 		} else if (f) {
