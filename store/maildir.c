@@ -11,9 +11,11 @@
  * (Dovecot's listescape convention), so any name round-trips.
  *
  * Delivery (https://cr.yp.to/proto/maildir.html): write tmp/NAME, fsync,
- * link() to new/NAME,S=size,W=vsize, unlink tmp/NAME, fsync new/ - no
- * lock: the unique name is the only coordination. The index's sync moves
- * new/X to cur/X,U=<uid>:2,FLAGS when it assigns the UID, so a rebuilt
+ * link() to new/NAME,S=size,W=vsize,U=uid, unlink tmp/NAME, fsync new/.
+ * No lock on the files: the unique name is the only coordination the
+ * spec needs; the UID comes from the index transaction the core holds.
+ * The index's sync moves new/X to cur/X:2, when a session picks it up
+ * (files from other programs get ",U=<uid>" added then), so a rebuilt
  * index finds the same UIDs. Flag changes are renames within cur/; flag
  * letters Postern has no flag for (P, Dovecot keyword letters) are kept.
  * IMAP keywords live in the index only.
