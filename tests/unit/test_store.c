@@ -648,6 +648,20 @@ static void test_tree(void **state)
 	out.s[0] = '\0';
 	assert_int_equal(store_mailbox_list(u, list_cb, &out, &err), 0);
 	assert_string_equal(out.s, "INBOX;Ghost+s(none);a.b;");
+	/* two opens of one user in a process share the LMDB environment;
+	 * a rebuild waits until the other one is closed */
+	{
+		struct store_user *u2 = open_bob(e);
+		uint64_t n = 0;
+
+		assert_int_equal(store_index_rebuild(u, &n, &err), -1);
+		assert_int_equal(err.cls, STORE_ERR_TEMP);
+		store_user_close(&u2);
+		assert_int_equal(store_index_rebuild(u, &n, &err), 0);
+		out.s[0] = '\0';
+		assert_int_equal(store_mailbox_list(u, list_cb, &out, &err), 0);
+		assert_string_equal(out.s, "INBOX;Ghost+s(none);a.b;"); /* subscriptions kept */
+	}
 	store_user_close(&u);
 }
 
