@@ -88,12 +88,67 @@ bool store_error_is_temp(const struct store_settings *set, const struct store_er
 
 /* Read the header block (up to the empty line, or DELIVER_HEAD_MAX) from
  * fd into sb. 0, or -1 with err on a read error. */
+/* Length of the header block at the start of p[0..len) including the
+ * empty line that ends it, or 0 when it does not end within len. */
+static size_t head_end(const char *p, size_t len)
+{
+	if (len >= 1 && p[0] == '\n')
+		return 1;
+	if (len >= 2 && p[0] == '\r' && p[1] == '\n')
+		return 2;
+	for (size_t i = 1; i < len; i++) {
+		if (p[i] == '\n' && p[i - 1] == '\n')
+			return i + 1;
+		if (p[i] == '\n' && i >= 2 && p[i - 1] == '\r' && p[i - 2] == '\n')
+			return i + 1;
+	}
+	return 0;
+}
+
 static int read_head(int fd, struct strbuf *sb, struct store_error *err)
 {
+	off_t start = lseek(fd, 0, SEEK_CUR);
+	char buf[65536];
 	char c;
 
-	/* Byte reads: the rest must stay in fd for the streaming copy, and
-	 * fd may be a pipe. The header is small; the body is not read here. */
+	/* A seekable file: read blocks, then seek back to the end of the
+	 * header so the streaming copy continues from there. */
+	if (start >= 0) {
+		while (sb->len < DELIVER_HEAD_MAX) {
+			size_t want = DELIVER_HEAD_MAX - sb->len < sizeof(buf) ?
+				      DELIVER_HEAD_MAX - sb->len : sizeof(buf);
+			ssize_t n = read(fd, buf, want);
+			size_t end;
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				store_error_sys(err, "read message");
+				return -1;
+			}
+			if (n == 0)
+				break;
+			if (strbuf_append(sb, buf, (size_t)n) < 0) {
+				store_error_set(err, STORE_ERR_TEMP, "Out of memory");
+				return -1;
+			}
+			if ((end = head_end(sb->data, sb->len)) > 0) {
+				sb->len = end;
+				sb->data[end] = '\0';
+				break;
+			}
+		}
+		if (sb->len > DELIVER_HEAD_MAX)
+			sb->len = DELIVER_HEAD_MAX;
+		if (sb->data)
+			sb->data[sb->len] = '\0';
+		if (lseek(fd, start + (off_t)sb->len, SEEK_SET) < 0) {
+			store_error_sys(err, "seek in message");
+			return -1;
+		}
+		return 0;
+	}
+	/* A pipe: byte reads, so that the body stays in the pipe. */
 	while (sb->len < DELIVER_HEAD_MAX) {
 		ssize_t n = read(fd, &c, 1);
 
@@ -109,11 +164,10 @@ static int read_head(int fd, struct strbuf *sb, struct store_error *err)
 			store_error_set(err, STORE_ERR_TEMP, "Out of memory");
 			return -1;
 		}
-		if (c == '\n' && sb->len >= 2 &&
-		    (sb->data[sb->len - 2] == '\n' ||
-		     (sb->len >= 3 && sb->data[sb->len - 2] == '\r' && sb->data[sb->len - 3] == '\n')))
-			break;
-		if (sb->len == 1 && c == '\n')
+		if (c == '\n' && (sb->len == 1 || sb->data[sb->len - 2] == '\n' ||
+				  (sb->len == 2 && sb->data[0] == '\r') ||
+				  (sb->len >= 3 && sb->data[sb->len - 2] == '\r' &&
+				   sb->data[sb->len - 3] == '\n')))
 			break;
 	}
 	return 0;

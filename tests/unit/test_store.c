@@ -13,7 +13,10 @@
 #include <cmocka.h>
 
 #include <event2/event.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "store_test_util.h"
@@ -614,6 +617,112 @@ static void test_expunge_copy_move(void **state)
 	store_user_close(&u);
 }
 
+/* Hostile bytes are stored exactly as received: NULs, bare CR and LF, a
+ * 1 MB line, a header line without a colon, no body separator. */
+static void test_raw_bytes(void **state)
+{
+	struct st_env *e = *state;
+	struct store_deliver_req req = { .user = "bob@example.org", .sender = "" };
+	struct store_user *u;
+	struct store_mailbox *box;
+	struct store_error err;
+	size_t big = 1024 * 1024 + 17, len = 0;
+	char *msg = malloc(big + 64), *back = malloc(big + 256), tmpl[] = "/tmp/pst-raw.XXXXXX";
+	const char *prefix = "Return-Path: <>\nDelivered-To: bob@example.org\n";
+	off_t off;
+	uint64_t size;
+	ssize_t n;
+	int fd;
+
+	len += (size_t)snprintf(msg, 64, "no colon here\nX: a\rb\r\n");
+	msg[len++] = '\0';
+	msg[len++] = 'z';
+	memset(msg + len, 'L', big - len - 1);
+	msg[big - 1] = '\r';
+	len = big;
+	fd = mkstemp(tmpl);
+	unlink(tmpl);
+	assert_int_equal(write(fd, msg, len), (ssize_t)len);
+	lseek(fd, 0, SEEK_SET);
+	req.fd = fd;
+	assert_int_equal(store_deliver(&e->set, &req, NULL, &err), 0);
+	close(fd);
+	u = open_bob(e);
+	box = store_mailbox_open(u, "INBOX", 0, &err);
+	assert_int_equal(store_msg_open(box, 1, &fd, &off, &size, &err), 0);
+	assert_int_equal(size, strlen(prefix) + len);
+	n = pread(fd, back, size, off);
+	close(fd);
+	assert_int_equal((size_t)n, size);
+	assert_memory_equal(back, prefix, strlen(prefix));
+	assert_memory_equal(back + strlen(prefix), msg, len);
+	/* a CRLF message gets CRLF headers; read through a pipe as well */
+	{
+		const char *crlf = "Subject: x\r\n\r\nbody\r\n";
+		int pfd[2];
+		char got[256];
+
+		assert_int_equal(pipe(pfd), 0);
+		assert_int_equal(write(pfd[1], crlf, strlen(crlf)), (ssize_t)strlen(crlf));
+		close(pfd[1]);
+		req.fd = pfd[0];
+		assert_int_equal(store_deliver(&e->set, &req, NULL, &err), 0);
+		close(pfd[0]);
+		assert_int_equal(store_mailbox_sync(box, &err), 1);
+		assert_int_equal(store_msg_open(box, 2, &fd, &off, &size, &err), 0);
+		n = pread(fd, got, sizeof(got) - 1, off);
+		close(fd);
+		assert_true(n > 0);
+		got[n] = '\0';
+		assert_string_equal(got, "Return-Path: <>\r\nDelivered-To: bob@example.org\r\n"
+					 "Subject: x\r\n\r\nbody\r\n");
+	}
+	store_mailbox_close(&box);
+	store_user_close(&u);
+	free(msg);
+	free(back);
+}
+
+/* A write that fails halfway (a full disk, here RLIMIT_FSIZE): a
+ * temporary failure, nothing left in tmp/ or visible in new/. */
+static void test_write_failure(void **state)
+{
+	struct st_env *e = *state;
+	char *big = malloc(300000), p[512];
+	pid_t pid;
+	int status;
+
+	memset(big, 'a', 299999);
+	big[299999] = '\0';
+	memcpy(big, "Subject: big\n\n", 14);
+	deliver_ok(e, "bob@example.org", msg1, 1);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = { .rlim_cur = 100000, .rlim_max = 100000 };
+		struct store_error err;
+		int rc;
+
+		struct store_deliver_req req = { .user = "bob@example.org", .sender = "" };
+
+		req.fd = st_msg_fd(big); /* written before the limit applies */
+		signal(SIGXFSZ, SIG_IGN);
+		setrlimit(RLIMIT_FSIZE, &rl);
+		rc = store_deliver(&e->set, &req, NULL, &err);
+		if (!(rc == -1 && store_error_is_temp(&e->set, &err)))
+			fprintf(stderr, "rc=%d %s %s\n", rc, store_error_class_name(err.cls), err.text);
+		_exit(rc == -1 && store_error_is_temp(&e->set, &err) ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	path(e, p, sizeof(p), "tmp");
+	assert_int_equal(st_count(p), 0);
+	path(e, p, sizeof(p), "new");
+	assert_int_equal(st_count(p), 1);
+	free(big);
+}
+
 static void test_tree(void **state)
 {
 	struct st_env *e = *state;
@@ -724,6 +833,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_extension_and_dup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expunge_copy_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_raw_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
 	};
 
