@@ -310,6 +310,16 @@ static bool in_my_groups(gid_t gid)
 	return false;
 }
 
+/* Who connects through a socket's group: the user of the same name when
+ * there is one (postfix:postfix, whose smtpd may own the directory, as
+ * /var/spool/postfix/private), else any member that owns nothing. */
+static uid_t group_user(const struct group *gr)
+{
+	struct passwd *pw = getpwnam(gr->gr_name);
+
+	return pw && pw->pw_gid == gr->gr_gid && pw->pw_uid != 0 ? pw->pw_uid : (uid_t)-2;
+}
+
 /* The directory a socket lives in: sane for the master to create the
  * socket in and for clients to reach it. */
 static void check_socket_dir(struct check *c, const struct role_unix_socket *s, const char *w,
@@ -350,7 +360,7 @@ static void check_socket_dir(struct check *c, const struct role_unix_socket *s, 
 		log_error("%s: directory %s is writable by everyone, so anyone could replace the socket; fix: chmod o-w %s",
 			  w, dir, dir);
 		c->errors++;
-	} else if (gr && (block = instance_unreachable(dir, (uid_t)-2, gr->gr_gid)) != NULL) {
+	} else if (gr && (block = instance_unreachable(dir, group_user(gr), gr->gr_gid)) != NULL) {
 		log_warn("%s: members of group %s cannot enter %s on the way to %s, so they cannot connect; fix: chmod o+x %s, or put the socket elsewhere",
 			 w, gr->gr_name, block, s->path, block);
 		free(block);

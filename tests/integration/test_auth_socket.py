@@ -140,3 +140,31 @@ def test_check_is_quiet_about_default_sockets(instance):
     r = instance.run("check")
     assert r.returncode == 0, r.stderr
     assert "auth_socket" not in r.stderr
+
+
+@pytest.mark.skipif(not ROOT or not os.path.exists("/usr/bin/setpriv"),
+                    reason="running posternd as an ordinary user needs root and setpriv")
+def test_without_root_a_foreign_group_refuses_start(tmp_root):
+    import subprocess
+    from harness import BIN, TIMEOUT, base_env, free_port_base
+    # An instance of user postern, started by postern (not root).
+    os.chmod(tmp_root, 0o777)
+    as_postern = ["setpriv", "--reuid=postern", "--regid=postern", "--init-groups"]
+    directory = os.path.join(tmp_root, "user-inst")
+    r = subprocess.run(as_postern + [os.path.join(BIN, "postern"), "init", directory,
+                                     "--port-base", str(free_port_base()),
+                                     "--listen", "127.0.0.1"],
+                       capture_output=True, text=True, env=base_env(), timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    conf = os.path.join(directory, "postern.conf")
+    with open(conf, "a") as f:
+        f.write("auth_socket_group = mail\n")
+    line = sum(1 for _ in open(conf))
+    r = subprocess.run(as_postern + [os.path.join(BIN, "posternd"), "-c", conf, "-f"],
+                       capture_output=True, text=True, env=base_env(), timeout=TIMEOUT)
+    assert r.returncode == 1
+    assert ('%s:%d: auth_socket_group: posternd runs as postern without root, and postern is '
+            'not in group "mail", so auth_socket_path cannot be given that group; start '
+            'posternd as root, add the user to the group (usermod -aG mail postern), or leave '
+            'auth_socket_group empty' % (conf, line)) in r.stderr
+    assert not os.path.exists(os.path.join(directory, "run", "auth"))
