@@ -17,6 +17,8 @@
  *     one nobody accepts on (a running program's socket is refused);
  *   - a missing parent directory is created 0755 owned by the master's
  *     user (root): roles cannot replace sockets in it, clients can reach it;
+ *   - the mode comes from the umask at bind, the owner from fchownat on an
+ *     O_NOFOLLOW handle: nothing is chmod'ed or chown'ed by path;
  *   - a socket is unlinked only when the file at its path still is the one
  *     we created (device + inode), so a path taken over by someone else is
  *     left alone;
@@ -103,7 +105,7 @@ static int create_at(const char *what, const char *bind_path, mode_t mode, uid_t
 {
 	struct sockaddr_un sun;
 	mode_t old_mask;
-	int fd, r;
+	int fd, r, pfd;
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -111,8 +113,9 @@ static int create_at(const char *what, const char *bind_path, mode_t mode, uid_t
 		return -1;
 	}
 	fill_sun(&sun, bind_path);
-	/* No moment where the socket is more open than asked: the file is
-	 * created with at most mode's bits. */
+	/* Linux creates a socket file with 0777 & ~umask, so this umask gives
+	 * exactly mode, with no moment where the socket is more open and no
+	 * chmod by path afterwards. */
 	old_mask = umask(0777 & ~mode);
 	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old_mask);
@@ -122,14 +125,26 @@ static int create_at(const char *what, const char *bind_path, mode_t mode, uid_t
 		close(fd);
 		return -1;
 	}
-	if (listen(fd, UNIX_BACKLOG) < 0 ||
-	    chown(bind_path, uid, gid) < 0 || chmod(bind_path, mode) < 0 ||
-	    lstat(bind_path, st_r) < 0) {
-		*error_r = must_asprintf("%s: cannot set up %s: %s", what, bind_path, strerror(errno));
+	/* The directory may be writable by mail_owner (run_directory): chown
+	 * through an O_PATH|O_NOFOLLOW handle checked to be a socket, so that
+	 * a symlink swapped in meanwhile cannot make root chown another file. */
+	pfd = open(bind_path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd >= 0 && fstat(pfd, st_r) == 0 && !S_ISSOCK(st_r->st_mode)) {
+		close(pfd);
+		pfd = -1;
+		errno = EEXIST;   /* replaced by something else meanwhile */
+	}
+	if (pfd < 0 || listen(fd, UNIX_BACKLOG) < 0 ||
+	    fchownat(pfd, "", uid, gid, AT_EMPTY_PATH) < 0 || fstat(pfd, st_r) < 0) {
+		*error_r = must_asprintf("%s: cannot give %s owner %ld and group %ld: %s", what, bind_path,
+					 (long)uid, (long)gid, strerror(errno));
+		if (pfd >= 0)
+			close(pfd);
 		unlink(bind_path);
 		close(fd);
 		return -1;
 	}
+	close(pfd);
 	*fd_r = fd;
 	return 0;
 }
