@@ -296,12 +296,23 @@ static int prepare_one(const struct config *cfg, const struct master_identity *i
 		/* Changed mode or group of a socket the running role serves:
 		 * build the new one aside, swap at commit. */
 		s->tmp_path = must_asprintf("%s.new", s->path);
-		(void)unlink(s->tmp_path);
 		if (strlen(s->tmp_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 			*error_r = must_asprintf("%s: %s is too long to be replaced on reload; choose a shorter path, or stop and start posternd",
 						 w, s->path);
+			x_free(&s->tmp_path);
 			free(w);
 			return -1;
+		}
+		/* Left by a reload that died half-way; only ever a socket. */
+		if (lstat(s->tmp_path, &st) == 0) {
+			if (!S_ISSOCK(st.st_mode)) {
+				*error_r = must_asprintf("%s: %s exists and is not a socket; remove it",
+							 w, s->tmp_path);
+				x_free(&s->tmp_path);
+				free(w);
+				return -1;
+			}
+			(void)unlink(s->tmp_path);
 		}
 		r = create_at(w, s->tmp_path, s->mode, s->uid, s->gid, &s->fd, &st, error_r);
 	} else {
