@@ -98,7 +98,7 @@ def test_reload_keeps_unchanged_socket_and_recreates_changed(instance):
 
 def test_unknown_group_refuses_start_and_check_reports_it(instance):
     instance.append_conf("auth_socket_group = postfx-nope\n")
-    line = instance.conf_line_of("auth_socket_group")
+    line = instance.conf_line_of("auth_socket_group = postfx-nope")
     expect = ('%s:%d: auth_socket_group: no group "postfx-nope"; create it or fix the name'
               % (instance.conf, line))
     r = instance.posternd("-c", instance.conf, "-f")
