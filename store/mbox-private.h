@@ -254,6 +254,13 @@ int mbox_expunge(int fd, const char *path, mbox_keep_fn *keep, void *keep_ctx,
  */
 int mbox_recover(int fd, const char *path, char **error_r);
 
+/* The journal starts with a header line of this many bytes:
+ * "POSTERN-MBOX-EXPUNGE 1 X S P" (X: offset of the first removed message,
+ * S: the mbox size when it was written, both 20 digits; P: phase C while
+ * copying back, T once copied and about to truncate), blank padded, LF;
+ * the kept bytes from X on follow. */
+#define MBOX_JOURNAL_HEADER 80
+
 /* mbox_journal_path - the journal file name of path into buf. 0 or -1 (too long). */
 int mbox_journal_path(const char *path, char *buf, size_t size);
 

@@ -18,10 +18,9 @@
  * bytes, then the file is truncated; mbox_recover() replays a journal left
  * behind, keeping whatever others appended since.
  *
- * Known limit: a crash after the truncate but before the journal is
- * removed, followed by foreign appends of more bytes than were expunged
- * before Postern opens the mbox again, makes the replay overwrite those
- * appends. The window is two system calls wide.
+ * Whether the truncate happened before a crash is told by a few NUL bytes
+ * written just past the kept bytes before truncating (see journal_header):
+ * by size alone it could not be, once others have appended.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,7 +39,7 @@
 
 #define MBOX_WRITE_BUFFER (64 * 1024)
 #define JOURNAL_MAGIC "POSTERN-MBOX-EXPUNGE 1"
-#define JOURNAL_HEADER 64
+#define JOURNAL_HEADER MBOX_JOURNAL_HEADER
 
 /* ------------------------------------------------------------------ I/O */
 
@@ -473,22 +472,58 @@ struct span {
 	bool keep;
 };
 
-static int journal_header(int jfd, uint64_t x, uint64_t s)
+/* The journal header: X, S and the phase: 'C' while the kept bytes are
+ * being copied back (the mbox is not truncated yet, so its size is >= S
+ * and bytes from S on were appended by others after a crash), 'T' once
+ * the copy is complete and a marker of NUL bytes sits at X + tail (the
+ * truncation may or may not have happened: the marker tells). */
+static int journal_header(int jfd, uint64_t x, uint64_t s, char phase)
 {
 	char hdr[JOURNAL_HEADER + 1];
 
 	memset(hdr, ' ', sizeof(hdr));
-	snprintf(hdr, sizeof(hdr), "%s %020" PRIu64 " %020" PRIu64, JOURNAL_MAGIC, x, s);
+	snprintf(hdr, sizeof(hdr), "%s %020" PRIu64 " %020" PRIu64 " %c", JOURNAL_MAGIC, x, s, phase);
 	hdr[strlen(hdr)] = ' ';
 	hdr[JOURNAL_HEADER - 1] = '\n';
-	return pwrite_full(jfd, hdr, JOURNAL_HEADER, 0);
+	if (pwrite_full(jfd, hdr, JOURNAL_HEADER, 0) < 0 || fsync(jfd) < 0)
+		return -1;
+	return 0;
 }
 
-/* Write the journal's tail over the mbox at x, keep what lies at
- * [s, size) (appended by others), truncate, fsync. */
-static int replay(int fd, int jfd, uint64_t x, uint64_t tail_len)
+#define STALE_MARKER_MAX 8
+
+static size_t marker_len(uint64_t x, uint64_t s, uint64_t tail)
 {
-	if (copy_range(jfd, JOURNAL_HEADER, fd, x, tail_len) < 0 || fsync(fd) < 0 ||
+	uint64_t stale = s - x - tail;
+
+	return stale < STALE_MARKER_MAX ? (size_t)stale : STALE_MARKER_MAX;
+}
+
+/* Is the NUL marker at x + tail (so the truncate did not happen)? A foreign
+ * delivery never starts with NUL bytes. */
+static bool marker_present(int fd, uint64_t x, uint64_t s, uint64_t tail)
+{
+	char buf[STALE_MARKER_MAX];
+	size_t n = marker_len(x, s, tail);
+
+	if (n == 0 || pread_full(fd, buf, n, x + tail) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] != '\0')
+			return false;
+	return true;
+}
+
+/* Write the journal's tail over the mbox at x, mark the stale rest, switch
+ * the journal to phase T, truncate, fsync. s is the size the journal
+ * records (everything beyond it was moved into the journal before). */
+static int replay(int fd, int jfd, uint64_t x, uint64_t s, uint64_t tail_len)
+{
+	static const char zeros[STALE_MARKER_MAX];
+
+	if (copy_range(jfd, JOURNAL_HEADER, fd, x, tail_len) < 0 ||
+	    pwrite_full(fd, zeros, marker_len(x, s, tail_len), x + tail_len) < 0 || fsync(fd) < 0 ||
+	    journal_header(jfd, x, s, 'T') < 0 ||
 	    ftruncate(fd, (off_t)(x + tail_len)) < 0 || fsync(fd) < 0)
 		return -1;
 	return 0;
@@ -562,7 +597,7 @@ int mbox_expunge(int fd, const char *path, mbox_keep_fn *keep, void *keep_ctx,
 	jfd = open(jpath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (jfd < 0)
 		goto io_error;
-	if (journal_header(jfd, x, (uint64_t)st.st_size) < 0)
+	if (journal_header(jfd, x, (uint64_t)st.st_size, 'C') < 0)
 		goto io_error;
 	for (size_t i = first; i < count; i++) {
 		if (!spans[i].keep)
@@ -573,7 +608,7 @@ int mbox_expunge(int fd, const char *path, mbox_keep_fn *keep, void *keep_ctx,
 	}
 	if (fsync(jfd) < 0 || fsync_parent_dir(jpath) < 0)
 		goto io_error;
-	if (replay(fd, jfd, x, tail) < 0)
+	if (replay(fd, jfd, x, (uint64_t)st.st_size, tail) < 0)
 		goto io_error_journal_kept;
 	close(jfd);
 	if (unlink(jpath) < 0 || fsync_parent_dir(jpath) < 0)
@@ -602,8 +637,8 @@ io_error_journal_kept:
 
 int mbox_recover(int fd, const char *path, char **error_r)
 {
-	char jpath[PATH_MAX], hdr[JOURNAL_HEADER + 1];
-	uint64_t x, s, tail;
+	char jpath[PATH_MAX], hdr[JOURNAL_HEADER + 1], phase;
+	uint64_t x, s, tail, extra;
 	unsigned long long xv, sv;
 	struct stat st, jst;
 	int jfd;
@@ -623,40 +658,44 @@ int mbox_recover(int fd, const char *path, char **error_r)
 		goto bad;
 	hdr[JOURNAL_HEADER] = '\0';
 	if (strncmp(hdr, JOURNAL_MAGIC " ", strlen(JOURNAL_MAGIC) + 1) != 0 ||
-	    sscanf(hdr + strlen(JOURNAL_MAGIC), " %llu %llu", &xv, &sv) != 2)
+	    sscanf(hdr + strlen(JOURNAL_MAGIC), " %llu %llu %c", &xv, &sv, &phase) != 3 ||
+	    (phase != 'C' && phase != 'T'))
 		goto bad;
 	x = xv;
 	s = sv;
 	tail = (uint64_t)jst.st_size - JOURNAL_HEADER;
-	if ((uint64_t)st.st_size < s) {
+	if (x > s || tail >= s - x)
+		goto bad;
+	if (phase == 'T' && !marker_present(fd, x, s, tail)) {
 		/* Truncated already: only the unlink was missing. */
 		log_warn("%s: removing the journal of a completed expunge (%s)", path, jpath);
-	} else if (x > s || tail > s - x) {
-		goto bad;
-	} else {
-		uint64_t extra = (uint64_t)st.st_size - s;
-
-		log_warn("%s: completing an expunge interrupted by a crash (%s); %" PRIu64
-			 " bytes appended since are kept", path, jpath, extra);
-		/* Move what was appended after the crash into the journal first
-		 * and record it, so a second crash here loses nothing either. */
-		if (extra > 0) {
-			if (copy_range(fd, s, jfd, JOURNAL_HEADER + tail, extra) < 0 ||
-			    fsync(jfd) < 0 || journal_header(jfd, x, s + extra) < 0 || fsync(jfd) < 0)
-				goto io_error;
-			tail += extra;
-		}
-		if (replay(fd, jfd, x, tail) < 0)
-			goto io_error;
+		goto done;
 	}
+	if ((uint64_t)st.st_size < s)
+		goto bad; /* not truncated, yet shorter than before: someone else cut it */
+	extra = (uint64_t)st.st_size - s;
+	log_warn("%s: completing an expunge interrupted by a crash (%s); %" PRIu64
+		 " bytes appended since are kept", path, jpath, extra);
+	/* What was appended after the crash goes into the journal first and
+	 * is recorded, so a second crash here loses nothing either. */
+	if (extra > 0) {
+		if (copy_range(fd, s, jfd, JOURNAL_HEADER + tail, extra) < 0 || fsync(jfd) < 0 ||
+		    journal_header(jfd, x, s + extra, 'C') < 0)
+			goto io_error;
+		tail += extra;
+		s += extra;
+	}
+	if (replay(fd, jfd, x, s, tail) < 0)
+		goto io_error;
+done:
 	close(jfd);
 	if (unlink(jpath) < 0 || fsync_parent_dir(jpath) < 0)
 		log_warn("%s: cannot remove %s: %s", path, jpath, strerror(errno));
 	return 1;
 
 bad:
-	*error_r = must_asprintf("%s: the expunge journal %s is damaged; compare it with the "
-				 "mailbox by hand, then remove it", path, jpath);
+	*error_r = must_asprintf("%s: the expunge journal %s is damaged or does not match the "
+				 "mailbox; compare the two by hand, then remove the journal", path, jpath);
 	close(jfd);
 	return -1;
 io_error:
