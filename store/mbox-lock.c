@@ -434,7 +434,8 @@ int mbox_lock_acquire(int fd, const char *path, enum mbox_lock_mode mode,
 			i = 0;
 			slice_start = now_ms();
 		}
-		sleep_ms(poll);
+		/* Never sleep past the deadline: one last attempt happens there. */
+		sleep_ms(poll < deadline - now_ms() ? poll : (deadline - now_ms() > 0 ? deadline - now_ms() : 0));
 		if (poll < MBOX_LOCK_POLL_MAX_MS)
 			poll *= 2;
 	}
