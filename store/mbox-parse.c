@@ -201,6 +201,17 @@ struct mbox_reader *mbox_reader_open(int fd)
 	return r;
 }
 
+struct mbox_reader *mbox_reader_open_at(int fd, uint64_t offset)
+{
+	struct mbox_reader *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	lr_init(&r->lr, fd, offset, UINT64_MAX);
+	r->seq = 1; /* not the first message: X-IMAPbase is not looked at */
+	return r;
+}
+
 void mbox_reader_free(struct mbox_reader **reader)
 {
 	x_free(reader);
@@ -307,6 +318,36 @@ static void parse_header_line(struct mbox_msg *msg, const struct mbox_line *line
 	}
 }
 
+#define FNV_OFFSET 14695981039346656037ULL
+#define FNV_PRIME 1099511628211ULL
+
+static uint64_t fnv(uint64_t h, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= FNV_PRIME;
+	}
+	return h;
+}
+
+/* Header fields that mutt, Dovecot or UW-IMAP rewrite in place: not part
+ * of a message's identity. */
+static bool header_volatile(const struct mbox_line *line)
+{
+	static const char *const names[] = { "Status:", "X-Status:", "X-Keywords:", "X-UID:",
+					     "X-IMAPbase:", "X-IMAP:", "Content-Length:", "Lines:" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i]);
+
+		if (line->peek_len >= n && strncasecmp(line->peek, names[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Count one line into the message's size and line figures. */
 static void account_line(struct mbox_msg *msg, const struct mbox_line *line)
 {
@@ -330,6 +371,8 @@ static void start_message(struct mbox_reader *r, struct mbox_msg *msg)
 	msg->internal_date = r->next_valid ? r->next_date : 0;
 	str_copy(msg->sender, r->next_sender, sizeof(msg->sender));
 	msg->content_length = -1;
+	msg->ident = fnv(FNV_OFFSET, msg->sender, strlen(msg->sender));
+	msg->ident = fnv(msg->ident, &msg->internal_date, sizeof(msg->internal_date));
 	r->have_next = false;
 }
 
@@ -413,12 +456,20 @@ int mbox_reader_next(struct mbox_reader *r, struct mbox_msg *msg, char **error_r
 			blank.peek_len = 1;
 			continue;
 		}
-		if (in_header)
+		if (in_header) {
 			parse_header_line(msg, &line);
+			if (!header_volatile(&line))
+				msg->ident = fnv(msg->ident, line.peek, line.peek_len);
+		}
 		account_line(msg, &line);
 	}
 	if (msg->body_offset == UINT64_MAX || msg->body_offset > msg->end_offset)
 		msg->body_offset = msg->end_offset;
+	{
+		uint64_t body_len = msg->end_offset - msg->body_offset;
+
+		msg->ident = fnv(msg->ident, &body_len, sizeof(body_len));
+	}
 	return 1;
 
 read_error:

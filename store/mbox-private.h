@@ -121,6 +121,13 @@ struct mbox_msg {
 	uint32_t uid;             /* X-UID: or 0 */
 	uint32_t uidvalidity;     /* X-IMAPbase: of the first message, or 0 */
 	uint32_t uidnext;
+	/* Identity of the message that survives moves (expunge compaction)
+	 * and mutt's flag rewrites: FNV-1a of the From_ line's sender and
+	 * date, the header lines except the ones MUAs rewrite (Status,
+	 * X-Status, X-Keywords, X-UID, X-IMAPbase, X-IMAP, Content-Length,
+	 * Lines), and the body length. Two equal messages collide; the
+	 * backend numbers them. */
+	uint64_t ident;
 };
 
 /*
@@ -144,6 +151,9 @@ struct mbox_reader;
  * The fd stays the caller's. Returns NULL only when memory is short.
  */
 struct mbox_reader *mbox_reader_open(int fd);
+/* mbox_reader_open_at - the same from a From_ line at offset (a message
+ * just appended); seq then counts from 2. */
+struct mbox_reader *mbox_reader_open_at(int fd, uint64_t offset);
 void mbox_reader_free(struct mbox_reader **reader);
 
 /*
@@ -260,6 +270,16 @@ int mbox_recover(int fd, const char *path, char **error_r);
  * copying back, T once copied and about to truncate), blank padded, LF;
  * the kept bytes from X on follow. */
 #define MBOX_JOURNAL_HEADER 80
+
+/* ------------------------------------------------------------ backend */
+
+/*
+ * mbox_backend_set_locks - the lock settings store_backend_mbox uses
+ * (registry defaults until called). A role that opens mbox users calls it
+ * after loading the configuration, e.g. with mbox_lock_settings_from_config.
+ * (Interface note: store_settings has no field for them yet.)
+ */
+void mbox_backend_set_locks(const struct mbox_lock_settings *set);
 
 /* mbox_journal_path - the journal file name of path into buf. 0 or -1 (too long). */
 int mbox_journal_path(const char *path, char *buf, size_t size);

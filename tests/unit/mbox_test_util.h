@@ -42,7 +42,7 @@ static __attribute__((unused)) int mbt_setup(void **state)
 	if (mkdtemp(mbt_dir) == NULL)
 		return -1;
 	mbt_warnings[0] = '\0';
-	log_init("test", 0);
+	log_init("test", getenv("MBT_LOG") ? LOG_DEST_STDERR_TOOL : 0);
 	log_set_capture(mbt_capture, NULL);
 	return 0;
 }
