@@ -164,10 +164,10 @@ static bool header_find(const char *head, size_t len, const char *name, size_t *
 	return false;
 }
 
-/* Split "local+ext@domain" at the first delimiter character. */
-static void split_extension(const char *delims, const char *addr, char *user, size_t usize,
-			    char *ext, size_t esize)
+void store_split_extension(const struct store_settings *set, const char *addr, char *user,
+			   size_t usize, char *ext, size_t esize)
 {
+	const char *delims = set->recipient_delimiter;
 	const char *at = strrchr(addr, '@');
 	size_t local_len = at ? (size_t)(at - addr) : strlen(addr);
 	size_t cut = local_len;
@@ -219,7 +219,7 @@ int store_deliver(const struct store_settings *set, const struct store_deliver_r
 	memset(err, 0, sizeof(*err));
 	if (uid_r)
 		*uid_r = 0;
-	split_extension(set->recipient_delimiter, req->user, user, sizeof(user), ext, sizeof(ext));
+	store_split_extension(set, req->user, user, sizeof(user), ext, sizeof(ext));
 	recipient = req->recipient ? req->recipient : req->user;
 	strbuf_init(&head, DELIVER_HEAD_MAX + 16);
 	strbuf_init(&prefix, DELIVER_HEAD_MAX + 4096);

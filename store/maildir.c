@@ -562,6 +562,33 @@ static int scan_dir(struct maildir_box *mb, const char *dir, bool is_new, struct
 	return 0;
 }
 
+/* Files a killed writer left in tmp/: the spec says to remove those not
+ * touched for 36 hours (a live writer may still be copying a big one). */
+#define TMP_MAX_AGE (36 * 3600)
+
+static void clean_tmp(struct maildir_box *mb, time_t now)
+{
+	DIR *d = opendir(mb->tmp_dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char p[MAILDIR_PATH_MAX];
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (path_fmt(p, sizeof(p), "%s/%s", mb->tmp_dir, de->d_name) < 0)
+			continue;
+		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_atime < now - TMP_MAX_AGE && st.st_mtime < now - TMP_MAX_AGE &&
+		    st.st_ctime < now - TMP_MAX_AGE)
+			(void)unlink(p);
+	}
+	closedir(d);
+}
+
 static int md_sync_scan(struct store_mailbox *box, struct store_sync *sc, struct store_error *err)
 {
 	struct maildir_box *mb = store_mailbox_backend_data(box);
@@ -594,6 +621,8 @@ static int md_sync_scan(struct store_mailbox *box, struct store_sync *sc, struct
 		return -1;
 	qsort(mb->scan, mb->n_scan, sizeof(*mb->scan), scan_cmp);
 	store_sync_set_stamp(sc, &s, sizeof(s));
+	if (!partial)
+		clean_tmp(mb, now.tv_sec);
 	return 0;
 }
 

@@ -378,6 +378,13 @@ struct store_deliver_req {
 int store_deliver(const struct store_settings *set, const struct store_deliver_req *req,
 		  uint32_t *uid_r, struct store_error *err);
 
+/* store_split_extension - (added) "bob+lists@example.org" -> user
+ * "bob@example.org", ext "lists" at the first character of
+ * set->recipient_delimiter (Postfix); ext "" when there is none. Results
+ * are cut to their buffer sizes. */
+void store_split_extension(const struct store_settings *set, const char *addr, char *user,
+			   size_t usize, char *ext, size_t esize);
+
 /* store_dedup_new / store_dedup_free - the duplicate set for one message. */
 struct store_dedup *store_dedup_new(void);
 void store_dedup_free(struct store_dedup **d);
