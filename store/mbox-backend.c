@@ -1018,20 +1018,13 @@ static int mb_msg_append(struct store_mailbox *box, const struct store_source *s
 			file_id_of(&st, &mb->cache_id);
 		}
 	} else {
-		const struct mbox_entry *e = NULL;
-
-		/* Someone else changed the file since our last scan: read it
-		 * all, so the numbering of identical copies stays right. */
-		if (scan_file(mb, mb->fd, NULL, NULL, NULL, err) < 0)
-			goto fail;
-		for (size_t i = 0; i < mb->n_ents; i++)
-			if (mb->ents[i].header_offset == msg.header_offset)
-				e = &mb->ents[i];
-		if (e == NULL) {
-			store_error_set(err, STORE_ERR_TEMP, "Internal error storing the message");
-			goto fail;
-		}
-		str_copy(loc, e->loc, sizeof(loc));
+		/* No scan of this file in this process (a delivery): reading the
+		 * whole mbox to number identical copies would make every delivery
+		 * cost the mailbox's size. An exact duplicate (same From_ line to
+		 * the second, same header and body length) then shares the loc
+		 * until the next sync renumbers it, which costs that copy its
+		 * UID once - never a message. */
+		snprintf(loc, sizeof(loc), "h%016" PRIx64, msg.ident);
 	}
 	*loc_r = must_strdup(loc);
 	*physical_r = msg.size_unquoted;

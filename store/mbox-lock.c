@@ -20,7 +20,8 @@
  *            dotlock_try. A dotlock whose mtime is older than
  *            mbox_dotlock_change_timeout is stale (crashed owner) and is
  *            removed with a warning; a long holder keeps it fresh with
- *            mbox_lock_touch().
+ *            mbox_lock_touch(). Our own dotlocks say "PID HOST": one whose
+ *            process is gone from this host is stale at once.
  *
  * Methods are taken in the configured order (Dovecot's mbox_read_locks /
  * mbox_write_locks); every program must use the same order. Waiting is
@@ -31,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,18 +249,56 @@ static void drop_flock(struct mbox_lock *lk)
 /* The dotlock is stale when its mtime is older than the limit. Removing
  * it races with another breaker only if both saw the same stale file; we
  * re-check the inode just before unlink() to keep that window tiny. */
-static void break_stale_dotlock(struct mbox_lock *lk, const char *lock_path, unsigned stale_secs)
+/* Our own dotlocks hold "PID HOST\n". Such a lock whose process no longer
+ * exists on this host is stale at once: a delivery killed with SIGKILL
+ * must not block the mailbox for mbox_dotlock_change_timeout. Locks of
+ * other programs (mutt: empty, liblockfile: a bare pid that might live on
+ * another NFS client) only go stale by age. */
+static bool owner_dead(const char *lock_path, const char *host, long *pid_r)
+{
+	char buf[160], h[96];
+	long pid;
+	ssize_t n;
+	int fd = open(lock_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	if (sscanf(buf, "%ld %95s", &pid, h) != 2 || pid <= 1 || strcmp(h, host) != 0)
+		return false;
+	*pid_r = pid;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* The dotlock is stale when its mtime is older than the limit, or when it
+ * is ours and its process is gone. Removing it races with another breaker
+ * only if both saw the same stale file; we re-check the inode just before
+ * unlink() to keep that window tiny. */
+static void break_stale_dotlock(struct mbox_lock *lk, const char *lock_path, unsigned stale_secs,
+				const char *host)
 {
 	struct stat st, st2;
 	time_t now = time(NULL);
+	long pid = 0;
+	bool dead;
 
 	if (stat(lock_path, &st) < 0)
 		return;
-	if (now - st.st_mtime < (time_t)stale_secs)
+	dead = owner_dead(lock_path, host, &pid);
+	if (!dead && now - st.st_mtime < (time_t)stale_secs)
 		return;
 	if (stat(lock_path, &st2) < 0 || st2.st_ino != st.st_ino || st2.st_mtime != st.st_mtime)
 		return;
-	if (unlink(lock_path) == 0)
+	if (unlink(lock_path) != 0)
+		return;
+	if (dead)
+		log_warn("%s: removed stale dotlock %s of process %ld, which no longer exists",
+			 lk->path, lock_path, pid);
+	else
 		log_warn("%s: removed stale dotlock %s, unchanged for %lld seconds "
 			 "(mbox_dotlock_change_timeout = %us); its owner probably crashed",
 			 lk->path, lock_path, (long long)(now - st.st_mtime), stale_secs);
@@ -305,8 +345,8 @@ static int try_dotlock(struct mbox_lock *lk, const struct mbox_lock_settings *se
 		return dir_not_writable(err) ? -2 : -1;
 	}
 	{
-		char pid[32];
-		int pn = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+		char pid[160];
+		int pn = snprintf(pid, sizeof(pid), "%ld %s\n", (long)getpid(), host);
 
 		if (pn > 0 && write(fd, pid, (size_t)pn) < 0)
 			(void)0; /* the content is informational only */
@@ -330,7 +370,7 @@ static int try_dotlock(struct mbox_lock *lk, const struct mbox_lock_settings *se
 					 lk->path, lock_path, strerror(err));
 		return -1;
 	}
-	break_stale_dotlock(lk, lock_path, set->dotlock_stale_secs);
+	break_stale_dotlock(lk, lock_path, set->dotlock_stale_secs, host);
 	return 0;
 
 toolong:

@@ -360,6 +360,57 @@ static int unwritable_checks(const char *path)
 /* /var/mail without group mail: dotlock is a permanent failure with the
  * fix in the text, dotlock_try goes on without it. As root the check runs
  * in a child that became nobody (root writes anywhere). */
+/* A dotlock Postern wrote ("PID HOST") whose process is gone is broken at
+ * once; one whose process lives is respected. */
+static void test_dead_owner_dotlock(void **state)
+{
+	const char *path = mbt_path("inbox");
+	const char *lockp = mbt_path("inbox.lock");
+	struct mbox_lock_settings set;
+	struct mbox_lock *lock = NULL;
+	char host[64], text[160], *err = NULL;
+	int fd, status;
+	pid_t gone;
+
+	(void)state;
+	if (gethostname(host, sizeof(host)) < 0)
+		str_copy(host, "localhost", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	for (char *h = host; *h; h++)
+		if (*h == '/' || *h == '.')
+			*h = '_';
+	gone = fork();
+	if (gone == 0)
+		_exit(0);
+	assert_int_equal(waitpid(gone, &status, 0), gone);
+	mbt_write(path, "", 0);
+	fd = open(path, O_RDWR);
+	mbt_settings(&set, "dotlock", 1);
+
+	snprintf(text, sizeof(text), "%ld %s\n", (long)getpid(), host);
+	mbt_write(lockp, text, strlen(text));
+	assert_int_equal(mbox_lock_acquire(fd, path, MBOX_LOCK_WRITE, &set, &lock, &err), -1);
+	free(err);
+
+	snprintf(text, sizeof(text), "%ld %s\n", (long)gone, host);
+	mbt_write(lockp, text, strlen(text));
+	assert_int_equal(mbox_lock_acquire(fd, path, MBOX_LOCK_WRITE, &set, &lock, &err), 0);
+	snprintf(text, sizeof(text), "of process %ld, which no longer exists", (long)gone);
+	assert_non_null(strstr(mbt_warnings, text));
+	mbox_lock_release(&lock);
+
+	/* Another host's lock, or a bare pid (liblockfile), only ages. */
+	snprintf(text, sizeof(text), "%ld otherhost\n", (long)gone);
+	mbt_write(lockp, text, strlen(text));
+	assert_int_equal(mbox_lock_acquire(fd, path, MBOX_LOCK_WRITE, &set, &lock, &err), -1);
+	free(err);
+	snprintf(text, sizeof(text), "%ld\n", (long)gone);
+	mbt_write(lockp, text, strlen(text));
+	assert_int_equal(mbox_lock_acquire(fd, path, MBOX_LOCK_WRITE, &set, &lock, &err), -1);
+	free(err);
+	close(fd);
+}
+
 static void test_dotlock_unwritable_dir(void **state)
 {
 	const char *dir = mbt_path("spool");
@@ -403,6 +454,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_locks_share, mbt_setup, mbt_teardown),
 		cmocka_unit_test_setup_teardown(test_fcntl_interop, mbt_setup, mbt_teardown),
 		cmocka_unit_test_setup_teardown(test_stale_dotlock, mbt_setup, mbt_teardown),
+		cmocka_unit_test_setup_teardown(test_dead_owner_dotlock, mbt_setup, mbt_teardown),
 		cmocka_unit_test_setup_teardown(test_dotlock_unwritable_dir, mbt_setup, mbt_teardown),
 	};
 
