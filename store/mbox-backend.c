@@ -70,6 +70,16 @@ void mbox_backend_set_locks(const struct mbox_lock_settings *set)
 	backend_locks_set = true;
 }
 
+int mbox_backend_configure(const struct config *cfg, char **error_r)
+{
+	struct mbox_lock_settings set;
+
+	if (mbox_lock_settings_from_config(cfg, &set, error_r) < 0)
+		return -2;
+	mbox_backend_set_locks(&set);
+	return 0;
+}
+
 static const struct mbox_lock_settings *locks(void)
 {
 	if (!backend_locks_set) {

@@ -281,6 +281,11 @@ int mbox_recover(int fd, const char *path, char **error_r);
  */
 void mbox_backend_set_locks(const struct mbox_lock_settings *set);
 
+/* mbox_backend_configure - mbox_backend_set_locks() with the mbox_*
+ * parameters of cfg. 0, or -2 with *error_r (new memory) naming the bad
+ * parameter as FILE:LINE: NAME: problem; fix. */
+int mbox_backend_configure(const struct config *cfg, char **error_r);
+
 /* mbox_journal_path - the journal file name of path into buf. 0 or -1 (too long). */
 int mbox_journal_path(const char *path, char *buf, size_t size);
 
