@@ -693,11 +693,28 @@ static void mb_box_close(struct store_mailbox *box)
 	store_mailbox_set_backend_data(box, NULL);
 }
 
+static void mb_unlock(struct store_mailbox *box);
+
+static bool journal_exists(const char *path)
+{
+	char jr[PATH_MAX];
+
+	return mbox_journal_path(path, jr, sizeof(jr)) == 0 && access(jr, F_OK) == 0;
+}
+
 static int mb_lock(struct store_mailbox *box, bool exclusive, struct store_error *err)
 {
 	struct mbox_box *mb = store_mailbox_backend_data(box);
 	char *why = NULL;
 	int rc;
+
+	/* A reader must not see a file an interrupted expunge left half
+	 * rewritten: finish it under the write lock first. */
+	if (!exclusive && journal_exists(mb->path)) {
+		if (mb_lock(box, true, err) < 0)
+			return -1;
+		mb_unlock(box);
+	}
 
 	mb->fd = open(mb->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (mb->fd < 0 && !exclusive && errno == EACCES)
