@@ -520,9 +520,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_deliver_and_read, st_setup, st_teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_changes_keep_uids, st_setup, st_teardown),
-		cmocka_unit_test_setup_teardown(test_mailboxes_and_rebuild, st_setup, st_teardown),
 		cmocka_unit_test_setup_teardown(test_concurrency, st_setup, st_teardown),
 		cmocka_unit_test_setup_teardown(test_crash, st_setup, st_teardown),
+		cmocka_unit_test_setup_teardown(test_mailboxes_and_rebuild, st_setup, st_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
