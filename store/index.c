@@ -19,6 +19,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,37 @@ struct store_index {
 	MDB_env *env;
 	MDB_dbi meta, boxes, msgs, subs;
 	char *dir;
+	int lock_fd;               /* postern.lock: byte 0 writer, byte 1 txn begin */
+	MDB_txn *write_txn;        /* the write transaction holding byte 0 */
+	unsigned refs;
+	struct store_index *next;
 };
+
+/* LMDB forbids opening one environment twice in a process (an IMAP
+ * process serves several sessions of one user), so environments are
+ * shared by directory and counted. */
+static struct store_index *open_indexes;
+
+/*
+ * Why our own locks around LMDB's: LMDB serialises writers and reader-slot
+ * allocation with process-shared robust mutexes. A process killed by
+ * SIGKILL in the middle of unlocking one (word already 0, waiters not yet
+ * woken) leaves a waiter asleep for ever - the crash test hit it. fcntl
+ * locks are released and their waiters woken by the kernel whatever way a
+ * process dies, so: byte 0 is held for the whole of a write transaction,
+ * byte 1 around every mdb_txn_begin and mdb_reader_check. Then at most one
+ * process ever waits on an LMDB mutex, and no wakeup can be lost.
+ */
+static int lock_byte(int fd, off_t off, short type)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = off, .l_len = 1 };
+
+	while (fcntl(fd, F_SETLKW, &fl) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
 
 struct msg_hdr {
 	uint64_t modseq;
@@ -67,6 +98,13 @@ int index_open(const char *dir, bool create, struct store_index **idx_r, struct 
 	struct stat st;
 	int rc;
 
+	for (idx = open_indexes; idx; idx = idx->next) {
+		if (strcmp(idx->dir, dir) == 0) {
+			idx->refs++;
+			*idx_r = idx;
+			return 0;
+		}
+	}
 	if (stat(dir, &st) < 0) {
 		if (errno != ENOENT || !create) {
 			store_error_sys(err, "index: %s", dir);
@@ -83,6 +121,17 @@ int index_open(const char *dir, bool create, struct store_index **idx_r, struct 
 		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
 		return -1;
 	}
+	idx->lock_fd = -1;
+	{
+		char *lp = must_asprintf("%s/postern.lock", dir);
+
+		idx->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (idx->lock_fd < 0)
+			store_error_sys(err, "index: open %s", lp);
+		free(lp);
+		if (idx->lock_fd < 0)
+			goto fail;
+	}
 	if ((rc = mdb_env_create(&idx->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(idx->env, 8)) != 0 ||
 	    (rc = mdb_env_set_mapsize(idx->env, INDEX_MAPSIZE)) != 0 ||
@@ -90,7 +139,21 @@ int index_open(const char *dir, bool create, struct store_index **idx_r, struct 
 		index_mdb_error(err, rc, dir);
 		goto fail;
 	}
-	if ((rc = mdb_txn_begin(idx->env, NULL, 0, &txn)) != 0 ||
+	/* Reader slots of processes that were killed stay taken until
+	 * someone clears them; with enough kills the table fills up. */
+	mdb_env_set_userctx(idx->env, idx);
+	if (lock_byte(idx->lock_fd, 0, F_WRLCK) < 0 || lock_byte(idx->lock_fd, 1, F_WRLCK) < 0) {
+		store_error_sys(err, "index: lock %s", dir);
+		goto fail;
+	}
+	{
+		int dead = 0;
+
+		(void)mdb_reader_check(idx->env, &dead);
+	}
+	rc = mdb_txn_begin(idx->env, NULL, 0, &txn);
+	lock_byte(idx->lock_fd, 1, F_UNLCK);
+	if (rc != 0 ||
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &idx->meta)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "boxes", MDB_CREATE, &idx->boxes)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "msgs", MDB_CREATE, &idx->msgs)) != 0 ||
@@ -115,6 +178,10 @@ int index_open(const char *dir, bool create, struct store_index **idx_r, struct 
 		index_mdb_error(err, rc, dir);
 		goto fail;
 	}
+	lock_byte(idx->lock_fd, 0, F_UNLCK);
+	idx->refs = 1;
+	idx->next = open_indexes;
+	open_indexes = idx;
 	*idx_r = idx;
 	return 0;
 fail:
@@ -122,6 +189,8 @@ fail:
 		mdb_txn_abort(txn);
 	if (idx->env)
 		mdb_env_close(idx->env);
+	if (idx->lock_fd >= 0)
+		close(idx->lock_fd); /* drops every lock of ours on it */
 	free(idx->dir);
 	free(idx);
 	return -1;
@@ -129,11 +198,23 @@ fail:
 
 void index_close(struct store_index **idx)
 {
-	if (*idx == NULL)
+	struct store_index *x = *idx;
+
+	if (x == NULL)
 		return;
-	mdb_env_close((*idx)->env);
-	free((*idx)->dir);
-	x_free(idx);
+	*idx = NULL;
+	if (--x->refs > 0)
+		return;
+	for (struct store_index **pp = &open_indexes; *pp; pp = &(*pp)->next) {
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
+	}
+	mdb_env_close(x->env);
+	close(x->lock_fd);
+	free(x->dir);
+	free(x);
 }
 
 int index_remove(const char *dir, struct store_error *err)
@@ -156,19 +237,41 @@ int index_remove(const char *dir, struct store_error *err)
 
 int index_begin(struct store_index *idx, bool write, MDB_txn **txn_r, struct store_error *err)
 {
-	int rc = mdb_txn_begin(idx->env, NULL, write ? 0 : MDB_RDONLY, txn_r);
+	int rc;
 
+	if (write && lock_byte(idx->lock_fd, 0, F_WRLCK) < 0) {
+		store_error_sys(err, "index: lock %s", idx->dir);
+		return -1;
+	}
+	if (lock_byte(idx->lock_fd, 1, F_WRLCK) < 0) {
+		store_error_sys(err, "index: lock %s", idx->dir);
+		if (write)
+			lock_byte(idx->lock_fd, 0, F_UNLCK);
+		return -1;
+	}
+	rc = mdb_txn_begin(idx->env, NULL, write ? 0 : MDB_RDONLY, txn_r);
+	lock_byte(idx->lock_fd, 1, F_UNLCK);
 	if (rc != 0) {
+		if (write)
+			lock_byte(idx->lock_fd, 0, F_UNLCK);
 		index_mdb_error(err, rc, idx->dir);
 		return -1;
 	}
+	if (write)
+		idx->write_txn = *txn_r;
 	return 0;
 }
 
 int index_commit(MDB_txn *txn, struct store_error *err)
 {
+	struct store_index *idx = mdb_env_get_userctx(mdb_txn_env(txn));
+	bool was_write = idx && idx->write_txn == txn;
 	int rc = mdb_txn_commit(txn);
 
+	if (was_write) {
+		idx->write_txn = NULL;
+		lock_byte(idx->lock_fd, 0, F_UNLCK);
+	}
 	if (rc != 0) {
 		index_mdb_error(err, rc, "commit");
 		return -1;
@@ -178,8 +281,20 @@ int index_commit(MDB_txn *txn, struct store_error *err)
 
 void index_abort(MDB_txn *txn)
 {
-	if (txn)
-		mdb_txn_abort(txn);
+	struct store_index *idx;
+	bool was_write;
+
+	if (txn == NULL)
+		return;
+	idx = mdb_env_get_userctx(mdb_txn_env(txn));
+	was_write = idx && idx->write_txn == txn;
+	/* LMDB's mutex first, our lock after: the next writer must never
+	 * wait on a mutex that is being released. */
+	mdb_txn_abort(txn);
+	if (was_write) {
+		idx->write_txn = NULL;
+		lock_byte(idx->lock_fd, 0, F_UNLCK);
+	}
 }
 
 static MDB_val key_str(const char *s)

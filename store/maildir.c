@@ -11,9 +11,11 @@
  * (Dovecot's listescape convention), so any name round-trips.
  *
  * Delivery (https://cr.yp.to/proto/maildir.html): write tmp/NAME, fsync,
- * link() to new/NAME,S=size,W=vsize, unlink tmp/NAME, fsync new/ - no
- * lock: the unique name is the only coordination. The index's sync moves
- * new/X to cur/X,U=<uid>:2,FLAGS when it assigns the UID, so a rebuilt
+ * link() to new/NAME,S=size,W=vsize,U=uid, unlink tmp/NAME, fsync new/.
+ * No lock on the files: the unique name is the only coordination the
+ * spec needs; the UID comes from the index transaction the core holds.
+ * The index's sync moves new/X to cur/X:2, when a session picks it up
+ * (files from other programs get ",U=<uid>" added then), so a rebuilt
  * index finds the same UIDs. Flag changes are renames within cur/; flag
  * letters Postern has no flag for (P, Dovecot keyword letters) are kept.
  * IMAP keywords live in the index only.
@@ -518,6 +520,8 @@ static const char *scan_find(struct maildir_box *mb, const char *loc)
 {
 	struct scan_entry key = { .loc = (char *)loc }, *e;
 
+	if (mb->n_scan == 0)
+		return NULL;
 	e = bsearch(&key, mb->scan, mb->n_scan, sizeof(*e), scan_cmp);
 	return e ? e->path : NULL;
 }
@@ -619,7 +623,8 @@ static int md_sync_scan(struct store_mailbox *box, struct store_sync *sc, struct
 	if (scan_dir(mb, mb->new_dir, true, sc, err) < 0 ||
 	    (!partial && scan_dir(mb, mb->cur_dir, false, sc, err) < 0))
 		return -1;
-	qsort(mb->scan, mb->n_scan, sizeof(*mb->scan), scan_cmp);
+	if (mb->n_scan > 1)
+		qsort(mb->scan, mb->n_scan, sizeof(*mb->scan), scan_cmp);
 	store_sync_set_stamp(sc, &s, sizeof(s));
 	if (!partial)
 		clean_tmp(mb, now.tv_sec);

@@ -244,7 +244,8 @@ int store_mailbox_list(struct store_user *u, store_mailbox_list_fn *fn, void *ct
 		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
 		goto out;
 	}
-	qsort(lc.v, lc.n, sizeof(*lc.v), list_cmp);
+	if (lc.n > 1)
+		qsort(lc.v, lc.n, sizeof(*lc.v), list_cmp);
 	ret = 0;
 	for (size_t i = 0; i < lc.n && ret == 0; i++) {
 		struct store_mailbox_info info = {
@@ -399,7 +400,8 @@ static int children(struct store_user *u, const char *name, struct child_ctx *c,
 		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
 		return -1;
 	}
-	qsort(c->names, c->n, sizeof(*c->names), name_cmp);
+	if (c->n > 1)
+		qsort(c->names, c->n, sizeof(*c->names), name_cmp);
 	return 0;
 }
 

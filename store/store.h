@@ -372,8 +372,8 @@ struct store_deliver_req {
  * is fsynced before 0 is returned. A message whose Message-ID was already
  * delivered to the same user through req->dedup is reported delivered
  * (returns 1) without a second copy. 0 delivered, 1 duplicate skipped, -1
- * with err. *uid_r (may be NULL) gets the UID when the index could assign
- * it at once (0 otherwise: it will be on the next sync).
+ * with err. *uid_r (may be NULL) gets the new message's UID (0 for a
+ * skipped duplicate).
  */
 int store_deliver(const struct store_settings *set, const struct store_deliver_req *req,
 		  uint32_t *uid_r, struct store_error *err);

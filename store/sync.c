@@ -24,6 +24,8 @@ struct sync_item {
 	struct store_sync_item it;
 	char *loc;
 	bool matched;
+	bool duplicate;   /* the same name seen twice in one scan */
+	void *by_name;    /* struct rec * matched by name in the first pass */
 };
 
 struct store_sync {
@@ -317,24 +319,35 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 		by_loc[i] = &r.v[i];
 	qsort(by_loc, r.n, sizeof(*by_loc), rec_loc_cmp);
 
-	/* Match. */
+	/* Match, first by name for every item: the same name is the same
+	 * file. Only then by UID, for files another program renamed beyond
+	 * the flags. Two files can carry one UID when a delivery was killed
+	 * between writing its file and committing the index; the one whose
+	 * name the index does not know matches nothing and gets a new UID. */
 	for (size_t i = 0; i < sc->n; i++) {
 		struct sync_item *si = &sc->items[i];
-		struct rec *x = NULL;
+		struct rec key = { .loc = si->loc }, *kp = &key, **f;
 
-		if (si->it.uid_hint) {
+		si->by_name = NULL;
+		si->duplicate = false;
+		f = r.n ? bsearch(&kp, by_loc, r.n, sizeof(*by_loc), rec_loc_cmp) : NULL;
+		if (f && (*f)->matched) {
+			si->duplicate = true; /* moved between new/ and cur/ during the scan */
+		} else if (f) {
+			(*f)->matched = true;
+			si->by_name = *f;
+		}
+	}
+	for (size_t i = 0; i < sc->n; i++) {
+		struct sync_item *si = &sc->items[i];
+		struct rec *x = si->by_name;
+
+		if (si->duplicate)
+			continue;
+		if (x == NULL && si->it.uid_hint) {
 			x = rec_by_uid(&r, si->it.uid_hint);
 			if (x && x->matched)
 				x = NULL;
-		}
-		if (x == NULL) {
-			struct rec key = { .loc = si->loc }, *kp = &key, **f;
-
-			f = bsearch(&kp, by_loc, r.n, sizeof(*by_loc), rec_loc_cmp);
-			if (f && !(*f)->matched)
-				x = *f;
-			else if (f)
-				continue; /* the same file seen twice (moved during the scan) */
 		}
 		if (x == NULL) {
 			fresh[n_fresh++] = si;
