@@ -285,6 +285,8 @@ static const struct mbox_entry *ents_find(struct mbox_box *mb, const char *loc)
 
 	if (str_copy(key.loc, loc, sizeof(key.loc)) >= sizeof(key.loc))
 		return NULL;
+	if (mb->n_ents == 0) /* bsearch/qsort want a non-NULL base even for 0 */
+		return NULL;
 	return bsearch(&key, mb->ents, mb->n_ents, sizeof(*mb->ents), ent_cmp);
 }
 
@@ -344,7 +346,8 @@ static int scan_file(struct mbox_box *mb, int fd, scan_fn *fn, void *ctx, struct
 	free(why);
 	if (rc < 0)
 		return -1;
-	qsort(mb->ents, mb->n_ents, sizeof(*mb->ents), ent_cmp);
+	if (mb->n_ents > 0)
+		qsort(mb->ents, mb->n_ents, sizeof(*mb->ents), ent_cmp);
 	mb->cache_valid = true;
 	return 0;
 }
