@@ -526,6 +526,67 @@ static void test_concurrency(void **state)
 	free(m);
 }
 
+/* A second, independent reader: Python's mailbox.mbox (mboxo: it splits
+ * at every line starting with "From ") must see the same messages in a
+ * file Postern wrote, with the same raw bytes - so every From line inside
+ * a message was quoted. Skipped when python3 is missing. */
+static void test_python_mailbox_agrees(void **state)
+{
+	const char *path = mbt_path("py");
+	size_t n = sizeof(tricky) / sizeof(tricky[0]);
+	struct mbox_msg *m;
+	char *err = NULL, cmd[2048];
+	int fd = open_rw(path), count;
+
+	(void)state;
+	if (system("python3 -c 'import mailbox' >/dev/null 2>&1") != 0)
+		skip();
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(mbox_append_mem(fd, path, "s@example.org", 1795600800, tricky[i],
+						 tricky_len(i), NULL, &err), 0);
+	close(fd);
+	snprintf(cmd, sizeof(cmd),
+		 "python3 -c 'import mailbox, sys\n"
+		 "mb = mailbox.mbox(sys.argv[1], create=False)\n"
+		 "keys = sorted(mb.keys())\n"
+		 "for i, k in enumerate(keys):\n"
+		 "    open(sys.argv[1] + \".%%d\" %% i, \"wb\").write(mb.get_bytes(k))\n"
+		 "print(len(keys))' %s > %s.count", path, path);
+	assert_int_equal(system(cmd), 0);
+	{
+		char cpath[600];
+		size_t len;
+		char *c;
+
+		snprintf(cpath, sizeof(cpath), "%s.count", path);
+		c = mbt_read(cpath, &len);
+		count = atoi(c);
+		free(c);
+	}
+	assert_int_equal(mbt_scan(path, &m), (int)n);
+	assert_int_equal(count, (int)n);
+	{
+		size_t flen;
+		char *file = mbt_read(path, &flen);
+
+		for (size_t i = 0; i < n; i++) {
+			char ppath[600];
+			size_t plen;
+			char *py;
+
+			snprintf(ppath, sizeof(ppath), "%s.%zu", path, i);
+			py = mbt_read(ppath, &plen);
+			if (plen != m[i].end_offset - m[i].header_offset ||
+			    memcmp(py, file + m[i].header_offset, plen) != 0)
+				fail_msg("message %zu: python reads %zu bytes, we %llu", i, plen,
+					 (unsigned long long)(m[i].end_offset - m[i].header_offset));
+			free(py);
+		}
+		free(file);
+	}
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -538,6 +599,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recover, mbt_setup, mbt_teardown),
 		cmocka_unit_test_setup_teardown(test_deliver, mbt_setup, mbt_teardown),
 		cmocka_unit_test_setup_teardown(test_concurrency, mbt_setup, mbt_teardown),
+		cmocka_unit_test_setup_teardown(test_python_mailbox_agrees, mbt_setup, mbt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
