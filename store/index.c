@@ -217,6 +217,11 @@ void index_close(struct store_index **idx)
 	free(x);
 }
 
+bool index_shared(const struct store_index *idx)
+{
+	return idx->refs > 1;
+}
+
 int index_remove(const char *dir, struct store_error *err)
 {
 	static const char *const files[] = { "data.mdb", "lock.mdb" };

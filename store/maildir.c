@@ -554,6 +554,11 @@ static int scan_dir(struct maildir_box *mb, const char *dir, bool is_new, struct
 		item.recent = is_new;
 		item.physical_size = n.size;
 		item.vsize = n.vsize;
+		/* Our own names (S= and W=) start with the INTERNALDATE (the
+		 * delivery time, or APPEND's date): no stat needed. Foreign
+		 * files get their mtime through the core. */
+		if (n.size && n.vsize)
+			item.internaldate = n.time;
 		path_fmt(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (store_sync_add(sc, &item, err) < 0 || scan_remember(mb, loc, path) < 0) {
 			if (err->cls == STORE_OK)
@@ -700,9 +705,15 @@ static int md_sync_assign(struct store_mailbox *box, const char *loc, uint32_t u
 {
 	struct maildir_box *mb = store_mailbox_backend_data(box);
 	char from[MAILDIR_PATH_MAX], newbase[MAILDIR_NAME_MAX + 1];
+	const char *p;
 
 	*new_loc_r = NULL;
-	if (find_file(mb, loc, flags, from, sizeof(from)) < 0) {
+	/* Called right after a scan: its path is fresh (a rename that fails
+	 * with ENOENT reports the message gone). */
+	p = scan_find(mb, loc);
+	if (p != NULL)
+		str_copy(from, p, sizeof(from));
+	else if (find_file(mb, loc, flags, from, sizeof(from)) < 0) {
 		store_error_set(err, STORE_ERR_EXPUNGED, "Message was expunged");
 		return -1;
 	}
@@ -764,6 +775,14 @@ static int md_msg_append(struct store_mailbox *box, const struct store_source *s
 				&unique_counter) < 0) {
 		store_error_set(err, STORE_ERR_TEMP, "Host name too long for a Maildir name");
 		return -1;
+	}
+	if (m->internaldate > 0) {
+		/* The name's seconds are the INTERNALDATE (see scan_dir). */
+		char rest[MAILDIR_NAME_MAX + 1];
+		const char *dot = strchr(uniq, '.');
+
+		str_copy(rest, dot ? dot + 1 : uniq, sizeof(rest));
+		path_fmt(uniq, sizeof(uniq), "%lld.%s", (long long)m->internaldate, rest);
 	}
 	path_fmt(tmp, sizeof(tmp), "%s/%s", mb->tmp_dir, uniq);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

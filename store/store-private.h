@@ -84,6 +84,8 @@ struct index_msg {
 
 int index_open(const char *dir, bool create, struct store_index **idx_r, struct store_error *err);
 void index_close(struct store_index **idx);
+/* index_shared - whether another store_user of this process has it open. */
+bool index_shared(const struct store_index *idx);
 /* index_remove - delete the environment's files (rebuild). 0 or -1. */
 int index_remove(const char *dir, struct store_error *err);
 

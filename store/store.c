@@ -568,8 +568,9 @@ int store_index_rebuild(struct store_user *u, uint64_t *messages_r, struct store
 	MDB_txn *txn;
 
 	memset(err, 0, sizeof(*err));
-	if (u->boxes != NULL) {
-		store_error_set(err, STORE_ERR_TEMP, "Close every mailbox before a rebuild");
+	if (u->boxes != NULL || index_shared(u->index)) {
+		store_error_set(err, STORE_ERR_TEMP,
+				"Close every mailbox and other opens of this user before a rebuild");
 		return -1;
 	}
 	/* Subscriptions exist only in the index: carry them over. */

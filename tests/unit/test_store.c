@@ -361,6 +361,15 @@ static void test_other_writer(void **state)
 	store_user_close(&u);
 }
 
+static int date_cb(const struct store_msg *m, void *ctx)
+{
+	uint64_t *v = ctx;
+
+	v[0] = (uint64_t)m->internaldate;
+	v[1] = m->flags;
+	return 0;
+}
+
 static void write_file(const char *p, const char *text)
 {
 	FILE *f = fopen(p, "w");
@@ -424,8 +433,22 @@ static void test_takeover_and_rebuild(void **state)
 	store_mailbox_close(&box);
 	deliver_ok(e, "bob@example.org", msg1, 4);
 
+	/* APPEND with an INTERNALDATE: kept across a rebuild */
+	box = store_mailbox_open(u, "Sent", 0, &err);
+	assert_non_null(box);
+	{
+		int afd = st_msg_fd("Subject: appended\n\nx\n");
+		uint32_t auid = 0;
+
+		assert_int_equal(store_mailbox_append(box, afd, STORE_FLAG_SEEN, "Draft1", 1000000000,
+						      &auid, &err), 0);
+		close(afd);
+		assert_int_equal(auid, 2);
+	}
+	store_mailbox_close(&box);
+
 	assert_int_equal(store_index_rebuild(u, &n, &err), 0);
-	assert_int_equal(n, 4); /* INBOX 3 + Sent 1 */
+	assert_int_equal(n, 5); /* INBOX 3 + Sent 2 */
 	box = store_mailbox_open(u, "INBOX", 0, &err);
 	assert_non_null(box);
 	store_mailbox_status(box, &st2);
@@ -439,9 +462,14 @@ static void test_takeover_and_rebuild(void **state)
 	assert_int_equal(v[2], STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
 	assert_true(st2.uidnext >= 5);
 	store_mailbox_close(&box);
-	/* Sent came along */
+	/* Sent came along, the appended message with its date and flags */
 	assert_int_equal(store_mailbox_status_get(u, "Sent", &st, &err), 0);
-	assert_int_equal(st.messages, 1);
+	assert_int_equal(st.messages, 2);
+	box = store_mailbox_open(u, "Sent", 0, &err);
+	assert_int_equal(store_msg_get(box, 2, date_cb, v, &err), 1);
+	assert_int_equal(v[0], 1000000000);
+	assert_int_equal(v[1], STORE_FLAG_SEEN);
+	store_mailbox_close(&box);
 	store_user_close(&u);
 }
 
@@ -620,6 +648,20 @@ static void test_tree(void **state)
 	out.s[0] = '\0';
 	assert_int_equal(store_mailbox_list(u, list_cb, &out, &err), 0);
 	assert_string_equal(out.s, "INBOX;Ghost+s(none);a.b;");
+	/* two opens of one user in a process share the LMDB environment;
+	 * a rebuild waits until the other one is closed */
+	{
+		struct store_user *u2 = open_bob(e);
+		uint64_t n = 0;
+
+		assert_int_equal(store_index_rebuild(u, &n, &err), -1);
+		assert_int_equal(err.cls, STORE_ERR_TEMP);
+		store_user_close(&u2);
+		assert_int_equal(store_index_rebuild(u, &n, &err), 0);
+		out.s[0] = '\0';
+		assert_int_equal(store_mailbox_list(u, list_cb, &out, &err), 0);
+		assert_string_equal(out.s, "INBOX;Ghost+s(none);a.b;"); /* subscriptions kept */
+	}
 	store_user_close(&u);
 }
 
