@@ -84,6 +84,7 @@ int cmd_deliver(int argc, char **argv, const char *conf)
 	const char *sender = "MAILER-DAEMON", *mailbox = NULL, *recipient = NULL;
 	struct store_deliver_req req;
 	struct store_settings set;
+	char *serr = NULL;
 	struct cli_store_user cu;
 	struct store_error err;
 	struct config *cfg;
@@ -108,7 +109,12 @@ int cmd_deliver(int argc, char **argv, const char *conf)
 	}
 	if ((cfg = cli_load_config(conf)) == NULL)
 		return EX_CONFIG_;
-	store_settings_from_config(&set, cfg);
+	if (store_settings_from_config(&set, cfg, &serr) < 0) {
+		log_error("%s", serr);
+		free(serr);
+		config_free(&cfg);
+		return EX_CONFIG_;
+	}
 	if (cli_store_drop_privileges(cfg) < 0) {
 		config_free(&cfg);
 		return EX_TEMPFAIL_;

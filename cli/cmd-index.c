@@ -7,6 +7,7 @@
  * mailbox reset. Exit 0 ok, 1 failure, 2 usage.
  * Called from cli/postern.c; the work is store_index_rebuild().
  */
+#include <stdlib.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 int cmd_index(int argc, char **argv, const char *conf)
 {
 	struct store_settings set;
+	char *serr = NULL;
 	struct cli_store_user cu;
 	struct store_user *u;
 	struct store_error err;
@@ -30,7 +32,12 @@ int cmd_index(int argc, char **argv, const char *conf)
 		return cli_usage_error(argv[0]);
 	if ((cfg = cli_load_config(conf)) == NULL)
 		return 1;
-	store_settings_from_config(&set, cfg);
+	if (store_settings_from_config(&set, cfg, &serr) < 0) {
+		log_error("%s", serr);
+		free(serr);
+		config_free(&cfg);
+		return 1;
+	}
 	if (cli_store_drop_privileges(cfg) < 0) {
 		config_free(&cfg);
 		return 1;

@@ -11,6 +11,7 @@
  * the command becomes mail_owner first. Exit 0 ok, 1 failure, 2 usage.
  * Called from cli/postern.c; the work is store/store.c.
  */
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +31,7 @@ static int print_box(const struct store_mailbox_info *info, void *ctx)
 int cmd_mailbox(int argc, char **argv, const char *conf)
 {
 	struct store_settings set;
+	char *serr = NULL;
 	struct cli_store_user cu;
 	struct store_user *u = NULL;
 	struct store_error err = { 0 };
@@ -47,7 +49,12 @@ int cmd_mailbox(int argc, char **argv, const char *conf)
 		return cli_usage_error(argv[0]);
 	if ((cfg = cli_load_config(conf)) == NULL)
 		return 1;
-	store_settings_from_config(&set, cfg);
+	if (store_settings_from_config(&set, cfg, &serr) < 0) {
+		log_error("%s", serr);
+		free(serr);
+		config_free(&cfg);
+		return 1;
+	}
 	if (cli_store_drop_privileges(cfg) < 0) {
 		config_free(&cfg);
 		return 1;

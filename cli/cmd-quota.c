@@ -9,6 +9,7 @@
  * "-" means unlimited. Exit 0 ok, 1 failure, 2 usage.
  * Called from cli/postern.c; the numbers come from store_quota_get().
  */
+#include <stdlib.h>
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -32,6 +33,7 @@ static void row(const char *type, uint64_t used, uint64_t limit)
 int cmd_quota(int argc, char **argv, const char *conf)
 {
 	struct store_settings set;
+	char *serr = NULL;
 	struct cli_store_user cu;
 	struct store_user *u;
 	struct store_error err;
@@ -43,7 +45,12 @@ int cmd_quota(int argc, char **argv, const char *conf)
 		return cli_usage_error(argv[0]);
 	if ((cfg = cli_load_config(conf)) == NULL)
 		return 1;
-	store_settings_from_config(&set, cfg);
+	if (store_settings_from_config(&set, cfg, &serr) < 0) {
+		log_error("%s", serr);
+		free(serr);
+		config_free(&cfg);
+		return 1;
+	}
 	if (cli_store_drop_privileges(cfg) < 0) {
 		config_free(&cfg);
 		return 1;

@@ -923,9 +923,13 @@ static int md_uid_state_write(struct store_mailbox *box, uint32_t uidvalidity, u
 	char path[MAILDIR_PATH_MAX], tmp[MAILDIR_PATH_MAX], buf[64];
 	int fd, len;
 
-	path_fmt(path, sizeof(path), "%s/postern-uidvalidity", mb->dir);
-	path_fmt(tmp, sizeof(tmp), "%s/tmp/postern-uidvalidity.%ld", mb->dir, (long)getpid());
-	len = path_fmt(buf, sizeof(buf), "%u %u\n", uidvalidity, uidnext);
+	if (path_fmt(path, sizeof(path), "%s/postern-uidvalidity", mb->dir) < 0 ||
+	    path_fmt(tmp, sizeof(tmp), "%s/tmp/postern-uidvalidity.%ld", mb->dir, (long)getpid()) < 0) {
+		store_error_sys(err, "uidvalidity file of %s", mb->dir);
+		return -1;
+	}
+	/* path_fmt() returns 0 on success, not a length. */
+	len = snprintf(buf, sizeof(buf), "%u %u\n", uidvalidity, uidnext);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, buf, (size_t)len) != len || fsync(fd) < 0) {
 		store_error_sys(err, "write %s", tmp);

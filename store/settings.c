@@ -9,9 +9,10 @@
 
 #include "config.h"
 #include "params.h"
+#include "store/mbox-private.h"
 #include "store/store.h"
 
-void store_settings_from_config(struct store_settings *s, const struct config *cfg)
+int store_settings_from_config(struct store_settings *s, const struct config *cfg, char **error_r)
 {
 	memset(s, 0, sizeof(*s));
 	s->mail_location = config_str(cfg, "mail_location");
@@ -24,6 +25,8 @@ void store_settings_from_config(struct store_settings *s, const struct config *c
 	s->quota_bytes = (uint64_t)config_size(cfg, "mailbox_size_limit");
 	s->quota_messages = (uint64_t)config_int(cfg, "mailbox_message_limit");
 	s->quota_full_tempfail = config_bool(cfg, "quota_full_tempfail");
+	/* The mbox format keeps its lock settings itself; this also links it in. */
+	return mbox_backend_configure(cfg, error_r) < 0 ? -1 : 0;
 }
 
 void store_settings_defaults(struct store_settings *s)

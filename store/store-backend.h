@@ -198,8 +198,8 @@ struct store_backend {
 };
 
 extern const struct store_backend store_backend_maildir;
-/* Defined by store/mbox*.c; weak so the core links before mbox lands. */
-extern const struct store_backend store_backend_mbox __attribute__((weak));
+/* Defined by store/mbox-backend.c. */
+extern const struct store_backend store_backend_mbox;
 
 /* ---- core helpers for backends ---- */
 

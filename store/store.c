@@ -53,7 +53,7 @@ static const struct store_backend *backend_for(enum store_format f)
 {
 	if (f == STORE_FORMAT_MAILDIR)
 		return &store_backend_maildir;
-	return &store_backend_mbox; /* weak: NULL until the mbox branch is merged */
+	return &store_backend_mbox;
 }
 
 struct store_user *store_user_open(const struct store_settings *set, const char *user,

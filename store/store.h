@@ -82,9 +82,11 @@ struct store_settings {
 	bool quota_full_tempfail;         /* over quota on delivery: TEMP instead of PERM */
 };
 
-/* store_settings_from_config - fill s from cfg. The strings point into cfg
- * (valid while cfg lives). Never fails: values were validated at load. */
-void store_settings_from_config(struct store_settings *s, const struct config *cfg);
+/* store_settings_from_config - fill s from cfg and configure the formats
+ * (the mbox lock methods). The strings point into cfg (valid while cfg
+ * lives). 0, or -1 with *error_r (new memory, caller frees) when a value
+ * the registry cannot check is wrong, e.g. an unknown mbox lock method. */
+int store_settings_from_config(struct store_settings *s, const struct config *cfg, char **error_r);
 
 /* store_settings_defaults - the registry defaults without a config (tests).
  * Strings are static. */
