@@ -170,6 +170,38 @@ static struct index_msg rec_to_msg(const struct rec *x)
 	return m;
 }
 
+/* hints_duplicated - for a first sync, which of the sorted fresh items
+ * carry a UID that an earlier item (in delivery order) carries too: only
+ * the first keeps it. NULL on out of memory. Caller frees. */
+static int hint_pair_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool *hints_duplicated(struct sync_item **fresh, size_t n)
+{
+	bool *dup = calloc(n, sizeof(*dup));
+	uint64_t *pairs = calloc(n, sizeof(*pairs));
+	size_t k = 0;
+
+	if (dup == NULL || pairs == NULL) {
+		free(dup);
+		free(pairs);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (fresh[i]->it.uid_hint)
+			pairs[k++] = (uint64_t)fresh[i]->it.uid_hint << 32 | (uint64_t)i;
+	qsort(pairs, k, sizeof(*pairs), hint_pair_cmp);
+	for (size_t j = 1; j < k; j++)
+		if (pairs[j] >> 32 == pairs[j - 1] >> 32)
+			dup[pairs[j] & 0xffffffffu] = true;
+	free(pairs);
+	return dup;
+}
+
 static struct rec *rec_by_uid(struct recs *r, uint32_t uid)
 {
 	size_t lo = 0, hi = r->n;
@@ -293,6 +325,7 @@ static void item_fill_sizes(struct store_mailbox *box, struct sync_item *si, uin
 static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box *b,
 		      struct store_sync *sc, struct store_error *err)
 {
+	bool *dup_hint = NULL; /* first sync: carried UIDs given to two files */
 	struct store_user *u = box->user;
 	const struct store_backend *be = u->backend;
 	struct recs r = { 0 };
@@ -413,8 +446,20 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 	}
 
 	/* New files: UIDs carried by the files are kept when they are still
-	 * unused (a rebuilt index), everything else gets the next UID. */
+	 * unused and either at or above UIDNEXT, or this is the mailbox's
+	 * first sync (a rebuilt or deleted index: no stamp yet), where a UID
+	 * below the remembered UIDNEXT floor is the one this file had before.
+	 * Otherwise a carried UID below UIDNEXT may be an expunged one (or
+	 * come from another folder), and IMAP forbids reusing it (RFC 3501
+	 * 2.3.1.1); such files, and files without one, get the next UID. */
+	bool first_sync = b->stamp_len == 0;
+
 	qsort(fresh, n_fresh, sizeof(*fresh), item_new_cmp);
+	if (first_sync && n_fresh > 0 &&
+	    (dup_hint = hints_duplicated(fresh, n_fresh)) == NULL) {
+		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
+		goto fail;
+	}
 	for (size_t i = 0; i < n_fresh; i++) {
 		struct sync_item *si = fresh[i];
 		struct index_msg m;
@@ -424,8 +469,8 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 		if (i > 0 && strcmp(fresh[i - 1]->loc, si->loc) == 0 &&
 		    fresh[i - 1]->it.uid_hint == si->it.uid_hint)
 			continue; /* seen in new/ and cur/ during one scan */
-		if (si->it.uid_hint && si->it.uid_hint >= b->uidnext &&
-		    rec_by_uid(&r, si->it.uid_hint) == NULL)
+		if (si->it.uid_hint && rec_by_uid(&r, si->it.uid_hint) == NULL &&
+		    (si->it.uid_hint >= b->uidnext || (first_sync && !dup_hint[i])))
 			uid = si->it.uid_hint;
 		else
 			uid = b->uidnext;
@@ -447,7 +492,8 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 					 u->name, box->name, uid);
 			}
 		}
-		b->uidnext = uid + 1;
+		if (uid + 1 > b->uidnext)
+			b->uidnext = uid + 1;
 		memset(&m, 0, sizeof(m));
 		m.uid = uid;
 		m.flags = si->it.flags & STORE_FLAGS_STORED;
@@ -465,11 +511,13 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 	}
 	free(by_loc);
 	free(fresh);
+	free(dup_hint);
 	recs_free(&r);
 	return changed;
 fail:
 	free(by_loc);
 	free(fresh);
+	free(dup_hint);
 	recs_free(&r);
 	return -1;
 }
