@@ -147,15 +147,14 @@ void dns_query_finish(struct dns_query *q, const struct dns_answer *a)
 	void *ctx = q->ctx;
 
 	query_unlink(d, q);
-	if (q->in_ares) {
-		/* c-ares still owns a reference; dns_ares_cb frees it later. */
-		q->cb = NULL;
-		q->done = true;
-	} else {
-		query_free(q);
-	}
+	q->cb = NULL;
+	q->done = true;
+	/* a may point into q (its name): free q only after the callback. */
 	if (cb)
 		cb(ctx, a);
+	/* While c-ares still holds a pointer, ares_cb frees it later. */
+	if (!q->in_ares)
+		query_free(q);
 }
 
 /* An answer decided without asking (invalid name, limit, fake resolver):

@@ -340,7 +340,13 @@ enum rule_status restrict_unlisted(struct restrict_req *q, const char *address, 
 		if (m > 0)
 			return RULE_DUNNO;
 		if (r->local_userdb) {
-			st = restrict_userdb(q, "USER", res.local, &c);
+			char user[sizeof(res.local)];
+
+			/* Local user names are case-insensitive, as Postfix's
+			 * local(8) folds them. */
+			str_copy(user, res.local, sizeof(user));
+			str_lower(user);
+			st = restrict_userdb(q, "USER", user, &c);
 			if (st < 0)
 				return RULE_PENDING;
 			if (st == RESTRICT_USERDB_FOUND)
@@ -356,6 +362,7 @@ enum rule_status restrict_unlisted(struct restrict_req *q, const char *address, 
 				      "<%s>: %s rejected: User unknown in virtual alias table",
 				      address, cls);
 	case ADDR_VIRTUAL_MAILBOX:
+		str_lower(full);
 		st = restrict_userdb(q, "USER", full, &c);
 		if (st < 0)
 			return RULE_PENDING;
