@@ -102,10 +102,25 @@ static enum rule_status dnsbl(struct restrict_req *q, const struct rule *rule, c
 	st = restrict_dns(q, qname, DNS_TXT, &t);
 	if (st < 0)
 		return RULE_PENDING;
-	if (st == DNS_FOUND && t->n > 0 && t->rr[0][0]) {
-		char reason[300];
+	if (st == DNS_FOUND && t->n > 0) {
+		char joined[501], reason[501];
+		struct strbuf sb;
 
-		restrict_clean_text(reason, sizeof(reason), t->rr[0]);
+		/* Postfix joins the TXT records with " / ", up to 500 bytes. */
+		strbuf_init(&sb, sizeof(joined) - 1);
+		for (size_t i = 0; i < t->n; i++) {
+			if (i > 0 && strbuf_puts(&sb, " / ") < 0)
+				break;
+			if (strbuf_puts(&sb, t->rr[i]) < 0)
+				break;
+		}
+		str_copy(joined, sb.data ? sb.data : "", sizeof(joined));
+		strbuf_free(&sb);
+		restrict_clean_text(reason, sizeof(reason), joined);
+		if (reason[0] == '\0')
+			return restrict_reply(q, q->r->rbl_code, "5.7.1",
+					      "Service unavailable; %s [%s] blocked using %s",
+					      rbl_class, what, zone);
 		return restrict_reply(q, q->r->rbl_code, "5.7.1",
 				      "Service unavailable; %s [%s] blocked using %s; %s",
 				      rbl_class, what, zone, reason);
@@ -245,8 +260,10 @@ static enum rule_status unknown_domain(struct restrict_req *q, const char *addre
 		return RULE_PENDING;
 	if (st == DNS_FOUND && !null_mx)
 		return RULE_DUNNO;
+	/* RFC 7505 3.3 / RFC 7372: 550 5.7.27 for senders, 556 5.1.10 for
+	 * recipients (Postfix's wording). */
 	if (null_mx)
-		return restrict_reply(q, 550, "5.7.27",
+		return restrict_reply(q, sender ? 550 : 556, sender ? "5.7.27" : "5.1.10",
 				      "<%s>: %s rejected: Domain %s does not accept mail (nullMX)",
 				      address, cls, d);
 	if (st == DNS_TEMPFAIL)
@@ -276,11 +293,8 @@ enum rule_status rule_unknown_client(struct restrict_req *q, const struct rule *
 	if (f->client_addr == NULL || f->client_name == NULL ||
 	    strcmp(f->client_name, "unknown") != 0)
 		return RULE_DUNNO;
-	if (f->client_name_tempfail)
-		return restrict_defer_if_permit(q, 450, "4.7.1",
-						"Client host rejected: cannot find your hostname, [%s]",
-						f->client_addr);
-	return restrict_reply(q, q->r->unknown_client_code, "4.7.1",
+	/* A temporary failure answers 450 at once (Postfix does the same). */
+	return restrict_reply(q, f->client_name_tempfail ? 450 : q->r->unknown_client_code, "4.7.1",
 			      "Client host rejected: cannot find your hostname, [%s]",
 			      f->client_addr);
 }
@@ -293,11 +307,8 @@ enum rule_status rule_unknown_reverse_client(struct restrict_req *q, const struc
 	if (f->client_addr == NULL || f->reverse_client_name == NULL ||
 	    strcmp(f->reverse_client_name, "unknown") != 0)
 		return RULE_DUNNO;
-	if (f->reverse_client_name_tempfail)
-		return restrict_defer_if_permit(q, 450, "4.7.1",
-						"Client host rejected: cannot find your reverse hostname, [%s]",
-						f->client_addr);
-	return restrict_reply(q, q->r->unknown_client_code, "4.7.1",
+	return restrict_reply(q, f->reverse_client_name_tempfail ? 450 : q->r->unknown_client_code,
+			      "4.7.1",
 			      "Client host rejected: cannot find your reverse hostname, [%s]",
 			      f->client_addr);
 }

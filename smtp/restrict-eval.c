@@ -274,6 +274,13 @@ static void run(struct restrict_req *q)
 		enum rule_status st;
 
 		q->answered = false;
+		/* DISCARD ends every list (Postfix generic_checks). */
+		if (q->discard && q->implicit == 0) {
+			while (q->depth > 0)
+				pop(q);
+			q->seq_i = q->nseq;
+			q->implicit = 2;
+		}
 		if (q->depth == 0) {
 			if (q->seq_i < q->nseq) {
 				const struct rule_list *l = q->seq[q->seq_i];

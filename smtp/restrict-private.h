@@ -166,6 +166,7 @@ struct restrict_req {
 	size_t cache_next;
 	/* Postfix's deferred decisions */
 	bool defer_if_reject;
+	char defer_if_reject_reply[512]; /* replaces a later 5xx (Postfix) */
 	bool have_defer_if_permit;
 	char defer_if_permit[512];
 	bool hold, discard;
@@ -207,6 +208,10 @@ enum rule_status restrict_push(struct restrict_req *q, const struct rule_list *l
  * RULE_FINAL, or RULE_DUNNO when only warned. */
 enum rule_status restrict_reply(struct restrict_req *q, int code, const char *dsn,
 				const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* defer_if_reject: remember the first reason; a later 5xx is answered
+ * with it instead. Returns RULE_DUNNO. */
+enum rule_status restrict_defer_if_reject(struct restrict_req *q, int code, const char *dsn,
+					  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* defer_if_permit: remember the first such reply; returns RULE_DUNNO. */
 enum rule_status restrict_defer_if_permit(struct restrict_req *q, int code, const char *dsn,
 					  const char *fmt, ...) __attribute__((format(printf, 4, 5)));

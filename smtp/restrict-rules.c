@@ -46,16 +46,20 @@ enum rule_status rule_defer_if_permit(struct restrict_req *q, const struct rule 
 	char name[300];
 
 	(void)rule;
-	return restrict_defer_if_permit(q, 450, "4.7.1", "<%s>: %s rejected: defer_if_permit requested",
+	return restrict_defer_if_permit(q, 450, "4.7.0", "<%s>: %s rejected: defer_if_permit requested",
 					restrict_list_name(q, k, name, sizeof(name)),
 					restrict_list_class(k));
 }
 
 enum rule_status rule_defer_if_reject(struct restrict_req *q, const struct rule *rule)
 {
+	enum restrict_list k = restrict_cur_kind(q);
+	char name[300];
+
 	(void)rule;
-	q->defer_if_reject = true;
-	return RULE_DUNNO;
+	return restrict_defer_if_reject(q, 450, "4.7.0", "<%s>: %s rejected: defer_if_reject requested",
+					restrict_list_name(q, k, name, sizeof(name)),
+					restrict_list_class(k));
 }
 
 enum rule_status rule_permit_mynetworks(struct restrict_req *q, const struct rule *rule)

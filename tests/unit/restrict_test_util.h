@@ -41,6 +41,8 @@ static const struct rt_rr rt_zone[] = {
 	{ "9.113.0.203.zen.example", DNS_A, DNS_FOUND, { "127.0.0.2" } },
 	{ "9.113.0.203.zen.example", DNS_TXT, DNS_FOUND, { "Blocked: see https://zen.example/q?203.0.113.9" } },
 	{ "9.113.0.203.temp.example", DNS_A, DNS_TEMPFAIL, { NULL } },
+	{ "9.113.0.203.multi.example", DNS_A, DNS_FOUND, { "127.0.0.4" } },
+	{ "9.113.0.203.multi.example", DNS_TXT, DNS_FOUND, { "first", "second" } },
 	{ "good.example", DNS_A, DNS_FOUND, { "192.0.2.10" } },
 	{ "good.example", DNS_MX, DNS_FOUND, { "mx.good.example" } },
 	{ "tempfail.example", DNS_A, DNS_TEMPFAIL, { NULL } },
