@@ -51,6 +51,17 @@ static const struct rcase cases[] = {
 	  .expect = "554 5.7.1 <x@relay.example>: Relay access denied" },
 	{ "relay_code_unused = 1\n" STRICT_RELAY, RESTRICT_RCPT, .recipient = "x@example.com.other",
 	  .expect = "554 5.7.1 <x@example.com.other>: Relay access denied" },
+	/* mynetworks: networks, tables, and mynetworks_style when unset */
+	{ STRICT_RELAY "mynetworks = inline:{ 203.0.113.9=yes }\n", RESTRICT_RCPT,
+	  .recipient = "x@other.example", .expect = "accept" },
+	{ STRICT_RELAY "mynetworks = cidr:" CIDR_FILE_PATH "\n", RESTRICT_RCPT,
+	  .client_addr = "192.0.2.77", .recipient = "x@other.example", .expect = "accept" },
+	{ STRICT_RELAY "mynetworks = 203.0.113.0/25\n", RESTRICT_RCPT,
+	  .recipient = "x@other.example", .expect = "accept" },
+	{ STRICT_RELAY "mynetworks = 203.0.113.128/25\n", RESTRICT_RCPT,
+	  .recipient = "x@other.example", .expect = "554 5.7.1 <x@other.example>: Relay access denied" },
+	{ STRICT_RELAY "mynetworks = [2001:db8::]/32\n", RESTRICT_RCPT, .client_addr = "2001:db9::1",
+	  .recipient = "x@other.example", .expect = "554 5.7.1 <x@other.example>: Relay access denied" },
 	/* unlisted recipients (smtpd_reject_unlisted_recipient = yes) */
 	{ "", RESTRICT_RCPT, .recipient = "nobody@example.com",
 	  .expect = "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in local recipient table" },
@@ -447,6 +458,43 @@ static void test_errors(void **state)
 	}
 }
 
+/* mynetworks_style = host when mynetworks is not set: loopback is trusted,
+ * a foreign address is not. */
+static void test_mynetworks_style(void **state)
+{
+	static const char base_cfg[] =
+		"myhostname = mail.example.com\nmydestination = example.com\n"
+		"smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n";
+	struct config *cfg;
+	char *err = NULL;
+	struct restrictions *r;
+	struct restrict_facts f;
+	struct rt_outcome o;
+
+	(void)state;
+	if (rt_base == NULL)
+		rt_base = event_base_new();
+	cfg = config_parse("t.cf", base_cfg, sizeof(base_cfg) - 1, NULL, NULL);
+	assert_non_null(cfg);
+	r = restrictions_new(cfg, rt_base, &err);
+	assert_non_null(r);
+	restrictions_set_dns(r, dns_new_fake(rt_base, rt_fake_dns, NULL));
+	restrictions_set_userdb(r, rt_userdb_lookup, rt_userdb_cancel, NULL);
+	rt_default_facts(&f);
+	f.recipient = "x@other.example";
+	f.client_addr = "127.0.0.1";
+	rt_run(r, RESTRICT_RCPT, &f, &o);
+	assert_string_equal(o.text, "accept");
+	f.client_addr = "::1";
+	rt_run(r, RESTRICT_RCPT, &f, &o);
+	assert_string_equal(o.text, "accept");
+	f.client_addr = "203.0.113.9";
+	rt_run(r, RESTRICT_RCPT, &f, &o);
+	assert_string_equal(o.text, "554 5.7.1 <x@other.example>: Relay access denied");
+	restrictions_free(&r);
+	config_free(&cfg);
+}
+
 /* Without an event base, restrictions_new only checks (postern check). */
 static void test_check_only(void **state)
 {
@@ -529,6 +577,7 @@ int main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_check_only),
+		cmocka_unit_test(test_mynetworks_style),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_listener_view),
 	};
