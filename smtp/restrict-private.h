@@ -32,6 +32,8 @@
 #define RESTRICT_CACHE 32            /* cached answers per check */
 #define RESTRICT_CACHE_RRS 16
 #define RESTRICT_MAX_STEPS 10000     /* rule evaluations per check */
+#define RESTRICT_DNS_CACHE 256       /* answers kept across checks */
+#define RESTRICT_DNS_CACHE_SECS 60
 
 /* Which list a rule sits in: decides the reply's "<name>: Class rejected". */
 enum restrict_list {
@@ -93,9 +95,21 @@ struct netmask {
 	unsigned bits;
 };
 
+/* A DNS answer kept across checks, as Postfix's smtpd keeps RBL results:
+ * every RCPT re-runs the client/HELO/sender lists (smtpd_delay_reject). */
+struct restrict_dns_cached {
+	char *key;                    /* "TYPE name" */
+	int status;                   /* FOUND or NOTFOUND; failures are not kept */
+	char *rr[RESTRICT_CACHE_RRS];
+	size_t n;
+	long long expires;            /* monotonic seconds */
+};
+
 struct restrictions {
 	struct event_base *base;
 	struct dns *dns;
+	struct restrict_dns_cached dns_cache[RESTRICT_DNS_CACHE];
+	size_t dns_cache_next;
 	char *myorigin;
 	struct rule_list lists[7];    /* client, helo, sender, relay, recipient, data, eod */
 	struct rule_list *classes;
@@ -198,6 +212,8 @@ int restrict_dns(struct restrict_req *q, const char *name, enum dns_type type,
 int restrict_userdb(struct restrict_req *q, const char *what, const char *user,
 		    const struct restrict_cached **c_r);
 enum restrict_list restrict_cur_kind(const struct restrict_req *q);
+/* restrict_dns_cache_free - forget the answers kept across checks. */
+void restrict_dns_cache_free(struct restrictions *r);
 /* Push a nested list (class or access result; owned is freed on pop). */
 enum rule_status restrict_push(struct restrict_req *q, const struct rule_list *l,
 			       struct rule_list *owned, enum restrict_list kind);

@@ -299,6 +299,7 @@ void restrictions_set_userdb(struct restrictions *r, restrict_userdb_lookup_fn *
 void restrictions_set_dns(struct restrictions *r, struct dns *d)
 {
 	dns_free(&r->dns);
+	restrict_dns_cache_free(r);
 	r->dns = d;
 }
 
@@ -327,6 +328,7 @@ void restrictions_free(struct restrictions **rp)
 	restrict_userdb_default_free(r);
 	free(r->userdb_path);
 	dns_free(&r->dns);
+	restrict_dns_cache_free(r);
 	free(r->myorigin);
 	free(r);
 }

@@ -542,6 +542,30 @@ static void test_cancel(void **state)
 	config_free(&cfg);
 }
 
+/* DNS answers are kept across checks: a second RCPT asks nothing. */
+static void test_dns_cache(void **state)
+{
+	struct config *cfg = NULL;
+	char *err = NULL;
+	struct restrictions *r = rt_new(&cfg, "smtpd_client_restrictions = reject_rbl_client nolist.example\n", &err);
+	struct restrict_facts f;
+	struct rt_outcome o;
+	unsigned before;
+
+	(void)state;
+	assert_non_null(r);
+	rt_default_facts(&f);
+	before = rt_dns_queries;
+	rt_run(r, RESTRICT_RCPT, &f, &o);
+	assert_string_equal(o.text, "accept");
+	assert_int_equal(rt_dns_queries, before + 1);
+	rt_run(r, RESTRICT_RCPT, &f, &o);
+	assert_string_equal(o.text, "accept");
+	assert_int_equal(rt_dns_queries, before + 1);
+	restrictions_free(&r);
+	config_free(&cfg);
+}
+
 /* A listener's view may override a list. */
 static void test_listener_view(void **state)
 {
@@ -580,6 +604,7 @@ int main(void)
 		cmocka_unit_test(test_mynetworks_style),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_listener_view),
+		cmocka_unit_test(test_dns_cache),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
