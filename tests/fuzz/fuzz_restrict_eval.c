@@ -113,6 +113,8 @@ static void done(void *ctx, const struct restrict_result *r)
 	struct outcome *o = ctx;
 
 	o->calls++;
+	if (getenv("FUZZ_DEBUG"))
+		fprintf(stderr, "action %d reply [%s]\n", r->action, r->reply);
 	if ((r->action == RESTRICT_REJECT && r->reply[0] != '5') ||
 	    (r->action == RESTRICT_DEFER && r->reply[0] != '4'))
 		abort();
