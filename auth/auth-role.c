@@ -375,7 +375,8 @@ int auth_role_main(const struct role_env *env)
 			passdbs[n_passdbs++] = pv;
 		} else if (strcmp(backends[i], "pam") == 0 && pp == NULL) {
 			pp = passdb_pam_new(config_str(cfg, "auth_pam_service"),
-					    strcmp(config_str(cfg, "auth_pam_username"), "localpart") == 0, pool);
+					    strcmp(config_str(cfg, "auth_pam_username"), "localpart") == 0,
+					    config_list(cfg, "mydestination", NULL), pool);
 			passdbs[n_passdbs++] = pp;
 		} else {
 			const char *file = NULL;

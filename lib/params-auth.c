@@ -44,7 +44,7 @@ const struct param_def params_auth[] = {
 	  .doc = "PAM service name (the file in /etc/pam.d) used for system users" },
 	{ .name = "auth_pam_username", .type = PARAM_ENUM, .default_value = "localpart",
 	  .choices = pam_username_choices, .flags = PARAM_F_GLOBAL, .section = "Auth",
-	  .doc = "What PAM sees as the account name for user@domain: localpart (user) or address (user@domain)" },
+	  .doc = "What PAM sees as the account name for user@domain: localpart (user, only for domains in mydestination) or address (user@domain)" },
 	{ .name = "auth_workers", .type = PARAM_INT, .default_value = "4",
 	  .min = 1, .max = 64, .flags = PARAM_F_GLOBAL | PARAM_F_RESTART, .section = "Auth",
 	  .doc = "Threads that run password hashing and PAM conversations, so neither blocks the other clients of the socket" },
