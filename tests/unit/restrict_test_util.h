@@ -115,9 +115,11 @@ static void rt_userdb_fire(evutil_socket_t fd, short what, void *arg)
 	rt_unlink(c);
 	if (strcmp(c->what, "USER") == 0) {
 		if (strcmp(c->user, "bob") == 0 || strcmp(c->user, "alice") == 0 ||
-		    strcmp(c->user, "carol@vmail.example") == 0)
+		    strcmp(c->user, "carol@vmail.example") == 0 ||
+		    strcmp(c->user, "dora@example.com") == 0)
 			st = RESTRICT_USERDB_FOUND;
-		else if (strcmp(c->user, "tempuser") == 0)
+		else if (strcmp(c->user, "tempuser") == 0 ||
+			 strcmp(c->user, "tempuser@example.com") == 0)
 			st = RESTRICT_USERDB_TEMPFAIL;
 	} else if (strcmp(c->what, "SENDERS") == 0) {
 		if (strcmp(c->user, "alice") == 0) {
