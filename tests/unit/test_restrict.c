@@ -545,6 +545,32 @@ static void test_cancel(void **state)
 	config_free(&cfg);
 }
 
+/* The default userdb (auth role socket) unreachable: unknown-user checks
+ * answer 451 4.3.0, never 550 and never accept. */
+static void test_userdb_unreachable(void **state)
+{
+	struct config *cfg = rt_config("auth_userdb_socket_path = /nonexistent/postern/userdb\n");
+	char *err = NULL;
+	struct restrictions *r;
+	struct restrict_facts f;
+	struct rt_outcome o;
+
+	(void)state;
+	assert_non_null(cfg);
+	r = restrictions_new(cfg, rt_base, &err);
+	assert_non_null(r);
+	restrictions_set_dns(r, dns_new_fake(rt_base, rt_fake_dns, NULL));
+	rt_default_facts(&f);
+	f.recipient = "nobody@example.com";
+	rt_run(r, RESTRICT_RCPT, &f, &o);
+	assert_string_equal(o.text, "451 4.3.0 <nobody@example.com>: Temporary lookup failure");
+	f.recipient = "alias@example.com"; /* known from virtual_alias_maps alone */
+	rt_run(r, RESTRICT_RCPT, &f, &o);
+	assert_string_equal(o.text, "accept");
+	restrictions_free(&r);
+	config_free(&cfg);
+}
+
 /* DNS answers are kept across checks: a second RCPT asks nothing. */
 static void test_dns_cache(void **state)
 {
@@ -608,6 +634,7 @@ int main(void)
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_listener_view),
 		cmocka_unit_test(test_dns_cache),
+		cmocka_unit_test(test_userdb_unreachable),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
