@@ -139,10 +139,8 @@ enum rule_status restrict_reply(struct restrict_req *q, int code, const char *ds
 	if (code >= 500 && q->defer_if_reject && !q->warn_next)
 		str_copy(reply, q->defer_if_reject_reply, sizeof(reply));
 	if (q->warn_next) {
-		char line[600];
-
-		restrict_fmt(line, sizeof(line), "reject_warning: %s", reply);
-		restrict_log_line(q, "warning", line);
+		/* Postfix: "reject_warning: RCPT from ...: 554 ...; from=<...> ..." */
+		restrict_log_line(q, "reject_warning", reply);
 		log_info("%s", q->result.log);
 		q->result.warn_only = true;
 		q->result.log[0] = '\0';

@@ -215,6 +215,7 @@ static struct restrictions *rt_new(struct config **cfg_r, const char *extra, cha
 struct rt_outcome {
 	bool done;
 	char text[600];
+	char log[600];
 	bool warn_only;
 };
 
@@ -224,6 +225,7 @@ static void rt_done(void *ctx, const struct restrict_result *res)
 
 	o->done = true;
 	o->warn_only = res->warn_only;
+	str_copy(o->log, res->log, sizeof(o->log));
 	switch (res->action) {
 	case RESTRICT_REJECT:
 	case RESTRICT_DEFER:

@@ -571,6 +571,27 @@ static void test_userdb_unreachable(void **state)
 	config_free(&cfg);
 }
 
+/* The log detail reads like Postfix's (the session adds the queue id). */
+static void test_log_line(void **state)
+{
+	struct config *cfg = NULL;
+	char *err = NULL;
+	struct restrictions *r = rt_new(&cfg, STRICT_RELAY, &err);
+	struct restrict_facts f;
+	struct rt_outcome o;
+
+	(void)state;
+	assert_non_null(r);
+	rt_default_facts(&f);
+	f.recipient = "x@other.example";
+	rt_run(r, RESTRICT_RCPT, &f, &o);
+	assert_string_equal(o.log, "reject: RCPT from unknown[203.0.113.9]: 554 5.7.1 "
+			    "<x@other.example>: Relay access denied; from=<s@good.example> "
+			    "to=<x@other.example> proto=ESMTP helo=<good.example>");
+	restrictions_free(&r);
+	config_free(&cfg);
+}
+
 /* DNS answers are kept across checks: a second RCPT asks nothing. */
 static void test_dns_cache(void **state)
 {
@@ -634,6 +655,7 @@ int main(void)
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_listener_view),
 		cmocka_unit_test(test_dns_cache),
+		cmocka_unit_test(test_log_line),
 		cmocka_unit_test(test_userdb_unreachable),
 	};
 
