@@ -75,29 +75,41 @@ static bool filter_match(const char *filter, const char *addr)
 	return true;
 }
 
+/* Is name listed in zone (arg "zone[=filter]")? DNS_FOUND (listed),
+ * DNS_NOTFOUND, DNS_TEMPFAIL or -1 (pending). zone/qname get the names. */
+static int dnsxl_listed(struct restrict_req *q, const struct rule *rule, const char *name,
+			char *zone, size_t zsize, char *qname, size_t qsize)
+{
+	const char *eq = strchr(rule->arg, '='), *filter = eq ? eq + 1 : NULL;
+	const struct restrict_cached *a;
+	int st;
+
+	str_copy(zone, rule->arg, zsize);
+	if (eq && (size_t)(eq - rule->arg) < zsize)
+		zone[eq - rule->arg] = '\0';
+	restrict_fmt(qname, qsize, "%s.%s", name, zone);
+	st = restrict_dns(q, qname, DNS_A, &a);
+	if (st != DNS_FOUND)
+		return st;
+	for (size_t i = 0; i < a->n; i++)
+		if (filter == NULL || filter_match(filter, a->rr[i]))
+			return DNS_FOUND;
+	return DNS_NOTFOUND;
+}
+
 /* Look name up in zone (arg "zone[=filter]"); on a listing reply with
- * Postfix's default_rbl_reply. */
+ * Postfix's default_rbl_reply. A failed look-up counts as not listed
+ * (Postfix: "give the requestor the benefit of the doubt"). */
 static enum rule_status dnsbl(struct restrict_req *q, const struct rule *rule, const char *name,
 			      const char *rbl_class, const char *what)
 {
 	char zone[256], qname[600];
-	const char *eq = strchr(rule->arg, '='), *filter = eq ? eq + 1 : NULL;
-	const struct restrict_cached *a, *t;
-	bool listed = false;
-	int st;
+	const struct restrict_cached *t;
+	int st = dnsxl_listed(q, rule, name, zone, sizeof(zone), qname, sizeof(qname));
 
-	str_copy(zone, rule->arg, sizeof(zone));
-	if (eq && (size_t)(eq - rule->arg) < sizeof(zone))
-		zone[eq - rule->arg] = '\0';
-	restrict_fmt(qname, sizeof(qname), "%s.%s", name, zone);
-	st = restrict_dns(q, qname, DNS_A, &a);
 	if (st < 0)
 		return RULE_PENDING;
 	if (st != DNS_FOUND)
-		return RULE_DUNNO;
-	for (size_t i = 0; i < a->n && !listed; i++)
-		listed = filter == NULL || filter_match(filter, a->rr[i]);
-	if (!listed)
 		return RULE_DUNNO;
 	st = restrict_dns(q, qname, DNS_TXT, &t);
 	if (st < 0)
@@ -142,6 +154,54 @@ enum rule_status rule_rbl_client(struct restrict_req *q, const struct rule *rule
 	if (suffix)
 		*suffix = '\0';
 	return dnsbl(q, rule, rev, "Client host", q->f->client_addr);
+}
+
+/* permit_dnswl_client / permit_rhswl_client: an allow list, but never for
+ * a recipient this server may not relay to (Postfix's safety rule); a
+ * failed look-up turns a later reject into 450 (defer_if_reject). */
+static enum rule_status dnswl(struct restrict_req *q, const struct rule *rule, const char *name)
+{
+	char zone[256], qname[600];
+	struct addr_resolved res;
+	int st;
+
+	if (q->stage == RESTRICT_RCPT && q->f->recipient &&
+	    (restrict_resolve(q->r, q->f->recipient, &res) < 0 ||
+	     res.cls == ADDR_DEFAULT || (res.cls == ADDR_RELAY && res.routed)))
+		return RULE_DUNNO;
+	st = dnsxl_listed(q, rule, name, zone, sizeof(zone), qname, sizeof(qname));
+	if (st < 0)
+		return RULE_PENDING;
+	if (st == DNS_FOUND)
+		return RULE_OK;
+	if (st == DNS_TEMPFAIL)
+		return restrict_defer_if_reject(q, 450, "4.7.1", "<%s>: %s rejected: Service unavailable",
+						name, restrict_list_class(RLIST_CLIENT));
+	return RULE_DUNNO;
+}
+
+enum rule_status rule_dnswl_client(struct restrict_req *q, const struct rule *rule)
+{
+	char rev[80];
+	char *suffix;
+
+	if (q->f->client_addr == NULL || dns_reverse_name(q->f->client_addr, rev, sizeof(rev)) < 0)
+		return RULE_DUNNO;
+	suffix = strstr(rev, ".in-addr.arpa");
+	if (suffix == NULL)
+		suffix = strstr(rev, ".ip6.arpa");
+	if (suffix)
+		*suffix = '\0';
+	return dnswl(q, rule, rev);
+}
+
+enum rule_status rule_rhswl_client(struct restrict_req *q, const struct rule *rule)
+{
+	const char *n = q->f->client_name;
+
+	if (n == NULL || strcmp(n, "unknown") == 0)
+		return RULE_DUNNO;
+	return dnswl(q, rule, n);
 }
 
 enum rule_status rule_rhsbl_client(struct restrict_req *q, const struct rule *rule)

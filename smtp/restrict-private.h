@@ -127,7 +127,7 @@ struct restrictions {
 	int reject_code, defer_code, relay_code, access_reject_code, access_defer_code,
 		invalid_hostname_code, non_fqdn_code, unknown_address_code, unknown_client_code,
 		unknown_hostname_code, rbl_code, unknown_local_code, unknown_alias_code,
-		unknown_mailbox_code, multi_bounce_code;
+		unknown_mailbox_code, multi_bounce_code, plaintext_code;
 	/* user database */
 	restrict_userdb_lookup_fn *userdb_lookup;
 	restrict_userdb_cancel_fn *userdb_cancel;
@@ -252,7 +252,8 @@ rule_fn rule_permit, rule_reject, rule_defer, rule_defer_if_permit, rule_defer_i
 	rule_unlisted_recipient, rule_unlisted_sender, rule_multi_recipient_bounce,
 	rule_sender_login_mismatch, rule_auth_sender_login_mismatch,
 	rule_unauth_sender_login_mismatch, rule_client_access, rule_reverse_client_access,
-	rule_helo_access, rule_sender_access, rule_recipient_access;
+	rule_helo_access, rule_sender_access, rule_recipient_access, rule_dnswl_client,
+	rule_rhswl_client, rule_plaintext_session;
 
 /* restrict-rules.c */
 bool restrict_valid_hostname(const char *h);

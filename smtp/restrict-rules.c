@@ -83,6 +83,14 @@ enum rule_status rule_permit_sasl(struct restrict_req *q, const struct rule *rul
 	return q->f->sasl_username && q->f->sasl_username[0] ? RULE_OK : RULE_DUNNO;
 }
 
+enum rule_status rule_plaintext_session(struct restrict_req *q, const struct rule *rule)
+{
+	(void)rule;
+	if (q->f->tls)
+		return RULE_DUNNO;
+	return restrict_reply(q, q->r->plaintext_code, "4.7.1", "Session encryption is required");
+}
+
 enum rule_status rule_reject_unauth_pipelining(struct restrict_req *q, const struct rule *rule)
 {
 	enum restrict_list k = restrict_cur_kind(q);

@@ -214,6 +214,7 @@ static void read_codes(struct restrictions *r, const struct config *view)
 	r->unknown_alias_code = (int)config_int(view, "unknown_virtual_alias_reject_code");
 	r->unknown_mailbox_code = (int)config_int(view, "unknown_virtual_mailbox_reject_code");
 	r->multi_bounce_code = (int)config_int(view, "multi_recipient_bounce_reject_code");
+	r->plaintext_code = (int)config_int(view, "plaintext_reject_code");
 }
 
 struct restrictions *restrictions_new(const struct config *view, struct event_base *base,
