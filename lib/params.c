@@ -14,6 +14,8 @@ static const struct param_def *const param_tables[] = {
 	params_tls,
 	params_auth,
 	params_smtpd_restrictions,
+	params_store,
+	params_mbox,
 };
 
 static const struct param_def **param_index;
