@@ -8,8 +8,12 @@
  * (charset*language). Lenient where mail is broken in practice: words not
  * separated by whitespace from text, bad base64 (invalid characters
  * skipped, missing padding accepted), lone '=' in Q kept. An encoded word
- * contains no whitespace, so a stray "=?" in text is left alone.
+ * contains no whitespace, so a stray "=?" in text is left alone. Raw
+ * 8-bit text outside encoded words is kept when it is UTF-8, read as
+ * GB18030 when it converts cleanly (raw GBK headers from Chinese mailers),
+ * and otherwise gets U+FFFD for each bad byte.
  */
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -112,12 +116,51 @@ static int flush_words(struct dec *d)
 	return r < 0 ? -1 : 0;
 }
 
+/* raw 8-bit text that is not UTF-8: GB18030 when it converts without a
+ * single error (Chinese mailers send raw GBK headers), else U+FFFD */
+static int raw_8bit(const char *p, size_t n, struct strbuf *out)
+{
+	iconv_t cd = iconv_open("UTF-8", "GB18030");
+	char *in = (char *)p, obuf[1024];
+	size_t inleft = n, start = out->len;
+	bool ok = cd != (iconv_t)-1;
+
+	while (ok && inleft > 0) {
+		char *op = obuf;
+		size_t oleft = sizeof(obuf);
+		size_t r = iconv(cd, &in, &inleft, &op, &oleft);
+		int e = errno;
+
+		if (strbuf_append(out, obuf, (size_t)(op - obuf)) < 0)
+			ok = false;
+		if (r == (size_t)-1 && e != E2BIG)
+			ok = false;
+	}
+	if (cd != (iconv_t)-1)
+		iconv_close(cd);
+	if (ok)
+		return 0;
+	out->len = start;
+	if (out->data != NULL)
+		out->data[start] = '\0';
+	return mime_utf8_sanitize(p, n, out);
+}
+
 static int flush_raw(struct dec *d)
 {
 	int r = 0;
+	struct strbuf tmp;
 
-	if (d->raw_len > 0)
-		r = mime_utf8_sanitize(d->s + d->raw_start, d->raw_len, d->out);
+	if (d->raw_len > 0) {
+		/* valid UTF-8 (or ASCII) passes unchanged */
+		strbuf_init(&tmp, 0);
+		r = mime_utf8_sanitize(d->s + d->raw_start, d->raw_len, &tmp);
+		if (r == 0 && tmp.len == d->raw_len)
+			r = strbuf_append(d->out, tmp.data, tmp.len);
+		else if (r == 0)
+			r = raw_8bit(d->s + d->raw_start, d->raw_len, d->out);
+		strbuf_free(&tmp);
+	}
 	d->raw_len = 0;
 	return r;
 }

@@ -7,7 +7,8 @@
  *
  * Decoding is lenient the way mail readers are: base64 skips characters
  * outside its alphabet, quoted-printable keeps a '=' not followed by two
- * hex digits. Each part's text ends with a newline so that words of two
+ * hex digits. Parts left opaque by the parser's limits are searched as
+ * raw text. Each part's text ends with a newline so that words of two
  * parts never join.
  */
 #include <stdlib.h>
@@ -258,7 +259,7 @@ int mime_text_iter_next(struct mime_text_iter *it, const char **data_r, size_t *
 		if (!it->in_part) {
 			while (it->part < it->msg->nparts) {
 				const struct mime_part *p = &it->msg->parts[it->part];
-				if ((p->flags & MIME_PART_TEXT) && p->first_child == MIME_NONE)
+				if ((p->flags & (MIME_PART_TEXT | MIME_PART_OPAQUE)) && p->first_child == MIME_NONE)
 					break;
 				it->part++;
 			}
