@@ -360,7 +360,7 @@ static void test_digest_and_message(void **state)
 	/* RFC 2046 5.1.5: digest parts default to message/rfc822 */
 	mt_assert_bs(&t, false, "((\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 21 (NIL \"one\" NIL NIL NIL NIL NIL NIL NIL NIL) "
 		     TEXT_PLAIN_ASCII "\"7BIT\" 5 1) 3)" TEXT_PLAIN_ASCII "\"7BIT\" 13 1) \"DIGEST\")");
-	mt_assert_section(&t, "1.HEADER", "Subject: one\r\n\r\n");
+	mt_assert_section(&t, "1.HEADER", "Subject: one\n\n");
 	mt_assert_section(&t, "1.1", "first");
 	mt_free(&t);
 }
