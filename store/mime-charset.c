@@ -86,7 +86,8 @@ static ssize_t utf8_run(const unsigned char *p, size_t len, bool final, struct s
 			return (ssize_t)i;
 		if (strbuf_append(out, REPLACEMENT, 3) < 0)
 			return -1;
-		i++;
+		/* a cut-off sequence at the very end is one bad character */
+		i = n < 0 ? len : i + 1;
 		start = i;
 	}
 	if (strbuf_append(out, p + start, i - start) < 0)

@@ -19,7 +19,7 @@ struct mt_msg {
 	struct mime_message *m;
 };
 
-static void mt_load(struct mt_msg *t, const char *name)
+static inline void mt_load(struct mt_msg *t, const char *name)
 {
 	const char *dir = getenv("MIME_DATA_DIR");
 	const char *err = NULL;
@@ -34,7 +34,7 @@ static void mt_load(struct mt_msg *t, const char *name)
 	assert_non_null(t->m);
 }
 
-static void mt_mem(struct mt_msg *t, const char *text, size_t len)
+static inline void mt_mem(struct mt_msg *t, const char *text, size_t len)
 {
 	const char *err = NULL;
 
@@ -46,7 +46,7 @@ static void mt_mem(struct mt_msg *t, const char *text, size_t len)
 	assert_non_null(t->m);
 }
 
-static void mt_free(struct mt_msg *t)
+static inline void mt_free(struct mt_msg *t)
 {
 	mime_message_free(&t->m);
 	free(t->data);
@@ -54,7 +54,7 @@ static void mt_free(struct mt_msg *t)
 }
 
 /* the view as a string (caller frees) */
-static char *mt_bodystructure(struct mt_msg *t, uint32_t part, bool ext)
+static inline char *mt_bodystructure(struct mt_msg *t, uint32_t part, bool ext)
 {
 	struct strbuf sb;
 	const char *err = NULL;
@@ -64,7 +64,7 @@ static char *mt_bodystructure(struct mt_msg *t, uint32_t part, bool ext)
 	return strbuf_steal(&sb);
 }
 
-static char *mt_envelope(struct mt_msg *t, uint32_t part)
+static inline char *mt_envelope(struct mt_msg *t, uint32_t part)
 {
 	struct strbuf sb;
 	const char *err = NULL;
@@ -74,7 +74,7 @@ static char *mt_envelope(struct mt_msg *t, uint32_t part)
 	return strbuf_steal(&sb);
 }
 
-static void mt_assert_bs(struct mt_msg *t, bool ext, const char *want)
+static inline void mt_assert_bs(struct mt_msg *t, bool ext, const char *want)
 {
 	char *got = mt_bodystructure(t, 0, ext);
 
@@ -82,7 +82,7 @@ static void mt_assert_bs(struct mt_msg *t, bool ext, const char *want)
 	free(got);
 }
 
-static void mt_assert_env(struct mt_msg *t, uint32_t part, const char *want)
+static inline void mt_assert_env(struct mt_msg *t, uint32_t part, const char *want)
 {
 	char *got = mt_envelope(t, part);
 
@@ -92,7 +92,7 @@ static void mt_assert_env(struct mt_msg *t, uint32_t part, const char *want)
 
 /* section as its bytes (RANGE: physical bytes; DATA: the built text);
  * NULL when the section does not exist */
-static char *mt_section(struct mt_msg *t, const char *spec, uint64_t *crlf_len_r)
+static inline char *mt_section(struct mt_msg *t, const char *spec, uint64_t *crlf_len_r)
 {
 	struct mime_section s;
 	const char *err = NULL;
@@ -116,7 +116,7 @@ static char *mt_section(struct mt_msg *t, const char *spec, uint64_t *crlf_len_r
 	return out;
 }
 
-static void mt_assert_section(struct mt_msg *t, const char *spec, const char *want)
+static inline void mt_assert_section(struct mt_msg *t, const char *spec, const char *want)
 {
 	char *got = mt_section(t, spec, NULL);
 
@@ -130,7 +130,7 @@ static void mt_assert_section(struct mt_msg *t, const char *spec, const char *wa
 }
 
 /* all search text (headers + bodies) as one string */
-static char *mt_text(struct mt_msg *t, unsigned flags)
+static inline char *mt_text(struct mt_msg *t, unsigned flags)
 {
 	struct mime_text_iter *it = mime_text_iter_new(t->m, flags);
 	struct strbuf sb;
