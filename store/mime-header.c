@@ -98,7 +98,7 @@ int mime_header_foreach(struct mime_message *msg, uint32_t part, mime_header_fn 
 	return 0;
 oom:
 	strbuf_free(&val);
-	*error_r = "out of memory or read error";
+	*error_r = msg->src.read_error ? "read error on the message file" : "out of memory";
 	return -1;
 }
 

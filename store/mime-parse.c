@@ -17,7 +17,6 @@
  * ancestors (an outer boundary ends every inner part, as in Dovecot).
  * Only Content-Type is kept while parsing (at most max_field_len bytes).
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -436,8 +435,7 @@ static struct mime_message *parse_src(struct mime_message *m, const struct mime_
 	}
 	strbuf_free(&ps.ctype);
 	if (r < 0) {
-		*error_r = errno == EIO || errno == EBADF || errno == EINVAL ?
-				   "read error on the message file" : "out of memory";
+		*error_r = m->src.read_error ? "read error on the message file" : "out of memory";
 		mime_message_free(&m);
 		return NULL;
 	}

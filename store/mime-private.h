@@ -21,6 +21,7 @@ struct mime_src {
 	size_t cap;                  /* window size */
 	uint64_t buf_off;
 	size_t buf_len;
+	bool read_error;             /* a pread failed or the file was short */
 };
 
 struct mime_line {

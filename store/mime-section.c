@@ -139,18 +139,9 @@ int mime_section_find(struct mime_message *msg, const char *spec, struct mime_se
 			return -1;
 		}
 		numbered = true;
-		if (cur != MIME_NONE || numbered) {
-			uint32_t next = step(msg, cur, k);
-			if (next == MIME_NONE) {
-				/* keep parsing the spec: a malformed one is still an error */
-				cur = MIME_NONE;
-				numbered = true;
-				while (*s && *s != '(')
-					s++;
-				return 1;
-			}
-			cur = next;
-		}
+		cur = step(msg, cur, k);
+		if (cur == MIME_NONE)
+			return 1;
 	}
 	if (s > spec && s[-1] == '.' && *s == '\0') {
 		*error_r = "malformed section";

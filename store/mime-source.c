@@ -39,6 +39,7 @@ static int src_fill(struct mime_src *s, uint64_t off)
 			 * is an error, not a short message. */
 			if (n == 0)
 				errno = EIO;
+			s->read_error = true;
 			return -1;
 		}
 		s->buf_len += (size_t)n;
