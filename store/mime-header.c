@@ -44,6 +44,7 @@ int mime_header_foreach(struct mime_message *msg, uint32_t part, mime_header_fn 
 	struct mime_line l;
 	struct field f;
 	struct strbuf val;
+	char name[sizeof(f.name)];
 	uint64_t off;
 	unsigned count = 0;
 	int r, stop = 0;
@@ -67,17 +68,21 @@ int mime_header_foreach(struct mime_message *msg, uint32_t part, mime_header_fn 
 			f.raw_end = l.next;
 			continue;
 		}
+		/* take the name before emit(): the callback may move the
+		 * window under l.head */
+		nlen = mime_field_name_len(l.head, l.head_len, &colon);
+		if (nlen >= sizeof(name))
+			nlen = sizeof(name) - 1;
+		memcpy(name, l.head, nlen);
+		name[nlen] = '\0';
 		stop = emit(&f, &val, fn, ctx);
 		if (stop != 0)
 			break;
-		nlen = mime_field_name_len(l.head, l.head_len, &colon);
 		if (nlen == 0)
 			continue;
 		if (++count > msg->lim.max_fields)
 			break;
-		str_copy(f.name, "", sizeof(f.name));
-		memcpy(f.name, l.head, nlen < sizeof(f.name) ? nlen : sizeof(f.name) - 1);
-		f.name[nlen < sizeof(f.name) ? nlen : sizeof(f.name) - 1] = '\0';
+		memcpy(f.name, name, nlen + 1);
 		f.raw_off = l.start;
 		f.raw_end = l.next;
 		f.open = true;

@@ -28,7 +28,7 @@ struct mime_line {
 	uint64_t start;      /* first byte */
 	uint64_t eol;        /* first byte of the line end (or end of data) */
 	uint64_t next;       /* first byte after the line */
-	const unsigned char *head;  /* first head_len content bytes */
+	const unsigned char *head;  /* first content bytes, at most MIME_LINE_HEAD */
 	size_t head_len;
 	bool has_lf, bare_lf;
 	unsigned char headbuf[MIME_LINE_HEAD];
@@ -42,9 +42,9 @@ struct mime_message {
 	size_t peak;
 };
 
-/* mime_src_get - pointer to the bytes at off: *avail_r is
- * min(window, size - off) (0 at the end). The pointer is valid until the
- * next call. NULL on a read error. */
+/* mime_src_get - pointer to the bytes at off: *avail_r is at least
+ * min(2 * MIME_LINE_HEAD, size - off) and at most the window (0 at the
+ * end). The pointer is valid until the next call. NULL on a read error. */
 const unsigned char *mime_src_get(struct mime_src *s, uint64_t off, size_t *avail_r);
 /* mime_src_line - the line starting at off, not going past limit.
  * 1 with *l filled, 0 when off >= limit, -1 on a read error. */

@@ -5,9 +5,11 @@
  *
  * A line ends at LF (RFC 5322 says CRLF; stored mail often has bare LF);
  * a CR right before the LF belongs to the line end. Lines longer than the
- * window are walked chunk by chunk, keeping only their first
- * MIME_LINE_HEAD bytes, so a 1 MB line costs no more memory than a short
- * one.
+ * window are walked chunk by chunk. Only the first MIME_LINE_HEAD bytes
+ * of any line are offered as its head (field names, boundaries); the rest
+ * is read through mime_src_append(), so a 1 MB line costs no more memory
+ * than a short one and the result never depends on where the window
+ * happens to start.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -49,7 +51,7 @@ static int src_fill(struct mime_src *s, uint64_t off)
 
 const unsigned char *mime_src_get(struct mime_src *s, uint64_t off, size_t *avail_r)
 {
-	size_t avail;
+	size_t avail, need;
 
 	if (off >= s->size) {
 		*avail_r = 0;
@@ -58,13 +60,18 @@ const unsigned char *mime_src_get(struct mime_src *s, uint64_t off, size_t *avai
 	avail = s->cap;
 	if (s->size - off < avail)
 		avail = (size_t)(s->size - off);
-	*avail_r = avail;
-	if (s->mem != NULL)
+	if (s->mem != NULL) {
+		*avail_r = avail;
 		return s->mem + off;
-	if (off < s->buf_off || off + avail > s->buf_off + s->buf_len) {
+	}
+	/* Refill only when fewer than two line heads are left in the
+	 * window: line after line must not cost a memmove each. */
+	need = 2 * MIME_LINE_HEAD < avail ? 2 * MIME_LINE_HEAD : avail;
+	if (off < s->buf_off || off + need > s->buf_off + s->buf_len) {
 		if (src_fill(s, off) < 0)
 			return NULL;
 	}
+	*avail_r = (size_t)(s->buf_off + s->buf_len - off);
 	return s->buf + (off - s->buf_off);
 }
 
@@ -101,12 +108,14 @@ int mime_src_line(struct mime_src *s, uint64_t off, uint64_t limit, struct mime_
 		line_finish(l, off + n, cr);
 		l->head = p;
 		l->head_len = n - (cr ? 1 : 0);
+		if (l->head_len > MIME_LINE_HEAD)
+			l->head_len = MIME_LINE_HEAD;
 		return 1;
 	}
 	if (off + avail >= limit) {
 		l->eol = l->next = limit;
 		l->head = p;
-		l->head_len = avail;
+		l->head_len = avail < MIME_LINE_HEAD ? avail : MIME_LINE_HEAD;
 		return 1;
 	}
 	/* Longer than the window: keep the head, walk on to the LF. */

@@ -405,6 +405,60 @@ static void test_fd_small_window(void **state)
 	mt_free(&t);
 }
 
+/* a header much larger than the window, through an fd with the smallest
+ * window, gives the same views as from memory */
+static void test_fd_big_header(void **state)
+{
+	char path[] = "/tmp/test_mime_XXXXXX";
+	struct strbuf msg, a, b;
+	struct mime_limits lim;
+	struct mime_message *mf, *mm;
+	struct mime_section sf, sm;
+	const char *err = NULL;
+	int fd;
+
+	(void)state;
+	strbuf_init(&msg, 0);
+	strbuf_puts(&msg, "From: a@example.com\r\nSubject: big header\r\n");
+	for (int i = 0; i < 300; i++)
+		strbuf_printf(&msg, "X-Field-%d: value %d with some padding text\r\n", i, i);
+	strbuf_puts(&msg, "X-Long: ");
+	for (int i = 0; i < 5000; i++)
+		strbuf_putc(&msg, (char)('a' + i % 26));
+	strbuf_puts(&msg, "\r\n continued\r\nTo: b@example.com\r\n\r\nbody\r\n");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(write(fd, msg.data, msg.len), (ssize_t)msg.len);
+	mime_limits_default(&lim);
+	lim.window = 1;
+	mf = mime_parse_fd(fd, msg.len, &lim, &err);
+	mm = mime_parse_mem(msg.data, msg.len, NULL, &err);
+	assert_non_null(mf);
+	assert_non_null(mm);
+	assert_int_equal(mime_part_get(mf, 0)->body_off, mime_part_get(mm, 0)->body_off);
+	strbuf_init(&a, 0);
+	strbuf_init(&b, 0);
+	assert_int_equal(mime_envelope(mf, 0, &a, &err), 0);
+	assert_int_equal(mime_envelope(mm, 0, &b, &err), 0);
+	assert_string_equal(a.data, b.data);
+	assert_non_null(strstr(a.data, "((NIL NIL \"b\" \"example.com\"))"));
+	assert_int_equal(mime_section_find(mf, "HEADER.FIELDS.NOT (X-Field-7)", &sf, &err), 0);
+	assert_int_equal(mime_section_find(mm, "HEADER.FIELDS.NOT (X-Field-7)", &sm, &err), 0);
+	assert_int_equal(sf.data.len, sm.data.len);
+	assert_memory_equal(sf.data.data, sm.data.data, sf.data.len);
+	/* everything but one field of 43 bytes */
+	assert_int_equal(sf.data.len, mime_part_get(mm, 0)->body_off - 43);
+	mime_section_free(&sf);
+	mime_section_free(&sm);
+	strbuf_free(&a);
+	strbuf_free(&b);
+	mime_message_free(&mf);
+	mime_message_free(&mm);
+	close(fd);
+	strbuf_free(&msg);
+}
+
 static void test_part_limit(void **state)
 {
 	struct strbuf sb;
@@ -454,6 +508,7 @@ int main(void)
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_digest_and_message),
 		cmocka_unit_test(test_fd_small_window),
+		cmocka_unit_test(test_fd_big_header),
 		cmocka_unit_test(test_part_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
