@@ -173,6 +173,8 @@ int mime_header_decode(const char *in, size_t len, struct strbuf *out)
 	bool last_ew = false;
 	int rc = -1;
 
+	if (in == NULL)
+		in = "";
 	memset(&d, 0, sizeof(d));
 	d.out = out;
 	d.s = in;

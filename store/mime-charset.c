@@ -73,6 +73,8 @@ static ssize_t utf8_run(const unsigned char *p, size_t len, bool final, struct s
 {
 	size_t i = 0, start = 0;
 
+	if (len == 0)
+		return 0;
 	while (i < len) {
 		int n = utf8_seq(p + i, len - i);
 
@@ -183,7 +185,7 @@ static int conv_run(struct mime_conv *c, const unsigned char *p, size_t len, boo
 
 int mime_conv_feed(struct mime_conv *c, const void *in, size_t len, bool final, struct strbuf *out)
 {
-	const unsigned char *p = in;
+	const unsigned char *p = in != NULL ? in : (const void *)"";
 	size_t used;
 
 	if (c->ncarry > 0) {

@@ -25,16 +25,17 @@ struct field {
 
 static int emit(struct field *f, struct strbuf *val, mime_header_fn *fn, void *ctx)
 {
+	const char *d = val->data != NULL ? val->data : "";
 	size_t a = 0, b = val->len;
 
 	if (!f->open)
 		return 0;
 	f->open = false;
-	while (a < b && mime_is_ws((unsigned char)val->data[a]))
+	while (a < b && mime_is_ws((unsigned char)d[a]))
 		a++;
-	while (b > a && mime_is_ws((unsigned char)val->data[b - 1]))
+	while (b > a && mime_is_ws((unsigned char)d[b - 1]))
 		b--;
-	return fn(f->name, val->data + a, b - a, f->raw_off, f->raw_end - f->raw_off, ctx);
+	return fn(f->name, d + a, b - a, f->raw_off, f->raw_end - f->raw_off, ctx);
 }
 
 int mime_header_foreach(struct mime_message *msg, uint32_t part, mime_header_fn *fn, void *ctx,

@@ -2,7 +2,8 @@
  * fuzz_mime.c - libFuzzer harness for the MIME parser (store/mime*.c):
  * the input is a message parsed from memory twice (default limits, then
  * tiny limits and the smallest window so the long-line and limit paths
- * run); on each result it checks the tree's offsets, takes ENVELOPE,
+ * run) and once from a memfd with the smallest window, which must give
+ * the same BODYSTRUCTURE, ENVELOPE and header bytes as memory; on each result it checks the tree's offsets, takes ENVELOPE,
  * BODY and BODYSTRUCTURE, resolves every existing section (found by
  * probing numbers) with MIME/HEADER/TEXT/HEADER.FIELDS variants, and
  * reads all SEARCH text. The raw input also goes to the header decoder,
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "store/mime.h"
 
@@ -118,6 +121,41 @@ static void views(struct mime_message *m, size_t size)
 	(void)mime_text_contains(m, MIME_TEXT_BODY, "xyz", &err);
 }
 
+/* the fd path with the smallest window must give the same structure */
+static void same_from_fd(struct mime_message *mm, const uint8_t *data, size_t size)
+{
+	struct mime_limits lim;
+	struct mime_message *mf;
+	struct strbuf a, b;
+	const char *err;
+	int fd = memfd_create("fuzz_mime", 0);
+
+	if (fd < 0)
+		return;
+	if (write(fd, data, size) != (ssize_t)size) {
+		close(fd);
+		return;
+	}
+	mime_limits_default(&lim);
+	lim.window = 1;
+	mf = mime_parse_fd(fd, size, &lim, &err);
+	if (mf == NULL)
+		abort();
+	strbuf_init(&a, 0);
+	strbuf_init(&b, 0);
+	if (mime_bodystructure(mf, 0, true, &a, &err) < 0 || mime_bodystructure(mm, 0, true, &b, &err) < 0 ||
+	    mime_envelope(mf, 0, &a, &err) < 0 || mime_envelope(mm, 0, &b, &err) < 0 ||
+	    mime_header_fields(mf, 0, NULL, 0, true, &a, &err) < 0 ||
+	    mime_header_fields(mm, 0, NULL, 0, true, &b, &err) < 0)
+		abort();
+	if (a.len != b.len || memcmp(a.data, b.data, a.len) != 0)
+		abort();
+	strbuf_free(&a);
+	strbuf_free(&b);
+	mime_message_free(&mf);
+	close(fd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mime_limits lim;
@@ -129,6 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (m == NULL)
 		abort();
 	views(m, size);
+	same_from_fd(m, data, size);
 	mime_message_free(&m);
 
 	mime_limits_default(&lim);
