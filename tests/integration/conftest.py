@@ -299,6 +299,36 @@ def tmp_root():
     shutil.rmtree(d, ignore_errors=True)
 
 
+def instance_processes(conf):
+    """PIDs of every process whose command line names this instance's
+    config: the foreground master, a daemonized one (postern start puts it
+    in its own session, out of reach of killpg) and their roles."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if conf.encode() in args:
+            pids.append(int(entry))
+    return pids
+
+
+def reap_leftovers(conf):
+    """Kill whatever still runs for this instance; return what was found,
+    so the test that left it behind fails instead of leaking it."""
+    left = instance_processes(conf)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return left
+
+
 @pytest.fixture
 def instance(tmp_root):
     inst = make_instance(tmp_root)
@@ -309,6 +339,9 @@ def instance(tmp_root):
             inst.stop()
         except AssertionError as e:
             problems.append(str(e))
+    left = reap_leftovers(inst.conf)
+    if left:
+        problems.append("processes left behind and killed: %s" % left)
     text = inst.log_text()
     for marker in BAD_MARKERS:
         if marker in text:
