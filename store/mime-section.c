@@ -225,3 +225,70 @@ void mime_section_free(struct mime_section *sec)
 {
 	strbuf_free(&sec->data);
 }
+
+int mime_section_reader_init(struct mime_section_reader *r, struct mime_message *msg,
+			     const struct mime_section *sec, uint64_t skip, const char **error_r)
+{
+	unsigned char scratch[4096];
+
+	memset(r, 0, sizeof(*r));
+	r->msg = msg;
+	r->pos = sec->offset;
+	r->end = sec->offset + sec->length;
+	if (sec->kind != MIME_SECTION_RANGE) {
+		*error_r = "not a range section";
+		return -1;
+	}
+	/* <partial> counts bytes as sent, so the skip walks the converted
+	 * stream; ranges start at a line start, so no CR is lost before. */
+	while (skip > 0) {
+		ssize_t n = mime_section_reader_read(r, scratch, skip < sizeof(scratch) ? (size_t)skip :
+							  sizeof(scratch), error_r);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		skip -= (uint64_t)n;
+	}
+	return 0;
+}
+
+ssize_t mime_section_reader_read(struct mime_section_reader *r, void *buf, size_t len,
+				 const char **error_r)
+{
+	unsigned char *out = buf;
+	size_t o = 0;
+
+	if (r->pending_lf && len > 0) {
+		out[o++] = '\n';
+		r->pending_lf = false;
+	}
+	while (o < len && r->pos < r->end) {
+		size_t avail;
+		const unsigned char *p = mime_src_get(&r->msg->src, r->pos, &avail);
+
+		if (p == NULL) {
+			*error_r = "read error on the message file";
+			return -1;
+		}
+		if (avail > r->end - r->pos)
+			avail = (size_t)(r->end - r->pos);
+		size_t i = 0;
+		while (i < avail && o < len) {
+			unsigned char c = p[i++];
+
+			if (c == '\n' && r->prev != '\r') {
+				out[o++] = '\r';
+				if (o == len) {
+					r->pending_lf = true;
+					r->prev = c;
+					break;
+				}
+			}
+			out[o++] = c;
+			r->prev = c;
+		}
+		r->pos += i;
+	}
+	return (ssize_t)o;
+}

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "util.h"
@@ -246,6 +247,24 @@ struct mime_section {
 int mime_section_find(struct mime_message *msg, const char *spec, struct mime_section *sec,
 		      const char **error_r);
 void mime_section_free(struct mime_section *sec);
+
+/*
+ * mime_section_reader - a RANGE section as IMAP sends it: each bare LF
+ * becomes CRLF (so exactly crlf_length bytes come out). init skips the
+ * first skip bytes of that stream (the <partial> origin); 0, or -1 with
+ * *error_r. read fills up to len bytes: the count, 0 at the end, -1 with
+ * *error_r on a read error. The reader holds no memory; msg must outlive it.
+ */
+struct mime_section_reader {
+	struct mime_message *msg;
+	uint64_t pos, end;
+	unsigned char prev;
+	bool pending_lf;
+};
+int mime_section_reader_init(struct mime_section_reader *r, struct mime_message *msg,
+			     const struct mime_section *sec, uint64_t skip, const char **error_r);
+ssize_t mime_section_reader_read(struct mime_section_reader *r, void *buf, size_t len,
+				 const char **error_r);
 
 /*
  * mime_header_fields - HEADER.FIELDS output for the header of part: each

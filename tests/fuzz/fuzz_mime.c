@@ -48,6 +48,20 @@ static void try_section(struct mime_message *m, const char *spec, size_t size)
 	if (r == 0) {
 		if (s.kind == MIME_SECTION_RANGE && (s.offset > size || s.length > size - s.offset))
 			abort();
+		if (s.kind == MIME_SECTION_RANGE) {
+			/* the bytes sent must be exactly the size announced */
+			struct mime_section_reader rd;
+			char buf[700];
+			uint64_t total = 0;
+			ssize_t n;
+
+			if (mime_section_reader_init(&rd, m, &s, 0, &err) < 0)
+				abort();
+			while ((n = mime_section_reader_read(&rd, buf, sizeof(buf), &err)) > 0)
+				total += (uint64_t)n;
+			if (n < 0 || total != s.crlf_length)
+				abort();
+		}
 		mime_section_free(&s);
 	}
 }

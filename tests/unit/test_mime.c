@@ -187,6 +187,50 @@ static void test_bare_lf(void **state)
 	mt_free(&t);
 }
 
+/* reading a range as sent: bare LF -> CRLF, <partial> origin in the
+ * converted stream, a CRLF split between two reads */
+static void test_section_reader(void **state)
+{
+	struct mt_msg t;
+	struct mime_section sec;
+	struct mime_section_reader r;
+	const char *err;
+	char buf[64];
+	ssize_t n;
+
+	(void)state;
+	mt_load(&t, "bare-lf.eml");
+	assert_int_equal(mime_section_find(t.m, "1", &sec, &err), 0);
+	assert_int_equal(mime_section_reader_init(&r, t.m, &sec, 0, &err), 0);
+	n = mime_section_reader_read(&r, buf, sizeof(buf), &err);
+	assert_int_equal(n, 16);
+	assert_memory_equal(buf, "line one\r\ncaf\xe9\r\n", 16);
+	assert_int_equal(mime_section_reader_read(&r, buf, sizeof(buf), &err), 0);
+	/* skip 9: starts between the added CR and the LF */
+	assert_int_equal(mime_section_reader_init(&r, t.m, &sec, 9, &err), 0);
+	n = mime_section_reader_read(&r, buf, sizeof(buf), &err);
+	assert_int_equal(n, 7);
+	assert_memory_equal(buf, "\ncaf\xe9\r\n", 7);
+	/* one byte at a time gives the same 16 bytes */
+	assert_int_equal(mime_section_reader_init(&r, t.m, &sec, 0, &err), 0);
+	size_t total = 0;
+	while ((n = mime_section_reader_read(&r, buf + total, 1, &err)) > 0)
+		total += (size_t)n;
+	assert_int_equal(total, 16);
+	assert_memory_equal(buf, "line one\r\ncaf\xe9\r\n", 16);
+	mime_section_free(&sec);
+	/* the whole message: as many bytes as the CRLF size says */
+	assert_int_equal(mime_section_find(t.m, "", &sec, &err), 0);
+	assert_int_equal(mime_section_reader_init(&r, t.m, &sec, 0, &err), 0);
+	total = 0;
+	while ((n = mime_section_reader_read(&r, buf, sizeof(buf), &err)) > 0)
+		total += (size_t)n;
+	assert_int_equal(total, sec.crlf_length);
+	assert_int_equal(total, 136);
+	mime_section_free(&sec);
+	mt_free(&t);
+}
+
 static void test_missing_final_boundary(void **state)
 {
 	struct mt_msg t;
@@ -499,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_section_errors),
 		cmocka_unit_test(test_group_addresses),
 		cmocka_unit_test(test_bare_lf),
+		cmocka_unit_test(test_section_reader),
 		cmocka_unit_test(test_missing_final_boundary),
 		cmocka_unit_test(test_bogus_boundary),
 		cmocka_unit_test(test_prefix_boundary),
