@@ -337,7 +337,10 @@ static int leaf_start(struct strbuf *out, const struct mime_part *p, struct bhdr
 	size_t np = 0;
 	int r = 0;
 
-	if (h->ct_ok && !opaque) {
+	/* the header's type can differ from the part's when the header was
+	 * cut short by a boundary: then its parameters do not apply */
+	if (h->ct_ok && !opaque && strcmp(h->ct.type, p->type) == 0 &&
+	    strcmp(h->ct.subtype, p->subtype) == 0) {
 		pp = h->ct.params;
 		np = h->ct.nparams;
 	}

@@ -327,6 +327,18 @@ static void test_header_shapes(void **state)
 	mt_assert_bs(&t, false, TEXT_PLAIN_ASCII "\"7BIT\" 49 4)");
 	mt_free(&t);
 
+	/* a part header cut short by the next boundary: empty body, and
+	 * its Content-Type does not turn it into a multipart */
+	static const char cut[] =
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: multipart/mixed; boundary=c\n"
+		"--b\nContent-Type: text/plain; charset=utf-8; format=flowed\n\nx\n--b--\n";
+	mt_mem(&t, cut, sizeof(cut) - 1);
+	assert_true(mime_part_get(t.m, 1)->flags & MIME_PART_NO_HEADER_END);
+	mt_assert_bs(&t, false, "(" TEXT_PLAIN_ASCII "\"7BIT\" 0 0)(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\" "
+		     "\"FORMAT\" \"flowed\") NIL NIL \"7BIT\" 1 1) \"MIXED\")");
+	mt_assert_section(&t, "1.MIME", "Content-Type: multipart/mixed; boundary=c");
+	mt_free(&t);
+
 	mt_load(&t, "empty.eml");
 	mt_assert_bs(&t, true, TEXT_PLAIN_ASCII "\"7BIT\" 0 0 NIL NIL NIL NIL)");
 	mt_assert_env(&t, 0, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
