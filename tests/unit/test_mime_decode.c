@@ -181,6 +181,32 @@ static void test_addresses(void **state)
 	assert_int_equal(n, 0);
 	mime_address_free(&a, n);
 
+	/* 100,000 nested comments: counted, not recursed into */
+	{
+		struct strbuf deep;
+		struct mime_content c;
+
+		strbuf_init(&deep, 0);
+		strbuf_puts(&deep, "a@b.c ");
+		for (int i = 0; i < 100000; i++)
+			strbuf_putc(&deep, '(');
+		strbuf_puts(&deep, "x");
+		for (int i = 0; i < 100000; i++)
+			strbuf_putc(&deep, ')');
+		strbuf_puts(&deep, ", d@e.f");
+		assert_int_equal(mime_address_parse(deep.data, deep.len, &a, &n), 0);
+		assert_int_equal(n, 2);
+		assert_string_equal(a[1].mailbox, "d");
+		mime_address_free(&a, n);
+		strbuf_reset(&deep);
+		strbuf_puts(&deep, "text/plain; ");
+		for (int i = 0; i < 100000; i++)
+			strbuf_putc(&deep, '(');
+		assert_int_equal(mime_content_parse(deep.data, deep.len, false, &c), 0);
+		mime_content_free(&c);
+		strbuf_free(&deep);
+	}
+
 	/* garbage never loops or crashes */
 	v = "<<<>>>,;;:@@@(((\"\\";
 	assert_int_equal(mime_address_parse(v, strlen(v), &a, &n), 0);
