@@ -120,6 +120,29 @@ static void test_nested(void **state)
 	mt_free(&t);
 }
 
+static void test_encoded_words_raw(void **state)
+{
+	struct mt_msg t;
+
+	(void)state;
+	/* ENVELOPE keeps encoded words raw (clients decode); the fold
+	 * between two words becomes one space */
+	mt_load(&t, "encoded-words.eml");
+	mt_assert_env(&t, 0, "(NIL \"=?iso-8859-1?q?caf=E9?= =?ISO-8859-1?Q?_au_lait?= =?shift_jis?B?k/qWe4zq?=\" "
+		      "((\"=?utf-8?q?J=C3=B6rg?=\" NIL \"joerg\" \"example.de\")) "
+		      "((\"=?utf-8?q?J=C3=B6rg?=\" NIL \"joerg\" \"example.de\")) "
+		      "((\"=?utf-8?q?J=C3=B6rg?=\" NIL \"joerg\" \"example.de\")) "
+		      "((\"=?unknown-8bit?Q?=FFx?=\" NIL \"u\" \"example.com\")) NIL NIL NIL NIL)");
+	mt_assert_bs(&t, true, "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"gbk\") NIL NIL \"BASE64\" 34 1 NIL NIL NIL NIL)");
+	mt_free(&t);
+
+	mt_load(&t, "no-colon.eml");
+	mt_assert_env(&t, 0, "(NIL \"after garbage\" ((NIL NIL \"a\" \"example.com\")) ((NIL NIL \"a\" \"example.com\")) "
+		      "((NIL NIL \"a\" \"example.com\")) NIL NIL NIL NIL NIL)");
+	mt_assert_bs(&t, true, TEXT_PLAIN_ASCII "\"7BIT\" 6 1 NIL NIL NIL NIL)");
+	mt_free(&t);
+}
+
 static void test_section_errors(void **state)
 {
 	static const char *const bad[] = {
@@ -552,6 +575,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_simple),
 		cmocka_unit_test(test_nested),
+		cmocka_unit_test(test_encoded_words_raw),
 		cmocka_unit_test(test_section_errors),
 		cmocka_unit_test(test_group_addresses),
 		cmocka_unit_test(test_bare_lf),
