@@ -281,18 +281,42 @@ int mime_text_iter_next(struct mime_text_iter *it, const char **data_r, size_t *
 	return 0;
 }
 
-static bool ci_eq(const unsigned char *a, const unsigned char *b, size_t n)
+/*
+ * fold - lower-case in place: ASCII, Latin-1 letters, Greek and Cyrillic
+ * capitals (the scripts where case matters to our users; CJK has none).
+ * Each mapping keeps the UTF-8 length, so offsets do not move.
+ */
+static void fold(unsigned char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		unsigned char x = a[i], y = b[i];
-		if (x >= 'A' && x <= 'Z')
-			x += 32;
-		if (y >= 'A' && y <= 'Z')
-			y += 32;
-		if (x != y)
-			return false;
+		unsigned char c = p[i];
+
+		if (c >= 'A' && c <= 'Z') {
+			p[i] = (unsigned char)(c + 32);
+			continue;
+		}
+		if (i + 1 >= n)
+			break;
+		unsigned char d = p[i + 1];
+		if (c == 0xC3 && d >= 0x80 && d <= 0x9E && d != 0x97) {
+			p[i + 1] = (unsigned char)(d + 0x20);           /* À..Þ */
+		} else if (c == 0xCE && d >= 0x91 && d <= 0x9F) {
+			p[i + 1] = (unsigned char)(d + 0x20);           /* Α..Ο */
+		} else if (c == 0xCE && d >= 0xA0 && d <= 0xA9) {
+			p[i] = 0xCF;                                    /* Π..Ω */
+			p[i + 1] = (unsigned char)(d - 0x20);
+		} else if (c == 0xD0 && d >= 0x90 && d <= 0x9F) {
+			p[i + 1] = (unsigned char)(d + 0x20);           /* А..П */
+		} else if (c == 0xD0 && d >= 0xA0 && d <= 0xAF) {
+			p[i] = 0xD1;                                    /* Р..Я */
+			p[i + 1] = (unsigned char)(d - 0x20);
+		} else if (c == 0xD0 && d >= 0x80 && d <= 0x8F) {
+			p[i] = 0xD1;                                    /* Ѐ..Џ */
+			p[i + 1] = (unsigned char)(d + 0x10);
+		}
+		if (c >= 0xC0)
+			i++;
 	}
-	return true;
 }
 
 int mime_text_contains(struct mime_message *msg, unsigned flags, const char *needle,
@@ -303,25 +327,33 @@ int mime_text_contains(struct mime_message *msg, unsigned flags, const char *nee
 	struct strbuf win;
 	const char *data;
 	size_t len;
-	int r, found = 0;
+	char *fneedle;
+	int r = 0, found = 0;
 
 	if (nl == 0)
 		return 1;
+	fneedle = strdup(needle);
 	it = mime_text_iter_new(msg, flags);
-	if (it == NULL) {
+	if (it == NULL || fneedle == NULL) {
+		free(fneedle);
+		mime_text_iter_free(&it);
 		*error_r = "out of memory";
 		return -1;
 	}
+	fold((unsigned char *)fneedle, nl);
 	strbuf_init(&win, 0);
 	while (!found && (r = mime_text_iter_next(it, &data, &len, error_r)) > 0) {
-		/* keep the last nl-1 bytes so a match across chunks is seen */
+		size_t old = win.len;
+
 		if (strbuf_append(&win, data, len) < 0) {
 			r = -1;
 			*error_r = "out of memory";
 			break;
 		}
-		for (size_t i = 0; i + nl <= win.len && !found; i++)
-			found = ci_eq((const unsigned char *)win.data + i, (const unsigned char *)needle, nl);
+		/* chunks hold whole UTF-8 sequences, so fold each as it comes */
+		fold((unsigned char *)win.data + old, len);
+		found = memmem(win.data, win.len, fneedle, nl) != NULL;
+		/* keep the last nl-1 bytes so a match across chunks is seen */
 		if (win.len >= nl) {
 			size_t keep = nl - 1;
 			memmove(win.data, win.data + win.len - keep, keep);
@@ -329,6 +361,7 @@ int mime_text_contains(struct mime_message *msg, unsigned flags, const char *nee
 		}
 	}
 	strbuf_free(&win);
+	free(fneedle);
 	mime_text_iter_free(&it);
 	if (!found && r < 0)
 		return -1;

@@ -292,8 +292,9 @@ int mime_text_iter_next(struct mime_text_iter *it, const char **data_r, size_t *
 void mime_text_iter_free(struct mime_text_iter **it);
 
 /* mime_text_contains - 1 when needle (UTF-8) occurs in the text selected
- * by flags, ASCII letters compared case-insensitively (matches across
- * chunk borders), 0 when not, -1 with *error_r. */
+ * by flags, 0 when not, -1 with *error_r. Case-insensitive for ASCII,
+ * Latin-1, Greek and Cyrillic letters (simple one-to-one folding, no
+ * normalisation); matches across chunk borders. */
 int mime_text_contains(struct mime_message *msg, unsigned flags, const char *needle,
 		       const char **error_r);
 
