@@ -120,6 +120,12 @@ int mime_conv_open(struct mime_conv *c, const char *charset)
 	if (strcmp(name, "utf-8") == 0 || strcmp(name, "utf8") == 0 || strcmp(name, "us-ascii") == 0 ||
 	    strcmp(name, "ascii") == 0 || name[0] == '\0')
 		return name[0] == '\0' ? 1 : 0;
+	/* only plain names reach iconv: no "//TRANSLIT" suffixes, no paths */
+	for (size_t i = 0; i < n; i++) {
+		char ch = name[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || strchr("-_.:+", ch)))
+			return 1;
+	}
 	use = name;
 	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
 		if (strcmp(name, aliases[i].name) == 0)

@@ -77,6 +77,10 @@ static void test_charset(void **state)
 	assert_int_equal(mime_charset_to_utf8("no-such-charset", "ok", 2, &sb), 1);
 	assert_string_equal(sb.data, "ok");
 	strbuf_reset(&sb);
+	/* names iconv would read as options or paths are unknown charsets */
+	assert_int_equal(mime_charset_to_utf8("latin1//TRANSLIT", "ok", 2, &sb), 1);
+	assert_int_equal(mime_charset_to_utf8("../../x", "ok", 2, &sb), 1);
+	strbuf_reset(&sb);
 	assert_int_equal(mime_charset_to_utf8("windows-1252", "\x80", 1, &sb), 0);
 	assert_string_equal(sb.data, "€");
 	strbuf_free(&sb);
