@@ -239,6 +239,21 @@ int mime_section_reader_init(struct mime_section_reader *r, struct mime_message 
 		*error_r = "not a range section";
 		return -1;
 	}
+	/* No bare LF in the range: sent bytes are stored bytes. */
+	if (sec->crlf_length == sec->length) {
+		r->pos += skip < sec->length ? skip : sec->length;
+		if (r->pos > sec->offset) {
+			size_t avail;
+			const unsigned char *p = mime_src_get(&msg->src, r->pos - 1, &avail);
+
+			if (p == NULL) {
+				*error_r = "read error on the message file";
+				return -1;
+			}
+			r->prev = p[0];
+		}
+		return 0;
+	}
 	/* <partial> counts bytes as sent, so the skip walks the converted
 	 * stream; ranges start at a line start, so no CR is lost before. */
 	while (skip > 0) {

@@ -243,6 +243,21 @@ static void test_section_reader(void **state)
 	assert_memory_equal(buf, "line one\r\ncaf\xe9\r\n", 16);
 	mime_section_free(&sec);
 	/* the whole message: as many bytes as the CRLF size says */
+	{
+		struct mt_msg c;
+
+		/* a CRLF message skips straight to the offset */
+		mt_load(&c, "simple.eml");
+		assert_int_equal(mime_section_find(c.m, "TEXT", &sec, &err), 0);
+		assert_int_equal(mime_section_reader_init(&r, c.m, &sec, 6, &err), 0);
+		n = mime_section_reader_read(&r, buf, sizeof(buf), &err);
+		assert_int_equal(n, 6);
+		assert_memory_equal(buf, "Bob.\r\n", 6);
+		assert_int_equal(mime_section_reader_init(&r, c.m, &sec, 100, &err), 0);
+		assert_int_equal(mime_section_reader_read(&r, buf, sizeof(buf), &err), 0);
+		mime_section_free(&sec);
+		mt_free(&c);
+	}
 	assert_int_equal(mime_section_find(t.m, "", &sec, &err), 0);
 	assert_int_equal(mime_section_reader_init(&r, t.m, &sec, 0, &err), 0);
 	total = 0;
