@@ -148,7 +148,7 @@ int mime_charset_to_utf8(const char *charset, const void *in, size_t len, struct
  * UTF-8 with U+FFFD. 0 or -1 when out is full. */
 int mime_utf8_sanitize(const void *in, size_t len, struct strbuf *out);
 
-/* ---- Content-Type / Content-Disposition (mime-param.c) ---- */
+/* ---- Content-Type / Content-Disposition (mime-content.c) ---- */
 
 struct mime_param {
 	char *name;     /* lower case, without the RFC 2231 "*n*" suffix */

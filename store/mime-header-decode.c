@@ -1,5 +1,5 @@
 /*
- * mime-2047.c - RFC 2047 encoded words in header values, decoded to UTF-8
+ * mime-header-decode.c - RFC 2047 encoded words in header values, decoded to UTF-8
  * for SEARCH, for file names and for anyone showing a header to a person.
  * Called by store/mime-*.c and the IMAP role.
  *

@@ -1,5 +1,5 @@
 /*
- * mime-param.c - Content-Type and Content-Disposition values: type,
+ * mime-content.c - Content-Type and Content-Disposition values: type,
  * subtype and parameters, with RFC 2231 continuations (name*0, name*1)
  * and charsets (name*=utf-8''%E4%B8%AD, name*0*=...). Called by the MIME
  * parser (boundary), by BODYSTRUCTURE output and by anyone wanting an
