@@ -130,6 +130,8 @@ int mime_header_get(struct mime_message *msg, uint32_t part, const char *name,
 int mime_header_get_all(struct mime_message *msg, uint32_t part, const char *name,
 			const char *sep, struct strbuf *out, const char **error_r);
 
+/* ---- decoding (mime-header-decode.c, mime-charset.c) ---- */
+
 /*
  * mime_header_decode - RFC 2047: decode encoded words of a header value
  * to UTF-8, appending to out. Whitespace between adjacent encoded words
