@@ -7,7 +7,8 @@
  *
  * Decoding is lenient the way mail readers are: base64 skips characters
  * outside its alphabet, quoted-printable keeps a '=' not followed by two
- * hex digits. Parts left opaque by the parser's limits are searched as
+ * hex digits. The header of an attached message is searched with the
+ * bodies (it is body text of the outer message). Parts left opaque by the parser's limits are searched as
  * raw text. Each part's text ends with a newline so that words of two
  * parts never join.
  */
@@ -26,7 +27,7 @@ struct mime_text_iter {
 	unsigned flags;
 	int phase;               /* 0 header, 1 parts, 2 done */
 	uint32_t part;
-	bool in_part;
+	bool in_part, hdr_done;
 	uint64_t pos, end;
 	enum cte cte;
 	unsigned b64acc;
@@ -231,6 +232,7 @@ static int part_chunk(struct mime_text_iter *it, const char **error_r)
 	if (final) {
 		it->in_part = false;
 		it->part++;
+		it->hdr_done = false;
 		if (strbuf_putc(&it->out, '\n') < 0) {
 			*error_r = "out of memory";
 			return -1;
@@ -259,9 +261,24 @@ int mime_text_iter_next(struct mime_text_iter *it, const char **data_r, size_t *
 		if (!it->in_part) {
 			while (it->part < it->msg->nparts) {
 				const struct mime_part *p = &it->msg->parts[it->part];
+
+				/* an attached message's header is text of the
+				 * outer message (SEARCH TEXT, RFC 3501 6.4.4) */
+				if (!it->hdr_done && p->parent != MIME_NONE &&
+				    mime_part_is_message(&it->msg->parts[p->parent])) {
+					it->hdr_done = true;
+					if (mime_header_foreach(it->msg, it->part, header_cb, &it->out, error_r) < 0)
+						return -1;
+					if (it->out.len > 0) {
+						*data_r = it->out.data;
+						*len_r = it->out.len;
+						return 1;
+					}
+				}
 				if ((p->flags & (MIME_PART_TEXT | MIME_PART_OPAQUE)) && p->first_child == MIME_NONE)
 					break;
 				it->part++;
+				it->hdr_done = false;
 			}
 			if (it->part >= it->msg->nparts) {
 				it->phase = 2;

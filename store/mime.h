@@ -280,7 +280,8 @@ int mime_header_fields(struct mime_message *msg, uint32_t part, const char *cons
 
 enum mime_text_flags {
 	MIME_TEXT_HEADERS = 1 << 0, /* "Name: decoded value\n" of the message header */
-	MIME_TEXT_BODY = 1 << 1,    /* every text/ part, transfer-decoded, as UTF-8 */
+	MIME_TEXT_BODY = 1 << 1,    /* every text/ part, transfer-decoded, as UTF-8,
+				     * and the decoded headers of attached messages */
 };
 
 struct mime_text_iter;

@@ -307,8 +307,10 @@ static void test_search_text(void **state)
 
 	mt_load(&t, "nested.eml");
 	s = mt_text(&t, MIME_TEXT_BODY);
-	/* QP (soft break joined), html, nested message parts; not the png */
-	assert_string_equal(s, "café 你好 softbreak\n<p>hi</p>\ninner text\ndeep body\n");
+	/* QP (soft break joined), html, attached messages with their
+	 * headers; not the png or the pdf */
+	assert_string_equal(s, "café 你好 softbreak\n<p>hi</p>\nFrom: inner@example.com\nSubject: inner\n"
+			    "Content-Type: multipart/mixed; boundary=in2\ninner text\nSubject: deepest\ndeep body\n");
 	free(s);
 	mt_free(&t);
 }
