@@ -11,5 +11,7 @@
 extern const struct param_def params_core[];
 extern const struct param_def params_tls[];
 extern const struct param_def params_auth[];
+extern const struct param_def params_store[];
+extern const struct param_def params_mbox[];
 
 #endif

@@ -13,6 +13,8 @@ static const struct param_def *const param_tables[] = {
 	params_core,
 	params_tls,
 	params_auth,
+	params_store,
+	params_mbox,
 };
 
 static const struct param_def **param_index;

@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from conftest import TIMEOUT
+from harness import TIMEOUT
 
 DOMAIN = "example.test"
 USER = "alice@" + DOMAIN
