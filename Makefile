@@ -129,7 +129,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FZ)/bin/%,$(FUZZ_SRCS))
 
 $(FZ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -c $< -o $@
+	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 
 $(FZ)/bin/%: $(FZ)/tests/fuzz/%.o $(FUZZ_LIB_OBJS)
 	@mkdir -p $(dir $@)
