@@ -121,3 +121,26 @@ struct store_user *cli_store_open(const struct config *cfg, struct store_setting
 		store_user_set_quota(u, cu->quota_bytes, 0);
 	return u;
 }
+
+struct config *cli_store_setup(const char *conf, struct store_settings *set, bool *temporary_r)
+{
+	struct config *cfg = cli_load_config(conf);
+	char *error = NULL;
+
+	if (temporary_r)
+		*temporary_r = false;
+	if (cfg == NULL)
+		return NULL;
+	if (store_settings_from_config(set, cfg, &error) < 0) {
+		log_error("%s", error);
+		free(error);
+		config_free(&cfg);
+		return NULL;
+	}
+	if (cli_store_drop_privileges(cfg) < 0) {
+		if (temporary_r)
+			*temporary_r = true;
+		config_free(&cfg);
+	}
+	return cfg;
+}

@@ -4,6 +4,7 @@
 #ifndef POSTERN_CLI_STORE_H
 #define POSTERN_CLI_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -16,6 +17,13 @@ struct cli_store_user {
 };
 
 enum cli_store_lookup { CLI_STORE_FOUND, CLI_STORE_NOUSER, CLI_STORE_TEMPFAIL };
+
+/* cli_store_setup - what every store subcommand does first: load conf,
+ * fill set from it, and (as root) become mail_owner. The config (caller
+ * frees with config_free), or NULL after printing why; then *temporary_r
+ * (if not NULL) tells a failed privilege drop (worth a retry: EX_TEMPFAIL
+ * for the LDA) from a configuration error. */
+struct config *cli_store_setup(const char *conf, struct store_settings *set, bool *temporary_r);
 
 /* cli_store_drop_privileges - as root, become mail_owner (groups, gid,
  * uid); otherwise nothing. 0, or -1 (printed). */

@@ -84,7 +84,7 @@ int cmd_deliver(int argc, char **argv, const char *conf)
 	const char *sender = "MAILER-DAEMON", *mailbox = NULL, *recipient = NULL;
 	struct store_deliver_req req;
 	struct store_settings set;
-	char *serr = NULL;
+	bool temporary;
 	struct cli_store_user cu;
 	struct store_error err;
 	struct config *cfg;
@@ -107,18 +107,8 @@ int cmd_deliver(int argc, char **argv, const char *conf)
 		cli_usage_error(argv[0]);
 		return EX_USAGE_;
 	}
-	if ((cfg = cli_load_config(conf)) == NULL)
-		return EX_CONFIG_;
-	if (store_settings_from_config(&set, cfg, &serr) < 0) {
-		log_error("%s", serr);
-		free(serr);
-		config_free(&cfg);
-		return EX_CONFIG_;
-	}
-	if (cli_store_drop_privileges(cfg) < 0) {
-		config_free(&cfg);
-		return EX_TEMPFAIL_;
-	}
+	if ((cfg = cli_store_setup(conf, &set, &temporary)) == NULL)
+		return temporary ? EX_TEMPFAIL_ : EX_CONFIG_;
 	switch (cli_store_lookup(cfg, &set, argv[i], &cu)) {
 	case CLI_STORE_NOUSER:
 		log_error("%s: user unknown", argv[i]);

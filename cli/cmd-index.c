@@ -20,7 +20,6 @@
 int cmd_index(int argc, char **argv, const char *conf)
 {
 	struct store_settings set;
-	char *serr = NULL;
 	struct cli_store_user cu;
 	struct store_user *u;
 	struct store_error err;
@@ -30,18 +29,8 @@ int cmd_index(int argc, char **argv, const char *conf)
 
 	if (argc != 3 || strcmp(argv[1], "rebuild") != 0)
 		return cli_usage_error(argv[0]);
-	if ((cfg = cli_load_config(conf)) == NULL)
+	if ((cfg = cli_store_setup(conf, &set, NULL)) == NULL)
 		return 1;
-	if (store_settings_from_config(&set, cfg, &serr) < 0) {
-		log_error("%s", serr);
-		free(serr);
-		config_free(&cfg);
-		return 1;
-	}
-	if (cli_store_drop_privileges(cfg) < 0) {
-		config_free(&cfg);
-		return 1;
-	}
 	u = cli_store_open(cfg, &set, argv[2], 0, &cu);
 	if (u != NULL) {
 		if (store_index_rebuild(u, &n, &err) < 0) {

@@ -31,7 +31,6 @@ static int print_box(const struct store_mailbox_info *info, void *ctx)
 int cmd_mailbox(int argc, char **argv, const char *conf)
 {
 	struct store_settings set;
-	char *serr = NULL;
 	struct cli_store_user cu;
 	struct store_user *u = NULL;
 	struct store_error err = { 0 };
@@ -47,18 +46,8 @@ int cmd_mailbox(int argc, char **argv, const char *conf)
 		strcmp(op, "status") == 0) && argc == 4) ||
 	      (strcmp(op, "rename") == 0 && argc == 5)))
 		return cli_usage_error(argv[0]);
-	if ((cfg = cli_load_config(conf)) == NULL)
+	if ((cfg = cli_store_setup(conf, &set, NULL)) == NULL)
 		return 1;
-	if (store_settings_from_config(&set, cfg, &serr) < 0) {
-		log_error("%s", serr);
-		free(serr);
-		config_free(&cfg);
-		return 1;
-	}
-	if (cli_store_drop_privileges(cfg) < 0) {
-		config_free(&cfg);
-		return 1;
-	}
 	u = cli_store_open(cfg, &set, argv[2],
 			   strcmp(op, "list") == 0 ? 0 : STORE_USER_CREATE, &cu);
 	if (u != NULL) {

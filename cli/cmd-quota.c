@@ -33,7 +33,6 @@ static void row(const char *type, uint64_t used, uint64_t limit)
 int cmd_quota(int argc, char **argv, const char *conf)
 {
 	struct store_settings set;
-	char *serr = NULL;
 	struct cli_store_user cu;
 	struct store_user *u;
 	struct store_error err;
@@ -43,18 +42,8 @@ int cmd_quota(int argc, char **argv, const char *conf)
 
 	if (argc != 2)
 		return cli_usage_error(argv[0]);
-	if ((cfg = cli_load_config(conf)) == NULL)
+	if ((cfg = cli_store_setup(conf, &set, NULL)) == NULL)
 		return 1;
-	if (store_settings_from_config(&set, cfg, &serr) < 0) {
-		log_error("%s", serr);
-		free(serr);
-		config_free(&cfg);
-		return 1;
-	}
-	if (cli_store_drop_privileges(cfg) < 0) {
-		config_free(&cfg);
-		return 1;
-	}
 	u = cli_store_open(cfg, &set, argv[1], 0, &cu);
 	if (u != NULL) {
 		if (store_quota_get(u, &q, &err) < 0) {
