@@ -33,6 +33,19 @@ pid_t cli_master_pid(const struct config *cfg);
  * found in PATH). New memory. */
 char *cli_self_dir_program(const char *program);
 
+/* cli_userdb_open - open (creating if missing) the user database named
+ * by auth_user_database in cfg. 0, or -1 (error printed). Call
+ * cli_userdb_close() after writing: it closes and, when running as root,
+ * gives the files to mail_owner (mode 0600) so the auth role can use them. */
+struct userdb;
+int cli_userdb_open(const struct config *cfg, struct userdb **db_r);
+int cli_userdb_close(const struct config *cfg, struct userdb **db);
+
+/* cli_read_password - a password from stdin's first line (from_stdin) or
+ * from /dev/tty without echo, asked twice when confirm. New memory
+ * (caller wipes and frees), or NULL (error printed). */
+char *cli_read_password(const char *prompt, bool confirm, bool from_stdin);
+
 /* The Postfix wording for "no master". */
 #define CLI_NOT_RUNNING "the mail system is not running"
 

@@ -35,5 +35,8 @@ int cmd_stop(int argc, char **argv, const char *conf);
 int cmd_reload(int argc, char **argv, const char *conf);
 int cmd_status(int argc, char **argv, const char *conf);
 int cmd_check(int argc, char **argv, const char *conf);
+int cmd_user(int argc, char **argv, const char *conf);
+int cmd_domain(int argc, char **argv, const char *conf);
+int cmd_auth(int argc, char **argv, const char *conf);
 
 #endif

@@ -6,7 +6,8 @@
  * Writes DIR/postern.conf (commented, every choice spelled out), a
  * self-signed certificate (tls_generate_self_signed, no openssl command),
  * and the directories queue/{incoming,active,deferred,hold,corrupt},
- * mail/, data/, run/, log/ owned by mail_owner, not writable by others.
+ * mail/, data/, run/, log/ owned by mail_owner, not writable by others,
+ * and the virtual user database data/users with the instance's domain.
  *
  * As root: mail_owner = postern (the system user is created with useradd
  * when missing), standard ports unless --port-base. As anyone else:
@@ -28,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/userdb.h"
 #include "cli/cli.h"
 #include "cli/instance.h"
 #include "listen.h"
@@ -268,18 +270,63 @@ static int write_config(const struct init_state *st, const char *addr, const cha
 		"# fullchain.pem and privkey.pem) and run postern reload.\n"
 		"tls_cert_file = %s/tls/cert.pem\n"
 		"tls_key_file = %s/tls/key.pem\n"
+		"\n"
+		"# --- Authentication: one password for SMTP, IMAP, POP3 and web ---------\n"
+		"# virtual = the user database below (postern domain add / user add);\n"
+		"# add pam (auth_backends = virtual pam) to let system accounts log in\n"
+		"# too; the auth role then stays root to read /etc/shadow.\n"
+		"auth_backends = virtual\n"
+		"auth_user_database = $data_directory/users\n"
+		"# An existing Postfix can use this socket: smtpd_sasl_type = dovecot,\n"
+		"# smtpd_sasl_path = %s/run/auth\n"
+		"auth_socket_path = $run_directory/auth\n"
+		"# PLAIN/LOGIN only over TLS or from loopback (smtpd_tls_auth_only).\n"
+		"disable_plaintext_auth = yes\n"
+		"# Failed logins: answered after this delay; after auth_penalty_limit\n"
+		"# failures from one address, refused for auth_penalty_time.\n"
+		"auth_failure_delay = 2s\n"
+		"auth_penalty_limit = 10\n"
+		"auth_penalty_time = 15m\n"
 		"\n",
 		st->dir, stamp, st->dir, st->dir, st->dir, st->hostname, st->domain, st->dir,
 		st->dir, st->dir, st->dir, st->dir,
 		st->root ? "Created as a system user by postern init if it was missing."
 			 : "posternd runs without root here, so this is you.",
-		st->owner, st->hostname, INIT_CERT_DAYS, st->dir, st->dir);
+		st->owner, st->hostname, INIT_CERT_DAYS, st->dir, st->dir, st->dir);
 	write_listeners(f, st, addr);
 	if (fclose(f) != 0) {
 		log_error("cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+/* The virtual user database with mydomain as its first domain, so that
+ * "postern user add someone@DOMAIN" works right away. */
+static int make_userdb(const struct init_state *st)
+{
+	char *dir = must_asprintf("%s/data/users", st->dir);
+	struct userdb *db = NULL;
+	char *err = NULL;
+	int rc = -1;
+
+	if (userdb_open(dir, USERDB_CREATE, &db, &err) < 0 ||
+	    userdb_domain_add(db, st->domain, &err) < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	userdb_close(&db);
+	if (st->root && userdb_chown(dir, st->uid, st->gid, &err) < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	printf("  %-40s user database (domain %s)\n", dir, st->domain);
+	rc = 0;
+out:
+	userdb_close(&db);
+	free(err);
+	free(dir);
+	return rc;
 }
 
 static int make_tls(const struct init_state *st)
@@ -410,7 +457,7 @@ int cmd_init(int argc, char **argv, const char *conf)
 	    make_dir(&st, "run", 0750) < 0 || make_dir(&st, "log", 0750) < 0 ||
 	    make_dir(&st, "tls", 0750) < 0 || make_tls(&st) < 0)
 		goto out;
-	if (write_config(&st, o.listen, conf_path) < 0)
+	if (write_config(&st, o.listen, conf_path) < 0 || make_userdb(&st) < 0)
 		goto out;
 	printf("  %-40s configuration\n", conf_path);
 	if (st.root && (block = instance_unreachable(st.dir, st.uid, st.gid)) != NULL)

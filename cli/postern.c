@@ -27,6 +27,11 @@ const struct cli_command cli_commands[] = {
 	{ "reload", cmd_reload, "", "re-read the configuration without closing listeners" },
 	{ "status", cmd_status, "", "show the master, its roles and listeners" },
 	{ "check", cmd_check, "", "validate configuration, tables, certificates and permissions" },
+	{ "user", cmd_user, "add|passwd|del|show|enable|disable ADDRESS [--password-stdin] [--password-hash HASH] [--quota SIZE] [--mail LOCATION] [--alias ADDRESS]... | list [DOMAIN]",
+	  "manage virtual users (takes effect at once)" },
+	{ "domain", cmd_domain, "add|del DOMAIN | list", "manage virtual mailbox domains" },
+	{ "auth", cmd_auth, "test [--password-stdin] ADDRESS [PASSWORD]",
+	  "try a login through the running auth service (like doveadm auth test)" },
 	{ NULL, NULL, NULL, NULL }
 };
 

@@ -12,6 +12,7 @@
 static const struct param_def *const param_tables[] = {
 	params_core,
 	params_tls,
+	params_auth,
 };
 
 static const struct param_def **param_index;

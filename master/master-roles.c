@@ -105,6 +105,17 @@ static void child_setup(struct master_proc *p, const char *fds_env)
 	}
 	if (setenv(ROLE_LISTEN_FDS_ENV, fds_env, 1) < 0)
 		_exit(127);
+	/* Roles are spawned before the daemonized master lets go of the
+	 * invoker's stdio (master_daemon_ready); a role must not keep
+	 * `postern start`'s pipes open, or its caller never sees EOF. */
+	if (!m->opts.foreground) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+	}
 	if (!(p->def->keeps_root && p->def->keeps_root(m->cfg)) &&
 	    master_drop_privileges(&m->id) < 0) {
 		log_error("%s: cannot drop privileges to %s: %s", p->def->name, m->id.user,

@@ -4,9 +4,8 @@
  * Called by the master (what to start, whether a listener can be served),
  * by `postern init` (which listeners to write enabled) and `postern check`.
  *
- * No role is built yet: the auth role comes next and adds
- *   { "auth", auth_role_main, auth_role_keeps_root, .always = true }
- * then smtp, queue (.exclusive), imap, pop3, web. Until a protocol's role
+ * Built: auth (always started, no listeners; keeps root only with PAM).
+ * Next: smtp, queue (.exclusive), imap, pop3, web. Until a protocol's role
  * is listed here, a listener for it makes posternd refuse to start rather
  * than accept connections it cannot serve.
  *
@@ -18,11 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/auth-role.h"
 #include "master/master.h"
 #include "role.h"
 #include "util.h"
 
 static const struct role_def built_roles[] = {
+	{ .name = "auth", .main = auth_role_main, .keeps_root = auth_role_keeps_root, .always = true,
+	  .doc = "SASL socket (Dovecot auth protocol) and user lookups; virtual users and PAM" },
 	{ .name = NULL },
 };
 

@@ -99,17 +99,18 @@ def test_start_status_shows_master_roles_listeners(running):
     running.wait_log("selftest role ready")
 
 
-def test_status_without_roles(tmp_root):
-    """A fresh instance has no built role and no enabled listener: the
-    master alone runs, and status says so instead of inventing rows."""
+def test_status_without_listener_roles(tmp_root):
+    """A fresh instance has no enabled listener: only the always-started
+    auth role runs next to the master, and status lists exactly that
+    instead of inventing rows."""
     inst = make_instance(tmp_root)
     inst.start()
     try:
         r = inst.run("status")
         assert r.returncode == 0
-        assert "(no role processes)" in r.stdout
+        assert re.search(r"^auth\s+\d+\s+running\s+0", r.stdout, re.M), r.stdout
         assert "(no listeners configured)" in r.stdout
-        assert inst.status()["roles"] == []
+        assert [ro["name"] for ro in inst.status()["roles"]] == ["auth"]
     finally:
         assert inst.stop() == 0
 

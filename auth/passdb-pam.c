@@ -1,0 +1,205 @@
+/*
+ * passdb-pam.c - system users through PAM (pam_start(auth_pam_service) ->
+ * pam_authenticate -> pam_acct_mgmt), each conversation on a worker
+ * thread so a slow module (pam_faildelay, LDAP, a hung NSS lookup) never
+ * stalls the socket. The conversation answers every echo-off prompt with
+ * the password and fails on anything else it cannot answer.
+ *
+ * pam_unix reads /etc/shadow, which is why the auth role stays root when
+ * pam is in auth_backends (auth-role.c: auth_role_keeps_root). etc/pam.d/
+ * postern is the service file installed with Postern.
+ */
+#include <security/pam_appl.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/passdb.h"
+#include "auth/worker.h"
+#include "log.h"
+#include "util.h"
+
+struct passdb_pam {
+	struct passdb pub;
+	char *service;
+	bool localpart;
+	struct worker_pool *pool;
+};
+
+struct pam_job {
+	struct worker_job job;
+	char *service;
+	char *account;
+	char *password;
+	enum passdb_result result;
+	int pam_status;
+	char pam_error[128];
+	passdb_done_fn *done;
+	void *ctx;
+};
+
+static int pam_conversation(int n, const struct pam_message **msg, struct pam_response **resp,
+			    void *appdata)
+{
+	struct pam_job *j = appdata;
+	struct pam_response *r;
+
+	if (n <= 0 || n > PAM_MAX_NUM_MSG)
+		return PAM_CONV_ERR;
+	r = calloc((size_t)n, sizeof(*r));
+	if (r == NULL)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < n; i++) {
+		switch (msg[i]->msg_style) {
+		case PAM_PROMPT_ECHO_OFF:
+			r[i].resp = strdup(j->password);
+			if (r[i].resp == NULL)
+				goto fail;
+			break;
+		case PAM_ERROR_MSG:
+		case PAM_TEXT_INFO:
+			break;
+		default:   /* PAM_PROMPT_ECHO_ON: a question we cannot answer */
+			goto fail;
+		}
+	}
+	*resp = r;
+	return PAM_SUCCESS;
+fail:
+	for (int i = 0; i < n; i++)
+		if (r[i].resp) {
+			sodium_memzero(r[i].resp, strlen(r[i].resp));
+			free(r[i].resp);
+		}
+	free(r);
+	return PAM_CONV_ERR;
+}
+
+/* The passdb outcome of a pam_authenticate status. */
+static enum passdb_result pam_result(int st)
+{
+	switch (st) {
+	case PAM_SUCCESS:
+		return PASSDB_OK;
+	case PAM_USER_UNKNOWN:
+		return PASSDB_UNKNOWN;
+	case PAM_AUTH_ERR:
+	case PAM_PERM_DENIED:
+	case PAM_MAXTRIES:
+	case PAM_CRED_INSUFFICIENT:
+		return PASSDB_MISMATCH;
+	default:   /* module error, PAM_AUTHINFO_UNAVAIL, conversation error */
+		return PASSDB_TEMPFAIL;
+	}
+}
+
+static void pam_job_run(struct worker_job *job)
+{
+	struct pam_job *j = (struct pam_job *)job;
+	struct pam_conv conv = { .conv = pam_conversation, .appdata_ptr = j };
+	pam_handle_t *pamh = NULL;
+	int st;
+
+	st = pam_start(j->service, j->account, &conv, &pamh);
+	if (st == PAM_SUCCESS) {
+		st = pam_authenticate(pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+		if (st == PAM_SUCCESS) {
+			st = pam_acct_mgmt(pamh, PAM_SILENT);
+			if (st != PAM_SUCCESS && st != PAM_NEW_AUTHTOK_REQD) {
+				j->result = PASSDB_DISABLED;
+				goto out;
+			}
+			st = PAM_SUCCESS;
+		}
+	}
+out:
+	j->pam_status = st;
+	if (pamh)
+		str_copy(j->pam_error, pam_strerror(pamh, st), sizeof(j->pam_error));
+	else
+		str_copy(j->pam_error, "pam_start failed", sizeof(j->pam_error));
+	/* PASSDB_DISABLED (account check failed) was decided above. */
+	if (j->result != PASSDB_DISABLED)
+		j->result = pam_result(st);
+	if (pamh)
+		pam_end(pamh, st);
+}
+
+static void pam_job_free(struct pam_job *j)
+{
+	free(j->service);
+	free(j->account);
+	if (j->password) {
+		sodium_memzero(j->password, strlen(j->password));
+		free(j->password);
+	}
+	free(j);
+}
+
+static void pam_job_done(struct worker_job *job)
+{
+	struct pam_job *j = (struct pam_job *)job;
+	passdb_done_fn *done = j->done;
+	void *ctx = j->ctx;
+	enum passdb_result res = j->result;
+
+	if (res == PASSDB_TEMPFAIL)
+		log_warn("auth: PAM service %s, account %s: %s", j->service, j->account,
+			 j->pam_error[0] ? j->pam_error : "not run (worker queue full)");
+	pam_job_free(j);
+	done(ctx, res);
+}
+
+static void pam_verify(struct passdb *pdb, const char *user, const char *password,
+		       passdb_done_fn *done, void *ctx)
+{
+	struct passdb_pam *pp = pdb->ctx;
+	struct pam_job *j = calloc(1, sizeof(*j));
+	const char *at = strrchr(user, '@');
+	size_t alen = pp->localpart && at ? (size_t)(at - user) : strlen(user);
+
+	if (j == NULL || (j->service = strdup(pp->service)) == NULL ||
+	    (j->account = strndup(user, alen)) == NULL || (j->password = strdup(password)) == NULL) {
+		if (j)
+			pam_job_free(j);
+		done(ctx, PASSDB_TEMPFAIL);
+		return;
+	}
+	j->job.run = pam_job_run;
+	j->job.done = pam_job_done;
+	j->result = PASSDB_TEMPFAIL;
+	j->done = done;
+	j->ctx = ctx;
+	if (alen == 0) {
+		pam_job_free(j);
+		done(ctx, PASSDB_UNKNOWN);
+		return;
+	}
+	if (worker_pool_submit(pp->pool, &j->job) < 0)
+		pam_job_done(&j->job);
+}
+
+struct passdb *passdb_pam_new(const char *service, bool localpart, struct worker_pool *pool)
+{
+	struct passdb_pam *pp = must_calloc(1, sizeof(*pp));
+
+	pp->pub.name = "pam";
+	pp->pub.verify = pam_verify;
+	pp->pub.ctx = pp;
+	pp->service = must_strdup(service);
+	pp->localpart = localpart;
+	pp->pool = pool;
+	return &pp->pub;
+}
+
+void passdb_pam_free(struct passdb **db)
+{
+	struct passdb_pam *pp;
+
+	if (*db == NULL)
+		return;
+	pp = (*db)->ctx;
+	free(pp->service);
+	free(pp);
+	*db = NULL;
+}
