@@ -50,6 +50,8 @@ def run_pytest():
         junit = os.path.join(tmp, "junit.xml")
         cmd = ["/usr/bin/python3", "-m", "pytest", "-q", "-p", "no:cacheprovider",
                f"--junitxml={junit}", os.path.join(HERE, "integration")]
+        if os.path.isdir(os.path.join(HERE, "interop")):
+            cmd.append(os.path.join(HERE, "interop"))
         proc = subprocess.run(cmd, timeout=1500)
         if not os.path.exists(junit):
             return 0, 1
