@@ -73,6 +73,54 @@ static void report_oversize(struct config_reporter *r, const char *name, const c
 		       "(postern map) and keep this file short", name, line, CONFIG_MAX_FILE);
 }
 
+/* Is name listed in the last smtpd_restriction_classes assignment? Those
+ * names are parameters the user defines (postconf(5)), not unknown ones. */
+static bool is_restriction_class(const struct config *cfg, const char *name)
+{
+	const char *list = NULL;
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < cfg->nassigns; i++)
+		if (strcmp(cfg->assigns[i].name, "smtpd_restriction_classes") == 0)
+			list = cfg->assigns[i].value;
+	for (const char *p = list; p && *p;) {
+		size_t k;
+
+		p += strspn(p, ", \t\r\n");
+		k = strcspn(p, ", \t\r\n");
+		if (k == n && strncmp(p, name, n) == 0)
+			return true;
+		p += k;
+	}
+	return false;
+}
+
+const char *config_unregistered(const struct config *cfg, const char *name,
+				const char **file_r, int *line_r)
+{
+	const struct config *g = cfg->global ? cfg->global : cfg;
+	const struct config_assign *plain = NULL, *mine = NULL;
+	size_t plen = cfg->listener ? strlen(cfg->listener) : 0;
+
+	for (size_t i = 0; i < g->nassigns; i++) {
+		const struct config_assign *a = &g->assigns[i];
+
+		if (strcmp(a->name, name) == 0)
+			plain = a;
+		else if (plen > 0 && strncmp(a->name, cfg->listener, plen) == 0 &&
+			 a->name[plen] == '/' && strcmp(a->name + plen + 1, name) == 0)
+			mine = a;
+	}
+	/* A listener's own override beats the global assignment. */
+	if (mine != NULL)
+		plain = mine;
+	if (plain == NULL)
+		return NULL;
+	*file_r = g->path;
+	*line_r = plain->line;
+	return plain->value;
+}
+
 struct config *config_parse(const char *name, const char *text, size_t len,
 			    config_report_fn *report, void *ctx)
 {
@@ -95,6 +143,8 @@ struct config *config_parse(const char *name, const char *text, size_t len,
 		if (strchr(a->name, '/'))
 			continue;
 		idx = config_param_index(a->name);
+		if (idx < 0 && is_restriction_class(cfg, a->name))
+			continue;
 		if (idx < 0) {
 			config_report_unknown(&r, cfg->path, a->line, a->name, a->name);
 			continue;

@@ -95,6 +95,16 @@ const char *const *config_list(const struct config *cfg, const char *name, size_
  * listener view: its override or else the global one), NULL if not set. */
 const char *config_raw(const struct config *cfg, const char *name);
 
+/*
+ * config_unregistered - the value as written (unexpanded) of a name that
+ * is not a registered parameter, such as a restriction class listed in
+ * smtpd_restriction_classes (those are not reported as unknown). For a
+ * listener view its "LISTENER/name" override wins. NULL if not set;
+ * *file_r / *line_r get where it was set. Owned by cfg.
+ */
+const char *config_unregistered(const struct config *cfg, const char *name,
+				const char **file_r, int *line_r);
+
 /* config_where - file and line of the effective assignment; 0 if default. */
 int config_where(const struct config *cfg, const char *name, const char **file_r);
 

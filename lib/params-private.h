@@ -11,6 +11,7 @@
 extern const struct param_def params_core[];
 extern const struct param_def params_tls[];
 extern const struct param_def params_smtpd[];
+extern const struct param_def params_smtpd_restrictions[];
 extern const struct param_def params_auth[];
 
 #endif

@@ -14,6 +14,7 @@ static const struct param_def *const param_tables[] = {
 	params_tls,
 	params_auth,
 	params_smtpd,
+	params_smtpd_restrictions,
 };
 
 static const struct param_def **param_index;

@@ -121,8 +121,8 @@ typedef void restrict_done_fn(void *ctx, const struct restrict_result *r);
  * with every string they point to, must stay valid until done runs or
  * the request is cancelled). done is called exactly once, possibly before
  * restrict_check returns (nothing asynchronous was needed); then the
- * returned pointer is already invalid and must not be used. Returns NULL
- * only when out of memory (done not called: answer 451 4.3.0).
+ * returned pointer is a marker that restrict_cancel() accepts and ignores.
+ * Returns NULL only when out of memory (done not called: answer 451 4.3.0).
  */
 struct restrict_req *restrict_check(struct restrictions *r, enum restrict_stage stage,
 				    const struct restrict_facts *f,
@@ -139,6 +139,10 @@ void restrictions_free(struct restrictions **r);
 /* restrictions_dns - the resolver the restrictions use (owned by r), for the
  * session's client name look-up (dns_client_name()). NULL if base was NULL. */
 struct dns *restrictions_dns(struct restrictions *r);
+
+/* restrictions_set_dns - use d instead of the resolver restrictions_new()
+ * made (tests: dns_new_fake()); r owns d afterwards. */
+void restrictions_set_dns(struct restrictions *r, struct dns *d);
 
 /*
  * User database look-ups. By default the restrictions connect (lazily, and

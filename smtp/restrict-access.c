@@ -1,0 +1,291 @@
+/*
+ * restrict-access.c - check_client_access, check_reverse_client_hostname_access,
+ * check_helo_access, check_sender_access, check_recipient_access and the
+ * access(5) actions of their results: OK, all-numeric, REJECT [text],
+ * DEFER [text], DEFER_IF_REJECT, DEFER_IF_PERMIT, 4NN/5NN text, DISCARD,
+ * HOLD, REDIRECT addr, RELAY, DUNNO, WARN/INFO, and any restriction list
+ * (rules and restriction class names) evaluated in place.
+ *
+ * Look-up keys follow access(5) "EMAIL ADDRESS PATTERNS", "HOST NAME/ADDRESS
+ * PATTERNS" with parent_domain_matches_subdomains containing
+ * smtpd_access_maps (Postfix's default).
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "restrict-private.h"
+#include "util.h"
+
+static bool is_pattern_table(const struct map *m)
+{
+	const char *t = map_type(m);
+
+	return strcmp(t, "regexp") == 0 || strcmp(t, "pcre") == 0 || strcmp(t, "cidr") == 0;
+}
+
+/* Optional "X.Y.Z " DSN at the start of text (access(5)). */
+static const char *take_dsn(const char *text, char *dsn, size_t size, const char *def)
+{
+	const char *p = text;
+
+	if (p[0] >= '2' && p[0] <= '5' && p[1] == '.' && isdigit((unsigned char)p[2])) {
+		size_t n = strspn(p, "0123456789.");
+
+		if (n < size && (p[n] == ' ' || p[n] == '\0')) {
+			memcpy(dsn, p, n);
+			dsn[n] = '\0';
+			p += n;
+			while (*p == ' ')
+				p++;
+			return p;
+		}
+	}
+	str_copy(dsn, def, size);
+	return text;
+}
+
+/* Apply one access(5) result; what is the looked-up thing (for replies). */
+static enum rule_status access_action(struct restrict_req *q, const struct rule *rule,
+				      enum restrict_list kind, const char *what, const char *value)
+{
+	const char *cls = restrict_list_class(kind);
+	char word[32], dsn[16];
+	const char *text;
+	size_t n = strcspn(value, " \t");
+
+	while (*value == ' ' || *value == '\t')
+		value++;
+	n = strcspn(value, " \t");
+	if (n >= sizeof(word))
+		n = sizeof(word) - 1;
+	memcpy(word, value, n);
+	word[n] = '\0';
+	text = value + n;
+	while (*text == ' ' || *text == '\t')
+		text++;
+
+	if (n == 3 && (word[0] == '4' || word[0] == '5') && isdigit((unsigned char)word[1]) &&
+	    isdigit((unsigned char)word[2])) {
+		int code = atoi(word);
+
+		text = take_dsn(text, dsn, sizeof(dsn), code >= 500 ? "5.7.1" : "4.7.1");
+		return restrict_reply(q, code, dsn, "<%s>: %s rejected: %s", what, cls,
+				      *text ? text : "Access denied");
+	}
+	if (n > 0 && strspn(word, "0123456789") == n)
+		return RULE_OK; /* access(5): an all-numeric result means OK */
+	if (strcasecmp(word, "OK") == 0 || strcasecmp(word, "RELAY") == 0)
+		return RULE_OK;
+	if (strcasecmp(word, "DUNNO") == 0)
+		return RULE_DUNNO;
+	if (strcasecmp(word, "REJECT") == 0) {
+		text = take_dsn(text, dsn, sizeof(dsn), "5.7.1");
+		return restrict_reply(q, q->r->access_reject_code, dsn, "<%s>: %s rejected: %s",
+				      what, cls, *text ? text : "Access denied");
+	}
+	if (strcasecmp(word, "DEFER") == 0) {
+		text = take_dsn(text, dsn, sizeof(dsn), "4.7.1");
+		return restrict_reply(q, q->r->access_defer_code, dsn, "<%s>: %s rejected: %s",
+				      what, cls, *text ? text : "Access denied");
+	}
+	if (strcasecmp(word, "DEFER_IF_PERMIT") == 0) {
+		text = take_dsn(text, dsn, sizeof(dsn), "4.7.1");
+		return restrict_defer_if_permit(q, 450, dsn, "<%s>: %s rejected: %s", what, cls,
+						*text ? text : "Service unavailable");
+	}
+	if (strcasecmp(word, "DEFER_IF_REJECT") == 0) {
+		q->defer_if_reject = true;
+		return RULE_DUNNO;
+	}
+	if (strcasecmp(word, "DISCARD") == 0) {
+		q->discard = true;
+		restrict_fmt(q->hold_log, sizeof(q->hold_log), "discard: %s: %s", what,
+			     *text ? text : "triggers DISCARD action");
+		log_info("restrictions: %s", q->hold_log);
+		return RULE_OK;
+	}
+	if (strcasecmp(word, "HOLD") == 0) {
+		q->hold = true;
+		restrict_fmt(q->hold_log, sizeof(q->hold_log), "hold: %s: %s", what,
+			     *text ? text : "triggers HOLD action");
+		log_info("restrictions: %s", q->hold_log);
+		return RULE_DUNNO;
+	}
+	if (strcasecmp(word, "REDIRECT") == 0) {
+		if (*text == '\0' || strlen(text) >= sizeof(q->redirect) || strchr(text, ' ')) {
+			log_warn("restrictions: %s: REDIRECT needs one address; \"%s\" ignored",
+				 map_spec(rule->map), value);
+			return restrict_reply(q, 451, "4.3.5", "Server configuration error");
+		}
+		restrict_clean_text(q->redirect, sizeof(q->redirect), text);
+		return RULE_DUNNO;
+	}
+	if (strcasecmp(word, "WARN") == 0 || strcasecmp(word, "INFO") == 0) {
+		log_info("restrictions: %s: %s: %s", strcasecmp(word, "WARN") == 0 ? "warning" : "info",
+			 what, text);
+		return RULE_DUNNO;
+	}
+	if (strcasecmp(word, "PREPEND") == 0 || strcasecmp(word, "FILTER") == 0 ||
+	    strcasecmp(word, "BCC") == 0) {
+		log_warn("restrictions: %s: action %s is not supported in access tables; ignored",
+			 map_spec(rule->map), word);
+		return RULE_DUNNO;
+	}
+	/* Anything else must be a restriction list (rules, class names). */
+	{
+		struct rule_list *l = must_calloc(1, sizeof(*l));
+		char *err = NULL;
+
+		if (restrict_parse_list(q->r, map_spec(rule->map), value, l, &err) < 0) {
+			log_warn("restrictions: %s: result \"%s\" for %s: %s", map_spec(rule->map),
+				 value, what, err);
+			free(err);
+			free(l);
+			return restrict_reply(q, 451, "4.3.5", "Server configuration error");
+		}
+		return restrict_push(q, l, l, kind);
+	}
+}
+
+/* Look key up; FOUND runs the action. *hit_r tells whether it was found. */
+static enum rule_status try_key(struct restrict_req *q, const struct rule *rule,
+				enum restrict_list kind, const char *what, const char *key,
+				bool address, bool *hit_r)
+{
+	const char *value = NULL, *err = NULL;
+	enum map_status st;
+	char *copy;
+	enum rule_status rs;
+
+	*hit_r = false;
+	if (address)
+		st = map_lookup_address(rule->map, key,
+					MAP_ADDR_ACCESS | MAP_ADDR_PARENT_MATCHES_SUBDOMAINS,
+					&value, &err);
+	else
+		st = map_lookup(rule->map, key, &value, &err);
+	if (st == MAP_NOTFOUND)
+		return RULE_DUNNO;
+	*hit_r = true;
+	if (st == MAP_TEMPFAIL) {
+		log_warn("restrictions: %s: lookup of %s failed: %s", map_spec(rule->map), key,
+			 err ? err : "temporary failure");
+		return restrict_reply(q, 451, "4.3.0", "<%s>: Temporary lookup failure", what);
+	}
+	copy = must_strdup(value);
+	rs = access_action(q, rule, kind, what, copy);
+	free(copy);
+	return rs;
+}
+
+/* Host name: the name, then its parent domains (indexed tables only). */
+static enum rule_status check_hostname(struct restrict_req *q, const struct rule *rule,
+				       enum restrict_list kind, const char *what,
+				       const char *name, bool *hit_r)
+{
+	enum rule_status st = try_key(q, rule, kind, what, name, false, hit_r);
+	const char *p = name;
+
+	if (*hit_r || is_pattern_table(rule->map))
+		return st;
+	while ((p = strchr(p, '.')) != NULL && p[1]) {
+		p++;
+		st = try_key(q, rule, kind, what, p, false, hit_r);
+		if (*hit_r)
+			return st;
+	}
+	return RULE_DUNNO;
+}
+
+/* Client address: "1.2.3.4", then "1.2.3", "1.2", "1" (IPv6 by ':'). */
+static enum rule_status check_hostaddr(struct restrict_req *q, const struct rule *rule,
+				       enum restrict_list kind, const char *what,
+				       const char *addr, bool *hit_r)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	enum rule_status st = try_key(q, rule, kind, what, addr, false, hit_r);
+	char sep = strchr(addr, ':') ? ':' : '.';
+
+	if (*hit_r || is_pattern_table(rule->map))
+		return st;
+	str_copy(buf, addr, sizeof(buf));
+	for (char *cut = strrchr(buf, sep); cut; cut = strrchr(buf, sep)) {
+		*cut = '\0';
+		if (buf[0] == '\0')
+			break;
+		st = try_key(q, rule, kind, what, buf, false, hit_r);
+		if (*hit_r)
+			return st;
+	}
+	return RULE_DUNNO;
+}
+
+static enum rule_status client_access(struct restrict_req *q, const struct rule *rule,
+				      const char *name)
+{
+	const struct restrict_facts *f = q->f;
+	char what[300];
+	bool hit = false;
+	enum rule_status st;
+
+	restrict_list_name(q, RLIST_CLIENT, what, sizeof(what));
+	if (name && strcmp(name, "unknown") != 0) {
+		st = check_hostname(q, rule, RLIST_CLIENT, what, name, &hit);
+		if (hit)
+			return st;
+	}
+	if (f->client_addr)
+		return check_hostaddr(q, rule, RLIST_CLIENT, what, f->client_addr, &hit);
+	return RULE_DUNNO;
+}
+
+enum rule_status rule_client_access(struct restrict_req *q, const struct rule *rule)
+{
+	return client_access(q, rule, q->f->client_name);
+}
+
+enum rule_status rule_reverse_client_access(struct restrict_req *q, const struct rule *rule)
+{
+	const char *n = q->f->reverse_client_name;
+	char what[300];
+	bool hit;
+
+	if (n == NULL || strcmp(n, "unknown") == 0)
+		return RULE_DUNNO;
+	restrict_list_name(q, RLIST_CLIENT, what, sizeof(what));
+	return check_hostname(q, rule, RLIST_CLIENT, what, n, &hit);
+}
+
+enum rule_status rule_helo_access(struct restrict_req *q, const struct rule *rule)
+{
+	bool hit;
+
+	if (q->f->helo == NULL)
+		return RULE_DUNNO;
+	return check_hostname(q, rule, RLIST_HELO, q->f->helo, q->f->helo, &hit);
+}
+
+enum rule_status rule_sender_access(struct restrict_req *q, const struct rule *rule)
+{
+	const char *s = q->f->sender;
+	bool hit;
+
+	if (s == NULL)
+		return RULE_DUNNO;
+	/* smtpd_null_access_lookup_key: the null sender is looked up as "<>". */
+	return try_key(q, rule, RLIST_SENDER, s, s[0] ? s : "<>", true, &hit);
+}
+
+enum rule_status rule_recipient_access(struct restrict_req *q, const struct rule *rule)
+{
+	const char *r = q->f->recipient;
+	bool hit;
+
+	if (r == NULL)
+		return RULE_DUNNO;
+	return try_key(q, rule, RLIST_RECIPIENT, r, r, true, &hit);
+}

@@ -1,0 +1,303 @@
+/*
+ * restrict-dnsbl.c - the restrictions that ask the DNS (postconf(5)):
+ * reject_rbl_client, reject_rhsbl_{client,sender,helo,recipient},
+ * reject_unknown_{helo_hostname,sender_domain,recipient_domain} and
+ * reject_unknown_{,reverse_}client_hostname (their DNS work happened at
+ * connect time, see dns_client_name()).
+ *
+ * A temporary DNS failure never rejects (Postfix: unknown_*_tempfail_action
+ * = defer_if_permit; DNSBL look-ups that fail count as "not listed").
+ * RFC 5782 describes DNSBL queries; RFC 7505 null MX.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "restrict-private.h"
+#include "util.h"
+
+/* Does IPv4 answer a match filter (Postfix "d.n.s.bl=127.0.0.[2..11]",
+ * each octet a number, [a..b] or [a;b;c])? */
+static bool filter_octet(const char *pat, size_t plen, unsigned v)
+{
+	char buf[64];
+	char *p, *end;
+
+	if (plen == 0 || plen >= sizeof(buf))
+		return false;
+	memcpy(buf, pat, plen);
+	buf[plen] = '\0';
+	if (buf[0] != '[')
+		return strtoul(buf, &end, 10) == v && *end == '\0';
+	if (buf[plen - 1] != ']')
+		return false;
+	buf[plen - 1] = '\0';
+	p = buf + 1;
+	for (char *tok = strtok_r(p, ";", &end); tok; tok = strtok_r(NULL, ";", &end)) {
+		char *dots = strstr(tok, "..");
+
+		if (dots) {
+			*dots = '\0';
+			if (v >= strtoul(tok, NULL, 10) && v <= strtoul(dots + 2, NULL, 10))
+				return true;
+		} else if (strtoul(tok, NULL, 10) == v) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool filter_match(const char *filter, const char *addr)
+{
+	unsigned o[4];
+	const char *p = filter;
+
+	if (sscanf(addr, "%u.%u.%u.%u", &o[0], &o[1], &o[2], &o[3]) != 4)
+		return false;
+	for (int i = 0; i < 4; i++) {
+		const char *dot = p;
+
+		/* a dot inside brackets (a..b) does not end the octet */
+		while (*dot && *dot != '.')
+			dot = *dot == '[' ? (strchr(dot, ']') ? strchr(dot, ']') + 1 : dot + strlen(dot))
+					 : dot + 1;
+		if (!filter_octet(p, (size_t)(dot - p), o[i]))
+			return false;
+		if (i < 3) {
+			if (*dot != '.')
+				return false;
+			p = dot + 1;
+		} else if (*dot != '\0') {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Look name up in zone (arg "zone[=filter]"); on a listing reply with
+ * Postfix's default_rbl_reply. */
+static enum rule_status dnsbl(struct restrict_req *q, const struct rule *rule, const char *name,
+			      const char *rbl_class, const char *what)
+{
+	char zone[256], qname[600];
+	const char *eq = strchr(rule->arg, '='), *filter = eq ? eq + 1 : NULL;
+	const struct restrict_cached *a, *t;
+	bool listed = false;
+	int st;
+
+	str_copy(zone, rule->arg, sizeof(zone));
+	if (eq && (size_t)(eq - rule->arg) < sizeof(zone))
+		zone[eq - rule->arg] = '\0';
+	restrict_fmt(qname, sizeof(qname), "%s.%s", name, zone);
+	st = restrict_dns(q, qname, DNS_A, &a);
+	if (st < 0)
+		return RULE_PENDING;
+	if (st != DNS_FOUND)
+		return RULE_DUNNO;
+	for (size_t i = 0; i < a->n && !listed; i++)
+		listed = filter == NULL || filter_match(filter, a->rr[i]);
+	if (!listed)
+		return RULE_DUNNO;
+	st = restrict_dns(q, qname, DNS_TXT, &t);
+	if (st < 0)
+		return RULE_PENDING;
+	if (st == DNS_FOUND && t->n > 0 && t->rr[0][0]) {
+		char reason[300];
+
+		restrict_clean_text(reason, sizeof(reason), t->rr[0]);
+		return restrict_reply(q, q->r->rbl_code, "5.7.1",
+				      "Service unavailable; %s [%s] blocked using %s; %s",
+				      rbl_class, what, zone, reason);
+	}
+	return restrict_reply(q, q->r->rbl_code, "5.7.1",
+			      "Service unavailable; %s [%s] blocked using %s", rbl_class, what, zone);
+}
+
+enum rule_status rule_rbl_client(struct restrict_req *q, const struct rule *rule)
+{
+	char rev[80];
+	char *suffix;
+
+	if (q->f->client_addr == NULL || dns_reverse_name(q->f->client_addr, rev, sizeof(rev)) < 0)
+		return RULE_DUNNO;
+	suffix = strstr(rev, ".in-addr.arpa");
+	if (suffix == NULL)
+		suffix = strstr(rev, ".ip6.arpa");
+	if (suffix)
+		*suffix = '\0';
+	return dnsbl(q, rule, rev, "Client host", q->f->client_addr);
+}
+
+enum rule_status rule_rhsbl_client(struct restrict_req *q, const struct rule *rule)
+{
+	const char *n = q->f->client_name;
+
+	if (strcmp(rule->def->name, "reject_rhsbl_reverse_client") == 0)
+		n = q->f->reverse_client_name;
+	if (n == NULL || strcmp(n, "unknown") == 0)
+		return RULE_DUNNO;
+	return dnsbl(q, rule, n, "Client host", n);
+}
+
+enum rule_status rule_rhsbl_helo(struct restrict_req *q, const struct rule *rule)
+{
+	const char *h = q->f->helo;
+
+	if (h == NULL || !restrict_valid_hostname(h))
+		return RULE_DUNNO;
+	return dnsbl(q, rule, h, "Helo command", h);
+}
+
+enum rule_status rule_rhsbl_sender(struct restrict_req *q, const struct rule *rule)
+{
+	const char *d;
+
+	if (q->f->sender == NULL || q->f->sender[0] == '\0')
+		return RULE_DUNNO;
+	d = restrict_addr_domain(q->f->sender);
+	if (!restrict_valid_hostname(d))
+		return RULE_DUNNO;
+	return dnsbl(q, rule, d, "Sender address", d);
+}
+
+enum rule_status rule_rhsbl_recipient(struct restrict_req *q, const struct rule *rule)
+{
+	const char *d;
+
+	if (q->f->recipient == NULL)
+		return RULE_DUNNO;
+	d = restrict_addr_domain(q->f->recipient);
+	if (!restrict_valid_hostname(d))
+		return RULE_DUNNO;
+	return dnsbl(q, rule, d, "Recipient address", d);
+}
+
+/* Does name have an A, AAAA or MX record? FOUND / NOTFOUND / TEMPFAIL or
+ * -1 (pending). mx_first: MX, then A and AAAA (mail domains). *null_mx_r:
+ * the only MX is "." (RFC 7505). */
+static int name_exists(struct restrict_req *q, const char *name, bool mx_first, bool *null_mx_r)
+{
+	static const enum dns_type host_order[] = { DNS_A, DNS_AAAA, DNS_MX };
+	static const enum dns_type mail_order[] = { DNS_MX, DNS_A, DNS_AAAA };
+	const enum dns_type *order = mx_first ? mail_order : host_order;
+	bool temp = false;
+
+	*null_mx_r = false;
+	for (int i = 0; i < 3; i++) {
+		const struct restrict_cached *c;
+		int st = restrict_dns(q, name, order[i], &c);
+
+		if (st < 0)
+			return -1;
+		if (st == DNS_FOUND) {
+			if (order[i] == DNS_MX && c->n == 1 && c->rr[0][0] == '\0')
+				*null_mx_r = true;
+			return DNS_FOUND;
+		}
+		if (st == DNS_TEMPFAIL)
+			temp = true;
+	}
+	return temp ? DNS_TEMPFAIL : DNS_NOTFOUND;
+}
+
+enum rule_status rule_unknown_helo(struct restrict_req *q, const struct rule *rule)
+{
+	const char *h = q->f->helo;
+	bool null_mx;
+	int st;
+
+	(void)rule;
+	if (h == NULL || h[0] == '[' || !restrict_valid_hostname(h))
+		return RULE_DUNNO; /* reject_invalid_helo_hostname's business */
+	st = name_exists(q, h, false, &null_mx);
+	if (st < 0)
+		return RULE_PENDING;
+	if (st == DNS_FOUND)
+		return RULE_DUNNO;
+	if (st == DNS_TEMPFAIL)
+		return restrict_defer_if_permit(q, 450, "4.7.1",
+						"<%s>: Helo command rejected: Host not found", h);
+	return restrict_reply(q, q->r->unknown_hostname_code, "4.7.1",
+			      "<%s>: Helo command rejected: Host not found", h);
+}
+
+static enum rule_status unknown_domain(struct restrict_req *q, const char *address, bool sender)
+{
+	const char *cls = sender ? "Sender address" : "Recipient address";
+	const char *dsn = sender ? "4.1.8" : "4.1.2";
+	struct addr_resolved res;
+	const char *d;
+	bool null_mx;
+	int st;
+
+	if (address == NULL || address[0] == '\0')
+		return RULE_DUNNO;
+	d = restrict_addr_domain(address);
+	if (d[0] == '\0' || d[0] == '[')
+		return RULE_DUNNO;
+	/* Our own domains need no DNS. */
+	if (restrict_resolve(q->r, address, &res) == 0 && res.cls != ADDR_DEFAULT &&
+	    res.cls != ADDR_RELAY)
+		return RULE_DUNNO;
+	st = name_exists(q, d, true, &null_mx);
+	if (st < 0)
+		return RULE_PENDING;
+	if (st == DNS_FOUND && !null_mx)
+		return RULE_DUNNO;
+	if (null_mx)
+		return restrict_reply(q, 550, "5.7.27",
+				      "<%s>: %s rejected: Domain %s does not accept mail (nullMX)",
+				      address, cls, d);
+	if (st == DNS_TEMPFAIL)
+		return restrict_defer_if_permit(q, 450, dsn, "<%s>: %s rejected: Domain not found",
+						address, cls);
+	return restrict_reply(q, q->r->unknown_address_code, dsn,
+			      "<%s>: %s rejected: Domain not found", address, cls);
+}
+
+enum rule_status rule_unknown_sender_domain(struct restrict_req *q, const struct rule *rule)
+{
+	(void)rule;
+	return unknown_domain(q, q->f->sender, true);
+}
+
+enum rule_status rule_unknown_recipient_domain(struct restrict_req *q, const struct rule *rule)
+{
+	(void)rule;
+	return unknown_domain(q, q->f->recipient, false);
+}
+
+enum rule_status rule_unknown_client(struct restrict_req *q, const struct rule *rule)
+{
+	const struct restrict_facts *f = q->f;
+
+	(void)rule;
+	if (f->client_addr == NULL || f->client_name == NULL ||
+	    strcmp(f->client_name, "unknown") != 0)
+		return RULE_DUNNO;
+	if (f->client_name_tempfail)
+		return restrict_defer_if_permit(q, 450, "4.7.1",
+						"Client host rejected: cannot find your hostname, [%s]",
+						f->client_addr);
+	return restrict_reply(q, q->r->unknown_client_code, "4.7.1",
+			      "Client host rejected: cannot find your hostname, [%s]",
+			      f->client_addr);
+}
+
+enum rule_status rule_unknown_reverse_client(struct restrict_req *q, const struct rule *rule)
+{
+	const struct restrict_facts *f = q->f;
+
+	(void)rule;
+	if (f->client_addr == NULL || f->reverse_client_name == NULL ||
+	    strcmp(f->reverse_client_name, "unknown") != 0)
+		return RULE_DUNNO;
+	if (f->reverse_client_name_tempfail)
+		return restrict_defer_if_permit(q, 450, "4.7.1",
+						"Client host rejected: cannot find your reverse hostname, [%s]",
+						f->client_addr);
+	return restrict_reply(q, q->r->unknown_client_code, "4.7.1",
+			      "Client host rejected: cannot find your reverse hostname, [%s]",
+			      f->client_addr);
+}
