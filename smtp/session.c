@@ -168,7 +168,9 @@ void session_reply(struct smtp_session *s, const char *fmt, ...)
 
 void session_resume(struct smtp_session *s)
 {
-	if (s->delayed.len > 0 || s->greet_waiting || s->state == SMTP_STATE_QUIT)
+	/* During the greet pause input is read (to see early talkers) until
+	 * the first line arrives. */
+	if (s->delayed.len > 0 || (s->greet_waiting && s->early_line) || s->state == SMTP_STATE_QUIT)
 		return;
 	if (s->req || s->auth_id || s->dns_req)
 		return;

@@ -14,7 +14,8 @@ from smtp_helpers import (PASSWORD, USER, Client, client_context, module_instanc
 
 @pytest.fixture(scope="module")
 def smtp():
-    yield from module_instance(params=("auth_failure_delay=0",), users=((USER, PASSWORD),))
+    yield from module_instance(params=("auth_failure_delay=0", "local_recipient_maps="),
+                               users=((USER, PASSWORD),))
 
 
 def b64(data):
@@ -167,4 +168,25 @@ def test_tls_handshake_failure_is_logged_and_role_survives(smtp):
     smtp.wait_log("SSL_accept error from unknown[127.0.0.1]")
     c = Client(smtp.ports["smtps"], tls=True)
     assert c.cmd("NOOP") == "250 2.0.0 Ok"
+    c.cmd("QUIT")
+
+
+def test_submission_refuses_unauthenticated_and_foreign_senders(smtp):
+    """postern init's submission overrides: smtpd_client_restrictions =
+    permit_sasl_authenticated, reject and reject_sender_login_mismatch."""
+    c = Client(smtp.ports["submission"])
+    c.cmd("EHLO client.example")
+    c.starttls()
+    c.cmd("EHLO client.example")
+    assert c.cmd("MAIL FROM:<%s>" % USER) == "250 2.1.0 Ok"
+    r = c.cmd("RCPT TO:<bob@elsewhere.example>")
+    assert r.startswith("554 5.7.1 ") and "Client host rejected: Access denied" in r, r
+    c.cmd("RSET")
+    assert c.cmd("AUTH PLAIN " + plain()) == "235 2.7.0 Authentication successful"
+    assert c.cmd("MAIL FROM:<boss@example.test>") == "250 2.1.0 Ok"
+    assert c.cmd("RCPT TO:<bob@elsewhere.example>") == (
+        "553 5.7.1 <boss@example.test>: Sender address rejected: not owned by user %s" % USER)
+    smtp.wait_log("reject: RCPT from unknown[127.0.0.1]: 553 5.7.1 <boss@example.test>: "
+                  "Sender address rejected: not owned by user %s; from=<boss@example.test> "
+                  "to=<bob@elsewhere.example> proto=ESMTP helo=<client.example>" % USER)
     c.cmd("QUIT")
