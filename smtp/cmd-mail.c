@@ -3,8 +3,9 @@
  * the extensions in smtp-params.h). Checks (reply, change nothing): TLS
  * required, HELO required, nested MAIL, syntax, parameters, the address
  * (smtp/address.h). Then smtpd_sender_restrictions (restrict.h; with
- * smtpd_delay_reject they run at RCPT), then the queue file is created
- * (its id is the transaction's id, logged as Postfix's "ID: client=...").
+ * smtpd_delay_reject they run at RCPT). The queue file and its id come
+ * with the first accepted recipient (cmd-rcpt.c), as in Postfix, so that
+ * rejections before it are logged as NOQUEUE.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +17,6 @@
 
 static void mail_checked(struct smtp_session *s, const struct restrict_result *r)
 {
-	const char *err;
-	char id[QUEUE_ID_SIZE];
-
 	if (r->action == RESTRICT_REJECT || r->action == RESTRICT_DEFER) {
 		if (r->log[0])
 			log_info("NOQUEUE: %s", r->log);
@@ -31,18 +29,6 @@ static void mail_checked(struct smtp_session *s, const struct restrict_result *r
 		session_reply(s, "%s", r->reply);
 		return;
 	}
-	s->qf = queue_file_create(s->l->set.queue_directory, id, &err);
-	if (s->qf == NULL) {
-		log_warn("%s/incoming: cannot create a queue file: %s; check the directory and its owner",
-			 s->l->set.queue_directory, err);
-		session_count(s, SMTP_C_MAIL, false);
-		smtp_address_free(&s->pending_sender);
-		x_free(&s->pending_sender_text);
-		smtp_mail_params_free(&s->pending_mail);
-		session_reply(s, "451 4.3.0 Error: queue file write error");
-		return;
-	}
-	str_copy(s->queue_id, id, sizeof(s->queue_id));
 	s->sender = s->pending_sender;
 	memset(&s->pending_sender, 0, sizeof(s->pending_sender));
 	s->sender_text = s->pending_sender_text;
@@ -53,11 +39,6 @@ static void mail_checked(struct smtp_session *s, const struct restrict_result *r
 		s->msg.hold = true;
 	else if (r->action == RESTRICT_DISCARD)
 		s->msg.discard = true;
-	if (s->sasl_user)
-		log_info("%s: client=%s, sasl_method=%s, sasl_username=%s", s->queue_id, s->client,
-			 s->sasl_method, s->sasl_user);
-	else
-		log_info("%s: client=%s", s->queue_id, s->client);
 	session_count(s, SMTP_C_MAIL, true);
 	session_set_state(s, SMTP_STATE_MAIL);
 	session_reply(s, "250 2.1.0 Ok");

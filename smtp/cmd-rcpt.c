@@ -20,6 +20,28 @@ static void pending_free(struct smtp_session *s)
 	x_free(&s->pending_rcpt.orcpt);
 }
 
+/* open_queue_file - at the first accepted recipient, as Postfix opens its
+ * cleanup stream: the queue id exists from here on (logged "ID: client="). */
+static int open_queue_file(struct smtp_session *s)
+{
+	char id[QUEUE_ID_SIZE];
+	const char *err;
+
+	s->qf = queue_file_create(s->l->set.queue_directory, id, &err);
+	if (s->qf == NULL) {
+		log_warn("%s/incoming: cannot create a queue file: %s; check the directory and its owner",
+			 s->l->set.queue_directory, err);
+		return -1;
+	}
+	str_copy(s->queue_id, id, sizeof(s->queue_id));
+	if (s->sasl_user)
+		log_info("%s: client=%s, sasl_method=%s, sasl_username=%s", s->queue_id, s->client,
+			 s->sasl_method, s->sasl_user);
+	else
+		log_info("%s: client=%s", s->queue_id, s->client);
+	return 0;
+}
+
 static void rcpt_checked(struct smtp_session *s, const struct restrict_result *r)
 {
 	if (r->action == RESTRICT_REJECT || r->action == RESTRICT_DEFER) {
@@ -44,6 +66,12 @@ static void rcpt_checked(struct smtp_session *s, const struct restrict_result *r
 		}
 		s->rcpts = n;
 		s->cap_rcpts = cap;
+	}
+	if (s->qf == NULL && open_queue_file(s) < 0) {
+		pending_free(s);
+		session_count(s, SMTP_C_RCPT, false);
+		session_reply(s, "451 4.3.0 Error: queue file write error");
+		return;
 	}
 	if (r->action == RESTRICT_REDIRECT && r->redirect[0]) {
 		char *t = strdup(r->redirect);

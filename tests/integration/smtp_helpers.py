@@ -147,17 +147,23 @@ def wait_until(pred, what, timeout=None):
     raise AssertionError("timed out waiting for " + what)
 
 
-def module_instance(params=(), users=()):
+def module_instance(params=(), users=(), files=None):
     """A generator for module-scoped fixtures: one running instance shared
     by the tests of a file (start-up costs a second), checked on teardown
-    like the function-scoped `instance` fixture."""
+    like the function-scoped `instance` fixture. files: name -> text
+    written into the instance directory first; "{dir}" in params is that
+    directory."""
     import shutil
     import tempfile
     from conftest import BAD_MARKERS, make_instance
     d = tempfile.mkdtemp(prefix="postern-it-")
     os.chmod(d, 0o755)
     inst = make_instance(d)
-    start_smtp(inst, params, users)
+    for name, text in (files or {}).items():
+        with open(os.path.join(inst.dir, name), "w") as f:
+            f.write(text)
+        os.chmod(os.path.join(inst.dir, name), 0o644)
+    start_smtp(inst, [p.replace("{dir}", inst.dir) for p in params], users)
     yield inst
     problems = []
     try:
