@@ -147,9 +147,11 @@ void message_line(struct smtp_session *s, const char *line, size_t len)
 	flush_header(s);
 	if (len == 0 || !looks_like_header(line, len)) {
 		m->headers_done = true;
-		if (len == 0)
-			write_line(s, "", 0);
-		else
+		/* A body without a header block (or after a broken one) gets the
+		 * empty line that separates it from the headers, at least from
+		 * our Received: (RFC 5322 2.1), as Postfix's cleanup does. */
+		write_line(s, "", 0);
+		if (len > 0)
 			body_line(s, line, len);
 		return;
 	}

@@ -31,7 +31,9 @@ char *received_header(const struct smtp_session *s, time_t now)
 		str_escape(s->helo, strlen(s->helo), helo, sizeof(helo));
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
-	if (strbuf_printf(&b, "Received: from %s (%s [%s])\r\n", s->helo ? helo : "", s->name, s->addr) < 0)
+	/* Without HELO Postfix writes "from (NAME [ADDR])", as in the seeds. */
+	if (strbuf_printf(&b, "Received: from %s%s(%s [%s])\r\n", s->helo ? helo : "", s->helo ? " " : "",
+			  s->name, s->addr) < 0)
 		goto fail;
 	if (s->tls && s->tls_info[0] && s->l->set.tls_received &&
 	    strbuf_printf(&b, "\t(using %s)\r\n", s->tls_info) < 0)

@@ -309,3 +309,22 @@ def test_relay_is_refused_for_foreign_domains_from_outside(smtp):
     c.cmd("MAIL FROM:<a@b.example>")
     assert c.cmd("RCPT TO:<postmaster@localhost>") == "250 2.1.5 Ok"
     c.cmd("QUIT")
+
+
+def test_seed_telnet_session_without_helo(smtp):
+    """Seed 000's telnet transcript, typed as a person would: no HELO,
+    lower-case commands, addresses without brackets."""
+    c = Client(mx(smtp))
+    assert c.greeting == "220 mail.example.test ESMTP Postern"
+    assert c.cmd("mail from:mail@haiyun.example") == "250 2.1.0 Ok"
+    assert c.cmd("rcpt to:test@mail.example.test") == "250 2.1.5 Ok"
+    assert c.cmd("data") == "354 End data with <CR><LF>.<CR><LF>"
+    c.send(b"test mail\r\n.\r\n")
+    qid = queued_id(c.reply())
+    assert c.cmd("quit") == "221 2.0.0 Bye"
+    _, msg = parse_queue_file(read_queue_file(smtp, qid))
+    lines = msg.split(b"\r\n")
+    assert lines[0] == b"Received: from (unknown [127.0.0.1])"
+    assert lines[1] == b"\tby mail.example.test (Postern) with SMTP id " + qid.encode()
+    # the body is separated from the Received: header by an empty line
+    assert msg.endswith(b"\r\n\r\ntest mail\r\n")
