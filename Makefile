@@ -107,7 +107,7 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(MASTER_A) $(ROLES_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LINK_LIBS) $(shell pkg-config --libs cmocka)
 
-# make test: unit binaries + the pytest integration suite, one summary line.
+# make test: unit binaries + the pytest integration and interop suites, one summary line.
 test: deps
 	@$(MAKE) --no-print-directory build $(UNIT_BINS)
 	@POSTERN_BIN=$(abspath $(BIN)) POSTERN_SAN=$(SAN) $(PYTHON) tests/run_all.py $(UNIT_BINS)

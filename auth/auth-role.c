@@ -1,12 +1,14 @@
 /*
  * auth-role.c - the auth role process: builds the backend chain from
- * auth_backends, binds the SASL socket (Dovecot auth client protocol,
+ * auth_backends, accepts on the SASL socket (Dovecot auth client protocol,
  * auth-server.c) and the userdb socket (auth-userdb.c), and runs the
  * libevent loop. Lines are read with a hard bound (AUTH_LINE_MAX): a
- * longer line closes the connection. Started by the master (roles.c);
- * it keeps root only with PAM (auth_role_keeps_root), and then creates
- * the sockets and the user database owned by mail_owner so nothing else
- * needs root.
+ * longer line closes the connection. Started by the master (roles.c).
+ * The master creates both sockets (path, mode, owner, group from
+ * auth_role_unix_sockets) while it is root and passes the fds, so this
+ * role never needs the privilege to chgrp them (auth_socket_group =
+ * postfix). It keeps root only with PAM (auth_role_keeps_root), and then
+ * creates the user database owned by mail_owner.
  */
 #include <errno.h>
 #include <grp.h>
@@ -212,42 +214,57 @@ static void accept_userdb(struct evconnlistener *l, evutil_socket_t fd, struct s
 	accept_cb(l, fd, sa, socklen, arg, CLIENT_USERDB);
 }
 
-/* Bind a unix socket at path with mode and owner; the listener or NULL
- * (logged with the fix). */
-static struct evconnlistener *listen_unix(struct auth_role *role, const char *param, const char *path,
-					  mode_t mode, uid_t uid, gid_t gid, bool do_chown,
-					  evconnlistener_cb cb)
+int auth_role_unix_sockets(const struct config *cfg, struct role_unix_socket *out, size_t max,
+			   char **error_r)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct stat st;
+	const char *mode_text = config_str(cfg, "auth_socket_mode");
+	char *end = NULL;
+	long mode;
+
+	if (max < 2) {
+		*error_r = must_asprintf("auth: room for %zu unix sockets, 2 needed", max);
+		return -1;
+	}
+	errno = 0;
+	mode = strtol(mode_text, &end, 8);
+	if (*mode_text == '\0' || *end || errno || mode < 0 || mode > 0777) {
+		const char *file = NULL;
+		int line = config_where(cfg, "auth_socket_mode", &file);
+
+		*error_r = must_asprintf("%s:%d: auth_socket_mode: \"%s\" is not an octal mode; write e.g. 0660",
+					 file ? file : config_path(cfg), line, mode_text);
+		return -1;
+	}
+	out[0] = (struct role_unix_socket){
+		.name = AUTH_UNIX_AUTH, .path = config_str(cfg, "auth_socket_path"),
+		.path_param = "auth_socket_path", .mode = (unsigned)mode,
+		.group = config_str(cfg, "auth_socket_group"), .group_param = "auth_socket_group",
+	};
+	/* Only Postern's roles (mail_owner) ask the userdb socket. */
+	out[1] = (struct role_unix_socket){
+		.name = AUTH_UNIX_USERDB, .path = config_str(cfg, "auth_userdb_socket_path"),
+		.path_param = "auth_userdb_socket_path", .mode = 0600, .group = "",
+	};
+	return 2;
+}
+
+/* A listener on the socket the master passed as name; NULL (logged) when
+ * it was not passed. The fd stays the role process's to close. */
+static struct evconnlistener *listen_passed(struct auth_role *role, const struct role_env *env,
+					    const char *name, const char *param,
+					    evconnlistener_cb cb)
+{
+	int fd = role_unix_fd(env, name);
 	struct evconnlistener *l;
 
-	if (str_copy(sun.sun_path, path, sizeof(sun.sun_path)) >= sizeof(sun.sun_path)) {
-		log_error("%s: %s is longer than %zu bytes; choose a shorter path", param, path,
-			  sizeof(sun.sun_path) - 1);
+	if (fd < 0) {
+		log_error("auth: the master passed no socket for %s; start the auth role through posternd",
+			  param);
 		return NULL;
 	}
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_error("%s: %s exists and is not a socket; remove it or change %s", param, path, param);
-			return NULL;
-		}
-		unlink(path);   /* a previous auth process's socket */
-	}
-	mode_t old = umask(0777 & ~mode);
-	l = evconnlistener_new_bind(role->base, cb, role, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-				    128, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
-	if (l == NULL) {
-		log_error("%s: cannot listen on %s: %s; check that its directory exists and is writable",
-			  param, path, strerror(errno));
-		return NULL;
-	}
-	if (chmod(path, mode) < 0 || (do_chown && chown(path, uid, gid) < 0)) {
-		log_error("%s: cannot set mode/owner of %s: %s", param, path, strerror(errno));
-		evconnlistener_free(l);
-		return NULL;
-	}
+	l = evconnlistener_new(role->base, cb, role, LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (l == NULL)
+		log_error("auth: cannot accept on %s: %s", param, strerror(errno));
 	return l;
 }
 
@@ -314,23 +331,6 @@ int auth_role_main(const struct role_env *env)
 		uid = pw->pw_uid;
 		gid = pw->pw_gid;
 	}
-	gid_t sock_gid = gid;
-	const char *group = config_str(cfg, "auth_socket_group");
-	if (*group) {
-		struct group *gr = getgrnam(group);
-		if (gr == NULL) {
-			log_error("auth_socket_group: no such group \"%s\"; create it or leave the parameter empty", group);
-			return 1;
-		}
-		sock_gid = gr->gr_gid;
-	}
-	char *end;
-	const char *mode_text = config_str(cfg, "auth_socket_mode");
-	long mode = strtol(mode_text, &end, 8);
-	if (*mode_text == '\0' || *end || mode < 0 || mode > 0777) {
-		log_error("auth_socket_mode: \"%s\" is not an octal mode; write e.g. 0660", mode_text);
-		return 1;
-	}
 
 	role.set.disable_plaintext_auth = config_bool(cfg, "disable_plaintext_auth");
 	role.set.failure_delay_ms = config_time(cfg, "auth_failure_delay") * 1000;
@@ -375,7 +375,8 @@ int auth_role_main(const struct role_env *env)
 			passdbs[n_passdbs++] = pv;
 		} else if (strcmp(backends[i], "pam") == 0 && pp == NULL) {
 			pp = passdb_pam_new(config_str(cfg, "auth_pam_service"),
-					    strcmp(config_str(cfg, "auth_pam_username"), "localpart") == 0, pool);
+					    strcmp(config_str(cfg, "auth_pam_username"), "localpart") == 0,
+					    config_list(cfg, "mydestination", NULL), pool);
 			passdbs[n_passdbs++] = pp;
 		} else {
 			const char *file = NULL;
@@ -401,10 +402,9 @@ int auth_role_main(const struct role_env *env)
 	role.uset.pam_localpart = strcmp(config_str(cfg, "auth_pam_username"), "localpart") == 0;
 	role.uset.auth = &role.set;
 
-	l_auth = listen_unix(&role, "auth_socket_path", config_str(cfg, "auth_socket_path"),
-			     (mode_t)mode, uid, sock_gid, root || *group, accept_auth);
-	l_userdb = listen_unix(&role, "auth_userdb_socket_path", config_str(cfg, "auth_userdb_socket_path"),
-			       0600, uid, gid, root, accept_userdb);
+	l_auth = listen_passed(&role, env, AUTH_UNIX_AUTH, "auth_socket_path", accept_auth);
+	l_userdb = listen_passed(&role, env, AUTH_UNIX_USERDB, "auth_userdb_socket_path",
+				 accept_userdb);
 	if (l_auth == NULL || l_userdb == NULL)
 		goto out;
 	ev_term = evsignal_new(role.base, SIGTERM, on_signal, role.base);
@@ -416,8 +416,8 @@ int auth_role_main(const struct role_env *env)
 	event_base_dispatch(role.base);
 	status = 0;
 out:
-	/* Sockets are not unlinked: on reload the next auth process already
-	 * listens on the same paths. */
+	/* The sockets belong to the master, which keeps them across reloads
+	 * and unlinks them at stop. */
 	while (role.clients)
 		client_free(role.clients);
 	if (l_auth)

@@ -13,6 +13,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth/passdb.h"
 #include "auth/worker.h"
@@ -23,6 +24,7 @@ struct passdb_pam {
 	struct passdb pub;
 	char *service;
 	bool localpart;
+	char **local_domains; /* NULL-terminated, lower case */
 	struct worker_pool *pool;
 };
 
@@ -150,13 +152,30 @@ static void pam_job_done(struct worker_job *job)
 	done(ctx, res);
 }
 
+/* Only addresses in a local domain (mydestination) are system accounts:
+ * otherwise alice@anything.example would log in as the system user alice
+ * and then own that address for the sender-login checks. */
+static bool pam_domain_is_local(const struct passdb_pam *pp, const char *domain)
+{
+	for (char **d = pp->local_domains; *d; d++)
+		if (strcasecmp(*d, domain) == 0)
+			return true;
+	return false;
+}
+
 static void pam_verify(struct passdb *pdb, const char *user, const char *password,
 		       passdb_done_fn *done, void *ctx)
 {
 	struct passdb_pam *pp = pdb->ctx;
-	struct pam_job *j = calloc(1, sizeof(*j));
 	const char *at = strrchr(user, '@');
 	size_t alen = pp->localpart && at ? (size_t)(at - user) : strlen(user);
+	struct pam_job *j;
+
+	if (pp->localpart && at && !pam_domain_is_local(pp, at + 1)) {
+		done(ctx, PASSDB_UNKNOWN);
+		return;
+	}
+	j = calloc(1, sizeof(*j));
 
 	if (j == NULL || (j->service = strdup(pp->service)) == NULL ||
 	    (j->account = strndup(user, alen)) == NULL || (j->password = strdup(password)) == NULL) {
@@ -179,9 +198,17 @@ static void pam_verify(struct passdb *pdb, const char *user, const char *passwor
 		pam_job_done(&j->job);
 }
 
-struct passdb *passdb_pam_new(const char *service, bool localpart, struct worker_pool *pool)
+struct passdb *passdb_pam_new(const char *service, bool localpart,
+			      const char *const *local_domains, struct worker_pool *pool)
 {
 	struct passdb_pam *pp = must_calloc(1, sizeof(*pp));
+	size_t n = 0;
+
+	while (local_domains && local_domains[n])
+		n++;
+	pp->local_domains = must_calloc(n + 1, sizeof(*pp->local_domains));
+	for (size_t i = 0; i < n; i++)
+		pp->local_domains[i] = str_lower(must_strdup(local_domains[i]));
 
 	pp->pub.name = "pam";
 	pp->pub.verify = pam_verify;
@@ -199,6 +226,9 @@ void passdb_pam_free(struct passdb **db)
 	if (*db == NULL)
 		return;
 	pp = (*db)->ctx;
+	for (char **d = pp->local_domains; *d; d++)
+		free(*d);
+	free(pp->local_domains);
 	free(pp->service);
 	free(pp);
 	*db = NULL;

@@ -21,8 +21,13 @@ struct passdb *passdb_virtual_new(struct userdb *db, struct worker_pool *pool);
 void passdb_virtual_free(struct passdb **db);
 
 /* passdb_pam_new - system users through PAM service `service`;
- * localpart: user@domain is checked as "user". Runs on pool (required). */
-struct passdb *passdb_pam_new(const char *service, bool localpart, struct worker_pool *pool);
+ * localpart: user@domain is checked as "user". Runs on pool (required). *
+ * local_domains (NULL-terminated, copied) are the domains whose addresses
+ * name system accounts (mydestination): user@other.example is never a
+ * system user, so it is UNKNOWN here rather than checked against the
+ * account "user". A bare name (no @) always is. */
+struct passdb *passdb_pam_new(const char *service, bool localpart,
+			      const char *const *local_domains, struct worker_pool *pool);
 void passdb_pam_free(struct passdb **db);
 
 #endif

@@ -9,18 +9,23 @@
  * belong together (tls_server_ctx_new()) and the certificate is valid for
  * more than 30 days; the queue, data, run and mail directories exist, are
  * owned by mail_owner, are not writable by group or others, and can be
- * reached by mail_owner.
+ * reached by mail_owner; the unix sockets roles declare (auth_socket_path,
+ * auth_userdb_socket_path): path length, group exists (and, without root,
+ * is one of ours), the directory exists or can be created, is not
+ * writable by everyone, and members of the socket's group can reach it.
  *
  * Like postfix check it prints nothing and exits 0 when all is well.
  * Otherwise one line per problem, saying what to do; exit 1 when any of
  * them is an error (warnings alone: exit 0).
  */
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -335,6 +340,137 @@ static void check_restrictions(struct check *c)
 		check_restrictions_of(c, c->cfg, "");
 }
 
+static bool in_my_groups(gid_t gid)
+{
+	gid_t groups[256];
+	int n = getgroups(256, groups);
+
+	if (getegid() == gid)
+		return true;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* Who connects through a socket's group: the user of the same name when
+ * there is one (postfix:postfix, whose smtpd may own the directory, as
+ * /var/spool/postfix/private), else any member that owns nothing. */
+static uid_t group_user(const struct group *gr)
+{
+	struct passwd *pw = getpwnam(gr->gr_name);
+
+	return pw && pw->pw_gid == gr->gr_gid && pw->pw_uid != 0 ? pw->pw_uid : (uid_t)-2;
+}
+
+/* The directory a socket lives in: sane for the master to create the
+ * socket in and for clients to reach it. */
+static void check_socket_dir(struct check *c, const struct role_unix_socket *s, const char *w,
+			     const struct group *gr)
+{
+	char *dir = must_strdup(s->path);
+	char *slash = strrchr(dir, '/');
+	struct stat st;
+	char *block;
+
+	if (slash == NULL || slash == dir) {
+		free(dir);
+		return;
+	}
+	*slash = '\0';
+	if (stat(dir, &st) < 0) {
+		char *parent = must_strdup(dir);
+		char *ps = strrchr(parent, '/');
+
+		if (ps && ps != parent)
+			*ps = '\0';
+		else
+			str_copy(parent, "/", 2);
+		/* posternd creates one missing level (0755); more is a typo. */
+		if (stat(parent, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			log_error("%s: directory %s does not exist and neither does %s; create it (mkdir -p -m 0755 %s) or fix the path",
+				  w, dir, parent, dir);
+			c->errors++;
+		}
+		free(parent);
+		free(dir);
+		return;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_error("%s: %s is not a directory; fix the path", w, dir);
+		c->errors++;
+	} else if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+		log_error("%s: directory %s is writable by everyone, so anyone could replace the socket; fix: chmod o-w %s",
+			  w, dir, dir);
+		c->errors++;
+	} else if (gr && (block = instance_unreachable(dir, group_user(gr), gr->gr_gid)) != NULL) {
+		log_warn("%s: members of group %s cannot enter %s on the way to %s, so they cannot connect; fix: chmod o+x %s, or put the socket elsewhere",
+			 w, gr->gr_name, block, s->path, block);
+		free(block);
+	}
+	free(dir);
+}
+
+static void check_unix_sockets(struct check *c)
+{
+	for (size_t r = 0; r < role_count(); r++) {
+		const struct role_def *def = role_at(r);
+		struct role_unix_socket specs[ROLE_MAX_UNIX_SOCKETS];
+		char *err = NULL;
+		int n;
+
+		if (def->unix_sockets == NULL)
+			continue;
+		memset(specs, 0, sizeof(specs));
+		n = def->unix_sockets(c->cfg, specs, ROLE_MAX_UNIX_SOCKETS, &err);
+		if (n < 0) {
+			log_error("%s", err);
+			free(err);
+			c->errors++;
+			continue;
+		}
+		for (int i = 0; i < n; i++) {
+			const struct role_unix_socket *s = &specs[i];
+			const struct group *gr = NULL;
+			char w[512], wg[512];
+			struct stat st;
+
+			where(c->cfg, s->path_param, w, sizeof(w));
+			if (s->path == NULL || s->path[0] != '/') {
+				log_error("%s: \"%s\" is not an absolute path; give the full path of the socket",
+					  w, s->path ? s->path : "");
+				c->errors++;
+				continue;
+			}
+			if (strlen(s->path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+				log_error("%s: %s is longer than %zu bytes, the limit for a unix socket; choose a shorter path",
+					  w, s->path, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+				c->errors++;
+				continue;
+			}
+			if (lstat(s->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+				log_error("%s: %s exists and is not a socket; remove it or choose another path",
+					  w, s->path);
+				c->errors++;
+			}
+			if (s->group && *s->group) {
+				where(c->cfg, s->group_param ? s->group_param : s->path_param, wg, sizeof(wg));
+				gr = getgrnam(s->group);
+				if (gr == NULL) {
+					log_error("%s: no group \"%s\"; create it or fix the name", wg, s->group);
+					c->errors++;
+				} else if (geteuid() != 0 && !in_my_groups(gr->gr_gid)) {
+					log_error("%s: without root posternd cannot give %s the group \"%s\", which %s is not in; start posternd as root, add the user to the group, or leave %s empty",
+						  wg, s->path, s->group, c->owner ? c->owner : "this user",
+						  s->group_param ? s->group_param : s->path_param);
+					c->errors++;
+				}
+			}
+			check_socket_dir(c, s, w, gr);
+		}
+	}
+}
+
 int cmd_check(int argc, char **argv, const char *conf)
 {
 	struct check c;
@@ -358,6 +494,7 @@ int cmd_check(int argc, char **argv, const char *conf)
 	check_restrictions(&c);
 	check_tls(&c);
 	check_dirs(&c);
+	check_unix_sockets(&c);
 	config_free(&cfg);
 	return c.errors ? 1 : 0;
 }

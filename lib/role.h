@@ -5,9 +5,22 @@
  * imap, pop3, web. The master binds every listening socket, then runs
  * `posternd --role NAME -c CONF` for each role it needs (fork + exec of
  * itself) with only that role's listening sockets open, at fd 3, 4, ...,
- * named in the environment variable POSTERN_LISTEN_FDS="mx:3,submission:4".
+ * named in the environment variable POSTERN_LISTEN_FDS.
  * The role process reads the configuration again, matches each fd to its
  * config_listener, and calls the role's main function with a role_env.
+ *
+ * POSTERN_LISTEN_FDS (the one place its format is defined): a comma
+ * separated list of NAME:FD entries, FD >= ROLE_FIRST_LISTEN_FD, e.g.
+ * "mx:3,submission:4,unix:auth:5,unix:auth-userdb:6". NAME is a listener
+ * name (TCP) or "unix:" + the name a role gave one of its unix sockets
+ * (role_def.unix_sockets); the fd number follows the last ':'.
+ *
+ * Unix sockets: a role that serves local sockets (auth) declares them in
+ * role_def.unix_sockets. The master creates them while it still is root -
+ * path, mode, owner mail_owner, group - and passes the listening fds like
+ * TCP listeners, so a role never needs the privilege to chgrp a socket or
+ * to write the socket's directory; on reload a socket whose path, mode and
+ * group are unchanged is kept (same inode), on stop it is unlinked.
  *
  * Privileges: before exec, the master drops every role to mail_owner
  * (when it runs as root); only a role whose keeps_root() says so for the
@@ -33,6 +46,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "config.h"
 
@@ -46,10 +60,34 @@ struct role_listener {
 	int fd;                                  /* non-blocking, CLOEXEC, listening */
 };
 
+/* Most unix sockets one role may declare. */
+#define ROLE_MAX_UNIX_SOCKETS 8
+/* Prefix of a unix socket's name in POSTERN_LISTEN_FDS. */
+#define ROLE_UNIX_PREFIX "unix:"
+
+/* A unix socket as a role declares it (role_unix_sockets_fn). The strings
+ * point into the configuration (or are static) and live as long as it. */
+struct role_unix_socket {
+	const char *name;        /* "auth": passed as "unix:auth"; [a-z0-9-], < 48 bytes */
+	const char *path;        /* absolute path of the socket */
+	const char *path_param;  /* parameter naming path, for messages: "auth_socket_path" */
+	unsigned mode;           /* permission bits, e.g. 0660 */
+	const char *group;       /* group name; "" = mail_owner's primary group */
+	const char *group_param; /* parameter naming group, or NULL when fixed */
+};
+
+/* A passed unix socket in the role process. */
+struct role_unix_fd {
+	const char *name;        /* "auth" (without the prefix) */
+	int fd;                  /* non-blocking, CLOEXEC, listening; closed after main returns */
+};
+
 struct role_env {
 	const struct config *cfg;             /* the configuration this role was started with */
 	const struct role_listener *listeners; /* this role's listeners, in config order */
 	size_t n_listeners;
+	const struct role_unix_fd *unix_fds;  /* the unix sockets the master created for it */
+	size_t n_unix_fds;
 	const char *name;                      /* "smtp" */
 	bool foreground;                       /* posternd -f: the role also logs to stderr */
 };
@@ -62,10 +100,19 @@ typedef int role_main_fn(const struct role_env *env);
  * the auth role with PAM); NULL in the table means "never". */
 typedef bool role_keeps_root_fn(const struct config *cfg);
 
+/* role_unix_sockets_fn - the unix sockets this role needs under cfg, into
+ * out[0..max). Returns the count, or -1 with *error_r set to one line in
+ * new memory (caller frees), "FILE:LINE: NAME: problem; fix", for a value
+ * that cannot be used (e.g. a mode that is not octal). */
+typedef int role_unix_sockets_fn(const struct config *cfg, struct role_unix_socket *out,
+				 size_t max, char **error_r);
+
 struct role_def {
 	const char *name;              /* matches protocol_def.role for listener roles */
 	role_main_fn *main;
 	role_keeps_root_fn *keeps_root;
+	/* Unix sockets the master creates and passes; NULL: none. */
+	role_unix_sockets_fn *unix_sockets;
 	/* Started even when no listener needs it (auth, queue). */
 	bool always;
 	/* Never run two processes of this role at once, not even for a moment
@@ -75,6 +122,16 @@ struct role_def {
 	bool exclusive;
 	const char *doc;               /* one line, for `postern status` and docs */
 };
+
+/* role_unix_fd - the fd of the passed unix socket called name, or -1 when
+ * the master did not pass it. */
+static inline int role_unix_fd(const struct role_env *env, const char *name)
+{
+	for (size_t i = 0; i < env->n_unix_fds; i++)
+		if (strcmp(env->unix_fds[i].name, name) == 0)
+			return env->unix_fds[i].fd;
+	return -1;
+}
 
 /* role_lookup - the built role called name, or NULL when it is not built
  * into this posternd. Static data. */

@@ -4,7 +4,8 @@
  * The master puts a role's sockets at fd 3, 4, ... in the child
  * (fdpass_install) and names them in POSTERN_LISTEN_FDS="mx:3,sub:4"
  * (fdpass_format); the role parses that (fdpass_parse) and matches each
- * name to its config listener. This is the systemd LISTEN_FDS idea with
+ * name to its config listener or, for "unix:NAME", to a unix socket its
+ * role declared. The format is defined in lib/role.h. This is the systemd LISTEN_FDS idea with
  * names inline, so a role never has to guess which socket is which.
  *
  * The variable is input to the role process, so the parser is strict:
@@ -48,7 +49,7 @@ int fdpass_parse(const char *text, size_t max, struct fdpass_entry **entries_r,
 		return 0;
 	e = must_calloc(max ? max : 1, sizeof(*e));
 	for (;;) {
-		const char *colon = strchr(p, ':');
+		const char *colon = NULL;
 		const char *end = strchr(p, ',');
 		size_t name_len;
 		long fd = 0;
@@ -56,7 +57,11 @@ int fdpass_parse(const char *text, size_t max, struct fdpass_entry **entries_r,
 
 		if (end == NULL)
 			end = p + strlen(p);
-		if (colon == NULL || colon > end) {
+		/* The fd follows the last ':', so "unix:auth:5" names "unix:auth". */
+		for (q = p; q < end; q++)
+			if (*q == ':')
+				colon = q;
+		if (colon == NULL) {
 			*error_r = "entry without \":fd\"";
 			goto fail;
 		}

@@ -3,11 +3,13 @@
  * configuration and apply it without closing the listening sockets.
  *
  * The new file is validated completely first (config_load, built roles,
- * binding of new listeners). Anything wrong: the errors are logged, the
+ * the roles' unix sockets, binding of new listeners). Anything wrong: the errors are logged, the
  * running configuration stays, nothing changed ("warning: reload failed,
  * keeping the running configuration"). Otherwise:
  *   - listeners with the same address and port keep their socket (same
- *     fd), new ones are bound, removed ones are closed;
+ *     fd), new ones are bound, removed ones are closed; unix sockets of
+ *     roles likewise when path, mode and group are unchanged (same inode),
+ *     and are re-created when they changed (master-unix.c);
  *   - every role process is replaced: new processes are started first and
  *     the old ones get SIGTERM after, so a listener is never without a
  *     process accepting on it and sessions in progress finish in the old
@@ -82,6 +84,7 @@ int master_reload(struct master *m, struct strbuf *out)
 {
 	struct reload_report r = { out, false };
 	struct master_listeners fresh;
+	struct master_unix_sockets fresh_unix;
 	struct config *cfg;
 	char *err = NULL;
 	size_t first_new, started;
@@ -92,7 +95,13 @@ int master_reload(struct master *m, struct strbuf *out)
 		return -1;
 	}
 	if (master_check_config(cfg, &err) < 0 ||
-	    master_listeners_bind(cfg, &m->listeners, &fresh, &err) < 0) {
+	    master_unix_prepare(cfg, &m->id, &m->unix_socks, &fresh_unix, &err) < 0) {
+		config_free(&cfg);
+		reload_fail(&r, err);
+		return -1;
+	}
+	if (master_listeners_bind(cfg, &m->listeners, &fresh, &err) < 0) {
+		master_unix_abort(&fresh_unix);
 		config_free(&cfg);
 		reload_fail(&r, err);
 		return -1;
@@ -105,11 +114,14 @@ int master_reload(struct master *m, struct strbuf *out)
 
 		p->old = true;
 		p->n_listeners = 0;
+		p->n_unix = 0;
 		if (p->state == PROC_WAITING)
 			master_proc_terminate(p);
 	}
 	master_listeners_close(&m->listeners);
 	m->listeners = fresh;
+	master_unix_commit(&m->unix_socks, &fresh_unix);
+	m->unix_socks = fresh_unix;
 	config_free(&m->cfg);
 	m->cfg = cfg;
 	master_log_setup(m->cfg, "master", m->opts.foreground);

@@ -4,7 +4,8 @@
  * master_roles_plan() turns the configuration into one master_proc per
  * role: every role that serves at least one listener (by the protocol
  * table, params.h) plus every role marked always (auth). A role gets only
- * its own listeners' sockets.
+ * its own listeners' sockets and the unix sockets it declared
+ * (master-unix.c created them).
  *
  * master_proc_spawn() is fork + exec of posternd itself with --role NAME:
  * a fresh process image means no state of the master (config, event base,
@@ -38,6 +39,7 @@ static struct master_proc *proc_new(struct master *m, const struct role_def *def
 	p->state = PROC_EXITED;
 	p->delay = -1;
 	p->listener_idx = must_calloc(m->listeners.n ? m->listeners.n : 1, sizeof(size_t));
+	p->unix_idx = must_calloc(m->unix_socks.n ? m->unix_socks.n : 1, sizeof(size_t));
 	m->procs = must_realloc(m->procs, (m->n_procs + 1) * sizeof(*m->procs));
 	m->procs[m->n_procs++] = p;
 	return p;
@@ -52,6 +54,13 @@ void master_roles_plan(struct master *m, bool old_gen_exists)
 
 		if (def->always)
 			p = proc_new(m, def);
+		for (size_t i = 0; i < m->unix_socks.n; i++) {
+			if (m->unix_socks.items[i].def != def)
+				continue;
+			if (p == NULL)
+				p = proc_new(m, def);
+			p->unix_idx[p->n_unix++] = i;
+		}
 		for (size_t i = 0; i < m->listeners.n; i++) {
 			if (role_for_protocol(m->listeners.items[i].cl->protocol) != def)
 				continue;
@@ -71,6 +80,7 @@ void master_proc_free(struct master_proc **pp)
 	if (p->timer)
 		event_free(p->timer);
 	free(p->listener_idx);
+	free(p->unix_idx);
 	free(p);
 	*pp = NULL;
 }
@@ -84,7 +94,7 @@ static void child_setup(struct master_proc *p, const char *fds_env)
 	sigset_t all;
 	char *argv[8];
 	int argc = 0;
-	size_t n = p->n_listeners < 256 ? p->n_listeners : 256;
+	size_t n = 0;
 
 	/* The master's handlers and mask must not leak into the role. */
 	for (int s = 1; s < NSIG; s++)
@@ -97,8 +107,11 @@ static void child_setup(struct master_proc *p, const char *fds_env)
 	 * finishes its sessions instead of dying mid-reply. */
 	signal(SIGINT, SIG_IGN);
 
-	for (size_t i = 0; i < n; i++)
-		fds[i] = m->listeners.items[p->listener_idx[i]].fd;
+	/* Same order as the names master_proc_spawn() put in fds_env. */
+	for (size_t i = 0; i < p->n_listeners && n < 256; i++)
+		fds[n++] = m->listeners.items[p->listener_idx[i]].fd;
+	for (size_t i = 0; i < p->n_unix && n < 256; i++)
+		fds[n++] = m->unix_socks.items[p->unix_idx[i]].fd;
 	if (fdpass_install(fds, n) < 0) {
 		log_error("%s: cannot pass listening sockets: %s", p->def->name, strerror(errno));
 		_exit(127);
@@ -141,15 +154,19 @@ static void child_setup(struct master_proc *p, const char *fds_env)
 int master_proc_spawn(struct master_proc *p)
 {
 	struct master *m = p->master;
-	struct fdpass_entry *e = must_calloc(p->n_listeners ? p->n_listeners : 1, sizeof(*e));
+	size_t total = p->n_listeners + p->n_unix;
+	struct fdpass_entry *e = must_calloc(total ? total : 1, sizeof(*e));
 	char *env;
 	pid_t pid;
 
-	for (size_t i = 0; i < p->n_listeners; i++) {
+	for (size_t i = 0; i < p->n_listeners; i++)
 		str_copy(e[i].name, m->listeners.items[p->listener_idx[i]].cl->name, sizeof(e[i].name));
+	for (size_t i = 0; i < p->n_unix; i++)
+		snprintf(e[p->n_listeners + i].name, sizeof(e[0].name), "%s%s", ROLE_UNIX_PREFIX,
+			 m->unix_socks.items[p->unix_idx[i]].name);
+	for (size_t i = 0; i < total; i++)
 		e[i].fd = ROLE_FIRST_LISTEN_FD + (int)i;
-	}
-	env = fdpass_format(e, p->n_listeners);
+	env = fdpass_format(e, total);
 	free(e);
 	pid = fork();
 	if (pid < 0) {

@@ -7,13 +7,15 @@
  *   2. check that every listener's role is built, resolve mail_owner;
  *   3. run directory, pid file lock (a second master stops here, before
  *      it could disturb the first one's sockets);
- *   4. bind every listener, all or nothing; open the control socket;
+ *   4. create the roles' unix sockets (master-unix.c), bind every
+ *      listener, all or nothing; open the control socket;
  *   5. only now become a daemon (without -f), so everything that can fail
  *      at start-up has already failed in front of the user;
  *   6. start the roles, tell the waiting parent we are ready, loop.
  * SIGHUP reloads (master-reload.c); SIGTERM/SIGINT or STOP on the control
  * socket stop: roles get SIGTERM, master_stop_timeout later SIGKILL, then
- * the pid file and control socket are removed and the master exits 0.
+ * the pid file, control socket and the roles' unix sockets are removed
+ * and the master exits 0.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -152,6 +154,11 @@ static int master_prepare(struct master *m)
 		goto fail;
 	}
 	prepare_maillog(m);
+	/* Unix sockets of roles (the auth socket) are created here, as root,
+	 * so their group can be one mail_owner is not in (postfix). */
+	if (master_unix_prepare(m->cfg, &m->id, NULL, &m->unix_socks, &err) < 0)
+		goto fail;
+	master_unix_commit(NULL, &m->unix_socks);
 	if (master_listeners_bind(m->cfg, NULL, &m->listeners, &err) < 0 ||
 	    master_control_open(m, &err) < 0)
 		goto fail;
@@ -176,6 +183,8 @@ static void master_cleanup(struct master *m)
 	if (m->control_path)
 		master_control_close(m);
 	master_listeners_close(&m->listeners);
+	/* Before the pid file goes: a new master may create them again. */
+	master_unix_close(&m->unix_socks, true);
 	if (m->pid_fd >= 0) {
 		/* Unlink while still holding the lock, so that a new master never
 		 * locks a file we are about to remove. */

@@ -7,6 +7,7 @@
  *   master.c           start-up order, the event loop, stop
  *   master-start.c     pre-flight: run directory, pid file lock, mail_owner, daemonize
  *   master-listeners.c binding every listener atomically; reuse on reload
+ *   master-unix.c      the unix sockets roles declare: create, keep, unlink
  *   master-roles.c     which role processes to run; fork + exec + privilege drop
  *   supervise.c        child exits, restart backoff, graceful stop/replace
  *   master-control.c   the control socket (STATUS, RELOAD, STOP)
@@ -21,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -29,6 +31,7 @@
 
 struct event_base;
 struct event;
+struct master_identity;
 
 /* Names under run_directory. */
 #define MASTER_PID_FILE "master.pid"
@@ -89,6 +92,69 @@ int master_listeners_bind(const struct config *cfg, struct master_listeners *kee
 /* master_listeners_close - close every fd still >= 0 and free the array. */
 void master_listeners_close(struct master_listeners *ls);
 
+/* --- unix sockets of roles (master-unix.c) ---------------------------- */
+
+struct master_unix_socket {
+	const struct role_def *def;  /* the role it is passed to */
+	char name[48];               /* passed as "unix:" + name */
+	char *path;
+	char *tmp_path;              /* bound here until commit (reload replacing a live one) */
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	int fd;                      /* listening, CLOEXEC; -1 once handed over or closed */
+	dev_t dev;                   /* the file we created, so that only it is unlinked */
+	ino_t ino;
+	bool kept;                   /* fd borrowed from the running set until commit */
+};
+
+struct master_unix_sockets {
+	struct master_unix_socket *items;
+	size_t n;
+};
+
+/*
+ * master_unix_create - a listening unix stream socket at path (absolute),
+ * owner uid, group gid, permission bits mode. A stale socket at path
+ * (nobody accepts on it) is removed first; a file that is not a socket or
+ * a socket in use is refused. A missing parent directory is created 0755
+ * (one level, owned by the caller). what prefixes every message, e.g.
+ * "FILE:LINE: auth_socket_path". Returns 0 with *fd_r (non-blocking,
+ * CLOEXEC) and *st_r (may be NULL: the socket file's lstat), or -1 with
+ * *error_r set to one line in new memory (caller frees): "WHAT: problem;
+ * fix".
+ */
+int master_unix_create(const char *what, const char *path, mode_t mode, uid_t uid, gid_t gid,
+		       int *fd_r, struct stat *st_r, char **error_r);
+
+/*
+ * master_unix_prepare - create every unix socket the built roles declare
+ * under cfg (owner: id's user, or the invoking user without root). A
+ * socket of keep (the running set, may be NULL) with the same path, mode,
+ * owner and group whose file is still ours is reused (fd borrowed, keep
+ * untouched); one whose mode or group changed is built as PATH.new. Then
+ * either master_unix_commit() or master_unix_abort() must follow. Returns
+ * 0, or -1 with *error_r (new memory, "FILE:LINE: NAME: problem; fix") and
+ * nothing created. Errors include an unknown group and, without root, a
+ * group the invoking user is not in.
+ */
+int master_unix_prepare(const struct config *cfg, const struct master_identity *id,
+			struct master_unix_sockets *keep, struct master_unix_sockets *out,
+			char **error_r);
+
+/* master_unix_commit - hand borrowed fds over to fresh, rename replaced
+ * sockets into place, then close and unlink whatever of keep (may be
+ * NULL) is left and free it. */
+void master_unix_commit(struct master_unix_sockets *keep, struct master_unix_sockets *fresh);
+
+/* master_unix_abort - undo master_unix_prepare: close and unlink what it
+ * created, leave borrowed ones, free fresh. */
+void master_unix_abort(struct master_unix_sockets *fresh);
+
+/* master_unix_close - close every socket of set, unlinking its file when
+ * unlink_files and the file still is ours; free set. */
+void master_unix_close(struct master_unix_sockets *set, bool unlink_files);
+
 /* --- fd passing (fdpass.c) -------------------------------------------- */
 
 struct fdpass_entry {
@@ -98,7 +164,8 @@ struct fdpass_entry {
 
 /*
  * fdpass_format - "name:fd,name:fd" for n entries into new memory.
- * fdpass_parse - the reverse; rejects empty names, names with ':' or ',',
+ * fdpass_parse - the reverse (format: lib/role.h; the fd follows the last
+ * ':' of an entry, so "unix:auth:5" is name "unix:auth"); rejects empty names,
  * fds below ROLE_FIRST_LISTEN_FD or above 65535, duplicates and more than
  * max entries. Returns the count (>= 0) with *entries_r (caller frees), or
  * -1 with *error_r (static text).
@@ -138,6 +205,8 @@ struct master_proc {
 	struct event *timer;      /* restart delay, or SIGKILL deadline */
 	size_t *listener_idx;     /* indexes into master->listeners */
 	size_t n_listeners;
+	size_t *unix_idx;         /* indexes into master->unix_socks */
+	size_t n_unix;
 };
 
 /* The identity roles drop to. */
@@ -155,6 +224,7 @@ struct master {
 	struct event_base *base;
 	struct config *cfg;
 	struct master_listeners listeners;
+	struct master_unix_sockets unix_socks;
 	struct master_identity id;
 	struct master_proc **procs;   /* current and draining role processes */
 	size_t n_procs;

@@ -5,9 +5,10 @@
  * user). Reads the configuration again (the master validated the same
  * file a moment ago; if it changed meanwhile and is now invalid, the role
  * exits 1 and the master's backoff applies), takes the listening sockets
- * named in POSTERN_LISTEN_FDS, checks each is a listening socket of a
- * listener the configuration knows and that this role serves, and calls
- * the role's main function.
+ * named in POSTERN_LISTEN_FDS (format: lib/role.h), checks each is a
+ * listening socket of a listener the configuration knows and that this
+ * role serves, or a unix socket ("unix:NAME") the role declares, and
+ * calls the role's main function.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,6 +41,11 @@ int role_process_main(const struct master_options *opts)
 	const char *text = getenv(ROLE_LISTEN_FDS_ENV);
 	struct fdpass_entry *entries = NULL;
 	struct role_listener *ls = NULL;
+	struct role_unix_fd *ufds = NULL;
+	struct role_unix_socket specs[ROLE_MAX_UNIX_SOCKETS];
+	int n_specs = 0;
+	size_t n_ls = 0, n_ufds = 0;
+	char *serr = NULL;
 	struct role_env env;
 	struct config *cfg;
 	const char *perr = NULL;
@@ -54,44 +60,77 @@ int role_process_main(const struct master_options *opts)
 	if (cfg == NULL)
 		return 1;
 	master_log_setup(cfg, def->name, opts->foreground);
-	n = fdpass_parse(text ? text : "", config_listener_count(cfg), &entries, &perr);
+	if (def->unix_sockets) {
+		memset(specs, 0, sizeof(specs));
+		n_specs = def->unix_sockets(cfg, specs, ROLE_MAX_UNIX_SOCKETS, &serr);
+		if (n_specs < 0) {
+			log_error("%s", serr);
+			free(serr);
+			config_free(&cfg);
+			return 1;
+		}
+	}
+	n = fdpass_parse(text ? text : "", config_listener_count(cfg) + (size_t)n_specs, &entries,
+			 &perr);
 	if (n < 0) {
 		log_error("bad %s from the master: %s", ROLE_LISTEN_FDS_ENV, perr);
 		config_free(&cfg);
 		return 1;
 	}
 	ls = must_calloc(n > 0 ? (size_t)n : 1, sizeof(*ls));
+	ufds = must_calloc(n > 0 ? (size_t)n : 1, sizeof(*ufds));
 	for (int i = 0; i < n; i++) {
-		const struct config_listener *cl = config_listener_find(cfg, entries[i].name);
+		const struct config_listener *cl;
 
-		if (cl == NULL || role_for_protocol(cl->protocol) != def) {
-			log_error("listener %s passed by the master is not one of this role's in %s; was the file changed during a reload?",
-				  entries[i].name, opts->conf);
-			goto fail;
-		}
 		if (!is_listening_socket(entries[i].fd)) {
 			log_error("fd %d for listener %s is not a listening socket", entries[i].fd,
 				  entries[i].name);
 			goto fail;
 		}
-		ls[i].listener = cl;
-		ls[i].fd = entries[i].fd;
+		if (strncmp(entries[i].name, ROLE_UNIX_PREFIX, strlen(ROLE_UNIX_PREFIX)) == 0) {
+			const char *uname = entries[i].name + strlen(ROLE_UNIX_PREFIX);
+			int k;
+
+			for (k = 0; k < n_specs; k++)
+				if (strcmp(specs[k].name, uname) == 0)
+					break;
+			if (k == n_specs) {
+				log_error("unix socket %s passed by the master is not one of role %s's; was posternd upgraded without a restart?",
+					  uname, def->name);
+				goto fail;
+			}
+			ufds[n_ufds].name = specs[k].name;
+			ufds[n_ufds++].fd = entries[i].fd;
+			continue;
+		}
+		cl = config_listener_find(cfg, entries[i].name);
+		if (cl == NULL || role_for_protocol(cl->protocol) != def) {
+			log_error("listener %s passed by the master is not one of this role's in %s; was the file changed during a reload?",
+				  entries[i].name, opts->conf);
+			goto fail;
+		}
+		ls[n_ls].listener = cl;
+		ls[n_ls++].fd = entries[i].fd;
 	}
 	unsetenv(ROLE_LISTEN_FDS_ENV);
 	env.cfg = cfg;
 	env.listeners = ls;
-	env.n_listeners = (size_t)n;
+	env.n_listeners = n_ls;
+	env.unix_fds = ufds;
+	env.n_unix_fds = n_ufds;
 	env.name = def->name;
 	env.foreground = opts->foreground;
 	status = def->main(&env);
 	for (int i = 0; i < n; i++)
-		close(ls[i].fd);
+		close(entries[i].fd);
 	free(ls);
+	free(ufds);
 	free(entries);
 	config_free(&cfg);
 	return status;
 fail:
 	free(ls);
+	free(ufds);
 	free(entries);
 	config_free(&cfg);
 	return 1;

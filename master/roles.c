@@ -24,7 +24,8 @@
 #include "util.h"
 
 static const struct role_def built_roles[] = {
-	{ .name = "auth", .main = auth_role_main, .keeps_root = auth_role_keeps_root, .always = true,
+	{ .name = "auth", .main = auth_role_main, .keeps_root = auth_role_keeps_root,
+	  .unix_sockets = auth_role_unix_sockets, .always = true,
 	  .doc = "SASL socket (Dovecot auth protocol) and user lookups; virtual users and PAM" },
 	{ .name = "smtp", .main = smtp_role_main,
 	  .doc = "SMTP server: mx, submission and smtps listeners; writes the queue's incoming files" },

@@ -6,13 +6,19 @@
 # command to run and fails, so a build never proceeds half-equipped.
 #
 # Usage: mk/deps.sh [build|fuzz|ci]
+#
+# ci also installs the software tests/interop/ runs against Postern
+# (Postfix, swaks); a developer's `make test` does not, and those tests
+# skip with the reason. Postfix is preseeded to "No configuration" first,
+# so installing it asks nothing and configures (and starts) nothing.
 set -eu
 
 build_pkgs="gcc make pkg-config libevent-dev libssl-dev libsodium-dev liblmdb-dev
 libpam0g-dev zlib1g-dev libpcre2-dev libc-ares-dev libcmocka-dev python3 python3-pytest
 swaks"
 fuzz_pkgs="clang libclang-rt-14-dev"
-ci_pkgs="$fuzz_pkgs"
+interop_pkgs="postfix swaks"
+ci_pkgs="$fuzz_pkgs $interop_pkgs"
 
 case "${1:-build}" in
 build) want="$build_pkgs" ;;
@@ -36,6 +42,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "postern: installing missing Debian packages:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+case " $missing " in
+*" postfix "*)
+	# Without this, postfix's debconf question stops a non-interactive
+	# install or writes a main.cf for a mail system we do not want.
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	;;
+esac
 # A fresh machine has empty package lists; update once, then install.
 apt-get update -qq
 # shellcheck disable=SC2086

@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from conftest import TIMEOUT
+from harness import TIMEOUT
 
 DOMAIN = "example.test"
 USER = "alice@" + DOMAIN
@@ -330,8 +330,10 @@ def test_system_user_logs_in_through_pam(instance):
     subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", name], check=True)
     try:
         subprocess.run(["chpasswd"], input="%s:pam-secret-9\n" % name, text=True, check=True)
+        # System accounts are the addresses of local domains (mydestination).
         instance.append_conf("auth_backends = virtual pam\nauth_pam_service = %s\n"
-                             "auth_failure_delay = 0\n" % service)
+                             "auth_failure_delay = 0\n"
+                             "mydestination = $myhostname, %s, localhost\n" % (service, DOMAIN))
         instance.start()
         sock = os.path.join(instance.run_dir, "auth")
         instance.wait_for(lambda: os.path.exists(sock), "auth socket")
@@ -341,6 +343,9 @@ def test_system_user_logs_in_through_pam(instance):
         assert c.auth(1, "PLAIN", plain(name + "@" + DOMAIN, "pam-secret-9")) == \
             ["OK", "1", "user=%s@%s" % (name, DOMAIN)]
         assert c.auth(2, "PLAIN", plain(name, "wrong"))[0] == "FAIL"
+        # The same local part in a domain that is not local is not the
+        # system account, even with its password.
+        assert c.auth(3, "PLAIN", plain(name + "@elsewhere.example", "pam-secret-9"))[0] == "FAIL"
         instance.wait_log("backend=pam")
         c.close()
     finally:

@@ -13,7 +13,7 @@ import stat
 import subprocess
 import time
 
-from conftest import BIN, TIMEOUT, group_alive, make_instance
+from harness import BIN, TIMEOUT, group_alive, make_instance
 
 FILE_LINE = re.compile(r"\S+\.conf:\d+: ")
 

@@ -95,6 +95,16 @@ static void test_fdpass_roundtrip(void **state)
 	free(text);
 	assert_int_equal(fdpass_parse("", 8, &out, &err), 0);
 	assert_null(out);
+	/* Unix sockets of roles: the fd follows the last ':'. */
+	assert_int_equal(fdpass_parse("mx:3,unix:auth:4,unix:auth-userdb:5", 8, &out, &err), 3);
+	assert_string_equal(out[1].name, "unix:auth");
+	assert_int_equal(out[1].fd, 4);
+	assert_string_equal(out[2].name, "unix:auth-userdb");
+	assert_int_equal(out[2].fd, 5);
+	free(out);
+	assert_int_equal(fdpass_parse("unix:3", 8, &out, &err), 1);
+	assert_string_equal(out[0].name, "unix");
+	free(out);
 }
 
 static void test_fdpass_rejects(void **state)
