@@ -9,7 +9,7 @@ import socket
 import ssl
 import time
 
-from conftest import TIMEOUT
+from harness import TIMEOUT
 
 USER = "alice@example.test"
 PASSWORD = "correct horse battery"
@@ -155,7 +155,7 @@ def module_instance(params=(), users=(), files=None):
     directory."""
     import shutil
     import tempfile
-    from conftest import BAD_MARKERS, make_instance
+    from harness import BAD_MARKERS, make_instance, reap_leftovers
     d = tempfile.mkdtemp(prefix="postern-it-")
     os.chmod(d, 0o755)
     inst = make_instance(d)
@@ -170,6 +170,9 @@ def module_instance(params=(), users=(), files=None):
         inst.stop()
     except AssertionError as e:
         problems.append(str(e))
+    left = reap_leftovers(inst.conf)
+    if left:
+        problems.append("processes left behind and killed: %s" % left)
     text = inst.log_text()
     for marker in BAD_MARKERS:
         if marker in text:

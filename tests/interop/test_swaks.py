@@ -13,7 +13,6 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from conftest import instance, tmp_root  # noqa: E402,F401  (fixtures)
 from smtp_helpers import PASSWORD, USER, parse_queue_file, read_queue_file, start_smtp  # noqa: E402
 
 pytestmark = pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks is not installed")
