@@ -66,5 +66,8 @@ const struct param_def params_smtpd[] = {
 	{ .name = "smtpd_client_connection_rate_limit", .type = PARAM_INT, .default_value = "0",
 	  .min = 0, .max = 1000000, .section = "SMTP server",
 	  .doc = "Connections one client address may open per minute on a listener (0: no limit); more get 421 4.7.0" },
+	{ .name = "smtpd_peername_lookup", .type = PARAM_BOOL, .default_value = "yes",
+	  .section = "SMTP server",
+	  .doc = "Look up the client's name (PTR, then forward-confirmed) before the greeting; no: every client is unknown[ADDR]" },
 	{ .name = NULL }
 };

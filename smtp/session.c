@@ -172,7 +172,7 @@ void session_resume(struct smtp_session *s)
 	 * the first line arrives. */
 	if (s->delayed.len > 0 || (s->greet_waiting && s->early_line) || s->state == SMTP_STATE_QUIT)
 		return;
-	if (s->req || s->auth_id || s->dns_req)
+	if (s->req || s->auth_id || s->dns_req || s->commit_job)
 		return;
 	conn_resume(s->conn);
 }
@@ -596,7 +596,7 @@ void session_accept(struct smtp_listener *l, struct conn *conn)
 		session_close(s);
 		return;
 	}
-	struct dns *dns = restrictions_dns(l->restrictions);
+	struct dns *dns = l->set.peername_lookup ? restrictions_dns(l->restrictions) : NULL;
 	if (dns) {
 		s->dns_req = dns_client_name(dns, s->addr, name_done, s);
 		if (s->dns_req) {
@@ -637,6 +637,7 @@ static void session_free(struct smtp_session *s)
 
 	restrict_cancel(&s->req);
 	dns_client_name_cancel(&s->dns_req);
+	message_commit_detach(s);
 	if (s->auth_id && role->auth)
 		auth_client_cancel(role->auth, s->auth_id);
 	if (s->auth_waiting && role->auth)

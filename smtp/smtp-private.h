@@ -43,6 +43,8 @@ struct smtp_session;
 #define SMTP_HELO_MAX 255
 /* SASL response lines (base64) may be this long (Postfix: 12288). */
 #define SMTP_AUTH_LINE_MAX 12288
+/* Worker threads that run queue-file commits (fsyncs) in parallel. */
+#define SMTP_COMMIT_THREADS 8
 /* Per-address connection rate table (smtpd_client_connection_rate_limit). */
 #define SMTP_RATE_SLOTS 1024
 
@@ -64,6 +66,7 @@ struct smtp_settings {
 	long long hard_errors;
 	long long rate_limit;
 	bool helo_required;
+	bool peername_lookup;
 	bool vrfy_disabled;
 	bool sasl_enabled;
 	bool tls_auth_only;
@@ -101,6 +104,7 @@ struct smtp_role {
 	struct smtp_listener *listeners;
 	size_t n_listeners;
 	struct auth_client *auth;   /* connected lazily; dropped when broken */
+	struct worker_pool *workers; /* queue-file commits (fsync) off the loop */
 	struct smtp_session *sessions;
 	size_t n_sessions;
 	bool stopping;
@@ -200,6 +204,7 @@ struct smtp_session {
 	unsigned auth_waiting;      /* waiting for the client's 334 answer */
 	char auth_mech[32];
 	struct dns_client_name_req *dns_req;
+	void *commit_job;           /* message.c: a commit on a worker thread */
 	struct event *ev_timer;     /* greet pause / error sleep */
 	struct strbuf delayed;      /* a reply held back by the error sleep */
 	bool delayed_close;
@@ -274,6 +279,9 @@ void message_bytes(struct smtp_session *s, const char *data, size_t len);
 /* message_finish - end of data: checks, commit, final reply, reset. */
 void message_finish(struct smtp_session *s);
 void message_free(struct smtp_message *m);
+/* message_commit_detach - the session ends while its commit runs: the
+ * commit finishes (and is logged) without it. */
+void message_commit_detach(struct smtp_session *s);
 
 /* --- received.c --------------------------------------------------------- */
 /* received_header - the Received: header (CRLF line ends, folded), new

@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "auth/auth-client.h"
+#include "auth/worker.h"
 #include "config.h"
 #include "conn.h"
 #include "evloop.h"
@@ -152,6 +153,7 @@ static int settings_load(struct smtp_listener *l)
 	set->hard_errors = config_int(v, "smtpd_hard_error_limit");
 	set->rate_limit = config_int(v, "smtpd_client_connection_rate_limit");
 	set->helo_required = config_bool(v, "smtpd_helo_required");
+	set->peername_lookup = config_bool(v, "smtpd_peername_lookup");
 	set->vrfy_disabled = config_bool(v, "disable_vrfy_command");
 	set->sasl_enabled = config_bool(v, "smtpd_sasl_auth_enable");
 	set->tls_auth_only = config_bool(v, "smtpd_tls_auth_only");
@@ -254,6 +256,11 @@ int smtp_role_main(const struct role_env *env)
 		log_error("smtp: %s", err);
 		return 1;
 	}
+	/* Threads for queue-file commits (see message.c); without them the
+	 * role still works, committing on the loop. */
+	role.workers = worker_pool_new(role.base, SMTP_COMMIT_THREADS, &err);
+	if (role.workers == NULL)
+		log_warn("smtp: no commit threads (%s); committing on the event loop", err);
 	role.listeners = must_calloc(env->n_listeners ? env->n_listeners : 1, sizeof(*role.listeners));
 	role.n_listeners = env->n_listeners;
 	for (size_t i = 0; i < env->n_listeners; i++)
@@ -272,6 +279,7 @@ out:
 	/* Sessions still open (stop timeout not reached yet, or a start-up
 	 * failure): end them so that every resource is freed. */
 	session_free_all(&role);
+	worker_pool_free(&role.workers);
 	for (size_t i = 0; i < role.n_listeners; i++)
 		listener_free(&role.listeners[i]);
 	free(role.listeners);
