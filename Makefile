@@ -58,7 +58,7 @@ ROLES_A := $(B)/libroles.a
 MASTER_A := $(B)/libmaster.a
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all build deps run test unit fuzz fuzz-run docs install clean
+.PHONY: all build deps run test unit fuzz fuzz-run docs install clean bench-store
 # Keep object files that make would otherwise treat as intermediate and
 # delete (the fuzz objects), so a second make fuzz does not rebuild all.
 .SECONDARY:
@@ -165,3 +165,11 @@ clean:
 	rm -rf build bin
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# bench/store: the store benchmark program (bench/store/run.sh runs it).
+$(B)/bench/store/bench_store: $(B)/bench/store/bench_store.o $(MASTER_A) $(ROLES_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LINK_LIBS)
+
+bench-store: deps
+	@$(MAKE) --no-print-directory $(B)/bench/store/bench_store

@@ -51,6 +51,8 @@ struct auth_role {
 	struct auth_lport_setting *lports;
 	size_t n_clients;
 	struct auth_client *clients;   /* all connected clients, freed at exit */
+	struct evconnlistener *listeners[2];
+	struct event *drain_timer;     /* set once stopping: see role_stop() */
 };
 
 struct auth_client {
@@ -60,6 +62,7 @@ struct auth_client {
 	struct auth_server_conn *conn;
 	struct auth_userdb_conn *uconn;
 	bool closing;
+	struct timeval last_input;     /* for draining on stop */
 	struct auth_client *prev, *next;
 };
 
@@ -118,6 +121,7 @@ static void client_read(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	char line[AUTH_LINE_MAX + 2];
 
+	event_base_gettimeofday_cached(c->role->base, &c->last_input);
 	while (!c->closing) {
 		struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
 		if (eol.pos < 0) {
@@ -186,6 +190,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	role->n_clients++;
+	event_base_gettimeofday_cached(role->base, &c->last_input);
 	c->next = role->clients;
 	if (role->clients)
 		role->clients->prev = c;
@@ -268,11 +273,66 @@ static struct evconnlistener *listen_passed(struct auth_role *role, const struct
 	return l;
 }
 
+/* A client may be closed while stopping once nothing of its is in flight
+ * and it has been quiet for a second: a client accepted just before the
+ * stop has sent its request by then. */
+#define AUTH_DRAIN_QUIET_MS 1000
+
+static bool client_drained(const struct auth_client *c, const struct timeval *now)
+{
+	long quiet_ms = (now->tv_sec - c->last_input.tv_sec) * 1000 +
+			(now->tv_usec - c->last_input.tv_usec) / 1000;
+
+	if (c->kind == CLIENT_AUTH && c->conn && auth_server_conn_pending(c->conn) > 0)
+		return false;
+	return quiet_ms >= AUTH_DRAIN_QUIET_MS;
+}
+
+static void drain_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct auth_role *role = arg;
+	struct timeval now;
+	struct auth_client *c, *next;
+
+	(void)fd;
+	(void)what;
+	event_base_gettimeofday_cached(role->base, &now);
+	for (c = role->clients; c; c = next) {
+		next = c->next;
+		if (client_drained(c, &now))
+			client_free(c);
+	}
+	if (role->clients == NULL)
+		event_base_loopexit(role->base, NULL);
+}
+
+/*
+ * role_stop - SIGTERM/SIGINT. On a reload the master starts the new auth
+ * process before it stops this one, and both accept on the same sockets,
+ * so a client may have just been accepted here. Stop accepting, answer
+ * what is in flight, close each client once it is quiet, then exit; the
+ * master kills us after master_stop_timeout in any case. Clients
+ * reconnect to the new process.
+ */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
+	struct auth_role *role = arg;
+	struct timeval tick = { 0, 100 * 1000 };
+
 	(void)what;
-	log_info("auth: signal %d, stopping", (int)sig);
-	event_base_loopexit(arg, NULL);
+	if (role->drain_timer) {
+		event_base_loopexit(role->base, NULL);  /* second signal: now */
+		return;
+	}
+	log_info("auth: signal %d, stopping after the requests in flight", (int)sig);
+	for (size_t i = 0; i < 2; i++)
+		if (role->listeners[i])
+			evconnlistener_disable(role->listeners[i]);
+	role->drain_timer = event_new(role->base, -1, EV_PERSIST, drain_check, role);
+	if (role->drain_timer == NULL || event_add(role->drain_timer, &tick) < 0)
+		event_base_loopexit(role->base, NULL);
+	else
+		drain_check(-1, 0, role);
 }
 
 /* Mechanisms from auth_mechanisms; -1 on an unknown name (logged). */
@@ -407,8 +467,10 @@ int auth_role_main(const struct role_env *env)
 				 accept_userdb);
 	if (l_auth == NULL || l_userdb == NULL)
 		goto out;
-	ev_term = evsignal_new(role.base, SIGTERM, on_signal, role.base);
-	ev_int = evsignal_new(role.base, SIGINT, on_signal, role.base);
+	role.listeners[0] = l_auth;
+	role.listeners[1] = l_userdb;
+	ev_term = evsignal_new(role.base, SIGTERM, on_signal, &role);
+	ev_int = evsignal_new(role.base, SIGINT, on_signal, &role);
 	if (ev_term == NULL || ev_int == NULL || event_add(ev_term, NULL) < 0 || event_add(ev_int, NULL) < 0)
 		goto out;
 	log_info("auth: ready: backends=%s%s%s socket=%s uid=%ld", pv ? "virtual" : "",
@@ -424,6 +486,8 @@ out:
 		evconnlistener_free(l_auth);
 	if (l_userdb)
 		evconnlistener_free(l_userdb);
+	if (role.drain_timer)
+		event_free(role.drain_timer);
 	if (ev_term)
 		event_free(ev_term);
 	if (ev_int)

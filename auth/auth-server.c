@@ -68,6 +68,11 @@ struct auth_server_conn {
 	size_t n_requests;
 };
 
+size_t auth_server_conn_pending(const struct auth_server_conn *conn)
+{
+	return conn->n_requests;
+}
+
 const char *passdb_result_name(enum passdb_result res)
 {
 	switch (res) {

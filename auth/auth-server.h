@@ -97,6 +97,10 @@ struct auth_server_conn *auth_server_conn_new(struct auth_server *srv, auth_writ
  * close the connection. */
 int auth_server_conn_line(struct auth_server_conn *conn, const char *line, size_t len);
 
+/* auth_server_conn_pending - requests of conn not answered yet (waiting
+ * for a backend, the failure delay, or the client's next CONT). */
+size_t auth_server_conn_pending(const struct auth_server_conn *conn);
+
 /* auth_server_conn_free - the connection is gone: requests waiting for a
  * backend finish silently, the others are dropped. Sets *conn to NULL. */
 void auth_server_conn_free(struct auth_server_conn **conn);

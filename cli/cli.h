@@ -38,5 +38,9 @@ int cmd_check(int argc, char **argv, const char *conf);
 int cmd_user(int argc, char **argv, const char *conf);
 int cmd_domain(int argc, char **argv, const char *conf);
 int cmd_auth(int argc, char **argv, const char *conf);
+int cmd_mailbox(int argc, char **argv, const char *conf);
+int cmd_index(int argc, char **argv, const char *conf);
+int cmd_quota(int argc, char **argv, const char *conf);
+int cmd_deliver(int argc, char **argv, const char *conf);
 
 #endif

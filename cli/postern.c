@@ -32,6 +32,12 @@ const struct cli_command cli_commands[] = {
 	{ "domain", cmd_domain, "add|del DOMAIN | list", "manage virtual mailbox domains" },
 	{ "auth", cmd_auth, "test [--password-stdin] ADDRESS [PASSWORD]",
 	  "try a login through the running auth service (like doveadm auth test)" },
+	{ "mailbox", cmd_mailbox, "list USER | create|delete|status USER NAME | rename USER OLD NEW",
+	  "list and change a user's mail folders" },
+	{ "index", cmd_index, "rebuild USER", "rebuild a user's mail index from the mailbox files" },
+	{ "quota", cmd_quota, "USER", "show a user's storage and message quota" },
+	{ "deliver", cmd_deliver, "[-f SENDER] [-a RECIPIENT] [-m MAILBOX] USER < MESSAGE",
+	  "deliver a message into a user's mailbox (local delivery agent)" },
 	{ NULL, NULL, NULL, NULL }
 };
 

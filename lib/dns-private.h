@@ -18,6 +18,7 @@ struct dns {
 	ares_channel channel;
 	bool have_channel;
 	bool in_lookup;              /* inside ares_query() */
+	int ares_pending;            /* queries c-ares still holds */
 	struct dns_watch *watches;
 	struct event *timer;
 	struct dns_query *queries;   /* outstanding, for dns_free */

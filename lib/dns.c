@@ -275,6 +275,11 @@ void dns_timer_update(struct dns *d)
 
 	if (d->timer == NULL)
 		return;
+	/* An idle resolver keeps no timer: no wake-ups while nothing waits. */
+	if (d->ares_pending == 0) {
+		evtimer_del(d->timer);
+		return;
+	}
 	t = ares_timeout(d->channel, &max, &tv);
 	evtimer_add(d->timer, t);
 }
@@ -401,6 +406,7 @@ static void ares_cb(void *arg, int status, int timeouts, unsigned char *abuf, in
 
 	(void)timeouts;
 	q->in_ares = false;
+	q->dns->ares_pending--;
 	if (q->done || q->cb == NULL || status == ARES_EDESTRUCTION) {
 		/* Cancelled or finished: c-ares's reference was the last one. */
 		if (!q->done && status == ARES_EDESTRUCTION)
@@ -534,6 +540,7 @@ struct dns_query *dns_lookup(struct dns *d, const char *name, enum dns_type type
 		return q;
 	}
 	q->in_ares = true;
+	d->ares_pending++;
 	d->in_lookup = true;
 	ares_query(d->channel, name, 1 /* C_IN */, dns_type_code(type), ares_cb, q);
 	d->in_lookup = false;

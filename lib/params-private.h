@@ -13,5 +13,7 @@ extern const struct param_def params_tls[];
 extern const struct param_def params_smtpd[];
 extern const struct param_def params_smtpd_restrictions[];
 extern const struct param_def params_auth[];
+extern const struct param_def params_store[];
+extern const struct param_def params_mbox[];
 
 #endif

@@ -116,6 +116,8 @@ const struct param_def params_smtpd_restrictions[] = {
 		   "Reply code for unknown users in virtual_mailbox_domains"),
 	REPLY_CODE("multi_recipient_bounce_reject_code", "550", 400, 599,
 		   "Reply code of reject_multi_recipient_bounce"),
+	REPLY_CODE("plaintext_reject_code", "450", 400, 599,
+		   "Reply code of reject_plaintext_session"),
 	{ .name = "dns_nameservers", .type = PARAM_STRING, .default_value = "",
 	  .section = "DNS",
 	  .doc = "Resolvers as address[:port] list (\"127.0.0.1:5353, [::1]:53\"); empty: /etc/resolv.conf" },

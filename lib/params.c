@@ -15,6 +15,8 @@ static const struct param_def *const param_tables[] = {
 	params_auth,
 	params_smtpd,
 	params_smtpd_restrictions,
+	params_store,
+	params_mbox,
 };
 
 static const struct param_def **param_index;

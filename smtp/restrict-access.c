@@ -94,12 +94,13 @@ static enum rule_status access_action(struct restrict_req *q, const struct rule 
 	}
 	if (strcasecmp(word, "DEFER_IF_PERMIT") == 0) {
 		text = take_dsn(text, dsn, sizeof(dsn), "4.7.1");
-		return restrict_defer_if_permit(q, 450, dsn, "<%s>: %s rejected: %s", what, cls,
+		return restrict_defer_if_permit(q, q->r->access_defer_code, dsn, "<%s>: %s rejected: %s", what, cls,
 						*text ? text : "Service unavailable");
 	}
 	if (strcasecmp(word, "DEFER_IF_REJECT") == 0) {
-		q->defer_if_reject = true;
-		return RULE_DUNNO;
+		text = take_dsn(text, dsn, sizeof(dsn), "4.7.1");
+		return restrict_defer_if_reject(q, q->r->access_defer_code, dsn, "<%s>: %s rejected: %s",
+						what, cls, *text ? text : "Service unavailable");
 	}
 	if (strcasecmp(word, "DISCARD") == 0) {
 		q->discard = true;
@@ -116,10 +117,11 @@ static enum rule_status access_action(struct restrict_req *q, const struct rule 
 		return RULE_DUNNO;
 	}
 	if (strcasecmp(word, "REDIRECT") == 0) {
-		if (*text == '\0' || strlen(text) >= sizeof(q->redirect) || strchr(text, ' ')) {
-			log_warn("restrictions: %s: REDIRECT needs one address; \"%s\" ignored",
-				 map_spec(rule->map), value);
-			return restrict_reply(q, 451, "4.3.5", "Server configuration error");
+		if (strchr(text, '@') == NULL || strlen(text) >= sizeof(q->redirect) ||
+		    strpbrk(text, " \t")) {
+			log_warn("restrictions: %s: entry \"%s\": REDIRECT needs a user@domain target; "
+				 "ignored", map_spec(rule->map), value);
+			return RULE_DUNNO;
 		}
 		restrict_clean_text(q->redirect, sizeof(q->redirect), text);
 		return RULE_DUNNO;
@@ -135,6 +137,17 @@ static enum rule_status access_action(struct restrict_req *q, const struct rule 
 			 map_spec(rule->map), word);
 		return RULE_DUNNO;
 	}
+	/* Tables inside access tables would be opened for every look-up from
+	 * a value anyone who can write the table chooses: Postfix refuses
+	 * them too ("define a restriction class and specify its name"). */
+	if (strchr(value, ':') != NULL) {
+		log_warn("restrictions: access table %s has an entry with a lookup table: %s; "
+			 "define a restriction class and use its name instead",
+			 map_spec(rule->map), value);
+		return restrict_reply(q, 451, "4.3.5", "Server configuration error");
+	}
+	if (*value == '\0')
+		return RULE_OK; /* the dark ages: an empty value meant OK */
 	/* Anything else must be a restriction list (rules, class names). */
 	{
 		struct rule_list *l = must_calloc(1, sizeof(*l));
@@ -174,7 +187,8 @@ static enum rule_status try_key(struct restrict_req *q, const struct rule *rule,
 	if (st == MAP_TEMPFAIL) {
 		log_warn("restrictions: %s: lookup of %s failed: %s", map_spec(rule->map), key,
 			 err ? err : "temporary failure");
-		return restrict_reply(q, 451, "4.3.0", "<%s>: Temporary lookup failure", what);
+		return restrict_reply(q, 451, "4.3.5", "<%s>: %s rejected: Server configuration error",
+				      what, restrict_list_class(kind));
 	}
 	copy = must_strdup(value);
 	rs = access_action(q, rule, kind, what, copy);
@@ -285,7 +299,16 @@ enum rule_status rule_recipient_access(struct restrict_req *q, const struct rule
 	const char *r = q->f->recipient;
 	bool hit;
 
+	struct addr_resolved res;
+	enum rule_status st;
+
 	if (r == NULL)
 		return RULE_DUNNO;
-	return try_key(q, rule, RLIST_RECIPIENT, r, r, true, &hit);
+	st = try_key(q, rule, RLIST_RECIPIENT, r, r, true, &hit);
+	/* An OK/RELAY for a source-routed recipient (user%other@ours) would
+	 * open a relay: Postfix's check_mail_access turns it into DUNNO. */
+	if (st == RULE_OK && !q->r->untrusted_routing &&
+	    (restrict_resolve(q->r, r, &res) < 0 || res.routed))
+		return RULE_DUNNO;
+	return st;
 }

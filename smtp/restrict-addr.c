@@ -342,8 +342,18 @@ enum rule_status restrict_unlisted(struct restrict_req *q, const char *address, 
 		if (r->local_userdb) {
 			char user[sizeof(res.local)];
 
-			/* Local user names are case-insensitive, as Postfix's
-			 * local(8) folds them. */
+			/* The auth role knows virtual users as user@domain and
+			 * system users by name (auth/auth-userdb.c): ask for the
+			 * address first, then the local part. Local user names are
+			 * case-insensitive, as Postfix's local(8) folds them. */
+			str_lower(full);
+			st = restrict_userdb(q, "USER", full, &c);
+			if (st < 0)
+				return RULE_PENDING;
+			if (st == RESTRICT_USERDB_FOUND)
+				return RULE_DUNNO;
+			if (st == RESTRICT_USERDB_TEMPFAIL)
+				goto temp;
 			str_copy(user, res.local, sizeof(user));
 			str_lower(user);
 			st = restrict_userdb(q, "USER", user, &c);

@@ -75,37 +75,64 @@ static bool filter_match(const char *filter, const char *addr)
 	return true;
 }
 
+/* Is name listed in zone (arg "zone[=filter]")? DNS_FOUND (listed),
+ * DNS_NOTFOUND, DNS_TEMPFAIL or -1 (pending). zone/qname get the names. */
+static int dnsxl_listed(struct restrict_req *q, const struct rule *rule, const char *name,
+			char *zone, size_t zsize, char *qname, size_t qsize)
+{
+	const char *eq = strchr(rule->arg, '='), *filter = eq ? eq + 1 : NULL;
+	const struct restrict_cached *a;
+	int st;
+
+	str_copy(zone, rule->arg, zsize);
+	if (eq && (size_t)(eq - rule->arg) < zsize)
+		zone[eq - rule->arg] = '\0';
+	restrict_fmt(qname, qsize, "%s.%s", name, zone);
+	st = restrict_dns(q, qname, DNS_A, &a);
+	if (st != DNS_FOUND)
+		return st;
+	for (size_t i = 0; i < a->n; i++)
+		if (filter == NULL || filter_match(filter, a->rr[i]))
+			return DNS_FOUND;
+	return DNS_NOTFOUND;
+}
+
 /* Look name up in zone (arg "zone[=filter]"); on a listing reply with
- * Postfix's default_rbl_reply. */
+ * Postfix's default_rbl_reply. A failed look-up counts as not listed
+ * (Postfix: "give the requestor the benefit of the doubt"). */
 static enum rule_status dnsbl(struct restrict_req *q, const struct rule *rule, const char *name,
 			      const char *rbl_class, const char *what)
 {
 	char zone[256], qname[600];
-	const char *eq = strchr(rule->arg, '='), *filter = eq ? eq + 1 : NULL;
-	const struct restrict_cached *a, *t;
-	bool listed = false;
-	int st;
+	const struct restrict_cached *t;
+	int st = dnsxl_listed(q, rule, name, zone, sizeof(zone), qname, sizeof(qname));
 
-	str_copy(zone, rule->arg, sizeof(zone));
-	if (eq && (size_t)(eq - rule->arg) < sizeof(zone))
-		zone[eq - rule->arg] = '\0';
-	restrict_fmt(qname, sizeof(qname), "%s.%s", name, zone);
-	st = restrict_dns(q, qname, DNS_A, &a);
 	if (st < 0)
 		return RULE_PENDING;
 	if (st != DNS_FOUND)
 		return RULE_DUNNO;
-	for (size_t i = 0; i < a->n && !listed; i++)
-		listed = filter == NULL || filter_match(filter, a->rr[i]);
-	if (!listed)
-		return RULE_DUNNO;
 	st = restrict_dns(q, qname, DNS_TXT, &t);
 	if (st < 0)
 		return RULE_PENDING;
-	if (st == DNS_FOUND && t->n > 0 && t->rr[0][0]) {
-		char reason[300];
+	if (st == DNS_FOUND && t->n > 0) {
+		char joined[501], reason[501];
+		struct strbuf sb;
 
-		restrict_clean_text(reason, sizeof(reason), t->rr[0]);
+		/* Postfix joins the TXT records with " / ", up to 500 bytes. */
+		strbuf_init(&sb, sizeof(joined) - 1);
+		for (size_t i = 0; i < t->n; i++) {
+			if (i > 0 && strbuf_puts(&sb, " / ") < 0)
+				break;
+			if (strbuf_puts(&sb, t->rr[i]) < 0)
+				break;
+		}
+		str_copy(joined, sb.data ? sb.data : "", sizeof(joined));
+		strbuf_free(&sb);
+		restrict_clean_text(reason, sizeof(reason), joined);
+		if (reason[0] == '\0')
+			return restrict_reply(q, q->r->rbl_code, "5.7.1",
+					      "Service unavailable; %s [%s] blocked using %s",
+					      rbl_class, what, zone);
 		return restrict_reply(q, q->r->rbl_code, "5.7.1",
 				      "Service unavailable; %s [%s] blocked using %s; %s",
 				      rbl_class, what, zone, reason);
@@ -127,6 +154,54 @@ enum rule_status rule_rbl_client(struct restrict_req *q, const struct rule *rule
 	if (suffix)
 		*suffix = '\0';
 	return dnsbl(q, rule, rev, "Client host", q->f->client_addr);
+}
+
+/* permit_dnswl_client / permit_rhswl_client: an allow list, but never for
+ * a recipient this server may not relay to (Postfix's safety rule); a
+ * failed look-up turns a later reject into 450 (defer_if_reject). */
+static enum rule_status dnswl(struct restrict_req *q, const struct rule *rule, const char *name)
+{
+	char zone[256], qname[600];
+	struct addr_resolved res;
+	int st;
+
+	if (q->stage == RESTRICT_RCPT && q->f->recipient &&
+	    (restrict_resolve(q->r, q->f->recipient, &res) < 0 ||
+	     res.cls == ADDR_DEFAULT || (res.cls == ADDR_RELAY && res.routed)))
+		return RULE_DUNNO;
+	st = dnsxl_listed(q, rule, name, zone, sizeof(zone), qname, sizeof(qname));
+	if (st < 0)
+		return RULE_PENDING;
+	if (st == DNS_FOUND)
+		return RULE_OK;
+	if (st == DNS_TEMPFAIL)
+		return restrict_defer_if_reject(q, 450, "4.7.1", "<%s>: %s rejected: Service unavailable",
+						name, restrict_list_class(RLIST_CLIENT));
+	return RULE_DUNNO;
+}
+
+enum rule_status rule_dnswl_client(struct restrict_req *q, const struct rule *rule)
+{
+	char rev[80];
+	char *suffix;
+
+	if (q->f->client_addr == NULL || dns_reverse_name(q->f->client_addr, rev, sizeof(rev)) < 0)
+		return RULE_DUNNO;
+	suffix = strstr(rev, ".in-addr.arpa");
+	if (suffix == NULL)
+		suffix = strstr(rev, ".ip6.arpa");
+	if (suffix)
+		*suffix = '\0';
+	return dnswl(q, rule, rev);
+}
+
+enum rule_status rule_rhswl_client(struct restrict_req *q, const struct rule *rule)
+{
+	const char *n = q->f->client_name;
+
+	if (n == NULL || strcmp(n, "unknown") == 0)
+		return RULE_DUNNO;
+	return dnswl(q, rule, n);
 }
 
 enum rule_status rule_rhsbl_client(struct restrict_req *q, const struct rule *rule)
@@ -245,8 +320,10 @@ static enum rule_status unknown_domain(struct restrict_req *q, const char *addre
 		return RULE_PENDING;
 	if (st == DNS_FOUND && !null_mx)
 		return RULE_DUNNO;
+	/* RFC 7505 3.3 / RFC 7372: 550 5.7.27 for senders, 556 5.1.10 for
+	 * recipients (Postfix's wording). */
 	if (null_mx)
-		return restrict_reply(q, 550, "5.7.27",
+		return restrict_reply(q, sender ? 550 : 556, sender ? "5.7.27" : "5.1.10",
 				      "<%s>: %s rejected: Domain %s does not accept mail (nullMX)",
 				      address, cls, d);
 	if (st == DNS_TEMPFAIL)
@@ -276,11 +353,8 @@ enum rule_status rule_unknown_client(struct restrict_req *q, const struct rule *
 	if (f->client_addr == NULL || f->client_name == NULL ||
 	    strcmp(f->client_name, "unknown") != 0)
 		return RULE_DUNNO;
-	if (f->client_name_tempfail)
-		return restrict_defer_if_permit(q, 450, "4.7.1",
-						"Client host rejected: cannot find your hostname, [%s]",
-						f->client_addr);
-	return restrict_reply(q, q->r->unknown_client_code, "4.7.1",
+	/* A temporary failure answers 450 at once (Postfix does the same). */
+	return restrict_reply(q, f->client_name_tempfail ? 450 : q->r->unknown_client_code, "4.7.1",
 			      "Client host rejected: cannot find your hostname, [%s]",
 			      f->client_addr);
 }
@@ -293,11 +367,8 @@ enum rule_status rule_unknown_reverse_client(struct restrict_req *q, const struc
 	if (f->client_addr == NULL || f->reverse_client_name == NULL ||
 	    strcmp(f->reverse_client_name, "unknown") != 0)
 		return RULE_DUNNO;
-	if (f->reverse_client_name_tempfail)
-		return restrict_defer_if_permit(q, 450, "4.7.1",
-						"Client host rejected: cannot find your reverse hostname, [%s]",
-						f->client_addr);
-	return restrict_reply(q, q->r->unknown_client_code, "4.7.1",
+	return restrict_reply(q, f->reverse_client_name_tempfail ? 450 : q->r->unknown_client_code,
+			      "4.7.1",
 			      "Client host rejected: cannot find your reverse hostname, [%s]",
 			      f->client_addr);
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "restrict-private.h"
@@ -101,6 +102,59 @@ static void resume(struct restrict_req *q)
 		run(q);
 }
 
+static long long now_secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec;
+}
+
+static void shared_clear(struct restrict_dns_cached *e)
+{
+	free(e->key);
+	for (size_t i = 0; i < e->n; i++)
+		free(e->rr[i]);
+	memset(e, 0, sizeof(*e));
+}
+
+void restrict_dns_cache_free(struct restrictions *r)
+{
+	for (size_t i = 0; i < RESTRICT_DNS_CACHE; i++)
+		shared_clear(&r->dns_cache[i]);
+}
+
+static const struct restrict_dns_cached *shared_find(struct restrictions *r, const char *key)
+{
+	long long now = now_secs();
+
+	for (size_t i = 0; i < RESTRICT_DNS_CACHE; i++) {
+		struct restrict_dns_cached *e = &r->dns_cache[i];
+
+		if (e->key == NULL || strcmp(e->key, key) != 0)
+			continue;
+		if (e->expires <= now) {
+			shared_clear(e);
+			return NULL;
+		}
+		return e;
+	}
+	return NULL;
+}
+
+static void shared_add(struct restrictions *r, const char *key, const struct restrict_cached *c)
+{
+	struct restrict_dns_cached *e = &r->dns_cache[r->dns_cache_next];
+
+	r->dns_cache_next = (r->dns_cache_next + 1) % RESTRICT_DNS_CACHE;
+	shared_clear(e);
+	e->key = must_strdup(key);
+	e->status = c->status;
+	for (size_t i = 0; i < c->n; i++)
+		e->rr[e->n++] = must_strdup(c->rr[i]);
+	e->expires = now_secs() + RESTRICT_DNS_CACHE_SECS;
+}
+
 static void dns_answer_cb(void *ctx, const struct dns_answer *a)
 {
 	struct restrict_req *q = ctx;
@@ -116,6 +170,8 @@ static void dns_answer_cb(void *ctx, const struct dns_answer *a)
 	if (a->status != DNS_FOUND)
 		log_info("restrictions: DNS %s %s: %s", dns_type_name(a->type), a->name,
 			 a->error ? a->error : "not found");
+	if (a->status != DNS_TEMPFAIL)
+		shared_add(q->r, key, c);
 	resume(q);
 }
 
@@ -130,6 +186,18 @@ int restrict_dns(struct restrict_req *q, const char *name, enum dns_type type,
 	if (c) {
 		*c_r = c;
 		return c->status;
+	}
+	{
+		const struct restrict_dns_cached *e = shared_find(q->r, key);
+
+		if (e) {
+			c = cache_add(q, key);
+			c->status = e->status;
+			for (size_t i = 0; i < e->n; i++)
+				c->rr[c->n++] = must_strdup(e->rr[i]);
+			*c_r = c;
+			return c->status;
+		}
 	}
 	if (q->r->dns == NULL || q->lookups >= RESTRICT_MAX_LOOKUPS) {
 		c = cache_add(q, key);
@@ -274,6 +342,13 @@ static void run(struct restrict_req *q)
 		enum rule_status st;
 
 		q->answered = false;
+		/* DISCARD ends every list (Postfix generic_checks). */
+		if (q->discard && q->implicit == 0) {
+			while (q->depth > 0)
+				pop(q);
+			q->seq_i = q->nseq;
+			q->implicit = 2;
+		}
 		if (q->depth == 0) {
 			if (q->seq_i < q->nseq) {
 				const struct rule_list *l = q->seq[q->seq_i];

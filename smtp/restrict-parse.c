@@ -39,6 +39,9 @@ static const struct rule_def rule_defs[] = {
 	{ "reject_unknown_client", ARG_NONE, rule_unknown_client, false },
 	{ "reject_unknown_reverse_client_hostname", ARG_NONE, rule_unknown_reverse_client, false },
 	{ "reject_rbl_client", ARG_DOMAIN, rule_rbl_client, false },
+	{ "permit_dnswl_client", ARG_DOMAIN, rule_dnswl_client, false },
+	{ "permit_rhswl_client", ARG_DOMAIN, rule_rhswl_client, false },
+	{ "reject_plaintext_session", ARG_NONE, rule_plaintext_session, false },
 	{ "reject_rhsbl_client", ARG_DOMAIN, rule_rhsbl_client, false },
 	{ "reject_rhsbl_reverse_client", ARG_DOMAIN, rule_rhsbl_client, false },
 	{ "reject_rhsbl_sender", ARG_DOMAIN, rule_rhsbl_sender, false },
@@ -146,10 +149,29 @@ static const struct rule_list *find_class(const struct restrictions *r, const ch
 	return NULL;
 }
 
+/* The rule a bare type:table stands for in a list (postconf(5): "a lookup
+ * table ... as shorthand for check_xxx_access"), by parameter. */
+static const char *implicit_access_rule(const char *param)
+{
+	static const struct { const char *param, *rule; } map[] = {
+		{ "smtpd_client_restrictions", "check_client_access" },
+		{ "smtpd_helo_restrictions", "check_helo_access" },
+		{ "smtpd_sender_restrictions", "check_sender_access" },
+		{ "smtpd_relay_restrictions", "check_recipient_access" },
+		{ "smtpd_recipient_restrictions", "check_recipient_access" },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(map[i].param, param) == 0)
+			return map[i].rule;
+	return NULL;
+}
+
 int restrict_parse_list(struct restrictions *r, const char *param, const char *text,
 			struct rule_list *out, char **error_r)
 {
-	size_t n = 0, k = 0;
+	const char *implicit = implicit_access_rule(param);
+	size_t n = 0;
 	char **tok = restrict_tokens(text, RESTRICT_MAX_RULES, &n);
 	bool warn_next = false;
 
@@ -170,6 +192,20 @@ int restrict_parse_list(struct restrictions *r, const char *param, const char *t
 			continue;
 		}
 		rule->def = restrict_rule_find(name);
+		if (rule->def == NULL && implicit && strchr(name, ':') && name[0] != '[') {
+			const char *err;
+
+			rule->def = restrict_rule_find(implicit);
+			rule->map = map_open(name, 0, &err);
+			if (rule->map == NULL) {
+				*error_r = must_asprintf("%s: %s: %s", param, name, err);
+				goto fail;
+			}
+			rule->warn_if_reject = warn_next;
+			warn_next = false;
+			out->n++;
+			continue;
+		}
 		if (rule->def == NULL) {
 			rule->cls = find_class(r, name);
 			if (rule->cls == NULL) {
@@ -179,6 +215,7 @@ int restrict_parse_list(struct restrictions *r, const char *param, const char *t
 					*error_r = must_asprintf("%s: table \"%s\" without a rule; write "
 								 "check_client_access, check_sender_access, ... "
 								 "before it", param, name);
+
 				else if (near)
 					*error_r = must_asprintf("%s: unknown rule \"%s\"; did you mean %s?",
 								 param, name, near);
@@ -220,7 +257,6 @@ int restrict_parse_list(struct restrictions *r, const char *param, const char *t
 			i++;
 		}
 		out->n++;
-		k++;
 	}
 	if (warn_next) {
 		*error_r = must_asprintf("%s: warn_if_reject at the end of the list; put it "

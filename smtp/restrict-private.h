@@ -32,6 +32,8 @@
 #define RESTRICT_CACHE 32            /* cached answers per check */
 #define RESTRICT_CACHE_RRS 16
 #define RESTRICT_MAX_STEPS 10000     /* rule evaluations per check */
+#define RESTRICT_DNS_CACHE 256       /* answers kept across checks */
+#define RESTRICT_DNS_CACHE_SECS 60
 
 /* Which list a rule sits in: decides the reply's "<name>: Class rejected". */
 enum restrict_list {
@@ -93,9 +95,21 @@ struct netmask {
 	unsigned bits;
 };
 
+/* A DNS answer kept across checks, as Postfix's smtpd keeps RBL results:
+ * every RCPT re-runs the client/HELO/sender lists (smtpd_delay_reject). */
+struct restrict_dns_cached {
+	char *key;                    /* "TYPE name" */
+	int status;                   /* FOUND or NOTFOUND; failures are not kept */
+	char *rr[RESTRICT_CACHE_RRS];
+	size_t n;
+	long long expires;            /* monotonic seconds */
+};
+
 struct restrictions {
 	struct event_base *base;
 	struct dns *dns;
+	struct restrict_dns_cached dns_cache[RESTRICT_DNS_CACHE];
+	size_t dns_cache_next;
 	char *myorigin;
 	struct rule_list lists[7];    /* client, helo, sender, relay, recipient, data, eod */
 	struct rule_list *classes;
@@ -113,7 +127,7 @@ struct restrictions {
 	int reject_code, defer_code, relay_code, access_reject_code, access_defer_code,
 		invalid_hostname_code, non_fqdn_code, unknown_address_code, unknown_client_code,
 		unknown_hostname_code, rbl_code, unknown_local_code, unknown_alias_code,
-		unknown_mailbox_code, multi_bounce_code;
+		unknown_mailbox_code, multi_bounce_code, plaintext_code;
 	/* user database */
 	restrict_userdb_lookup_fn *userdb_lookup;
 	restrict_userdb_cancel_fn *userdb_cancel;
@@ -166,6 +180,7 @@ struct restrict_req {
 	size_t cache_next;
 	/* Postfix's deferred decisions */
 	bool defer_if_reject;
+	char defer_if_reject_reply[512]; /* replaces a later 5xx (Postfix) */
 	bool have_defer_if_permit;
 	char defer_if_permit[512];
 	bool hold, discard;
@@ -197,6 +212,8 @@ int restrict_dns(struct restrict_req *q, const char *name, enum dns_type type,
 int restrict_userdb(struct restrict_req *q, const char *what, const char *user,
 		    const struct restrict_cached **c_r);
 enum restrict_list restrict_cur_kind(const struct restrict_req *q);
+/* restrict_dns_cache_free - forget the answers kept across checks. */
+void restrict_dns_cache_free(struct restrictions *r);
 /* Push a nested list (class or access result; owned is freed on pop). */
 enum rule_status restrict_push(struct restrict_req *q, const struct rule_list *l,
 			       struct rule_list *owned, enum restrict_list kind);
@@ -207,6 +224,10 @@ enum rule_status restrict_push(struct restrict_req *q, const struct rule_list *l
  * RULE_FINAL, or RULE_DUNNO when only warned. */
 enum rule_status restrict_reply(struct restrict_req *q, int code, const char *dsn,
 				const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* defer_if_reject: remember the first reason; a later 5xx is answered
+ * with it instead. Returns RULE_DUNNO. */
+enum rule_status restrict_defer_if_reject(struct restrict_req *q, int code, const char *dsn,
+					  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* defer_if_permit: remember the first such reply; returns RULE_DUNNO. */
 enum rule_status restrict_defer_if_permit(struct restrict_req *q, int code, const char *dsn,
 					  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -231,7 +252,8 @@ rule_fn rule_permit, rule_reject, rule_defer, rule_defer_if_permit, rule_defer_i
 	rule_unlisted_recipient, rule_unlisted_sender, rule_multi_recipient_bounce,
 	rule_sender_login_mismatch, rule_auth_sender_login_mismatch,
 	rule_unauth_sender_login_mismatch, rule_client_access, rule_reverse_client_access,
-	rule_helo_access, rule_sender_access, rule_recipient_access;
+	rule_helo_access, rule_sender_access, rule_recipient_access, rule_dnswl_client,
+	rule_rhswl_client, rule_plaintext_session;
 
 /* restrict-rules.c */
 bool restrict_valid_hostname(const char *h);

@@ -133,22 +133,21 @@ enum rule_status restrict_reply(struct restrict_req *q, int code, const char *ds
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	/* defer_if_reject: a later reject becomes a 450 (postconf(5)). */
-	if (code >= 500 && q->defer_if_reject)
-		code = 450;
 	format_reply(reply, sizeof(reply), code, dsn, text);
+	/* defer_if_reject: a later reject is answered with the earlier
+	 * temporary reason instead (postconf(5), Postfix smtpd_check). */
+	if (code >= 500 && q->defer_if_reject && !q->warn_next)
+		str_copy(reply, q->defer_if_reject_reply, sizeof(reply));
 	if (q->warn_next) {
-		char line[600];
-
-		restrict_fmt(line, sizeof(line), "reject_warning: %s", reply);
-		restrict_log_line(q, "warning", line);
+		/* Postfix: "reject_warning: RCPT from ...: 554 ...; from=<...> ..." */
+		restrict_log_line(q, "reject_warning", reply);
 		log_info("%s", q->result.log);
 		q->result.warn_only = true;
 		q->result.log[0] = '\0';
 		return RULE_DUNNO;
 	}
 	str_copy(q->result.reply, reply, sizeof(q->result.reply));
-	q->result.action = code >= 500 ? RESTRICT_REJECT : RESTRICT_DEFER;
+	q->result.action = reply[0] == '5' ? RESTRICT_REJECT : RESTRICT_DEFER;
 	restrict_log_line(q, "reject", reply);
 	return RULE_FINAL;
 }
@@ -168,5 +167,23 @@ enum rule_status restrict_defer_if_permit(struct restrict_req *q, int code, cons
 		code = 450;
 	format_reply(q->defer_if_permit, sizeof(q->defer_if_permit), code, dsn, text);
 	q->have_defer_if_permit = true;
+	return RULE_DUNNO;
+}
+
+enum rule_status restrict_defer_if_reject(struct restrict_req *q, int code, const char *dsn,
+					  const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	if (q->defer_if_reject)
+		return RULE_DUNNO;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (code >= 500)
+		code = 450;
+	format_reply(q->defer_if_reject_reply, sizeof(q->defer_if_reject_reply), code, dsn, text);
+	q->defer_if_reject = true;
 	return RULE_DUNNO;
 }

@@ -46,16 +46,20 @@ enum rule_status rule_defer_if_permit(struct restrict_req *q, const struct rule 
 	char name[300];
 
 	(void)rule;
-	return restrict_defer_if_permit(q, 450, "4.7.1", "<%s>: %s rejected: defer_if_permit requested",
+	return restrict_defer_if_permit(q, 450, "4.7.0", "<%s>: %s rejected: defer_if_permit requested",
 					restrict_list_name(q, k, name, sizeof(name)),
 					restrict_list_class(k));
 }
 
 enum rule_status rule_defer_if_reject(struct restrict_req *q, const struct rule *rule)
 {
+	enum restrict_list k = restrict_cur_kind(q);
+	char name[300];
+
 	(void)rule;
-	q->defer_if_reject = true;
-	return RULE_DUNNO;
+	return restrict_defer_if_reject(q, 450, "4.7.0", "<%s>: %s rejected: defer_if_reject requested",
+					restrict_list_name(q, k, name, sizeof(name)),
+					restrict_list_class(k));
 }
 
 enum rule_status rule_permit_mynetworks(struct restrict_req *q, const struct rule *rule)
@@ -77,6 +81,14 @@ enum rule_status rule_permit_sasl(struct restrict_req *q, const struct rule *rul
 {
 	(void)rule;
 	return q->f->sasl_username && q->f->sasl_username[0] ? RULE_OK : RULE_DUNNO;
+}
+
+enum rule_status rule_plaintext_session(struct restrict_req *q, const struct rule *rule)
+{
+	(void)rule;
+	if (q->f->tls)
+		return RULE_DUNNO;
+	return restrict_reply(q, q->r->plaintext_code, "4.7.1", "Session encryption is required");
 }
 
 enum rule_status rule_reject_unauth_pipelining(struct restrict_req *q, const struct rule *rule)

@@ -214,6 +214,7 @@ static void read_codes(struct restrictions *r, const struct config *view)
 	r->unknown_alias_code = (int)config_int(view, "unknown_virtual_alias_reject_code");
 	r->unknown_mailbox_code = (int)config_int(view, "unknown_virtual_mailbox_reject_code");
 	r->multi_bounce_code = (int)config_int(view, "multi_recipient_bounce_reject_code");
+	r->plaintext_code = (int)config_int(view, "plaintext_reject_code");
 }
 
 struct restrictions *restrictions_new(const struct config *view, struct event_base *base,
@@ -299,6 +300,7 @@ void restrictions_set_userdb(struct restrictions *r, restrict_userdb_lookup_fn *
 void restrictions_set_dns(struct restrictions *r, struct dns *d)
 {
 	dns_free(&r->dns);
+	restrict_dns_cache_free(r);
 	r->dns = d;
 }
 
@@ -327,6 +329,7 @@ void restrictions_free(struct restrictions **rp)
 	restrict_userdb_default_free(r);
 	free(r->userdb_path);
 	dns_free(&r->dns);
+	restrict_dns_cache_free(r);
 	free(r->myorigin);
 	free(r);
 }

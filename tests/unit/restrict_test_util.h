@@ -41,6 +41,8 @@ static const struct rt_rr rt_zone[] = {
 	{ "9.113.0.203.zen.example", DNS_A, DNS_FOUND, { "127.0.0.2" } },
 	{ "9.113.0.203.zen.example", DNS_TXT, DNS_FOUND, { "Blocked: see https://zen.example/q?203.0.113.9" } },
 	{ "9.113.0.203.temp.example", DNS_A, DNS_TEMPFAIL, { NULL } },
+	{ "9.113.0.203.multi.example", DNS_A, DNS_FOUND, { "127.0.0.4" } },
+	{ "9.113.0.203.multi.example", DNS_TXT, DNS_FOUND, { "first", "second" } },
 	{ "good.example", DNS_A, DNS_FOUND, { "192.0.2.10" } },
 	{ "good.example", DNS_MX, DNS_FOUND, { "mx.good.example" } },
 	{ "tempfail.example", DNS_A, DNS_TEMPFAIL, { NULL } },
@@ -113,9 +115,11 @@ static void rt_userdb_fire(evutil_socket_t fd, short what, void *arg)
 	rt_unlink(c);
 	if (strcmp(c->what, "USER") == 0) {
 		if (strcmp(c->user, "bob") == 0 || strcmp(c->user, "alice") == 0 ||
-		    strcmp(c->user, "carol@vmail.example") == 0)
+		    strcmp(c->user, "carol@vmail.example") == 0 ||
+		    strcmp(c->user, "dora@example.com") == 0)
 			st = RESTRICT_USERDB_FOUND;
-		else if (strcmp(c->user, "tempuser") == 0)
+		else if (strcmp(c->user, "tempuser") == 0 ||
+			 strcmp(c->user, "tempuser@example.com") == 0)
 			st = RESTRICT_USERDB_TEMPFAIL;
 	} else if (strcmp(c->what, "SENDERS") == 0) {
 		if (strcmp(c->user, "alice") == 0) {
@@ -211,6 +215,7 @@ static struct restrictions *rt_new(struct config **cfg_r, const char *extra, cha
 struct rt_outcome {
 	bool done;
 	char text[600];
+	char log[600];
 	bool warn_only;
 };
 
@@ -220,6 +225,7 @@ static void rt_done(void *ctx, const struct restrict_result *res)
 
 	o->done = true;
 	o->warn_only = res->warn_only;
+	str_copy(o->log, res->log, sizeof(o->log));
 	switch (res->action) {
 	case RESTRICT_REJECT:
 	case RESTRICT_DEFER:

@@ -51,10 +51,24 @@ static const struct rcase cases[] = {
 	  .expect = "554 5.7.1 <x@relay.example>: Relay access denied" },
 	{ "relay_code_unused = 1\n" STRICT_RELAY, RESTRICT_RCPT, .recipient = "x@example.com.other",
 	  .expect = "554 5.7.1 <x@example.com.other>: Relay access denied" },
+	/* mynetworks: networks, tables, and mynetworks_style when unset */
+	{ STRICT_RELAY "mynetworks = inline:{ 203.0.113.9=yes }\n", RESTRICT_RCPT,
+	  .recipient = "x@other.example", .expect = "accept" },
+	{ STRICT_RELAY "mynetworks = cidr:" CIDR_FILE_PATH "\n", RESTRICT_RCPT,
+	  .client_addr = "192.0.2.77", .recipient = "x@other.example", .expect = "accept" },
+	{ STRICT_RELAY "mynetworks = 203.0.113.0/25\n", RESTRICT_RCPT,
+	  .recipient = "x@other.example", .expect = "accept" },
+	{ STRICT_RELAY "mynetworks = 203.0.113.128/25\n", RESTRICT_RCPT,
+	  .recipient = "x@other.example", .expect = "554 5.7.1 <x@other.example>: Relay access denied" },
+	{ STRICT_RELAY "mynetworks = [2001:db8::]/32\n", RESTRICT_RCPT, .client_addr = "2001:db9::1",
+	  .recipient = "x@other.example", .expect = "554 5.7.1 <x@other.example>: Relay access denied" },
 	/* unlisted recipients (smtpd_reject_unlisted_recipient = yes) */
 	{ "", RESTRICT_RCPT, .recipient = "nobody@example.com",
 	  .expect = "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in local recipient table" },
 	{ "", RESTRICT_RCPT, .recipient = "Bob@Example.COM", .expect = "accept" },
+	{ "", RESTRICT_RCPT, .recipient = "dora@example.com", .expect = "accept" },
+	{ "", RESTRICT_RCPT, .recipient = "dora@mail.example.com",
+	  .expect = "550 5.1.1 <dora@mail.example.com>: Recipient address rejected: User unknown in local recipient table" },
 	{ "", RESTRICT_RCPT, .recipient = "alias@example.com", .expect = "accept" },
 	{ "", RESTRICT_RCPT, .recipient = "info@valias.example", .expect = "accept" },
 	{ "", RESTRICT_RCPT, .recipient = "zed@valias.example",
@@ -95,9 +109,10 @@ static const struct rcase cases[] = {
 	  .expect = "554 5.7.1 <bob@example.com>: Recipient address rejected: Access denied" },
 	{ "smtpd_recipient_restrictions = warn_if_reject reject\n", RESTRICT_RCPT, .expect = "accept" },
 	{ "smtpd_recipient_restrictions = defer_if_reject, reject\n", RESTRICT_RCPT,
-	  .expect = "450 4.7.1 <bob@example.com>: Recipient address rejected: Access denied" },
+	  .expect = "450 4.7.0 <bob@example.com>: Recipient address rejected: defer_if_reject requested" },
+	{ "smtpd_recipient_restrictions = defer_if_reject\n", RESTRICT_RCPT, .expect = "accept" },
 	{ "smtpd_recipient_restrictions = defer_if_permit\n", RESTRICT_RCPT,
-	  .expect = "450 4.7.1 <bob@example.com>: Recipient address rejected: defer_if_permit requested" },
+	  .expect = "450 4.7.0 <bob@example.com>: Recipient address rejected: defer_if_permit requested" },
 	{ "smtpd_recipient_restrictions = defer_if_permit, reject\n", RESTRICT_RCPT,
 	  .expect = "554 5.7.1 <bob@example.com>: Recipient address rejected: Access denied" },
 	{ "smtpd_relay_restrictions = permit_auth_destination, reject\n", RESTRICT_RCPT,
@@ -202,7 +217,18 @@ static const struct rcase cases[] = {
 	{ "smtpd_client_restrictions = reject_rhsbl_recipient dbl.example\n", RESTRICT_RCPT,
 	  .recipient = "x@spam.example",
 	  .expect = "554 5.7.1 Service unavailable; Recipient address [spam.example] blocked using dbl.example" },
+	{ "smtpd_client_restrictions = permit_dnswl_client zen.example, reject\n", RESTRICT_RCPT,
+	  .expect = "accept" },
+	{ "smtpd_client_restrictions = permit_dnswl_client nolist.example, reject\n", RESTRICT_RCPT,
+	  .expect = "554 5.7.1 <unknown[203.0.113.9]>: Client host rejected: Access denied" },
+	{ "smtpd_relay_restrictions = permit_dnswl_client zen.example, reject_unauth_destination\n",
+	  RESTRICT_RCPT, .recipient = "x@other.example",
+	  .expect = "554 5.7.1 <x@other.example>: Relay access denied" },
+	{ "smtpd_client_restrictions = permit_rhswl_client dbl.example, reject\n", RESTRICT_RCPT,
+	  .client_name = "host.spam.example", .expect = "accept" },
 	/* protocol rules */
+	{ "smtpd_recipient_restrictions = reject_plaintext_session\n", RESTRICT_RCPT,
+	  .expect = "450 4.7.1 Session encryption is required" },
 	{ "smtpd_data_restrictions = reject_unauth_pipelining\n", RESTRICT_DATA, .pipelining = true,
 	  .expect = "503 5.5.0 <DATA>: Data command rejected: Improper use of SMTP command pipelining" },
 	{ "smtpd_data_restrictions = reject_unauth_pipelining\n", RESTRICT_DATA, .expect = "accept" },
@@ -273,7 +299,22 @@ static const struct rcase cases[] = {
 	{ "smtpd_client_restrictions = check_client_access inline:{ 203.0.113.9=DEFER_IF_PERMIT }\n",
 	  RESTRICT_RCPT, .expect = "450 4.7.1 <unknown[203.0.113.9]>: Client host rejected: Service unavailable" },
 	{ "smtpd_client_restrictions = check_client_access inline:{ 203.0.113.9=DEFER_IF_REJECT }, reject\n",
-	  RESTRICT_RCPT, .expect = "450 4.7.1 <unknown[203.0.113.9]>: Client host rejected: Access denied" },
+	  RESTRICT_RCPT, .expect = "450 4.7.1 <unknown[203.0.113.9]>: Client host rejected: Service unavailable" },
+	{ "smtpd_client_restrictions = check_client_access inline:{ 203.0.113.9=DISCARD }\n"
+	  "smtpd_recipient_restrictions = reject\n", RESTRICT_RCPT, .expect = "DISCARD" },
+	{ "smtpd_client_restrictions = check_client_access inline:{ { 203.0.113.9 = REDIRECT nobody } }\n",
+	  RESTRICT_RCPT, .expect = "accept" },
+	{ "smtpd_client_restrictions = check_client_access inline:{ { 203.0.113.9 = check_client_access inline:{a=b} } }\n",
+	  RESTRICT_RCPT, .expect = "451 4.3.5 Server configuration error" },
+	{ "smtpd_client_restrictions = inline:{ 203.0.113.9=REJECT }\n", RESTRICT_RCPT,
+	  .expect = "554 5.7.1 <unknown[203.0.113.9]>: Client host rejected: Access denied" },
+	{ "smtpd_sender_restrictions = inline:{ { s@good.example = REJECT Implicit } }\n", RESTRICT_RCPT,
+	  .expect = "554 5.7.1 <s@good.example>: Sender address rejected: Implicit" },
+	{ STRICT_RELAY "smtpd_relay_restrictions = check_recipient_access inline:{ example.com=OK }, reject_unauth_destination\n",
+	  RESTRICT_RCPT, .recipient = "user%other.example@example.com",
+	  .expect = "554 5.7.1 <user%other.example@example.com>: Relay access denied" },
+	{ "smtpd_client_restrictions = reject_rbl_client multi.example\n", RESTRICT_RCPT,
+	  .expect = "554 5.7.1 Service unavailable; Client host [203.0.113.9] blocked using multi.example; first / second" },
 	{ "smtpd_recipient_restrictions = check_recipient_access inline:{ x@other.example=RELAY }\n"
 	  "smtpd_relay_restrictions = check_recipient_access inline:{ x@other.example=RELAY }, reject_unauth_destination\n",
 	  RESTRICT_RCPT, .recipient = "x@other.example", .expect = "accept" },
@@ -401,7 +442,9 @@ static const struct ecase errors[] = {
 	{ "smtpd_restriction_classes = c\nc = permit, bogus_rule\n", "t.cf:13: c: unknown rule \"bogus_rule\"" },
 	{ "mynetworks = mail.example.com\n", "mynetworks: \"mail.example.com\" is not an address" },
 	{ "smtpd_helo_restrictions = reject, warn_if_reject\n", "warn_if_reject at the end of the list" },
-	{ "smtpd_helo_restrictions = inline:{a=b}\n", "table \"inline:{a=b}\" without a rule" },
+	{ "smtpd_data_restrictions = inline:{a=b}\n", "table \"inline:{a=b}\" without a rule" },
+	{ "smtpd_client_restrictions = texthash:/nonexistent/postern-y\n",
+	  "smtpd_client_restrictions: texthash:/nonexistent/postern-y: " },
 	{ "relay_domains = /etc/relay\n", "relay_domains: \"/etc/relay\": file names are not supported here; write texthash:/etc/relay" },
 	{ "dns_nameservers = not an address\n", "dns_nameservers: \"not an address\"" },
 };
@@ -427,6 +470,43 @@ static void test_errors(void **state)
 		free(err);
 		config_free(&cfg);
 	}
+}
+
+/* mynetworks_style = host when mynetworks is not set: loopback is trusted,
+ * a foreign address is not. */
+static void test_mynetworks_style(void **state)
+{
+	static const char base_cfg[] =
+		"myhostname = mail.example.com\nmydestination = example.com\n"
+		"smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n";
+	struct config *cfg;
+	char *err = NULL;
+	struct restrictions *r;
+	struct restrict_facts f;
+	struct rt_outcome o;
+
+	(void)state;
+	if (rt_base == NULL)
+		rt_base = event_base_new();
+	cfg = config_parse("t.cf", base_cfg, sizeof(base_cfg) - 1, NULL, NULL);
+	assert_non_null(cfg);
+	r = restrictions_new(cfg, rt_base, &err);
+	assert_non_null(r);
+	restrictions_set_dns(r, dns_new_fake(rt_base, rt_fake_dns, NULL));
+	restrictions_set_userdb(r, rt_userdb_lookup, rt_userdb_cancel, NULL);
+	rt_default_facts(&f);
+	f.recipient = "x@other.example";
+	f.client_addr = "127.0.0.1";
+	rt_run(r, RESTRICT_RCPT, &f, &o);
+	assert_string_equal(o.text, "accept");
+	f.client_addr = "::1";
+	rt_run(r, RESTRICT_RCPT, &f, &o);
+	assert_string_equal(o.text, "accept");
+	f.client_addr = "203.0.113.9";
+	rt_run(r, RESTRICT_RCPT, &f, &o);
+	assert_string_equal(o.text, "554 5.7.1 <x@other.example>: Relay access denied");
+	restrictions_free(&r);
+	config_free(&cfg);
 }
 
 /* Without an event base, restrictions_new only checks (postern check). */
@@ -476,6 +556,77 @@ static void test_cancel(void **state)
 	config_free(&cfg);
 }
 
+/* The default userdb (auth role socket) unreachable: unknown-user checks
+ * answer 451 4.3.0, never 550 and never accept. */
+static void test_userdb_unreachable(void **state)
+{
+	struct config *cfg = rt_config("auth_userdb_socket_path = /nonexistent/postern/userdb\n");
+	char *err = NULL;
+	struct restrictions *r;
+	struct restrict_facts f;
+	struct rt_outcome o;
+
+	(void)state;
+	assert_non_null(cfg);
+	r = restrictions_new(cfg, rt_base, &err);
+	assert_non_null(r);
+	restrictions_set_dns(r, dns_new_fake(rt_base, rt_fake_dns, NULL));
+	rt_default_facts(&f);
+	f.recipient = "nobody@example.com";
+	rt_run(r, RESTRICT_RCPT, &f, &o);
+	assert_string_equal(o.text, "451 4.3.0 <nobody@example.com>: Temporary lookup failure");
+	f.recipient = "alias@example.com"; /* known from virtual_alias_maps alone */
+	rt_run(r, RESTRICT_RCPT, &f, &o);
+	assert_string_equal(o.text, "accept");
+	restrictions_free(&r);
+	config_free(&cfg);
+}
+
+/* The log detail reads like Postfix's (the session adds the queue id). */
+static void test_log_line(void **state)
+{
+	struct config *cfg = NULL;
+	char *err = NULL;
+	struct restrictions *r = rt_new(&cfg, STRICT_RELAY, &err);
+	struct restrict_facts f;
+	struct rt_outcome o;
+
+	(void)state;
+	assert_non_null(r);
+	rt_default_facts(&f);
+	f.recipient = "x@other.example";
+	rt_run(r, RESTRICT_RCPT, &f, &o);
+	assert_string_equal(o.log, "reject: RCPT from unknown[203.0.113.9]: 554 5.7.1 "
+			    "<x@other.example>: Relay access denied; from=<s@good.example> "
+			    "to=<x@other.example> proto=ESMTP helo=<good.example>");
+	restrictions_free(&r);
+	config_free(&cfg);
+}
+
+/* DNS answers are kept across checks: a second RCPT asks nothing. */
+static void test_dns_cache(void **state)
+{
+	struct config *cfg = NULL;
+	char *err = NULL;
+	struct restrictions *r = rt_new(&cfg, "smtpd_client_restrictions = reject_rbl_client nolist.example\n", &err);
+	struct restrict_facts f;
+	struct rt_outcome o;
+	unsigned before;
+
+	(void)state;
+	assert_non_null(r);
+	rt_default_facts(&f);
+	before = rt_dns_queries;
+	rt_run(r, RESTRICT_RCPT, &f, &o);
+	assert_string_equal(o.text, "accept");
+	assert_int_equal(rt_dns_queries, before + 1);
+	rt_run(r, RESTRICT_RCPT, &f, &o);
+	assert_string_equal(o.text, "accept");
+	assert_int_equal(rt_dns_queries, before + 1);
+	restrictions_free(&r);
+	config_free(&cfg);
+}
+
 /* A listener's view may override a list. */
 static void test_listener_view(void **state)
 {
@@ -511,8 +662,12 @@ int main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_check_only),
+		cmocka_unit_test(test_mynetworks_style),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_listener_view),
+		cmocka_unit_test(test_dns_cache),
+		cmocka_unit_test(test_log_line),
+		cmocka_unit_test(test_userdb_unreachable),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,587 @@
+/*
+ * msg.c - operations on messages of an open mailbox: stream open, flag
+ * and keyword changes with modseqs (RFC 7162 CONDSTORE), cache fill,
+ * expunge, append, copy and move.
+ *
+ * Every change runs as: backend lock (if the format has one) -> LMDB write
+ * transaction -> change the file through the backend -> change the record
+ * -> commit -> unlock. A crash between the file change and the commit is
+ * repaired by the next sync, because the files are the truth.
+ *
+ * Called by: imap/ (STORE, FETCH, EXPUNGE, APPEND, COPY, MOVE), pop3/
+ * (RETR, DELE), deliver.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store/store-private.h"
+#include "util.h"
+
+static int wbegin(struct store_mailbox *box, MDB_txn **txn, struct index_box *b,
+		  struct store_error *err)
+{
+	const struct store_backend *be = box->user->backend;
+	int rc;
+
+	if (box->open_flags & STORE_OPEN_READONLY) {
+		store_error_set(err, STORE_ERR_PERM, "Mailbox is open read-only");
+		return -1;
+	}
+	if (be->lock && be->lock(box, true, err) < 0)
+		return -1;
+	if (index_begin(box->user->index, true, txn, err) < 0) {
+		if (be->unlock)
+			be->unlock(box);
+		return -1;
+	}
+	rc = index_box_get(box->user->index, *txn, store_box_key(box->name), b, err);
+	if (rc <= 0 || b->id != box->box_id) {
+		if (rc >= 0)
+			store_error_set(err, STORE_ERR_NOTFOUND, "Mailbox was deleted meanwhile");
+		index_abort(*txn);
+		if (be->unlock)
+			be->unlock(box);
+		return -1;
+	}
+	return 0;
+}
+
+static void wabort(struct store_mailbox *box, MDB_txn *txn)
+{
+	index_abort(txn);
+	if (box->user->backend->unlock)
+		box->user->backend->unlock(box);
+}
+
+static int wend(struct store_mailbox *box, MDB_txn *txn, struct index_box *b,
+		struct store_error *err)
+{
+	int rc = index_box_put(box->user->index, txn, store_box_key(box->name), b, err);
+
+	if (rc < 0) {
+		wabort(box, txn);
+		return -1;
+	}
+	rc = index_commit(txn, err);
+	if (box->user->backend->unlock)
+		box->user->backend->unlock(box);
+	if (rc == 0) {
+		uint32_t recent = box->status.recent, fu = box->status.first_unseen_uid;
+
+		store_box_status_from(box, b);
+		box->status.recent = recent;
+		box->status.first_unseen_uid = fu;
+	}
+	return rc;
+}
+
+/* A private copy of a record (LMDB memory can move under a write). */
+struct msg_copy {
+	struct index_msg m;
+	char *loc, *kw, *env, *bs;
+};
+
+static int msg_fetch(struct store_mailbox *box, MDB_txn *txn, uint32_t uid, struct msg_copy *c,
+		     struct store_error *err)
+{
+	int rc = index_msg_get(box->user->index, txn, box->box_id, uid, &c->m, err);
+
+	memset(&c->loc, 0, sizeof(char *) * 4);
+	if (rc <= 0) {
+		if (rc == 0)
+			store_error_set(err, STORE_ERR_EXPUNGED, "Message was expunged");
+		return -1;
+	}
+	c->loc = strdup(c->m.loc);
+	c->kw = strdup(c->m.keywords ? c->m.keywords : "");
+	c->env = c->m.envelope ? strdup(c->m.envelope) : NULL;
+	c->bs = c->m.bodystructure ? strdup(c->m.bodystructure) : NULL;
+	if (c->loc == NULL || c->kw == NULL || (c->m.envelope && !c->env) ||
+	    (c->m.bodystructure && !c->bs)) {
+		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
+		free(c->loc);
+		free(c->kw);
+		free(c->env);
+		free(c->bs);
+		return -1;
+	}
+	c->m.loc = c->loc;
+	c->m.keywords = c->kw;
+	c->m.envelope = c->env;
+	c->m.bodystructure = c->bs;
+	return 0;
+}
+
+static void msg_copy_free(struct msg_copy *c)
+{
+	free(c->loc);
+	free(c->kw);
+	free(c->env);
+	free(c->bs);
+}
+
+static struct store_backend_msg backend_msg(const struct index_msg *m)
+{
+	struct store_backend_msg bm = {
+		.uid = m->uid, .flags = m->flags & STORE_FLAGS_STORED,
+		.keywords = m->keywords ? m->keywords : "", .loc = m->loc,
+		.physical_size = m->physical, .internaldate = (time_t)m->internaldate,
+	};
+	return bm;
+}
+
+int store_msg_open(struct store_mailbox *box, uint32_t uid, int *fd_r, off_t *offset_r,
+		   uint64_t *size_r, struct store_error *err)
+{
+	const struct store_backend *be = box->user->backend;
+	struct msg_copy c;
+	struct store_backend_msg bm;
+	MDB_txn *txn;
+	int rc;
+
+	memset(err, 0, sizeof(*err));
+	if (index_begin(box->user->index, false, &txn, err) < 0)
+		return -1;
+	rc = msg_fetch(box, txn, uid, &c, err);
+	index_abort(txn);
+	if (rc < 0)
+		return -1;
+	bm = backend_msg(&c.m);
+	if (be->lock && be->lock(box, false, err) < 0) {
+		msg_copy_free(&c);
+		return -1;
+	}
+	rc = be->msg_open(box, &bm, fd_r, offset_r, size_r, err);
+	if (be->unlock)
+		be->unlock(box);
+	msg_copy_free(&c);
+	return rc;
+}
+
+/* ---- keywords: space-separated atoms, compared case-insensitively ---- */
+
+static bool kw_has(const char *list, const char *w, size_t wl)
+{
+	for (const char *p = list; *p;) {
+		const char *e = strchr(p, ' ');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+
+		if (l == wl && strncasecmp(p, w, wl) == 0)
+			return true;
+		p += l;
+		while (*p == ' ')
+			p++;
+	}
+	return false;
+}
+
+/* New keyword list in sb; 0, or -1 when it would be too long. */
+static int kw_apply(struct strbuf *sb, const char *cur, enum store_flag_mode mode, const char *arg)
+{
+	const char *lists[2] = { mode == STORE_FLAGS_REPLACE ? "" : cur,
+				 mode == STORE_FLAGS_REMOVE ? "" : arg };
+
+	for (int li = 0; li < 2; li++) {
+		for (const char *p = lists[li]; *p;) {
+			const char *e;
+			size_t l;
+
+			while (*p == ' ')
+				p++;
+			if (!*p)
+				break;
+			e = strchr(p, ' ');
+			l = e ? (size_t)(e - p) : strlen(p);
+			if (!kw_has(sb->data ? sb->data : "", p, l) &&
+			    !(li == 0 && mode == STORE_FLAGS_REMOVE && kw_has(arg, p, l))) {
+				if ((sb->len && strbuf_putc(sb, ' ') < 0) || strbuf_append(sb, p, l) < 0)
+					return -1;
+			}
+			p += l;
+		}
+	}
+	return 0;
+}
+
+int store_msg_set_flags(struct store_mailbox *box, uint32_t uid, enum store_flag_mode mode,
+			unsigned flags, const char *keywords, uint64_t unchanged_since,
+			uint64_t *modseq_r, struct store_error *err)
+{
+	const struct store_backend *be = box->user->backend;
+	struct index_box b;
+	struct msg_copy c;
+	struct strbuf kw;
+	MDB_txn *txn;
+	unsigned cur, nf;
+	char *new_loc = NULL;
+	struct index_msg m;
+	int ret = -1;
+
+	memset(err, 0, sizeof(*err));
+	flags &= STORE_FLAGS_STORED;
+	if (wbegin(box, &txn, &b, err) < 0)
+		return -1;
+	if (msg_fetch(box, txn, uid, &c, err) < 0) {
+		wabort(box, txn);
+		return -1;
+	}
+	strbuf_init(&kw, STORE_KEYWORDS_MAX);
+	if (unchanged_since && c.m.modseq > unchanged_since) {
+		if (modseq_r)
+			*modseq_r = c.m.modseq;
+		wabort(box, txn);
+		ret = 0;
+		goto out;
+	}
+	cur = c.m.flags & STORE_FLAGS_STORED;
+	nf = mode == STORE_FLAGS_ADD ? cur | flags : mode == STORE_FLAGS_REMOVE ? cur & ~flags : flags;
+	if (keywords == NULL) {
+		strbuf_puts(&kw, c.kw);
+	} else if (kw_apply(&kw, c.kw, mode, keywords) < 0) {
+		store_error_set(err, STORE_ERR_PERM, "Too many keywords");
+		wabort(box, txn);
+		goto out;
+	}
+	if (nf == cur && strcmp(kw.data ? kw.data : "", c.kw) == 0) {
+		if (modseq_r)
+			*modseq_r = c.m.modseq;
+		wabort(box, txn);
+		ret = 1;
+		goto out;
+	}
+	if (nf != cur) {
+		struct store_backend_msg bm = backend_msg(&c.m);
+
+		if (be->msg_set_flags(box, &bm, nf, &new_loc, err) < 0) {
+			wabort(box, txn);
+			goto out;
+		}
+	}
+	m = c.m;
+	m.flags = nf | (c.m.flags & INDEX_FLAG_IN_NEW);
+	if (new_loc)
+		m.loc = new_loc;
+	else if (nf != cur)
+		m.flags &= ~(uint32_t)INDEX_FLAG_IN_NEW; /* Maildir moved it to cur/ */
+	m.keywords = kw.data ? kw.data : "";
+	m.modseq = b.highestmodseq + 1;
+	if (index_msg_put(box->user->index, txn, &b, &c.m, &m, err) < 0) {
+		wabort(box, txn);
+		goto out;
+	}
+	if (wend(box, txn, &b, err) < 0)
+		goto out;
+	if (modseq_r)
+		*modseq_r = m.modseq;
+	ret = 1;
+out:
+	free(new_loc);
+	strbuf_free(&kw);
+	msg_copy_free(&c);
+	return ret;
+}
+
+int store_msg_set_cache(struct store_mailbox *box, uint32_t uid, const char *envelope,
+			const char *bodystructure, struct store_error *err)
+{
+	struct index_box b;
+	struct msg_copy c;
+	struct index_msg m;
+	MDB_txn *txn;
+	int rc;
+
+	memset(err, 0, sizeof(*err));
+	/* A cache fill is allowed on a read-only open: it changes no state
+	 * the client sees. */
+	if (index_begin(box->user->index, true, &txn, err) < 0)
+		return -1;
+	if (index_box_get(box->user->index, txn, store_box_key(box->name), &b, err) <= 0 ||
+	    msg_fetch(box, txn, uid, &c, err) < 0) {
+		index_abort(txn);
+		return -1;
+	}
+	m = c.m;
+	if (envelope)
+		m.envelope = envelope;
+	if (bodystructure)
+		m.bodystructure = bodystructure;
+	rc = index_msg_put(box->user->index, txn, &b, &c.m, &m, err);
+	if (rc == 0)
+		rc = index_box_put(box->user->index, txn, store_box_key(box->name), &b, err);
+	if (rc == 0)
+		rc = index_commit(txn, err);
+	else
+		index_abort(txn);
+	msg_copy_free(&c);
+	return rc;
+}
+
+/* ---- expunge ---- */
+
+struct del_ctx {
+	const uint32_t *set;
+	size_t n_set;
+	bool only_deleted;
+	uint32_t *uids;
+	size_t n, cap;
+	bool oom;
+};
+
+static bool in_set(const struct del_ctx *d, uint32_t uid)
+{
+	if (d->set == NULL)
+		return true;
+	for (size_t i = 0; i < d->n_set; i++)
+		if (d->set[i] == uid)
+			return true;
+	return false;
+}
+
+static int del_collect(const struct index_msg *m, void *ctx)
+{
+	struct del_ctx *d = ctx;
+
+	if (d->only_deleted && !(m->flags & STORE_FLAG_DELETED))
+		return 0;
+	if (!in_set(d, m->uid))
+		return 0;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		uint32_t *n = realloc(d->uids, cap * sizeof(*n));
+
+		if (n == NULL) {
+			d->oom = true;
+			return 1;
+		}
+		d->uids = n;
+		d->cap = cap;
+	}
+	d->uids[d->n++] = m->uid;
+	return 0;
+}
+
+static int expunge_uids(struct store_mailbox *box, struct del_ctx *d, bool collect,
+			store_expunge_fn *fn, void *ctx, struct store_error *err)
+{
+	const struct store_backend *be = box->user->backend;
+	struct index_box b;
+	MDB_txn *txn;
+	int removed = 0;
+
+	if (wbegin(box, &txn, &b, err) < 0)
+		return -1;
+	if (collect && (index_msg_foreach(box->user->index, txn, box->box_id, 0, del_collect, d,
+					  err) < 0 || d->oom)) {
+		if (d->oom)
+			store_error_set(err, STORE_ERR_TEMP, "Out of memory");
+		wabort(box, txn);
+		return -1;
+	}
+	if (d->n == 0) {
+		wabort(box, txn);
+		return 0;
+	}
+	/* Remember UIDNEXT in the files before any UID is forgotten, so a
+	 * rebuilt index never hands one out again. */
+	if (be->uid_state_write && be->uid_state_write(box, b.uidvalidity, b.uidnext, err) < 0) {
+		wabort(box, txn);
+		return -1;
+	}
+	for (size_t i = 0; i < d->n; i++) {
+		struct msg_copy c;
+		struct store_backend_msg bm;
+		struct store_error e2 = { 0 };
+
+		if (msg_fetch(box, txn, d->uids[i], &c, &e2) < 0)
+			continue;
+		bm = backend_msg(&c.m);
+		if (be->msg_expunge(box, &bm, err) < 0 ||
+		    index_msg_del(box->user->index, txn, &b, &c.m, err) < 0) {
+			msg_copy_free(&c);
+			wabort(box, txn);
+			return -1;
+		}
+		b.highestmodseq++;
+		msg_copy_free(&c);
+		removed++;
+		if (fn)
+			fn(d->uids[i], ctx);
+	}
+	if (be->expunge_finish && be->expunge_finish(box, err) < 0) {
+		wabort(box, txn);
+		return -1;
+	}
+	if (wend(box, txn, &b, err) < 0)
+		return -1;
+	if (be->expunge_finish && store_sync_box(box, true, err) < 0)
+		return -1;
+	return removed;
+}
+
+int store_msg_expunge(struct store_mailbox *box, uint32_t uid, struct store_error *err)
+{
+	struct del_ctx d = { 0 };
+	uint32_t one = uid;
+
+	memset(err, 0, sizeof(*err));
+	d.uids = &one;
+	d.n = 1;
+	return expunge_uids(box, &d, false, NULL, NULL, err) < 0 ? -1 : 1;
+}
+
+int store_mailbox_expunge(struct store_mailbox *box, const uint32_t *uid_set, size_t n,
+			  store_expunge_fn *fn, void *ctx, struct store_error *err)
+{
+	struct del_ctx d = { .set = uid_set, .n_set = n, .only_deleted = true };
+	int rc;
+
+	memset(err, 0, sizeof(*err));
+	rc = expunge_uids(box, &d, true, fn, ctx, err);
+	free(d.uids);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- append, copy, move ---- */
+
+int store_msg_append_locked(struct store_mailbox *box, const struct store_source *src,
+			    unsigned flags, const char *keywords, time_t internaldate,
+			    uint32_t *uid_r, struct store_error *err)
+{
+	const struct store_backend *be = box->user->backend;
+	struct store_backend_msg bm;
+	struct index_box b;
+	struct index_msg m;
+	MDB_txn *txn;
+	char *loc = NULL;
+	uint64_t phys = 0, vsize = 0;
+
+	if (keywords && strlen(keywords) > STORE_KEYWORDS_MAX) {
+		store_error_set(err, STORE_ERR_PERM, "Too many keywords");
+		return -1;
+	}
+	if (wbegin(box, &txn, &b, err) < 0)
+		return -1;
+	memset(&bm, 0, sizeof(bm));
+	bm.uid = b.uidnext;
+	bm.flags = flags & (STORE_FLAGS_STORED | STORE_FLAG_RECENT);
+	bm.keywords = keywords ? keywords : "";
+	bm.internaldate = internaldate;
+	if (be->msg_append(box, src, &bm, &loc, &phys, &vsize, err) < 0) {
+		wabort(box, txn);
+		return -1;
+	}
+	memset(&m, 0, sizeof(m));
+	m.uid = bm.uid;
+	m.flags = (flags & STORE_FLAGS_STORED) | ((flags & STORE_FLAG_RECENT) ? INDEX_FLAG_IN_NEW : 0);
+	m.modseq = b.highestmodseq + 1;
+	m.internaldate = internaldate ? internaldate : time(NULL);
+	m.vsize = vsize;
+	m.physical = phys;
+	m.loc = loc;
+	m.keywords = keywords ? keywords : "";
+	b.uidnext = bm.uid + 1;
+	if (index_msg_put(box->user->index, txn, &b, NULL, &m, err) < 0) {
+		/* The file is durable; the next sync indexes it under its UID. */
+		free(loc);
+		wabort(box, txn);
+		return -1;
+	}
+	free(loc);
+	if (wend(box, txn, &b, err) < 0)
+		return -1;
+	if (uid_r)
+		*uid_r = m.uid;
+	return 0;
+}
+
+int store_mailbox_append(struct store_mailbox *box, int fd, unsigned flags,
+			 const char *keywords, time_t internaldate, uint32_t *uid_r,
+			 struct store_error *err)
+{
+	struct store_source src = { .fd = fd };
+	off_t cur, end;
+
+	memset(err, 0, sizeof(*err));
+	cur = lseek(fd, 0, SEEK_CUR);
+	end = cur >= 0 ? lseek(fd, 0, SEEK_END) : -1;
+	if (cur >= 0 && end >= 0)
+		lseek(fd, cur, SEEK_SET);
+	if (store_quota_check(box->user, end > cur ? (uint64_t)(end - cur) : 0, 1, err) < 0)
+		return -1;
+	return store_msg_append_locked(box, &src, flags & STORE_FLAGS_STORED, keywords, internaldate,
+				       uid_r, err);
+}
+
+struct copy_info {
+	unsigned flags;
+	char keywords[STORE_KEYWORDS_MAX + 1];
+	time_t internaldate;
+	uint64_t size;
+};
+
+static int copy_info_cb(const struct store_msg *m, void *ctx)
+{
+	struct copy_info *ci = ctx;
+
+	ci->flags = m->flags;
+	str_copy(ci->keywords, m->keywords, sizeof(ci->keywords));
+	ci->internaldate = m->internaldate;
+	ci->size = m->size;
+	return 0;
+}
+
+int store_msg_copy(struct store_mailbox *src, uint32_t uid, struct store_mailbox *dst,
+		   uint32_t *new_uid_r, struct store_error *err)
+{
+	struct copy_info ci;
+	struct store_source s;
+	off_t off;
+	uint64_t size;
+	int fd, rc;
+
+	memset(err, 0, sizeof(*err));
+	rc = store_msg_get(src, uid, copy_info_cb, &ci, err);
+	if (rc <= 0) {
+		if (rc == 0)
+			store_error_set(err, STORE_ERR_EXPUNGED, "Message was expunged");
+		return -1;
+	}
+	if (store_quota_check(dst->user, ci.size, 1, err) < 0)
+		return -1;
+	if (store_msg_open(src, uid, &fd, &off, &size, err) < 0)
+		return -1;
+	if (lseek(fd, off, SEEK_SET) != off) {
+		store_error_sys(err, "seek in message %u of %s", uid, src->name);
+		close(fd);
+		return -1;
+	}
+	memset(&s, 0, sizeof(s));
+	s.fd = fd;
+	s.limit = size;
+	if (size == 0) {
+		/* limit 0 means "to EOF"; an empty message has nothing to read */
+		s.fd = -1;
+	}
+	if (s.fd < 0) {
+		close(fd);
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		s.fd = fd;
+	}
+	rc = store_msg_append_locked(dst, &s, ci.flags, ci.keywords,
+				     ci.internaldate, new_uid_r, err);
+	close(fd);
+	return rc;
+}
+
+int store_msg_move(struct store_mailbox *src, uint32_t uid, struct store_mailbox *dst,
+		   uint32_t *new_uid_r, struct store_error *err)
+{
+	if (store_msg_copy(src, uid, dst, new_uid_r, err) < 0)
+		return -1;
+	return store_msg_expunge(src, uid, err) < 0 ? -1 : 0;
+}

@@ -1,0 +1,162 @@
+/*
+ * store-private.h - the insides of store/ shared by the core files
+ * (store.c, mailbox.c, sync.c, msg.c, deliver.c, quota.c, notify.c) and
+ * the index (index.c). Backends use store-backend.h only.
+ */
+#ifndef POSTERN_STORE_PRIVATE_H
+#define POSTERN_STORE_PRIVATE_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store-backend.h"
+#include "store/store.h"
+
+struct store_notify_watch;
+
+struct store_user {
+	const struct store_settings *set;
+	char *name;
+	struct store_location loc;
+	const struct store_backend *backend;
+	struct store_index *index;
+	uint64_t quota_bytes;      /* 0: settings */
+	uint64_t quota_messages;
+	void *backend_data;
+	void (*backend_free)(void *);
+	struct store_mailbox *boxes; /* open mailboxes (closed by store_user_close) */
+};
+
+struct store_mailbox {
+	struct store_user *user;
+	struct store_mailbox *next;
+	char *name;
+	unsigned open_flags;
+	uint32_t box_id;
+	struct store_status status;
+	void *backend_data;
+	bool locked;
+	/* notifications (notify.c) */
+	struct store_notify_watch *watch;
+	store_notify_fn *notify_fn;
+	void *notify_ctx;
+};
+
+/* ---- index.c: the per-user LMDB environment ---- */
+
+/* Index-internal record flag: the file was last seen in new/ (Maildir) or
+ * otherwise reported "recent"; only these can vanish in a partial sync.
+ * Never reported to callers (masked with STORE_FLAGS_STORED). */
+#define INDEX_FLAG_IN_NEW 0x80
+
+struct store_index;
+
+/* A mailbox record ("boxes" database, key = mailbox name). */
+struct index_box {
+	uint32_t id;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint32_t special_use;
+	uint64_t highestmodseq;
+	uint32_t messages;
+	uint32_t unseen;
+	uint32_t recent_floor;     /* UIDs >= this are \Recent for the next read-write open */
+	uint32_t stamp_len;
+	uint64_t vsize;            /* sum of RFC822.SIZE */
+	uint8_t stamp[STORE_SYNC_STAMP_MAX];
+};
+
+/* A message record ("msgs", key = box id + UID, big-endian). The strings
+ * point into LMDB memory: valid until the transaction ends. */
+struct index_msg {
+	uint32_t uid;
+	uint32_t flags;
+	uint64_t modseq;
+	int64_t internaldate;
+	uint64_t vsize;
+	uint64_t physical;
+	const char *loc;
+	const char *keywords;
+	const char *envelope;      /* NULL: not cached */
+	const char *bodystructure; /* NULL: not cached */
+};
+
+int index_open(const char *dir, bool create, struct store_index **idx_r, struct store_error *err);
+void index_close(struct store_index **idx);
+/* index_shared - whether another store_user of this process has it open. */
+bool index_shared(const struct store_index *idx);
+/* index_remove - delete the environment's files (rebuild). 0 or -1. */
+int index_remove(const char *dir, struct store_error *err);
+
+int index_begin(struct store_index *idx, bool write, MDB_txn **txn_r, struct store_error *err);
+int index_commit(MDB_txn *txn, struct store_error *err);
+void index_abort(MDB_txn *txn);
+
+/* 1 found, 0 not, -1 */
+int index_box_get(struct store_index *idx, MDB_txn *txn, const char *name, struct index_box *b,
+		  struct store_error *err);
+int index_box_put(struct store_index *idx, MDB_txn *txn, const char *name,
+		  const struct index_box *b, struct store_error *err);
+/* index_box_new - a fresh record with a new id (not stored). */
+int index_box_new(struct store_index *idx, MDB_txn *txn, struct index_box *b,
+		  struct store_error *err);
+/* index_box_del - the record and all its messages. */
+int index_box_del(struct store_index *idx, MDB_txn *txn, const char *name,
+		  struct store_error *err);
+/* index_box_unname - remove only the name entry (rename). */
+int index_box_unname(struct store_index *idx, MDB_txn *txn, const char *name,
+		     struct store_error *err);
+typedef int index_box_fn(const char *name, const struct index_box *b, void *ctx);
+int index_box_foreach(struct store_index *idx, MDB_txn *txn, index_box_fn *fn, void *ctx,
+		      struct store_error *err);
+
+int index_msg_get(struct store_index *idx, MDB_txn *txn, uint32_t box_id, uint32_t uid,
+		  struct index_msg *m, struct store_error *err);
+/* index_msg_put - store m and account the change in b (old: the previous
+ * record or NULL). */
+int index_msg_put(struct store_index *idx, MDB_txn *txn, struct index_box *b,
+		  const struct index_msg *old, const struct index_msg *m, struct store_error *err);
+int index_msg_del(struct store_index *idx, MDB_txn *txn, struct index_box *b,
+		  const struct index_msg *old, struct store_error *err);
+typedef int index_msg_fn(const struct index_msg *m, void *ctx);
+/* index_msg_foreach - messages of box with uid >= from_uid in UID order;
+ * returns 0, fn's non-zero value, or -1. */
+int index_msg_foreach(struct store_index *idx, MDB_txn *txn, uint32_t box_id, uint32_t from_uid,
+		      index_msg_fn *fn, void *ctx, struct store_error *err);
+
+int index_sub_set(struct store_index *idx, MDB_txn *txn, const char *name, bool on,
+		  struct store_error *err);
+typedef int index_sub_fn(const char *name, void *ctx);
+int index_sub_foreach(struct store_index *idx, MDB_txn *txn, index_sub_fn *fn, void *ctx,
+		      struct store_error *err);
+
+/* index_mdb_error - fill err from an LMDB return code (logged with what). */
+void index_mdb_error(struct store_error *err, int rc, const char *what);
+
+/* ---- store.c ---- */
+
+/* store_box_key - the index key of a mailbox name ("INBOX" folded). */
+const char *store_box_key(const char *name);
+
+/* ---- sync.c ---- */
+
+/* store_sync_box - the sync protocol of store-backend.h for box (box_id
+ * and status refreshed). force: skip sync_check. 1 changed, 0, -1. */
+int store_sync_box(struct store_mailbox *box, bool force, struct store_error *err);
+/* store_box_load - read box's record into box->status/box_id (creating
+ * the record on first sight). In txn (write). */
+int store_box_record(struct store_mailbox *box, MDB_txn *txn, struct index_box *b,
+		     struct store_error *err);
+void store_box_status_from(struct store_mailbox *box, const struct index_box *b);
+
+
+/* ---- deliver.c / msg.c ---- */
+int store_msg_append_locked(struct store_mailbox *box, const struct store_source *src,
+			    unsigned flags, const char *keywords, time_t internaldate,
+			    uint32_t *uid_r, struct store_error *err);
+/* store_quota_check - would adding bytes/msgs exceed u's quota? 0 ok, -1 QUOTA. */
+int store_quota_check(struct store_user *u, uint64_t add_bytes, uint32_t add_msgs,
+		      struct store_error *err);
+
+#endif

@@ -1,0 +1,598 @@
+/*
+ * sync.c - bring a mailbox's index records in line with its files: the
+ * sync protocol described in store-backend.h (check, scan, match by UID
+ * hint then by loc, assign UIDs to new files, expunge vanished records).
+ *
+ * Called by: store_mailbox_open/store_mailbox_sync (mailbox.c), the
+ * expunge path for formats that rewrite files, store_index_rebuild.
+ *
+ * Warm path: a read transaction and the backend's sync_check only - no
+ * directory is read when nothing changed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store/store-private.h"
+#include "util.h"
+
+
+struct sync_item {
+	struct store_sync_item it;
+	char *loc;
+	bool matched;
+	bool duplicate;   /* the same name seen twice in one scan */
+	void *by_name;    /* struct rec * matched by name in the first pass */
+};
+
+struct store_sync {
+	struct sync_item *items;
+	size_t n, cap;
+	bool partial;
+	uint8_t stamp[STORE_SYNC_STAMP_MAX];
+	size_t stamp_len;
+	bool stamp_set;
+};
+
+/* A copy of an index record, taken before the records change. */
+struct rec {
+	uint32_t uid;
+	uint32_t flags;
+	char *loc;
+	char *keywords;
+	char *envelope;
+	char *bodystructure;
+	uint64_t vsize, physical;
+	int64_t internaldate;
+	uint64_t modseq;
+	bool matched;
+};
+
+struct recs {
+	struct rec *v;
+	size_t n, cap;
+};
+
+int store_sync_add(struct store_sync *sc, const struct store_sync_item *item,
+		   struct store_error *err)
+{
+	if (strlen(item->loc) > STORE_LOC_MAX) {
+		store_error_set(err, STORE_ERR_PERM, "Message file name too long");
+		return -1;
+	}
+	if (sc->n == sc->cap) {
+		size_t cap = sc->cap ? sc->cap * 2 : 256;
+		struct sync_item *n = realloc(sc->items, cap * sizeof(*n));
+
+		if (n == NULL) {
+			store_error_set(err, STORE_ERR_TEMP, "Out of memory");
+			return -1;
+		}
+		sc->items = n;
+		sc->cap = cap;
+	}
+	sc->items[sc->n].it = *item;
+	sc->items[sc->n].matched = false;
+	if ((sc->items[sc->n].loc = strdup(item->loc)) == NULL) {
+		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
+		return -1;
+	}
+	sc->items[sc->n].it.loc = sc->items[sc->n].loc;
+	sc->n++;
+	return 0;
+}
+
+bool store_sync_partial(const struct store_sync *sc)
+{
+	return sc->partial;
+}
+
+void store_sync_set_stamp(struct store_sync *sc, const void *stamp, size_t len)
+{
+	if (len > sizeof(sc->stamp))
+		len = 0;
+	memcpy(sc->stamp, stamp, len);
+	sc->stamp_len = len;
+	sc->stamp_set = true;
+}
+
+static void sync_free(struct store_sync *sc)
+{
+	for (size_t i = 0; i < sc->n; i++)
+		free(sc->items[i].loc);
+	free(sc->items);
+}
+
+static void recs_free(struct recs *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->v[i].loc);
+		free(r->v[i].keywords);
+		free(r->v[i].envelope);
+		free(r->v[i].bodystructure);
+	}
+	free(r->v);
+}
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		*oom = true;
+	return d;
+}
+
+static int rec_collect(const struct index_msg *m, void *ctx)
+{
+	struct recs *r = ctx;
+	struct rec *x;
+	bool oom = false;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 256;
+		struct rec *n = realloc(r->v, cap * sizeof(*n));
+
+		if (n == NULL)
+			return -2;
+		r->v = n;
+		r->cap = cap;
+	}
+	x = &r->v[r->n];
+	memset(x, 0, sizeof(*x));
+	x->uid = m->uid;
+	x->flags = m->flags;
+	x->vsize = m->vsize;
+	x->physical = m->physical;
+	x->internaldate = m->internaldate;
+	x->modseq = m->modseq;
+	x->loc = dup_or_null(m->loc, &oom);
+	x->keywords = dup_or_null(m->keywords, &oom);
+	x->envelope = dup_or_null(m->envelope, &oom);
+	x->bodystructure = dup_or_null(m->bodystructure, &oom);
+	r->n++;
+	return oom ? -2 : 0;
+}
+
+static struct index_msg rec_to_msg(const struct rec *x)
+{
+	struct index_msg m = {
+		.uid = x->uid, .flags = x->flags, .modseq = x->modseq,
+		.internaldate = x->internaldate, .vsize = x->vsize, .physical = x->physical,
+		.loc = x->loc, .keywords = x->keywords, .envelope = x->envelope,
+		.bodystructure = x->bodystructure,
+	};
+	return m;
+}
+
+/* hints_duplicated - for a first sync, which of the sorted fresh items
+ * carry a UID that an earlier item (in delivery order) carries too: only
+ * the first keeps it. NULL on out of memory. Caller frees. */
+static int hint_pair_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool *hints_duplicated(struct sync_item **fresh, size_t n)
+{
+	bool *dup = calloc(n, sizeof(*dup));
+	uint64_t *pairs = calloc(n, sizeof(*pairs));
+	size_t k = 0;
+
+	if (dup == NULL || pairs == NULL) {
+		free(dup);
+		free(pairs);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (fresh[i]->it.uid_hint)
+			pairs[k++] = (uint64_t)fresh[i]->it.uid_hint << 32 | (uint64_t)i;
+	qsort(pairs, k, sizeof(*pairs), hint_pair_cmp);
+	for (size_t j = 1; j < k; j++)
+		if (pairs[j] >> 32 == pairs[j - 1] >> 32)
+			dup[pairs[j] & 0xffffffffu] = true;
+	free(pairs);
+	return dup;
+}
+
+static struct rec *rec_by_uid(struct recs *r, uint32_t uid)
+{
+	size_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (r->v[mid].uid == uid)
+			return &r->v[mid];
+		if (r->v[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int rec_loc_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct rec *const *)a)->loc, (*(struct rec *const *)b)->loc);
+}
+
+static int item_new_cmp(const void *a, const void *b)
+{
+	const struct sync_item *x = *(struct sync_item *const *)a, *y = *(struct sync_item *const *)b;
+
+	/* Files carrying a UID first (in UID order), then the rest by name,
+	 * which starts with the delivery time for Maildir. */
+	if ((x->it.uid_hint != 0) != (y->it.uid_hint != 0))
+		return x->it.uid_hint ? -1 : 1;
+	if (x->it.uid_hint != y->it.uid_hint)
+		return x->it.uid_hint < y->it.uid_hint ? -1 : 1;
+	return strcmp(x->loc, y->loc);
+}
+
+void store_box_status_from(struct store_mailbox *box, const struct index_box *b)
+{
+	box->box_id = b->id;
+	box->status.messages = b->messages;
+	box->status.unseen = b->unseen;
+	box->status.uidvalidity = b->uidvalidity;
+	box->status.uidnext = b->uidnext;
+	box->status.highestmodseq = b->highestmodseq;
+	box->status.size = b->vsize;
+}
+
+int store_box_record(struct store_mailbox *box, MDB_txn *txn, struct index_box *b,
+		     struct store_error *err)
+{
+	struct store_user *u = box->user;
+	const char *key = store_box_key(box->name);
+	uint32_t v = 0, next = 0;
+	int rc = index_box_get(u->index, txn, key, b, err);
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	if (index_box_new(u->index, txn, b, err) < 0)
+		return -1;
+	/* First sight of this mailbox (or a rebuilt index): reuse the
+	 * UIDVALIDITY the files remember, so clients keep their caches. */
+	if (u->backend->uid_state_read) {
+		rc = u->backend->uid_state_read(box, &v, &next, err);
+		if (rc < 0)
+			return -1;
+		if (rc > 0) {
+			b->uidvalidity = v;
+			b->uidnext = next;
+		} else if (u->backend->uid_state_write &&
+			   u->backend->uid_state_write(box, b->uidvalidity, b->uidnext, err) < 0) {
+			return -1;
+		}
+	}
+	return index_box_put(u->index, txn, key, b, err);
+}
+
+/* Sizes and date of a file found without them (takeover, foreign
+ * delivery): one open, fstat, and a read to count line ends when needed. */
+static void item_fill_sizes(struct store_mailbox *box, struct sync_item *si, uint32_t uid)
+{
+	struct store_backend_msg bm = { .uid = uid, .flags = si->it.flags, .keywords = "",
+					.loc = si->loc };
+	struct store_error err = { 0 };
+	uint64_t size = 0;
+	off_t off = 0;
+	struct stat st;
+	int fd;
+
+	if (si->it.physical_size && si->it.vsize && si->it.internaldate)
+		return;
+	if (box->user->backend->msg_open(box, &bm, &fd, &off, &size, &err) < 0)
+		return;
+	if (fstat(fd, &st) == 0 && si->it.internaldate == 0)
+		si->it.internaldate = st.st_mtime;
+	if (si->it.physical_size == 0)
+		si->it.physical_size = size;
+	if (si->it.vsize == 0) {
+		char buf[65536];
+		uint64_t left = size, v = size;
+		bool prev_cr = false;
+
+		if (lseek(fd, off, SEEK_SET) == off) {
+			while (left > 0) {
+				ssize_t n = read(fd, buf, left < sizeof(buf) ? left : sizeof(buf));
+
+				if (n <= 0)
+					break;
+				for (ssize_t i = 0; i < n; i++) {
+					if (buf[i] == '\n' && !prev_cr)
+						v++;
+					prev_cr = buf[i] == '\r';
+				}
+				left -= (uint64_t)n;
+			}
+		}
+		si->it.vsize = v;
+	}
+	close(fd);
+}
+
+/* The scan-and-merge part, inside the write transaction. */
+static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box *b,
+		      struct store_sync *sc, struct store_error *err)
+{
+	bool *dup_hint = NULL; /* first sync: carried UIDs given to two files */
+	struct store_user *u = box->user;
+	const struct store_backend *be = u->backend;
+	struct recs r = { 0 };
+	struct rec **by_loc = NULL;
+	struct sync_item **fresh = NULL;
+	size_t n_fresh = 0;
+	int changed = 0, rc;
+	bool expunged = false;
+
+	rc = index_msg_foreach(u->index, txn, b->id, 0, rec_collect, &r, err);
+	if (rc == -2) {
+		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
+		goto fail;
+	}
+	if (rc < 0)
+		goto fail;
+	by_loc = malloc((r.n ? r.n : 1) * sizeof(*by_loc));
+	fresh = malloc((sc->n ? sc->n : 1) * sizeof(*fresh));
+	if (by_loc == NULL || fresh == NULL) {
+		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < r.n; i++)
+		by_loc[i] = &r.v[i];
+	qsort(by_loc, r.n, sizeof(*by_loc), rec_loc_cmp);
+
+	/* Match, first by name for every item: the same name is the same
+	 * file. Only then by UID, for files another program renamed beyond
+	 * the flags. Two files can carry one UID when a delivery was killed
+	 * between writing its file and committing the index; the one whose
+	 * name the index does not know matches nothing and gets a new UID. */
+	for (size_t i = 0; i < sc->n; i++) {
+		struct sync_item *si = &sc->items[i];
+		struct rec key = { .loc = si->loc }, *kp = &key, **f;
+
+		si->by_name = NULL;
+		si->duplicate = false;
+		f = r.n ? bsearch(&kp, by_loc, r.n, sizeof(*by_loc), rec_loc_cmp) : NULL;
+		if (f && (*f)->matched) {
+			si->duplicate = true; /* moved between new/ and cur/ during the scan */
+		} else if (f) {
+			(*f)->matched = true;
+			si->by_name = *f;
+		}
+	}
+	for (size_t i = 0; i < sc->n; i++) {
+		struct sync_item *si = &sc->items[i];
+		struct rec *x = si->by_name;
+
+		if (si->duplicate)
+			continue;
+		if (x == NULL && si->it.uid_hint) {
+			x = rec_by_uid(&r, si->it.uid_hint);
+			if (x && x->matched)
+				x = NULL;
+		}
+		if (x == NULL) {
+			fresh[n_fresh++] = si;
+			continue;
+		}
+		x->matched = true;
+		si->matched = true;
+		{
+			uint32_t nf = x->flags & ~(uint32_t)INDEX_FLAG_IN_NEW;
+			bool upd = false;
+			struct index_msg old = rec_to_msg(x), m;
+
+			if (si->it.flags_known && (nf & STORE_FLAGS_STORED) != si->it.flags) {
+				nf = si->it.flags;
+				upd = true;
+			}
+			if (si->it.recent)
+				nf |= INDEX_FLAG_IN_NEW;
+			if (nf != x->flags || strcmp(x->loc, si->loc) != 0)
+				upd = true;
+			if (si->it.recent && be->sync_assign) {
+				char *nl = NULL;
+				struct store_error e2 = { 0 };
+
+				if (be->sync_assign(box, si->loc, x->uid, nf & STORE_FLAGS_STORED, &nl,
+						    &e2) == 0) {
+					nf &= ~(uint32_t)INDEX_FLAG_IN_NEW;
+					upd = true;
+					if (nl) {
+						free(si->loc);
+						si->loc = nl;
+					}
+				}
+			}
+			if (!upd)
+				continue;
+			m = old;
+			m.flags = nf;
+			m.loc = si->loc;
+			if ((nf & STORE_FLAGS_STORED) != (x->flags & STORE_FLAGS_STORED))
+				m.modseq = b->highestmodseq + 1;
+			if (index_msg_put(u->index, txn, b, &old, &m, err) < 0)
+				goto fail;
+			changed = 1;
+		}
+	}
+
+	/* Vanished: every unmatched record (a partial scan saw only new/). */
+	for (size_t i = 0; i < r.n; i++) {
+		struct index_msg old;
+
+		if (r.v[i].matched || (sc->partial && !(r.v[i].flags & INDEX_FLAG_IN_NEW)))
+			continue;
+		if (!expunged && be->uid_state_write &&
+		    be->uid_state_write(box, b->uidvalidity, b->uidnext, err) < 0)
+			goto fail;
+		expunged = true;
+		old = rec_to_msg(&r.v[i]);
+		if (index_msg_del(u->index, txn, b, &old, err) < 0)
+			goto fail;
+		b->highestmodseq++;
+		changed = 1;
+	}
+
+	/* New files: UIDs carried by the files are kept when they are still
+	 * unused and either at or above UIDNEXT, or this is the mailbox's
+	 * first sync (a rebuilt or deleted index: no stamp yet), where a UID
+	 * below the remembered UIDNEXT floor is the one this file had before.
+	 * Otherwise a carried UID below UIDNEXT may be an expunged one (or
+	 * come from another folder), and IMAP forbids reusing it (RFC 3501
+	 * 2.3.1.1); such files, and files without one, get the next UID. */
+	bool first_sync = b->stamp_len == 0;
+
+	qsort(fresh, n_fresh, sizeof(*fresh), item_new_cmp);
+	if (first_sync && n_fresh > 0 &&
+	    (dup_hint = hints_duplicated(fresh, n_fresh)) == NULL) {
+		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < n_fresh; i++) {
+		struct sync_item *si = fresh[i];
+		struct index_msg m;
+		uint32_t uid;
+		char *nl = NULL;
+
+		if (i > 0 && strcmp(fresh[i - 1]->loc, si->loc) == 0 &&
+		    fresh[i - 1]->it.uid_hint == si->it.uid_hint)
+			continue; /* seen in new/ and cur/ during one scan */
+		if (si->it.uid_hint && rec_by_uid(&r, si->it.uid_hint) == NULL &&
+		    (si->it.uid_hint >= b->uidnext || (first_sync && !dup_hint[i])))
+			uid = si->it.uid_hint;
+		else
+			uid = b->uidnext;
+		if (uid >= UINT32_MAX - 1) {
+			log_error("store: %s: mailbox %s ran out of UIDs; rebuild it under a new UIDVALIDITY",
+				  u->name, box->name);
+			store_error_set(err, STORE_ERR_PERM, "Mailbox is out of UIDs");
+			goto fail;
+		}
+		item_fill_sizes(box, si, uid);
+		if (uid != si->it.uid_hint || si->it.recent) {
+			struct store_error e2 = { 0 };
+
+			if (be->sync_assign && be->sync_assign(box, si->loc, uid, si->it.flags, &nl,
+							       &e2) < 0) {
+				if (e2.cls == STORE_ERR_EXPUNGED)
+					continue; /* gone again, or the duplicate of a moved file */
+				log_warn("store: %s/%s: could not record UID %u in the file; kept in the index",
+					 u->name, box->name, uid);
+			}
+		}
+		if (uid + 1 > b->uidnext)
+			b->uidnext = uid + 1;
+		memset(&m, 0, sizeof(m));
+		m.uid = uid;
+		m.flags = si->it.flags & STORE_FLAGS_STORED;
+		m.modseq = b->highestmodseq + 1;
+		m.internaldate = si->it.internaldate ? si->it.internaldate : time(NULL);
+		m.vsize = si->it.vsize;
+		m.physical = si->it.physical_size;
+		m.loc = nl ? nl : si->loc;
+		m.keywords = "";
+		rc = index_msg_put(u->index, txn, b, NULL, &m, err);
+		free(nl);
+		if (rc < 0)
+			goto fail;
+		changed = 1;
+	}
+	free(by_loc);
+	free(fresh);
+	free(dup_hint);
+	recs_free(&r);
+	return changed;
+fail:
+	free(by_loc);
+	free(fresh);
+	free(dup_hint);
+	recs_free(&r);
+	return -1;
+}
+
+int store_sync_box(struct store_mailbox *box, bool force, struct store_error *err)
+{
+	struct store_user *u = box->user;
+	const struct store_backend *be = u->backend;
+	struct store_sync sc;
+	struct index_box b;
+	MDB_txn *txn;
+	int rc, check = 1, changed;
+
+	/* Warm path: a read transaction and a stat or two. */
+	if (!force) {
+		if (index_begin(u->index, false, &txn, err) < 0)
+			return -1;
+		rc = index_box_get(u->index, txn, store_box_key(box->name), &b, err);
+		index_abort(txn);
+		if (rc < 0)
+			return -1;
+		if (rc > 0 && b.stamp_len > 0 && be->sync_check) {
+			check = be->sync_check(box, b.stamp, b.stamp_len);
+			if (check == 0) {
+				store_box_status_from(box, &b);
+				return 0;
+			}
+		}
+	}
+
+	if (be->lock && be->lock(box, true, err) < 0)
+		return -1;
+	if (index_begin(u->index, true, &txn, err) < 0) {
+		if (be->unlock)
+			be->unlock(box);
+		return -1;
+	}
+	memset(&sc, 0, sizeof(sc));
+	if (store_box_record(box, txn, &b, err) < 0)
+		goto fail;
+	/* Another process may have synced while we waited for the lock. */
+	if (!force && b.stamp_len > 0 && be->sync_check) {
+		check = be->sync_check(box, b.stamp, b.stamp_len);
+		if (check == 0) {
+			index_abort(txn);
+			if (be->unlock)
+				be->unlock(box);
+			store_box_status_from(box, &b);
+			return 0;
+		}
+	}
+	sc.partial = check == 2 && !force;
+	if (be->sync_scan(box, &sc, err) < 0)
+		goto fail;
+	changed = sync_merge(box, txn, &b, &sc, err);
+	if (changed < 0)
+		goto fail;
+	if (sc.stamp_set) {
+		memcpy(b.stamp, sc.stamp, sc.stamp_len);
+		b.stamp_len = (uint32_t)sc.stamp_len;
+	}
+	if (index_box_put(u->index, txn, store_box_key(box->name), &b, err) < 0 ||
+	    index_commit(txn, err) < 0) {
+		txn = NULL;
+		goto fail;
+	}
+	if (be->unlock)
+		be->unlock(box);
+	sync_free(&sc);
+	store_box_status_from(box, &b);
+	return changed;
+fail:
+	index_abort(txn);
+	if (be->unlock)
+		be->unlock(box);
+	sync_free(&sc);
+	return -1;
+}
