@@ -186,6 +186,26 @@ static int make_dir(const struct init_state *st, const char *rel, mode_t mode)
 	return rc;
 }
 
+/* write_submission_overrides - what makes submission (587) and smtps
+ * (465) safe out of the box, as Postfix's documented master.cf entries:
+ * TLS before anything else on submission, SASL on, and mail only from
+ * authenticated users who own their sender address. The restriction
+ * lines are written only when the restrictions' parameters are built in. */
+static void write_submission_overrides(FILE *f, const char *name, bool starttls)
+{
+	fprintf(f, "# Mail clients: authentication required%s.\n",
+		starttls ? ", and STARTTLS before it" : " (TLS from the start)");
+	if (starttls)
+		fprintf(f, "%s/smtpd_tls_security_level = encrypt\n", name);
+	fprintf(f, "%s/smtpd_sasl_auth_enable = yes\n", name);
+	if (param_lookup("smtpd_client_restrictions"))
+		fprintf(f, "%s/smtpd_client_restrictions = permit_sasl_authenticated, reject\n", name);
+	if (param_lookup("smtpd_sender_restrictions"))
+		fprintf(f, "%s/smtpd_sender_restrictions = reject_sender_login_mismatch\n", name);
+	if (param_lookup("smtpd_relay_restrictions"))
+		fprintf(f, "%s/smtpd_relay_restrictions = permit_sasl_authenticated, reject\n", name);
+}
+
 static void write_listeners(FILE *f, const struct init_state *st, const char *addr)
 {
 	fprintf(f, "# --- Listeners ---------------------------------------------------------\n"
@@ -205,10 +225,8 @@ static void write_listeners(FILE *f, const struct init_state *st, const char *ad
 		if (!built)
 			fprintf(f, "# (the %s role is not built yet)\n#", p ? p->role : l->protocol);
 		fprintf(f, "%s/listen = %s %s tls=%s\n", l->name, l->protocol, where, l->tls);
-		if (strcmp(l->name, "smtps") == 0)
-			fprintf(f, "# submission and smtps will get their safe per-listener overrides\n"
-				"# (SASL authentication required, TLS before AUTH) once the smtp\n"
-				"# role's parameters exist.\n");
+		if (built && (strcmp(l->name, "submission") == 0 || strcmp(l->name, "smtps") == 0))
+			write_submission_overrides(f, l->name, strcmp(l->name, "submission") == 0);
 	}
 }
 

@@ -66,7 +66,8 @@ static bool take_line(struct conn *c, struct evbuffer *in)
 	/* the line buffer has max_line + 2 bytes: room for len and a NUL */
 	evbuffer_remove(in, c->line, len);
 	evbuffer_drain(in, 1);
-	if (len > 0 && c->line[len - 1] == '\r')
+	c->last_crlf = len > 0 && c->line[len - 1] == '\r';
+	if (c->last_crlf)
 		len--;
 	if (len > c->max_line) {
 		line_too_long(c);
@@ -190,4 +191,16 @@ void conn_read_bytes(struct conn *c, size_t n, conn_bytes_fn *cb)
 	c->discarding = false;
 	if (c->state == CONN_OPEN)
 		conn_schedule(c);
+}
+
+bool conn_line_had_crlf(const struct conn *c)
+{
+	return c->last_crlf;
+}
+
+size_t conn_input_pending(const struct conn *c)
+{
+	if (c->bev == NULL)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_input(c->bev));
 }

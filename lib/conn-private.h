@@ -45,6 +45,7 @@ struct conn {
 	bool paused;
 	bool eof;                 /* client half-closed: finish buffered input, then close */
 	bool discarding;          /* inside an over-long line, up to its LF */
+	bool last_crlf;           /* the last delivered line ended with CR LF */
 	bool raw;                 /* conn_read_bytes() active */
 	size_t raw_left;
 	conn_bytes_fn *raw_cb;

@@ -142,6 +142,16 @@ void conn_resume(struct conn *conn);
 bool conn_is_paused(const struct conn *conn);
 
 /*
+ * conn_line_had_crlf - true when the line being delivered to on_line
+ * ended with CR LF, false for a bare LF (SMTP needs the difference for
+ * its end-of-data rule: RFC 5321 4.1.1.4, the "SMTP smuggling" fixes).
+ * conn_input_pending - bytes received but not yet delivered (Postfix's
+ * "improper command pipelining" test peeks at the same thing).
+ */
+bool conn_line_had_crlf(const struct conn *conn);
+size_t conn_input_pending(const struct conn *conn);
+
+/*
  * conn_read_bytes - switch to raw mode: the next n bytes go to cb in
  * chunks, then line mode resumes. Replaces any earlier raw request.
  */

@@ -10,6 +10,7 @@
 /* Each table ends with an entry whose name is NULL. */
 extern const struct param_def params_core[];
 extern const struct param_def params_tls[];
+extern const struct param_def params_smtpd[];
 extern const struct param_def params_smtpd_restrictions[];
 extern const struct param_def params_auth[];
 extern const struct param_def params_store[];

@@ -13,6 +13,7 @@ static const struct param_def *const param_tables[] = {
 	params_core,
 	params_tls,
 	params_auth,
+	params_smtpd,
 	params_smtpd_restrictions,
 	params_store,
 	params_mbox,

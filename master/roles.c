@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "auth/auth-role.h"
+#include "smtp/smtp-role.h"
 #include "master/master.h"
 #include "role.h"
 #include "util.h"
@@ -26,6 +27,8 @@ static const struct role_def built_roles[] = {
 	{ .name = "auth", .main = auth_role_main, .keeps_root = auth_role_keeps_root,
 	  .unix_sockets = auth_role_unix_sockets, .always = true,
 	  .doc = "SASL socket (Dovecot auth protocol) and user lookups; virtual users and PAM" },
+	{ .name = "smtp", .main = smtp_role_main,
+	  .doc = "SMTP server: mx, submission and smtps listeners; writes the queue's incoming files" },
 	{ .name = NULL },
 };
 

@@ -14,7 +14,8 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libevent-dev libssl-dev libsodium-dev liblmdb-dev
-libpam0g-dev zlib1g-dev libpcre2-dev libc-ares-dev libcmocka-dev python3 python3-pytest"
+libpam0g-dev zlib1g-dev libpcre2-dev libc-ares-dev libcmocka-dev python3 python3-pytest
+swaks"
 fuzz_pkgs="clang libclang-rt-14-dev"
 interop_pkgs="postfix swaks"
 ci_pkgs="$fuzz_pkgs $interop_pkgs"

@@ -61,11 +61,13 @@ def test_init_config_lists_every_choice(instance):
                  "tls_cert_file = %s/tls/cert.pem" % d, "tls_key_file = %s/tls/key.pem" % d):
         assert line + "\n" in text, line
     assert re.search(r"^mail_owner = \S+$", text, re.M)
-    # No role is built yet: every standard listener is there, commented out,
-    # at the chosen port base, saying why.
+    # Listeners of built roles (smtp) are enabled, the others are there
+    # commented out, at the chosen port base, saying why.
     for name, port in instance.ports.items():
-        assert re.search(r"^#%s/listen = \S+ 127\.0\.0\.1:%d tls=" % (name, port), text, re.M), name
-    assert "# (the smtp role is not built yet)" in text
+        prefix = "" if name in ("mx", "submission", "smtps") else "#"
+        assert re.search(r"^%s%s/listen = \S+ 127\.0\.0\.1:%d tls=" % (prefix, name, port), text, re.M), name
+    assert "# (the imap role is not built yet)" in text
+    assert "submission/smtpd_tls_security_level = encrypt\n" in text
 
 
 def test_config_n_shows_what_init_set(instance):
@@ -100,10 +102,11 @@ def test_start_status_shows_master_roles_listeners(running):
 
 
 def test_status_without_listener_roles(tmp_root):
-    """A fresh instance has no enabled listener: only the always-started
-    auth role runs next to the master, and status lists exactly that
-    instead of inventing rows."""
+    """An instance without enabled listeners (the SMTP ones commented out):
+    only the always-started auth role runs next to the master, and status
+    lists exactly that instead of inventing rows."""
     inst = make_instance(tmp_root)
+    inst.write_conf(re.sub(r"^(mx|submission|smtps)/", r"#\1/", inst.read_conf(), flags=re.M))
     inst.start()
     try:
         r = inst.run("status")
@@ -150,14 +153,14 @@ def test_missing_config_is_clear(tmp_root):
 
 
 def test_unbuilt_protocol_refused(instance):
-    text = instance.read_conf().replace("#mx/listen", "mx/listen")
+    text = instance.read_conf().replace("#imap/listen", "imap/listen")
     instance.write_conf(text)
-    line = instance.conf_line_of("mx/listen")
+    line = instance.conf_line_of("imap/listen")
     r = instance.posternd("-c", instance.conf, "-f")
     assert r.returncode == 1
-    assert ("%s:%d: mx/listen: protocol smtp is not built into this posternd yet; "
+    assert ("%s:%d: imap/listen: protocol imap is not built into this posternd yet; "
             "comment the line out" % (instance.conf, line)) in r.stderr
-    # Nothing was bound.
+    # Nothing was bound, not even the listeners of built roles.
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", instance.ports["mx"]))

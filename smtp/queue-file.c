@@ -1,0 +1,300 @@
+/*
+ * queue-file.c - the queue file writer (queue-file.h). Format in
+ * docs/ARCHITECTURE.md "Queue file": a magic line, then records
+ * "NAME LEN:VALUE\n" (LEN decimal bytes, so a value may hold any byte),
+ * then "message SIZE\n" with SIZE as 15 fixed-width digits filled in at
+ * commit, then exactly SIZE message bytes to the end of the file.
+ *
+ * Durability order (as Postfix's cleanup + rename): fsync(file), rename
+ * incoming/ID -> active/ID, fsync(active/), fsync(incoming/). Only after
+ * that may the SMTP server answer 250.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smtp/queue-file.h"
+#include "smtp/smtp-params.h"
+#include "util.h"
+
+#define QF_BUFSIZE (64 * 1024)
+#define QF_SIZE_DIGITS 15
+
+struct queue_file {
+	int fd;
+	char *incoming;       /* path of incoming/ID */
+	char *active;         /* path of active/ID */
+	char id[QUEUE_ID_SIZE];
+	off_t size_offset;    /* where the 15 size digits are */
+	size_t written;       /* message bytes */
+	size_t buf_len;
+	char buf[QF_BUFSIZE];
+};
+
+static unsigned queue_counter;
+
+static void make_id(char *id)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	queue_counter++;
+	/* 5 digits of microseconds, then 7 of (seconds, pid, counter) mixed:
+	 * short, unique in practice, and O_EXCL makes it unique for sure. */
+	unsigned mix = ((unsigned)tv.tv_sec * 2654435761u) ^ ((unsigned)getpid() << 12) ^
+		       (queue_counter * 40503u);
+	snprintf(id, QUEUE_ID_SIZE, "%05X%07X", (unsigned)tv.tv_usec & 0xFFFFF, mix & 0xFFFFFFF);
+}
+
+struct queue_file *queue_file_create(const char *queue_dir, char *id_r, const char **error_r)
+{
+	struct queue_file *qf = calloc(1, sizeof(*qf));
+
+	if (qf == NULL) {
+		*error_r = "out of memory";
+		return NULL;
+	}
+	qf->fd = -1;
+	for (int attempt = 0; attempt < 20; attempt++) {
+		make_id(qf->id);
+		free(qf->incoming);
+		if (asprintf(&qf->incoming, "%s/incoming/%s", queue_dir, qf->id) < 0) {
+			qf->incoming = NULL;
+			break;
+		}
+		qf->fd = open(qf->incoming, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (qf->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (qf->fd < 0) {
+		*error_r = qf->incoming ? strerror(errno) : "out of memory";
+		free(qf->incoming);
+		free(qf);
+		return NULL;
+	}
+	if (asprintf(&qf->active, "%s/active/%s", queue_dir, qf->id) < 0) {
+		qf->active = NULL;
+		queue_file_abort(&qf);
+		*error_r = "out of memory";
+		return NULL;
+	}
+	memcpy(id_r, qf->id, QUEUE_ID_SIZE);
+	return qf;
+}
+
+static int flush(struct queue_file *qf, const char **error_r)
+{
+	size_t off = 0;
+
+	while (off < qf->buf_len) {
+		ssize_t n = write(qf->fd, qf->buf + off, qf->buf_len - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			*error_r = strerror(errno);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	qf->buf_len = 0;
+	return 0;
+}
+
+static int put(struct queue_file *qf, const void *data, size_t len, const char **error_r)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		size_t room = QF_BUFSIZE - qf->buf_len;
+		size_t n = len < room ? len : room;
+		memcpy(qf->buf + qf->buf_len, p, n);
+		qf->buf_len += n;
+		p += n;
+		len -= n;
+		if (qf->buf_len == QF_BUFSIZE && flush(qf, error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* record - "name LEN:value\n"; a NULL value writes nothing. */
+static int record(struct queue_file *qf, const char *name, const char *value, const char **error_r)
+{
+	char head[64];
+	size_t len;
+
+	if (value == NULL)
+		return 0;
+	len = strlen(value);
+	snprintf(head, sizeof(head), "%s %zu:", name, len);
+	if (put(qf, head, strlen(head), error_r) < 0 || put(qf, value, len, error_r) < 0 ||
+	    put(qf, "\n", 1, error_r) < 0)
+		return -1;
+	return 0;
+}
+
+static void notify_text(unsigned notify, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	if (notify & SMTP_NOTIFY_NEVER)
+		str_copy(buf, "NEVER", size);
+	if (notify & SMTP_NOTIFY_SUCCESS)
+		snprintf(buf + strlen(buf), size - strlen(buf), "%sSUCCESS", *buf ? "," : "");
+	if (notify & SMTP_NOTIFY_FAILURE)
+		snprintf(buf + strlen(buf), size - strlen(buf), "%sFAILURE", *buf ? "," : "");
+	if (notify & SMTP_NOTIFY_DELAY)
+		snprintf(buf + strlen(buf), size - strlen(buf), "%sDELAY", *buf ? "," : "");
+}
+
+int queue_file_envelope(struct queue_file *qf, const struct queue_envelope *env, const char **error_r)
+{
+	char arrival[64], sizefield[64];
+
+	snprintf(arrival, sizeof(arrival), "%lld.%06ld", (long long)env->arrival.tv_sec,
+		 env->arrival.tv_nsec / 1000);
+	if (put(qf, QUEUE_FILE_MAGIC, strlen(QUEUE_FILE_MAGIC), error_r) < 0 ||
+	    record(qf, "id", qf->id, error_r) < 0 ||
+	    record(qf, "arrival", arrival, error_r) < 0 ||
+	    record(qf, "sender", env->sender, error_r) < 0 ||
+	    record(qf, "envid", env->envid, error_r) < 0 ||
+	    record(qf, "ret", env->ret, error_r) < 0 ||
+	    record(qf, "body", env->body, error_r) < 0 ||
+	    record(qf, "smtputf8", env->smtputf8 ? "yes" : NULL, error_r) < 0 ||
+	    record(qf, "client_name", env->client_name, error_r) < 0 ||
+	    record(qf, "client_addr", env->client_addr, error_r) < 0 ||
+	    record(qf, "helo", env->helo, error_r) < 0 ||
+	    record(qf, "proto", env->proto, error_r) < 0 ||
+	    record(qf, "sasl_method", env->sasl_method, error_r) < 0 ||
+	    record(qf, "sasl_username", env->sasl_username, error_r) < 0 ||
+	    record(qf, "hold", env->hold ? "yes" : NULL, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < env->n_rcpts; i++) {
+		char notify[64];
+		notify_text(env->rcpts[i].notify, notify, sizeof(notify));
+		if (record(qf, "rcpt", env->rcpts[i].addr, error_r) < 0 ||
+		    record(qf, "orcpt", env->rcpts[i].orcpt, error_r) < 0 ||
+		    record(qf, "notify", *notify ? notify : NULL, error_r) < 0)
+			return -1;
+	}
+	if (flush(qf, error_r) < 0)
+		return -1;
+	qf->size_offset = lseek(qf->fd, 0, SEEK_CUR) + (off_t)strlen("message ");
+	snprintf(sizefield, sizeof(sizefield), "message %0*d\n", QF_SIZE_DIGITS, 0);
+	return put(qf, sizefield, strlen(sizefield), error_r);
+}
+
+int queue_file_write(struct queue_file *qf, const void *data, size_t len, const char **error_r)
+{
+	if (put(qf, data, len, error_r) < 0)
+		return -1;
+	qf->written += len;
+	return 0;
+}
+
+size_t queue_file_size(const struct queue_file *qf)
+{
+	return qf->written;
+}
+
+static int fsync_dir(const char *path, const char **error_r)
+{
+	if (fsync_parent_dir(path) < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	return 0;
+}
+
+int queue_file_commit(struct queue_file **qfp, const char **error_r)
+{
+	struct queue_file *qf = *qfp;
+	char digits[QF_SIZE_DIGITS + 1];
+
+	snprintf(digits, sizeof(digits), "%0*zu", QF_SIZE_DIGITS, qf->written);
+	if (flush(qf, error_r) < 0)
+		goto fail;
+	if (pwrite(qf->fd, digits, QF_SIZE_DIGITS, qf->size_offset) != QF_SIZE_DIGITS) {
+		*error_r = strerror(errno ? errno : EIO);
+		goto fail;
+	}
+	if (fsync(qf->fd) < 0) {
+		*error_r = strerror(errno);
+		goto fail;
+	}
+	if (close(qf->fd) < 0) {
+		qf->fd = -1;
+		*error_r = strerror(errno);
+		goto fail;
+	}
+	qf->fd = -1;
+	if (rename(qf->incoming, qf->active) < 0) {
+		*error_r = strerror(errno);
+		goto fail;
+	}
+	if (fsync_dir(qf->active, error_r) < 0 || fsync_dir(qf->incoming, error_r) < 0) {
+		/* The rename may not be durable: take it back (best effort). */
+		unlink(qf->active);
+		goto fail;
+	}
+	free(qf->incoming);
+	free(qf->active);
+	free(qf);
+	*qfp = NULL;
+	return 0;
+fail:
+	queue_file_abort(qfp);
+	return -1;
+}
+
+int queue_file_hold(struct queue_file *qf)
+{
+	char *hold = NULL;
+	size_t dir_len = strlen(qf->active) - strlen(qf->id) - strlen("active/");
+
+	if (asprintf(&hold, "%.*shold/%s", (int)dir_len, qf->active, qf->id) < 0)
+		return -1;
+	free(qf->active);
+	qf->active = hold;
+	return 0;
+}
+
+void queue_file_abort(struct queue_file **qfp)
+{
+	struct queue_file *qf = *qfp;
+
+	if (qf == NULL)
+		return;
+	if (qf->fd >= 0)
+		close(qf->fd);
+	if (qf->incoming)
+		unlink(qf->incoming);
+	free(qf->incoming);
+	free(qf->active);
+	free(qf);
+	*qfp = NULL;
+}
+
+void queue_file_wake(const char *run_dir)
+{
+	char path[4096];
+	struct stat st;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/queue.wake", run_dir) >= sizeof(path))
+		return;
+	if (lstat(path, &st) < 0 || !S_ISFIFO(st.st_mode))
+		return;
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;   /* ENXIO: nobody reads it */
+	if (write(fd, "w", 1) < 0) {
+		/* full or gone: the manager scans anyway */
+	}
+	close(fd);
+}

@@ -1,0 +1,95 @@
+/*
+ * queue-file.h - write one message into the queue, durably, before the
+ * SMTP server says "250 2.0.0 Ok: queued as ID".
+ *
+ * Called by the SMTP session (smtp/message.c); later by sendmail and the
+ * queue manager's bounces. The format is documented in docs/ARCHITECTURE.md
+ * ("Queue file") and read by the queue manager.
+ *
+ * Steps: queue_file_create() picks a unique id and creates
+ * $queue_directory/incoming/ID (O_EXCL, 0600); queue_file_envelope()
+ * writes the envelope records; queue_file_write() appends message bytes;
+ * queue_file_commit() fills in the message size, fsyncs the file, renames
+ * it to active/ID and fsyncs both directories: only when it returns 0 is
+ * the message safe. queue_file_abort() removes the incoming file (client
+ * gone, message rejected). A crash before commit leaves only a file in
+ * incoming/, which the queue manager removes at start (never delivered).
+ */
+#ifndef POSTERN_SMTP_QUEUE_FILE_H
+#define POSTERN_SMTP_QUEUE_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/* Ids are 12 upper-case hex digits, like Postfix's short queue ids. */
+#define QUEUE_ID_SIZE 16
+#define QUEUE_FILE_MAGIC "POSTERN-QUEUE 1\n"
+
+struct queue_file;
+
+struct queue_rcpt {
+	const char *addr;     /* "user@domain" */
+	const char *orcpt;    /* "rfc822;user@domain" as sent, or NULL */
+	unsigned notify;      /* SMTP_NOTIFY_* bits, 0 when not given */
+};
+
+struct queue_envelope {
+	struct timespec arrival;
+	const char *sender;        /* "" for <> */
+	const char *envid;         /* xtext, or NULL */
+	const char *ret;           /* "FULL", "HDRS" or NULL */
+	const char *body;          /* "7BIT", "8BITMIME" or NULL */
+	bool smtputf8;
+	const char *client_name;
+	const char *client_addr;
+	const char *helo;          /* or NULL */
+	const char *proto;         /* "ESMTPSA" */
+	const char *sasl_method;   /* or NULL */
+	const char *sasl_username; /* or NULL */
+	bool hold;                 /* HOLD action: the queue manager parks it */
+	const struct queue_rcpt *rcpts;
+	size_t n_rcpts;
+};
+
+/*
+ * queue_file_create - a new file in queue_dir/incoming with a fresh id
+ * (written to id_r, QUEUE_ID_SIZE bytes). Returns the handle, or NULL with
+ * *error_r (static text with the reason) when the file cannot be made.
+ */
+struct queue_file *queue_file_create(const char *queue_dir, char *id_r, const char **error_r);
+
+/* queue_file_envelope - write the envelope records; call once, first.
+ * 0, or -1 with *error_r (static). */
+int queue_file_envelope(struct queue_file *qf, const struct queue_envelope *env, const char **error_r);
+
+/* queue_file_write - append message bytes (buffered). 0, or -1 with *error_r. */
+int queue_file_write(struct queue_file *qf, const void *data, size_t len, const char **error_r);
+
+/* queue_file_size - message bytes written so far. */
+size_t queue_file_size(const struct queue_file *qf);
+
+/*
+ * queue_file_commit - flush, record the size, fsync, rename into active/,
+ * fsync incoming/ and active/. Frees the handle in every case (*qf = NULL).
+ * Returns 0 (the message is queued), or -1 with *error_r (static) after
+ * removing the file (nothing queued).
+ */
+int queue_file_commit(struct queue_file **qf, const char **error_r);
+
+/* queue_file_hold - commit into hold/ instead of active/ (HOLD action:
+ * the message waits for `postern queue release`). 0, or -1 out of memory. */
+int queue_file_hold(struct queue_file *qf);
+
+/* queue_file_abort - remove the incoming file and free; *qf = NULL; NULL ok. */
+void queue_file_abort(struct queue_file **qf);
+
+/*
+ * queue_file_wake - tell the queue manager new mail is in active/: writes
+ * one byte to the FIFO run_dir/queue.wake if it exists and someone reads
+ * it (non-blocking; every error is ignored: the manager also scans on a
+ * timer). The documented hook until the queue role exists.
+ */
+void queue_file_wake(const char *run_dir);
+
+#endif
