@@ -171,7 +171,9 @@ def test_unbuilt_protocol_refused(instance):
 # --- signals and supervision ------------------------------------------------
 
 def test_sighup_with_broken_config_keeps_running(running):
-    pid_before = running.role_pid("selftest")
+    # The fixture returns once the master answers; the role may still be
+    # starting, so wait for it before remembering its pid.
+    pid_before = running.wait_for(lambda: running.role_pid("selftest"), "selftest running")
     running.append_conf("master_stop_timeout = forever")
     running.signal(signal.SIGHUP)
     running.wait_log("warning: reload failed, keeping the running configuration")
