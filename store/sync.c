@@ -242,7 +242,7 @@ int store_box_record(struct store_mailbox *box, MDB_txn *txn, struct index_box *
 			return -1;
 		}
 	}
-	return index_box_put(u->index, txn, key, b, err);
+	return index_box_put(u->index, txn, key, b, err) < 0 ? -1 : 1;
 }
 
 /* Sizes and date of a file found without them (takeover, foreign
@@ -290,8 +290,13 @@ static void item_fill_sizes(struct store_mailbox *box, struct sync_item *si, uin
 }
 
 /* The scan-and-merge part, inside the write transaction. */
+/* first: the box record was created in this transaction (a new mailbox or
+ * a rebuilt index). Then every UID a file carries is its own as long as no
+ * other file claims it: the saved UIDNEXT is only a floor for UIDs that
+ * were used before (expunged ones included), not a bound on the UIDs of
+ * the files that are still there. */
 static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box *b,
-		      struct store_sync *sc, struct store_error *err)
+		      struct store_sync *sc, bool first, struct store_error *err)
 {
 	struct store_user *u = box->user;
 	const struct store_backend *be = u->backend;
@@ -301,6 +306,7 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 	size_t n_fresh = 0;
 	int changed = 0, rc;
 	bool expunged = false;
+	uint32_t last_hint = 0, next_uid, *keep = NULL;
 
 	rc = index_msg_foreach(u->index, txn, b->id, 0, rec_collect, &r, err);
 	if (rc == -2) {
@@ -413,8 +419,26 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 	}
 
 	/* New files: UIDs carried by the files are kept when they are still
-	 * unused (a rebuilt index), everything else gets the next UID. */
+	 * unused (above UIDNEXT, or any free one when first), everything else
+	 * gets a UID above all of those, so no two files get one UID. fresh is
+	 * in uid_hint order: a hint taken twice is a repeat of the last one. */
 	qsort(fresh, n_fresh, sizeof(*fresh), item_new_cmp);
+	keep = calloc(n_fresh ? n_fresh : 1, sizeof(*keep));
+	if (keep == NULL) {
+		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
+		goto fail;
+	}
+	next_uid = b->uidnext;
+	for (size_t i = 0; i < n_fresh; i++) {
+		uint32_t h = fresh[i]->it.uid_hint;
+
+		if (h && h > last_hint && rec_by_uid(&r, h) == NULL && (h >= b->uidnext || first)) {
+			keep[i] = h;
+			last_hint = h;
+			if (h >= next_uid)
+				next_uid = h + 1;
+		}
+	}
 	for (size_t i = 0; i < n_fresh; i++) {
 		struct sync_item *si = fresh[i];
 		struct index_msg m;
@@ -424,11 +448,7 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 		if (i > 0 && strcmp(fresh[i - 1]->loc, si->loc) == 0 &&
 		    fresh[i - 1]->it.uid_hint == si->it.uid_hint)
 			continue; /* seen in new/ and cur/ during one scan */
-		if (si->it.uid_hint && si->it.uid_hint >= b->uidnext &&
-		    rec_by_uid(&r, si->it.uid_hint) == NULL)
-			uid = si->it.uid_hint;
-		else
-			uid = b->uidnext;
+		uid = keep[i] ? keep[i] : next_uid;
 		if (uid >= UINT32_MAX - 1) {
 			log_error("store: %s: mailbox %s ran out of UIDs; rebuild it under a new UIDVALIDITY",
 				  u->name, box->name);
@@ -447,7 +467,10 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 					 u->name, box->name, uid);
 			}
 		}
-		b->uidnext = uid + 1;
+		if (uid == next_uid)
+			next_uid++;
+		if (uid >= b->uidnext)
+			b->uidnext = uid + 1;
 		memset(&m, 0, sizeof(m));
 		m.uid = uid;
 		m.flags = si->it.flags & STORE_FLAGS_STORED;
@@ -463,11 +486,13 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 			goto fail;
 		changed = 1;
 	}
+	free(keep);
 	free(by_loc);
 	free(fresh);
 	recs_free(&r);
 	return changed;
 fail:
+	free(keep);
 	free(by_loc);
 	free(fresh);
 	recs_free(&r);
@@ -481,7 +506,7 @@ int store_sync_box(struct store_mailbox *box, bool force, struct store_error *er
 	struct store_sync sc;
 	struct index_box b;
 	MDB_txn *txn;
-	int rc, check = 1, changed;
+	int rc, check = 1, changed, created;
 
 	/* Warm path: a read transaction and a stat or two. */
 	if (!force) {
@@ -508,7 +533,7 @@ int store_sync_box(struct store_mailbox *box, bool force, struct store_error *er
 		return -1;
 	}
 	memset(&sc, 0, sizeof(sc));
-	if (store_box_record(box, txn, &b, err) < 0)
+	if ((created = store_box_record(box, txn, &b, err)) < 0)
 		goto fail;
 	/* Another process may have synced while we waited for the lock. */
 	if (!force && b.stamp_len > 0 && be->sync_check) {
@@ -524,7 +549,7 @@ int store_sync_box(struct store_mailbox *box, bool force, struct store_error *er
 	sc.partial = check == 2 && !force;
 	if (be->sync_scan(box, &sc, err) < 0)
 		goto fail;
-	changed = sync_merge(box, txn, &b, &sc, err);
+	changed = sync_merge(box, txn, &b, &sc, created == 1, err);
 	if (changed < 0)
 		goto fail;
 	if (sc.stamp_set) {
