@@ -556,9 +556,10 @@ int store_sync_box(struct store_mailbox *box, bool force, struct store_error *er
 		memcpy(b.stamp, sc.stamp, sc.stamp_len);
 		b.stamp_len = (uint32_t)sc.stamp_len;
 	}
-	if (index_box_put(u->index, txn, store_box_key(box->name), &b, err) < 0 ||
-	    index_commit(txn, err) < 0) {
-		txn = NULL;
+	if (index_box_put(u->index, txn, store_box_key(box->name), &b, err) < 0)
+		goto fail; /* still ours to abort (and so release the writer lock) */
+	if (index_commit(txn, err) < 0) {
+		txn = NULL; /* a failed commit frees the transaction too */
 		goto fail;
 	}
 	if (be->unlock)
