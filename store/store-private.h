@@ -144,8 +144,9 @@ const char *store_box_key(const char *name);
 /* store_sync_box - the sync protocol of store-backend.h for box (box_id
  * and status refreshed). force: skip sync_check. 1 changed, 0, -1. */
 int store_sync_box(struct store_mailbox *box, bool force, struct store_error *err);
-/* store_box_load - read box's record into box->status/box_id (creating
- * the record on first sight). In txn (write). */
+/* store_box_record - read box's record into *b (creating the record on
+ * first sight, with the UID state the files remember). In txn (write).
+ * 0 for an existing record, 1 when it was created now, -1 with err. */
 int store_box_record(struct store_mailbox *box, MDB_txn *txn, struct index_box *b,
 		     struct store_error *err);
 void store_box_status_from(struct store_mailbox *box, const struct index_box *b);

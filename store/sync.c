@@ -170,38 +170,6 @@ static struct index_msg rec_to_msg(const struct rec *x)
 	return m;
 }
 
-/* hints_duplicated - for a first sync, which of the sorted fresh items
- * carry a UID that an earlier item (in delivery order) carries too: only
- * the first keeps it. NULL on out of memory. Caller frees. */
-static int hint_pair_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static bool *hints_duplicated(struct sync_item **fresh, size_t n)
-{
-	bool *dup = calloc(n, sizeof(*dup));
-	uint64_t *pairs = calloc(n, sizeof(*pairs));
-	size_t k = 0;
-
-	if (dup == NULL || pairs == NULL) {
-		free(dup);
-		free(pairs);
-		return NULL;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (fresh[i]->it.uid_hint)
-			pairs[k++] = (uint64_t)fresh[i]->it.uid_hint << 32 | (uint64_t)i;
-	qsort(pairs, k, sizeof(*pairs), hint_pair_cmp);
-	for (size_t j = 1; j < k; j++)
-		if (pairs[j] >> 32 == pairs[j - 1] >> 32)
-			dup[pairs[j] & 0xffffffffu] = true;
-	free(pairs);
-	return dup;
-}
-
 static struct rec *rec_by_uid(struct recs *r, uint32_t uid)
 {
 	size_t lo = 0, hi = r->n;
@@ -274,7 +242,7 @@ int store_box_record(struct store_mailbox *box, MDB_txn *txn, struct index_box *
 			return -1;
 		}
 	}
-	return index_box_put(u->index, txn, key, b, err);
+	return index_box_put(u->index, txn, key, b, err) < 0 ? -1 : 1;
 }
 
 /* Sizes and date of a file found without them (takeover, foreign
@@ -322,10 +290,14 @@ static void item_fill_sizes(struct store_mailbox *box, struct sync_item *si, uin
 }
 
 /* The scan-and-merge part, inside the write transaction. */
+/* first: the box record was created in this transaction (a new mailbox or
+ * a rebuilt index). Then every UID a file carries is its own as long as no
+ * other file claims it: the saved UIDNEXT is only a floor for UIDs that
+ * were used before (expunged ones included), not a bound on the UIDs of
+ * the files that are still there. */
 static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box *b,
-		      struct store_sync *sc, struct store_error *err)
+		      struct store_sync *sc, bool first, struct store_error *err)
 {
-	bool *dup_hint = NULL; /* first sync: carried UIDs given to two files */
 	struct store_user *u = box->user;
 	const struct store_backend *be = u->backend;
 	struct recs r = { 0 };
@@ -334,6 +306,7 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 	size_t n_fresh = 0;
 	int changed = 0, rc;
 	bool expunged = false;
+	uint32_t last_hint = 0, next_uid, *keep = NULL;
 
 	rc = index_msg_foreach(u->index, txn, b->id, 0, rec_collect, &r, err);
 	if (rc == -2) {
@@ -446,19 +419,25 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 	}
 
 	/* New files: UIDs carried by the files are kept when they are still
-	 * unused and either at or above UIDNEXT, or this is the mailbox's
-	 * first sync (a rebuilt or deleted index: no stamp yet), where a UID
-	 * below the remembered UIDNEXT floor is the one this file had before.
-	 * Otherwise a carried UID below UIDNEXT may be an expunged one (or
-	 * come from another folder), and IMAP forbids reusing it (RFC 3501
-	 * 2.3.1.1); such files, and files without one, get the next UID. */
-	bool first_sync = b->stamp_len == 0;
-
+	 * unused (above UIDNEXT, or any free one when first), everything else
+	 * gets a UID above all of those, so no two files get one UID. fresh is
+	 * in uid_hint order: a hint taken twice is a repeat of the last one. */
 	qsort(fresh, n_fresh, sizeof(*fresh), item_new_cmp);
-	if (first_sync && n_fresh > 0 &&
-	    (dup_hint = hints_duplicated(fresh, n_fresh)) == NULL) {
+	keep = calloc(n_fresh ? n_fresh : 1, sizeof(*keep));
+	if (keep == NULL) {
 		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
 		goto fail;
+	}
+	next_uid = b->uidnext;
+	for (size_t i = 0; i < n_fresh; i++) {
+		uint32_t h = fresh[i]->it.uid_hint;
+
+		if (h && h > last_hint && rec_by_uid(&r, h) == NULL && (h >= b->uidnext || first)) {
+			keep[i] = h;
+			last_hint = h;
+			if (h >= next_uid)
+				next_uid = h + 1;
+		}
 	}
 	for (size_t i = 0; i < n_fresh; i++) {
 		struct sync_item *si = fresh[i];
@@ -469,11 +448,7 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 		if (i > 0 && strcmp(fresh[i - 1]->loc, si->loc) == 0 &&
 		    fresh[i - 1]->it.uid_hint == si->it.uid_hint)
 			continue; /* seen in new/ and cur/ during one scan */
-		if (si->it.uid_hint && rec_by_uid(&r, si->it.uid_hint) == NULL &&
-		    (si->it.uid_hint >= b->uidnext || (first_sync && !dup_hint[i])))
-			uid = si->it.uid_hint;
-		else
-			uid = b->uidnext;
+		uid = keep[i] ? keep[i] : next_uid;
 		if (uid >= UINT32_MAX - 1) {
 			log_error("store: %s: mailbox %s ran out of UIDs; rebuild it under a new UIDVALIDITY",
 				  u->name, box->name);
@@ -492,7 +467,9 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 					 u->name, box->name, uid);
 			}
 		}
-		if (uid + 1 > b->uidnext)
+		if (uid == next_uid)
+			next_uid++;
+		if (uid >= b->uidnext)
 			b->uidnext = uid + 1;
 		memset(&m, 0, sizeof(m));
 		m.uid = uid;
@@ -509,15 +486,15 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 			goto fail;
 		changed = 1;
 	}
+	free(keep);
 	free(by_loc);
 	free(fresh);
-	free(dup_hint);
 	recs_free(&r);
 	return changed;
 fail:
+	free(keep);
 	free(by_loc);
 	free(fresh);
-	free(dup_hint);
 	recs_free(&r);
 	return -1;
 }
@@ -529,7 +506,7 @@ int store_sync_box(struct store_mailbox *box, bool force, struct store_error *er
 	struct store_sync sc;
 	struct index_box b;
 	MDB_txn *txn;
-	int rc, check = 1, changed;
+	int rc, check = 1, changed, created;
 
 	/* Warm path: a read transaction and a stat or two. */
 	if (!force) {
@@ -556,7 +533,7 @@ int store_sync_box(struct store_mailbox *box, bool force, struct store_error *er
 		return -1;
 	}
 	memset(&sc, 0, sizeof(sc));
-	if (store_box_record(box, txn, &b, err) < 0)
+	if ((created = store_box_record(box, txn, &b, err)) < 0)
 		goto fail;
 	/* Another process may have synced while we waited for the lock. */
 	if (!force && b.stamp_len > 0 && be->sync_check) {
@@ -572,16 +549,20 @@ int store_sync_box(struct store_mailbox *box, bool force, struct store_error *er
 	sc.partial = check == 2 && !force;
 	if (be->sync_scan(box, &sc, err) < 0)
 		goto fail;
-	changed = sync_merge(box, txn, &b, &sc, err);
+	/* First sync of this record: just created here, or created earlier
+	 * without a scan (a NOSYNC open, e.g. re-adding subscriptions during
+	 * a rebuild), so no sync has stamped it yet. */
+	changed = sync_merge(box, txn, &b, &sc, created == 1 || b.stamp_len == 0, err);
 	if (changed < 0)
 		goto fail;
 	if (sc.stamp_set) {
 		memcpy(b.stamp, sc.stamp, sc.stamp_len);
 		b.stamp_len = (uint32_t)sc.stamp_len;
 	}
-	if (index_box_put(u->index, txn, store_box_key(box->name), &b, err) < 0 ||
-	    index_commit(txn, err) < 0) {
-		txn = NULL;
+	if (index_box_put(u->index, txn, store_box_key(box->name), &b, err) < 0)
+		goto fail; /* still ours to abort (and so release the writer lock) */
+	if (index_commit(txn, err) < 0) {
+		txn = NULL; /* a failed commit frees the transaction too */
 		goto fail;
 	}
 	if (be->unlock)

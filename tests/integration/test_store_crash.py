@@ -78,7 +78,19 @@ def test_deliveries_killed_at_random(instance, tmp_path):
     for j in ok:
         assert ids.count("crash-%d@test" % j) == 1, "delivery %d reported success" % j
     assert len(ids) == len(set(ids)), "a message is there twice"
-    assert int(st["messages"]) == len(files)
+    # After the sync of `mailbox status` the index and the files agree one
+    # to one: every file was picked up (moved to cur/ with its UID in the
+    # name), no two files share a UID, and every UID is below UIDNEXT.
+    names = sorted(os.path.relpath(p, root) for p in files)
+    assert all(n.startswith("cur/") for n in names), names
+    file_uids = []
+    for n in names:
+        m = re.search(r",U=(\d+)", n)
+        assert m, "file without its UID after the sync: %s" % n
+        file_uids.append(int(m.group(1)))
+    assert len(file_uids) == len(set(file_uids)), "two files carry one UID: %r" % names
+    assert max(file_uids) < int(st["uidnext"]), (file_uids, st)
+    assert int(st["messages"]) == len(files), (st, names)
     # nothing half-written is visible: every file is a complete message
     for p in files:
         assert os.path.getsize(p) > len(body)

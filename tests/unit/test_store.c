@@ -723,6 +723,83 @@ static void test_write_failure(void **state)
 	free(big);
 }
 
+static int subject_cb(const struct store_msg *m, void *ctx)
+{
+	(void)m;
+	(void)ctx;
+	return 0;
+}
+
+/* A delivery SIGKILLed after link() into new/ and before its index commit
+ * leaves new/NAME,U=2 that the index never heard of; the next delivery is
+ * handed UID 2 again. A sync must index both files under distinct UIDs,
+ * keep UID 2 for the delivery that reported success, and a rebuild must
+ * give the same answer (the orphan was renamed to its new UID). */
+static void test_killed_after_link(void **state)
+{
+	struct st_env *e = *state;
+	struct store_user *u;
+	struct store_mailbox *box;
+	struct store_error err;
+	struct store_status st;
+	uint32_t uids[16] = { 0 };
+	uint64_t n = 0;
+	char p[512], q[1024];
+	int fd;
+	char buf[256];
+	ssize_t len;
+
+	deliver_ok(e, "bob@example.org", msg1, 1);
+	path(e, q, sizeof(q), "new/1790000000.M1P99999Q1.mx.example.org,S=21,W=22,U=2");
+	write_file(q, "Subject: orphan\n\nzzz\n");
+	deliver_ok(e, "bob@example.org", msg2, 2);
+
+	u = open_bob(e);
+	box = store_mailbox_open(u, "INBOX", 0, &err);
+	assert_non_null(box);
+	store_mailbox_status(box, &st);
+	assert_int_equal(st.messages, 3);
+	assert_int_equal(st.uidnext, 4);
+	assert_int_equal(store_mailbox_foreach(box, 0, collect_uids, uids, &err), 0);
+	assert_int_equal(uids[0], 3);
+	assert_int_equal(uids[1], 1);
+	assert_int_equal(uids[2], 2);
+	assert_int_equal(uids[3], 3);
+	path(e, p, sizeof(p), "new");
+	assert_int_equal(st_count(p), 0);
+	path(e, p, sizeof(p), "cur");
+	assert_int_equal(st_count(p), 3);
+	/* the orphan carries its new UID, the delivery keeps 2 */
+	path(e, q, sizeof(q), "cur/1790000000.M1P99999Q1.mx.example.org,S=21,W=22,U=3:2,");
+	assert_int_equal(access(q, F_OK), 0);
+	{
+		off_t off;
+		uint64_t size;
+
+		assert_int_equal(store_msg_open(box, 2, &fd, &off, &size, &err), 0);
+		len = pread(fd, buf, sizeof(buf) - 1, off);
+		close(fd);
+		assert_true(len > 0);
+		buf[len] = '\0';
+		assert_non_null(strstr(buf, "Subject: two"));
+	}
+	assert_int_equal(store_msg_get(box, 3, subject_cb, NULL, &err), 1);
+	store_mailbox_close(&box);
+
+	assert_int_equal(store_index_rebuild(u, &n, &err), 0);
+	assert_int_equal(n, 3);
+	box = store_mailbox_open(u, "INBOX", 0, &err);
+	assert_non_null(box);
+	memset(uids, 0, sizeof(uids));
+	assert_int_equal(store_mailbox_foreach(box, 0, collect_uids, uids, &err), 0);
+	assert_int_equal(uids[0], 3);
+	assert_int_equal(uids[1], 1);
+	assert_int_equal(uids[2], 2);
+	assert_int_equal(uids[3], 3);
+	store_mailbox_close(&box);
+	store_user_close(&u);
+}
+
 static void test_tree(void **state)
 {
 	struct st_env *e = *state;
@@ -836,6 +913,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_raw_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_killed_after_link, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
