@@ -68,23 +68,6 @@ static unsigned unique_counter;
 
 /* path_fmt - snprintf for paths and names: a result that does not fit is
  * cut to "" (so it names nothing) and -1 is returned with ENAMETOOLONG. */
-static int path_fmt(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int path_fmt(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= size) {
-		buf[0] = '\0';
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
 
 /* ---- names <-> directories ---- */
 
@@ -175,7 +158,7 @@ static int make_subdirs(const char *dir)
 	for (size_t i = 0; i < 3; i++) {
 		char p[MAILDIR_PATH_MAX];
 
-		path_fmt(p, sizeof(p), "%s/%s", dir, subs[i]);
+		store_path_fmt(p, sizeof(p), "%s/%s", dir, subs[i]);
 		if (mkdir(p, 0700) < 0 && errno != EEXIST)
 			return -1;
 	}
@@ -213,7 +196,7 @@ static int md_mailbox_list(struct store_user *u, store_backend_name_fn *fn, void
 	DIR *d;
 	int ret = 0;
 
-	path_fmt(p, sizeof(p), "%s/cur", root);
+	store_path_fmt(p, sizeof(p), "%s/cur", root);
 	if (stat(p, &st) == 0 && (ret = fn("INBOX", ctx)) != 0)
 		return ret;
 	if ((d = opendir(root)) == NULL) {
@@ -227,7 +210,7 @@ static int md_mailbox_list(struct store_user *u, store_backend_name_fn *fn, void
 			continue;
 		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN && de->d_type != DT_LNK)
 			continue;
-		path_fmt(p, sizeof(p), "%s/%s", root, de->d_name);
+		store_path_fmt(p, sizeof(p), "%s/%s", root, de->d_name);
 		if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
 			continue;
 		if ((name = folder_name(de->d_name)) == NULL)
@@ -250,7 +233,7 @@ static int md_mailbox_exists(struct store_user *u, const char *name, struct stor
 
 	if (dir == NULL)
 		return 0;
-	path_fmt(p, sizeof(p), "%s/cur", dir);
+	store_path_fmt(p, sizeof(p), "%s/cur", dir);
 	rc = stat(strcasecmp(name, "INBOX") == 0 ? p : dir, &st);
 	free(dir);
 	if (rc == 0)
@@ -288,7 +271,7 @@ static int md_mailbox_create(struct store_user *u, const char *name, struct stor
 		free(dir);
 		return -1;
 	}
-	path_fmt(p, sizeof(p), "%s/maildirfolder", dir);
+	store_path_fmt(p, sizeof(p), "%s/maildirfolder", dir);
 	if (make_subdirs(dir) < 0 || (fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0) {
 		store_error_sys(err, "create %s", dir);
 		free(dir);
@@ -316,7 +299,7 @@ static int remove_tree(const char *dir)
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		path_fmt(p, sizeof(p), "%s/%s", dir, de->d_name);
+		store_path_fmt(p, sizeof(p), "%s/%s", dir, de->d_name);
 		if (lstat(p, &st) < 0)
 			continue;
 		/* Only tmp/new/cur and other plain subdirectories are
@@ -333,7 +316,7 @@ static int remove_tree(const char *dir)
 					    (sde->d_name[1] == '\0' ||
 					     (sde->d_name[1] == '.' && sde->d_name[2] == '\0')))
 						continue;
-					path_fmt(q, sizeof(q), "%s/%s", p, sde->d_name);
+					store_path_fmt(q, sizeof(q), "%s/%s", p, sde->d_name);
 					if (unlink(q) < 0 && errno != ENOENT)
 						ret = -1;
 				}
@@ -361,7 +344,7 @@ static int md_mailbox_delete(struct store_user *u, const char *name, struct stor
 		store_error_set(err, STORE_ERR_PERM, "INBOX cannot be deleted");
 		return -1;
 	}
-	path_fmt(trash, sizeof(trash), "%s/..postern-deleted.%ld.%u", store_user_location(u)->root,
+	store_path_fmt(trash, sizeof(trash), "%s/..postern-deleted.%ld.%u", store_user_location(u)->root,
 		 (long)getpid(), ++unique_counter);
 	if (rename(dir, trash) < 0) {
 		store_error_sys(err, "rename %s", dir);
@@ -559,7 +542,7 @@ static int scan_dir(struct maildir_box *mb, const char *dir, bool is_new, struct
 		 * files get their mtime through the core. */
 		if (n.size && n.vsize)
 			item.internaldate = n.time;
-		path_fmt(path, sizeof(path), "%s/%s", dir, de->d_name);
+		store_path_fmt(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (store_sync_add(sc, &item, err) < 0 || scan_remember(mb, loc, path) < 0) {
 			if (err->cls == STORE_OK)
 				store_error_set(err, STORE_ERR_TEMP, "Out of memory");
@@ -588,7 +571,7 @@ static void clean_tmp(struct maildir_box *mb, time_t now)
 
 		if (de->d_name[0] == '.')
 			continue;
-		if (path_fmt(p, sizeof(p), "%s/%s", mb->tmp_dir, de->d_name) < 0)
+		if (store_path_fmt(p, sizeof(p), "%s/%s", mb->tmp_dir, de->d_name) < 0)
 			continue;
 		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
 		    st.st_atime < now - TMP_MAX_AGE && st.st_mtime < now - TMP_MAX_AGE &&
@@ -649,10 +632,10 @@ static int find_file(struct maildir_box *mb, const char *loc, unsigned flags, ch
 	DIR *d;
 
 	maildir_info_format(info, sizeof(info), flags, "");
-	path_fmt(path, size, "%s/%s%s", mb->cur_dir, loc, info);
+	store_path_fmt(path, size, "%s/%s%s", mb->cur_dir, loc, info);
 	if (access(path, F_OK) == 0)
 		return 0;
-	path_fmt(path, size, "%s/%s", mb->new_dir, loc);
+	store_path_fmt(path, size, "%s/%s", mb->new_dir, loc);
 	if (access(path, F_OK) == 0)
 		return 0;
 	if ((p = scan_find(mb, loc)) != NULL && access(p, F_OK) == 0) {
@@ -665,7 +648,7 @@ static int find_file(struct maildir_box *mb, const char *loc, unsigned flags, ch
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, loc, loclen) == 0 &&
 		    (de->d_name[loclen] == ':' || de->d_name[loclen] == '\0')) {
-			path_fmt(path, size, "%s/%s", mb->cur_dir, de->d_name);
+			store_path_fmt(path, size, "%s/%s", mb->cur_dir, de->d_name);
 			closedir(d);
 			return 0;
 		}
@@ -687,7 +670,7 @@ static int move_to_cur(struct maildir_box *mb, const char *from, const char *new
 	if (maildir_name_parse(slash, strlen(slash), &n) < 0)
 		memset(&n, 0, sizeof(n));
 	maildir_info_format(info, sizeof(info), flags, n.extra);
-	path_fmt(to, sizeof(to), "%s/%s%s", mb->cur_dir, newbase, info);
+	store_path_fmt(to, sizeof(to), "%s/%s%s", mb->cur_dir, newbase, info);
 	if (strcmp(from, to) == 0)
 		return 0;
 	if (rename(from, to) < 0) {
@@ -782,9 +765,9 @@ static int md_msg_append(struct store_mailbox *box, const struct store_source *s
 		const char *dot = strchr(uniq, '.');
 
 		str_copy(rest, dot ? dot + 1 : uniq, sizeof(rest));
-		path_fmt(uniq, sizeof(uniq), "%lld.%s", (long long)m->internaldate, rest);
+		store_path_fmt(uniq, sizeof(uniq), "%lld.%s", (long long)m->internaldate, rest);
 	}
-	path_fmt(tmp, sizeof(tmp), "%s/%s", mb->tmp_dir, uniq);
+	store_path_fmt(tmp, sizeof(tmp), "%s/%s", mb->tmp_dir, uniq);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		store_error_sys(err, "create %s", tmp);
@@ -807,17 +790,17 @@ static int md_msg_append(struct store_mailbox *box, const struct store_source *s
 		goto fail;
 	}
 	fd = -1;
-	path_fmt(base, sizeof(base), "%s,S=%llu,W=%llu", uniq, (unsigned long long)phys,
+	store_path_fmt(base, sizeof(base), "%s,S=%llu,W=%llu", uniq, (unsigned long long)phys,
 		 (unsigned long long)vsize);
 	if (m->uid > 0) {
 		if (maildir_base_with_uid(withuid, sizeof(withuid), base, strlen(base), m->uid) == 0)
 			str_copy(base, withuid, sizeof(base));
 	}
 	if (m->flags & STORE_FLAG_RECENT) {
-		path_fmt(final, sizeof(final), "%s/%s", mb->new_dir, base);
+		store_path_fmt(final, sizeof(final), "%s/%s", mb->new_dir, base);
 	} else {
 		maildir_info_format(info, sizeof(info), m->flags, "");
-		path_fmt(final, sizeof(final), "%s/%s%s", mb->cur_dir, base, info);
+		store_path_fmt(final, sizeof(final), "%s/%s%s", mb->cur_dir, base, info);
 	}
 	/* link() never replaces an existing file (the spec's reason to use it). */
 	if (link(tmp, final) < 0) {
@@ -889,62 +872,26 @@ static int md_uid_state_read(struct store_mailbox *box, uint32_t *uidvalidity_r,
 			     uint32_t *uidnext_r, struct store_error *err)
 {
 	struct maildir_box *mb = store_mailbox_backend_data(box);
-	char path[MAILDIR_PATH_MAX], buf[64];
-	unsigned long v, n;
-	ssize_t len;
-	int fd;
+	char path[MAILDIR_PATH_MAX];
 
-	path_fmt(path, sizeof(path), "%s/postern-uidvalidity", mb->dir);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		store_error_sys(err, "open %s", path);
-		return -1;
-	}
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
+	if (store_path_fmt(path, sizeof(path), "%s/postern-uidvalidity", mb->dir) < 0)
 		return 0;
-	buf[len] = '\0';
-	if (sscanf(buf, "%lu %lu", &v, &n) != 2 || v == 0 || v > UINT32_MAX || n == 0 ||
-	    n > UINT32_MAX) {
-		log_warn("store: %s: malformed; a new UIDVALIDITY will be used", path);
-		return 0;
-	}
-	*uidvalidity_r = (uint32_t)v;
-	*uidnext_r = (uint32_t)n;
-	return 1;
+	return store_uid_state_file_read(path, uidvalidity_r, uidnext_r, err);
 }
 
 static int md_uid_state_write(struct store_mailbox *box, uint32_t uidvalidity, uint32_t uidnext,
 			      struct store_error *err)
 {
 	struct maildir_box *mb = store_mailbox_backend_data(box);
-	char path[MAILDIR_PATH_MAX], tmp[MAILDIR_PATH_MAX], buf[64];
-	int fd, len;
+	char path[MAILDIR_PATH_MAX], tmp[MAILDIR_PATH_MAX];
 
-	if (path_fmt(path, sizeof(path), "%s/postern-uidvalidity", mb->dir) < 0 ||
-	    path_fmt(tmp, sizeof(tmp), "%s/tmp/postern-uidvalidity.%ld", mb->dir, (long)getpid()) < 0) {
+	if (store_path_fmt(path, sizeof(path), "%s/postern-uidvalidity", mb->dir) < 0 ||
+	    store_path_fmt(tmp, sizeof(tmp), "%s/tmp/postern-uidvalidity.%ld", mb->dir,
+			   (long)getpid()) < 0) {
 		store_error_sys(err, "uidvalidity file of %s", mb->dir);
 		return -1;
 	}
-	/* path_fmt() returns 0 on success, not a length. */
-	len = snprintf(buf, sizeof(buf), "%u %u\n", uidvalidity, uidnext);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, buf, (size_t)len) != len || fsync(fd) < 0) {
-		store_error_sys(err, "write %s", tmp);
-		if (fd >= 0)
-			close(fd);
-		(void)unlink(tmp);
-		return -1;
-	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		store_error_sys(err, "rename %s", tmp);
-		(void)unlink(tmp);
-		return -1;
-	}
-	return 0;
+	return store_uid_state_file_write(path, tmp, uidvalidity, uidnext, err);
 }
 
 const struct store_backend store_backend_maildir = {

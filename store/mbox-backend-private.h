@@ -18,11 +18,6 @@
 /* mbox_be_locks - the lock settings in force (mbox_backend_set_locks). */
 const struct mbox_lock_settings *mbox_be_locks(void);
 
-/* mbox_be_path_fmt - snprintf for paths: a result that does not fit is
- * cut to "" and -1 is returned with ENAMETOOLONG. */
-int mbox_be_path_fmt(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* mbox_be_mkdir_parents - create the missing directories above path
  * (0700). 0 or -1 with errno. */
 int mbox_be_mkdir_parents(const char *path);

@@ -96,22 +96,6 @@ const struct mbox_lock_settings *mbox_be_locks(void)
 /* What the last scan found out about one message. */
 /* ------------------------------------------------------------ helpers */
 
-int mbox_be_path_fmt(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= size) {
-		buf[0] = '\0';
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
-
 int mbox_be_mkdir_parents(const char *path)
 {
 	char buf[PATH_MAX];
@@ -207,7 +191,7 @@ static int mb_user_init(struct store_user *u, bool create, struct store_error *e
 	if (!root_ok) {
 		char probe[PATH_MAX];
 
-		if (mbox_be_path_fmt(probe, sizeof(probe), "%s/x", loc->root) < 0 || mbox_be_mkdir_parents(probe) < 0) {
+		if (store_path_fmt(probe, sizeof(probe), "%s/x", loc->root) < 0 || mbox_be_mkdir_parents(probe) < 0) {
 			store_error_sys(err, "mkdir %s", loc->root);
 			return -1;
 		}
@@ -267,14 +251,14 @@ static int list_dir(struct list_walk *w, const char *dir, const char *prefix, in
 
 		if (de->d_name[0] == '.' || (len > 5 && strcmp(de->d_name + len - 5, ".lock") == 0))
 			continue;
-		if (mbox_be_path_fmt(path, sizeof(path), "%s/%s", dir, de->d_name) < 0 ||
-		    mbox_be_path_fmt(name, sizeof(name), "%s%s", prefix, de->d_name) < 0 ||
+		if (store_path_fmt(path, sizeof(path), "%s/%s", dir, de->d_name) < 0 ||
+		    store_path_fmt(name, sizeof(name), "%s%s", prefix, de->d_name) < 0 ||
 		    lstat(path, &st) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
 			char sub[PATH_MAX];
 
-			if (mbox_be_path_fmt(sub, sizeof(sub), "%s/", name) == 0 &&
+			if (store_path_fmt(sub, sizeof(sub), "%s/", name) == 0 &&
 			    list_dir(w, path, sub, depth + 1, err) < 0) {
 				closedir(d);
 				return -1;
@@ -354,7 +338,7 @@ void mbox_be_side_files(const char *path, char *jr, size_t jsize, char *uids, si
 	if (mbox_journal_path(path, jr, jsize) < 0)
 		jr[0] = '\0';
 	if (slash == NULL ||
-	    mbox_be_path_fmt(uids, usize, "%.*s/.%s.postern-uids", (int)(slash - path), path, slash + 1) < 0)
+	    store_path_fmt(uids, usize, "%.*s/.%s.postern-uids", (int)(slash - path), path, slash + 1) < 0)
 		uids[0] = '\0';
 }
 

@@ -800,59 +800,25 @@ int mbox_box_uid_state_read(struct store_mailbox *box, uint32_t *uidvalidity_r,
 			     uint32_t *uidnext_r, struct store_error *err)
 {
 	struct mbox_box *mb = store_mailbox_backend_data(box);
-	char jr[PATH_MAX], path[PATH_MAX], buf[64];
-	unsigned long v, n;
-	ssize_t len;
-	int fd;
+	char jr[PATH_MAX], path[PATH_MAX];
 
 	mbox_be_side_files(mb->path, jr, sizeof(jr), path, sizeof(path));
-	if (path[0] == '\0' || (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		if (path[0] == '\0' || errno == ENOENT)
-			return 0;
-		store_error_sys(err, "open %s", path);
-		return -1;
-	}
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
+	if (path[0] == '\0')
 		return 0;
-	buf[len] = '\0';
-	if (sscanf(buf, "%lu %lu", &v, &n) != 2 || v == 0 || v > UINT32_MAX || n == 0 || n > UINT32_MAX) {
-		log_warn("store: %s: malformed; a new UIDVALIDITY will be used", path);
-		return 0;
-	}
-	*uidvalidity_r = (uint32_t)v;
-	*uidnext_r = (uint32_t)n;
-	return 1;
+	return store_uid_state_file_read(path, uidvalidity_r, uidnext_r, err);
 }
 
 int mbox_box_uid_state_write(struct store_mailbox *box, uint32_t uidvalidity, uint32_t uidnext,
 			      struct store_error *err)
 {
 	struct mbox_box *mb = store_mailbox_backend_data(box);
-	char jr[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX], buf[64];
-	int fd, len;
+	char jr[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
 
 	mbox_be_side_files(mb->path, jr, sizeof(jr), path, sizeof(path));
-	if (path[0] == '\0' || mbox_be_path_fmt(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid()) < 0) {
+	if (path[0] == '\0' || store_path_fmt(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid()) < 0) {
 		store_error_set(err, STORE_ERR_PERM, "Mailbox path too long");
 		return -1;
 	}
-	len = snprintf(buf, sizeof(buf), "%u %u\n", uidvalidity, uidnext);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || write(fd, buf, (size_t)len) != len || fsync(fd) < 0) {
-		store_error_sys(err, "write %s", tmp);
-		if (fd >= 0)
-			close(fd);
-		(void)unlink(tmp);
-		return -1;
-	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		store_error_sys(err, "rename %s", tmp);
-		(void)unlink(tmp);
-		return -1;
-	}
-	return 0;
+	return store_uid_state_file_write(path, tmp, uidvalidity, uidnext, err);
 }
 

@@ -210,6 +210,25 @@ void store_mailbox_set_backend_data(struct store_mailbox *box, void *data);
 void *store_user_backend_data(struct store_user *u);
 void store_user_set_backend_data(struct store_user *u, void *data, void (*free_fn)(void *));
 
+
+/* ---- helpers the formats share (backend-util.c) ---- */
+
+/* store_path_fmt - snprintf for paths: a result that does not fit is cut
+ * to "" (so it names nothing) and -1 is returned with ENAMETOOLONG. */
+int store_path_fmt(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The UID state file ("UIDVALIDITY UIDNEXT-floor\n") that lets a rebuilt
+ * index keep the mailbox's UIDVALIDITY and never reuse a UID.
+ * store_uid_state_file_read: 1 read, 0 missing or malformed (logged: a
+ * new UIDVALIDITY will be used), -1 error (err). Symlinks are not followed.
+ * store_uid_state_file_write: written to tmp (same directory), fsynced and
+ * renamed over path; 0 or -1 (err). */
+int store_uid_state_file_read(const char *path, uint32_t *uidvalidity_r, uint32_t *uidnext_r,
+			      struct store_error *err);
+int store_uid_state_file_write(const char *path, const char *tmp, uint32_t uidvalidity,
+			       uint32_t uidnext, struct store_error *err);
+
 /* store_error_set - fill err with cls and a client-safe printf text. */
 void store_error_set(struct store_error *err, enum store_error_class cls, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
