@@ -19,7 +19,7 @@
 #include <openssl/rand.h>
 
 #include "auth/auth-server.h"
-#include "auth/base64.h"
+#include "base64.h"
 #include "auth/penalty.h"
 #include "log.h"
 #include "util.h"

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/base64.h"
+#include "base64.h"
 #include "auth/mech.h"
 
 #define SCRAM_NONCE_BYTES 18

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/base64.h"
+#include "base64.h"
 #include "auth/scram.h"
 #include "util.h"
 

@@ -13,7 +13,7 @@
 #include <event2/event.h>
 
 #include "auth/auth-client.h"
-#include "auth/base64.h"
+#include "base64.h"
 #include "cli/cli-private.h"
 #include "cli/cli.h"
 #include "log.h"

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "mime-private.h"
 
 struct ew {
@@ -65,7 +66,7 @@ static int decode_b(const char *t, size_t n, struct strbuf *out)
 	int bits = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		int v = mime_base64_value((unsigned char)t[i]);
+		int v = base64_value((unsigned char)t[i]);
 
 		if (v < 0)
 			continue;

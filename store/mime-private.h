@@ -83,8 +83,6 @@ static inline bool mime_part_is_message(const struct mime_part *p)
 	       p->first_child != MIME_NONE;
 }
 
-/* mime_base64_value - 0..63, or -1 for a byte outside the alphabet. */
-int mime_base64_value(unsigned char c);
 /* mime_hex_value - 0..15 or -1. */
 int mime_hex_value(unsigned char c);
 

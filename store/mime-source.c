@@ -191,21 +191,6 @@ size_t mime_field_name_len(const unsigned char *head, size_t len, size_t *colon_
 	return name_end;
 }
 
-int mime_base64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 int mime_hex_value(unsigned char c)
 {
 	if (c >= '0' && c <= '9')

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "mime-private.h"
 
 #define TEXT_CHUNK (48 * 1024)
@@ -161,7 +162,7 @@ static int cte_decode(struct mime_text_iter *it, const unsigned char *b, size_t 
 		return strbuf_append(d, b, n);
 	if (it->cte == CTE_BASE64) {
 		for (size_t i = 0; i < n; i++) {
-			int v = mime_base64_value(b[i]);
+			int v = base64_value(b[i]);
 			if (v < 0)
 				continue;
 			it->b64acc = (it->b64acc << 6) | (unsigned)v;

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/base64.h"
+#include "base64.h"
 #include "auth/mech.h"
 
 static int lookup(void *ctx, const char *user, struct scram_credentials *c)

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/base64.h"
+#include "base64.h"
 #include "auth/mech.h"
 
 static enum mech_status step(struct mech_request *req, const char *data, size_t len)

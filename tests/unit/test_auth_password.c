@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/base64.h"
+#include "base64.h"
 #include "auth/password.h"
 #include "auth/scram.h"
 

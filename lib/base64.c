@@ -1,13 +1,13 @@
 /*
  * base64.c - strict base64 encoder/decoder (RFC 4648 section 4).
- * See base64.h for the rules; callers are in auth/.
+ * See base64.h for the rules and the callers.
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/base64.h"
+#include "base64.h"
 
 static const char b64_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -44,7 +44,7 @@ char *base64_encode(const void *data, size_t n)
 	return out;
 }
 
-static int b64_value(unsigned char c)
+int base64_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -87,7 +87,7 @@ int base64_decode(const char *in, size_t len, size_t max, unsigned char **out_r,
 		int v[4];
 		bool last = i + 4 == len;
 		for (int k = 0; k < 4; k++) {
-			v[k] = b64_value((unsigned char)in[i + k]);
+			v[k] = base64_value((unsigned char)in[i + k]);
 			if (v[k] < 0 && !(last && in[i + k] == '=' && k >= 4 - (int)pad)) {
 				free(out);
 				*error_r = "invalid base64 character";

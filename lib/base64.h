@@ -1,15 +1,16 @@
 /*
  * base64.h - strict base64 (RFC 4648 section 4) for SASL data on the auth
- * socket and in stored SCRAM keys. Private to auth/; callers: the protocol
- * server (auth-server.c), the mechanisms, scram.c, auth-client.c.
+ * socket and in stored SCRAM keys (auth/, `postern auth test`), and the
+ * alphabet lookup that the MIME decoder's lenient streaming Content-
+ * Transfer-Encoding decoder uses (store/mime-*.c).
  *
  * Decoding is strict because the input is hostile: only the standard
  * alphabet, length a multiple of 4, '=' only as final padding, unused bits
  * of the last group zero. Whitespace is an error (SASL responses never
  * contain it).
  */
-#ifndef POSTERN_AUTH_BASE64_H
-#define POSTERN_AUTH_BASE64_H
+#ifndef POSTERN_BASE64_H
+#define POSTERN_BASE64_H
 
 #include <stddef.h>
 
@@ -23,5 +24,9 @@ char *base64_encode(const void *data, size_t n);
  * its length. On error returns -1 with *error_r a static reason. */
 int base64_decode(const char *in, size_t len, size_t max, unsigned char **out_r,
 		  size_t *outlen_r, const char **error_r);
+
+/* base64_value - the 6-bit value of an alphabet character, -1 for any
+ * other byte ('=' included). */
+int base64_value(unsigned char c);
 
 #endif
