@@ -122,16 +122,7 @@ static int check(struct content_checks *cc, struct map_list *ml, const char *whe
 		set_log(out, "defer", where, shown, "temporary lookup failure");
 		return CONTENT_LINE_TEMPFAIL;
 	}
-	while (*value == ' ' || *value == '\t')
-		value++;
-	n = strcspn(value, " \t");
-	if (n >= sizeof(word))
-		n = sizeof(word) - 1;
-	memcpy(word, value, n);
-	word[n] = '\0';
-	text = value + n;
-	while (*text == ' ' || *text == '\t')
-		text++;
+	text = restrict_action_split(value, word, sizeof(word), &n);
 	if (strcasecmp(word, "REJECT") == 0) {
 		char dsn[16] = "5.7.1", t[400];
 		size_t dn = strspn(text, "0123456789.");

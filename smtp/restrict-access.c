@@ -55,18 +55,9 @@ static enum rule_status access_action(struct restrict_req *q, const struct rule 
 	const char *cls = restrict_list_class(kind);
 	char word[32], dsn[16];
 	const char *text;
-	size_t n = strcspn(value, " \t");
+	size_t n;
 
-	while (*value == ' ' || *value == '\t')
-		value++;
-	n = strcspn(value, " \t");
-	if (n >= sizeof(word))
-		n = sizeof(word) - 1;
-	memcpy(word, value, n);
-	word[n] = '\0';
-	text = value + n;
-	while (*text == ' ' || *text == '\t')
-		text++;
+	text = restrict_action_split(value, word, sizeof(word), &n);
 
 	if (n == 3 && (word[0] == '4' || word[0] == '5') && isdigit((unsigned char)word[1]) &&
 	    isdigit((unsigned char)word[2])) {

@@ -187,3 +187,21 @@ enum rule_status restrict_defer_if_reject(struct restrict_req *q, int code, cons
 	q->defer_if_reject = true;
 	return RULE_DUNNO;
 }
+
+const char *restrict_action_split(const char *value, char *word, size_t size, size_t *len_r)
+{
+	size_t n;
+
+	while (*value == ' ' || *value == '\t')
+		value++;
+	n = strcspn(value, " \t");
+	if (n >= size)
+		n = size - 1;
+	memcpy(word, value, n);
+	word[n] = '\0';
+	value += n;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	*len_r = n;
+	return value;
+}

@@ -168,4 +168,10 @@ typedef void restrict_userdb_cancel_fn(void *ctx, unsigned id);
 void restrictions_set_userdb(struct restrictions *r, restrict_userdb_lookup_fn *lookup,
 			     restrict_userdb_cancel_fn *cancel, void *ctx);
 
+/* restrict_action_split - split a table result "ACTION optional text"
+ * (access(5), header_checks(5)) into ACTION, copied into word (cut to
+ * size - 1 bytes; *len_r gets the copied length), and the text after it.
+ * Blanks around both are skipped. Returns the text (inside value). */
+const char *restrict_action_split(const char *value, char *word, size_t size, size_t *len_r);
+
 #endif
