@@ -33,7 +33,7 @@
 #include "auth/password.h"
 #include "auth/penalty.h"
 #include "auth/userdb.h"
-#include "auth/worker.h"
+#include "worker.h"
 #include "config.h"
 #include "log.h"
 #include "util.h"

@@ -16,7 +16,7 @@
 #include <strings.h>
 
 #include "auth/passdb.h"
-#include "auth/worker.h"
+#include "worker.h"
 #include "log.h"
 #include "util.h"
 

@@ -16,7 +16,7 @@
 #include "auth/password.h"
 #include "auth/scram.h"
 #include "auth/userdb.h"
-#include "auth/worker.h"
+#include "worker.h"
 #include "log.h"
 #include "util.h"
 

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth/worker.h"
+#include "worker.h"
 #include "conn.h"
 #include "log.h"
 #include "smtp/smtp-private.h"

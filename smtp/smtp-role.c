@@ -24,7 +24,7 @@
 #include <event2/event.h>
 
 #include "auth/auth-client.h"
-#include "auth/worker.h"
+#include "worker.h"
 #include "config.h"
 #include "conn.h"
 #include "evloop.h"

@@ -1,15 +1,17 @@
 /*
- * worker.h - a small pool of threads for the auth role's blocking work
- * (argon2id/crypt verification, new hashes on upgrade, PAM conversations),
- * so that the event loop keeps serving every other client meanwhile.
+ * worker.h - a small pool of threads for a role's blocking work (the auth
+ * role's argon2id/crypt verification and PAM conversations, the smtp
+ * role's queue-file fsyncs), so that the event loop keeps serving every
+ * other client meanwhile.
  *
  * A job's run() executes on a worker thread and must touch only the job's
  * own data; done() then runs on the event loop thread (woken through a
- * pipe) and owns the job again. Callers: passdb-virtual.c, passdb-pam.c;
- * created by auth-role.c.
+ * pipe) and owns the job again. Callers: auth/passdb-virtual.c,
+ * auth/passdb-pam.c (pool created by auth-role.c), smtp/message.c (pool
+ * created by smtp-role.c).
  */
-#ifndef POSTERN_AUTH_WORKER_H
-#define POSTERN_AUTH_WORKER_H
+#ifndef POSTERN_WORKER_H
+#define POSTERN_WORKER_H
 
 struct event_base;
 struct worker_pool;

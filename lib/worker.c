@@ -15,7 +15,7 @@
 
 #include <event2/event.h>
 
-#include "auth/worker.h"
+#include "worker.h"
 #include "log.h"
 
 struct worker_pool {
