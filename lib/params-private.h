@@ -15,5 +15,7 @@ extern const struct param_def params_smtpd_restrictions[];
 extern const struct param_def params_auth[];
 extern const struct param_def params_store[];
 extern const struct param_def params_mbox[];
+extern const struct param_def params_imap[];
+extern const struct param_def params_pop3[];
 
 #endif

@@ -17,6 +17,8 @@ static const struct param_def *const param_tables[] = {
 	params_smtpd_restrictions,
 	params_store,
 	params_mbox,
+	params_imap,
+	params_pop3,
 };
 
 static const struct param_def **param_index;

@@ -1,0 +1,306 @@
+/*
+ * imap-private.h - what the files of the IMAP role share: the parsed
+ * command, the session, the selected mailbox's view, the reply helpers and
+ * the command handlers. Nothing outside imap/ includes it; the role's
+ * public entry is imap/imap-role.h.
+ *
+ * Structure (STYLE.md, like smtp/): imap-parser.c turns input lines and
+ * literals into a tree of arguments (struct imap_arg); imap-session.c owns
+ * the session state, the output and the only function that changes the
+ * state; imap-commands.c is the table pairing each command name with its
+ * handler, allowed states and flags; cmd-<name>.c hold the handlers;
+ * imap-sync.c sends the untagged EXISTS/RECENT/EXPUNGE/FETCH updates;
+ * imap-fetch.c, imap-search.c, imap-list.c, imap-mutf7.c, imap-flags.c and
+ * imap-seqset.c are the pure pieces the handlers use.
+ *
+ * RFCs: 3501 (IMAP4rev1) is the base; extensions as named on each handler.
+ */
+#ifndef POSTERN_IMAP_PRIVATE_H
+#define POSTERN_IMAP_PRIVATE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+#include "util.h"
+
+struct conn;
+struct config;
+struct imap_role;
+struct imap_session;
+struct mime_message;
+
+/* ---- limits ---- */
+
+/* A command line (without literals) may be this long: RFC 7162 3 asks
+ * servers to accept at least 8192 octets. */
+#define IMAP_LINE_MAX 65536
+/* A tag is at most this long (bytes); longer tags get an untagged BAD. */
+#define IMAP_TAG_MAX 64
+/* List nesting deeper than this is refused with BAD (no recursion on
+ * input depth beyond it anywhere). */
+#define IMAP_MAX_DEPTH 32
+/* Arguments (atoms, strings, lists) per command. */
+#define IMAP_MAX_ARGS 10000
+/* Literals outside APPEND held in memory, summed per command. */
+#define IMAP_MAX_MEMORY_LITERALS (256 * 1024)
+
+/* ---- the parsed command (imap-parser.c) ---- */
+
+enum imap_arg_type {
+	IMAP_ARG_ATOM,     /* atom, incl. "NIL" as written, sequence sets, section specs */
+	IMAP_ARG_STRING,   /* quoted string, unescaped */
+	IMAP_ARG_LITERAL,  /* literal held in memory (data, len; may contain NULs) */
+	IMAP_ARG_LITERAL_FD, /* APPEND message literal spooled to a file: fd, len */
+	IMAP_ARG_LIST,     /* parenthesised list: children */
+};
+
+struct imap_arg {
+	enum imap_arg_type type;
+	char *data;                  /* ATOM/STRING/LITERAL: NUL-terminated (trust len) */
+	size_t len;                  /* bytes in data, or the LITERAL_FD size */
+	int fd;                      /* LITERAL_FD: read from offset 0; owned by the command */
+	bool literal8;               /* ~{n} (RFC 3516 / 6855 later) */
+	const struct imap_arg *list; /* LIST: children */
+	size_t list_count;
+	/* An atom that carries a bracketed part as one token: BODY[HEADER.FIELDS
+	 * (A B)]<0.100> is a single ATOM whose data is the text exactly as sent
+	 * (the parser keeps brackets balanced inside an atom, RFC 3501 9
+	 * "fetch-att"). */
+};
+
+/* Helpers on arguments (imap-parser.c). */
+bool imap_arg_is_atom(const struct imap_arg *a, const char *upper_name);
+/* imap_arg_astring - atom, string or in-memory literal as a C string;
+ * NULL for anything else or when it contains a NUL. */
+const char *imap_arg_astring(const struct imap_arg *a);
+/* imap_arg_is_nil - the atom NIL. */
+bool imap_arg_is_nil(const struct imap_arg *a);
+
+/* ---- the session (imap-session.c) ---- */
+
+enum imap_state {
+	IMAP_STATE_NOT_AUTH = 1 << 0,
+	IMAP_STATE_AUTH = 1 << 1,
+	IMAP_STATE_SELECTED = 1 << 2,
+	IMAP_STATE_LOGOUT = 1 << 3,
+};
+#define IMAP_STATES_ANY (IMAP_STATE_NOT_AUTH | IMAP_STATE_AUTH | IMAP_STATE_SELECTED)
+#define IMAP_STATES_AUTHED (IMAP_STATE_AUTH | IMAP_STATE_SELECTED)
+
+/* Capabilities the client turned on with ENABLE (RFC 5161). */
+#define IMAP_ENABLED_CONDSTORE 0x01
+#define IMAP_ENABLED_QRESYNC   0x02
+#define IMAP_ENABLED_UTF8      0x04
+
+/*
+ * The selected mailbox as this session sees it. Message sequence number n
+ * (1-based) is uids[n-1]; the array changes only when imap-sync.c reports
+ * EXISTS (append at the end) or EXPUNGE (remove), so sequence numbers the
+ * client knows stay right between those reports (RFC 3501 7.4.1).
+ */
+struct imap_selected {
+	struct store_mailbox *box;
+	char *name;                 /* UTF-8 store name */
+	bool readonly;              /* EXAMINE or read-only store */
+	uint32_t *uids;             /* ascending */
+	uint32_t count;             /* messages the client knows about (last EXISTS) */
+	uint32_t alloc;
+	uint32_t recent;            /* last RECENT reported */
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	/* UIDs this session holds \Recent for (RFC 3501 2.3.2: one session
+	 * gets it); sorted, small. */
+	uint32_t *recent_uids;
+	uint32_t n_recent_uids;
+	bool changed;               /* the store notified a change not yet synced */
+};
+
+/* What the session knows about its settings and the user. Fields are set
+ * by the session code; handlers read them. */
+struct imap_session {
+	struct imap_role *role;
+	struct conn *conn;
+	const struct config *cfg;    /* the listener's view */
+	char id[16];                 /* log id */
+	enum imap_state state;
+	bool tls;                    /* the connection is encrypted */
+	bool loopback;               /* the client is on a loopback address */
+	unsigned enabled;            /* IMAP_ENABLED_* */
+	char *user;                  /* authenticated user, NULL before */
+	struct store_user *store;    /* the user's store, NULL before login */
+	struct imap_selected *sel;   /* NULL unless SELECTED */
+	char hierarchy_sep;          /* '/' or '.' (imap_hierarchy_separator) */
+	/* Counters for the logout log line. */
+	uint64_t bytes_in, bytes_out;
+	uint32_t fetched, appended, expunged;
+};
+
+/* ---- one command in progress ---- */
+
+/* Command flags in the table (imap-commands.c). */
+#define IMAP_CMD_FLAG_USES_SEQS   0x01 /* takes message sequence numbers: with
+					* sequence numbers (not UID) no EXPUNGE
+					* may be sent before its reply (RFC 3501 7.4.1) */
+#define IMAP_CMD_FLAG_NO_LITERAL_FD 0x02 /* literals must be in memory */
+#define IMAP_CMD_FLAG_APPEND      0x04 /* big literals spool to a file (APPEND) */
+
+enum imap_cmd_result {
+	IMAP_CMD_DONE,     /* the tagged reply was sent; the next command may run */
+	IMAP_CMD_PENDING,  /* not finished: resume/cancel set; no further input is
+			    * parsed until it is DONE (except IDLE's DONE line) */
+};
+
+struct imap_cmd {
+	struct imap_session *sess;
+	char tag[IMAP_TAG_MAX + 1];
+	char name[32];               /* upper case, "FETCH"; for UID FETCH "FETCH" with uid true */
+	bool uid;                    /* UID prefix */
+	const struct imap_arg *args; /* the arguments after the command name */
+	size_t nargs;
+	unsigned flags;              /* IMAP_CMD_FLAG_* from the table */
+	/* A handler that returns IMAP_CMD_PENDING sets these: resume is called
+	 * again when the output has drained (big FETCH, SEARCH over many
+	 * messages) or when an asynchronous answer arrived (AUTHENTICATE);
+	 * cancel (may be NULL) when the connection ends first, to free ctx. */
+	enum imap_cmd_result (*resume)(struct imap_cmd *cmd);
+	void (*cancel)(struct imap_cmd *cmd);
+	void *ctx;
+};
+
+typedef enum imap_cmd_result imap_cmd_fn(struct imap_cmd *cmd);
+
+/* ---- output (imap-session.c) ---- */
+
+/* imap_send_untagged - "* " + formatted text + CRLF. Text must not
+ * contain CR/LF except inside literals the caller wrote on purpose. */
+void imap_send_untagged(struct imap_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* imap_write - raw bytes (a literal's data, a prebuilt FETCH line). */
+void imap_write(struct imap_session *s, const void *data, size_t len);
+/* imap_output_pending - bytes queued for the client; a handler streaming
+ * a big response stops above IMAP_OUTPUT_HIGH and returns PENDING. */
+size_t imap_output_pending(const struct imap_session *s);
+#define IMAP_OUTPUT_HIGH (256 * 1024)
+
+/*
+ * imap_cmd_ok / imap_cmd_no / imap_cmd_bad - the tagged reply. code is a
+ * response code without brackets ("READ-WRITE", "APPENDUID 1 5", NULL for
+ * none); the text is formatted. imap_cmd_ok first sends the pending
+ * untagged updates of the selected mailbox (imap_sync_report with
+ * EXPUNGE allowed unless the command is a sequence-number
+ * FETCH/STORE/SEARCH, RFC 3501 7.4.1); NO and BAD send the updates too
+ * (EXPUNGE under the same rule). Always return IMAP_CMD_DONE after one.
+ */
+enum imap_cmd_result imap_cmd_ok(struct imap_cmd *cmd, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+enum imap_cmd_result imap_cmd_no(struct imap_cmd *cmd, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+enum imap_cmd_result imap_cmd_bad(struct imap_cmd *cmd, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* imap_cmd_store_error - NO with the RFC 5530 code a store error maps to
+ * (TEMP -> UNAVAILABLE, NOTFOUND -> NONEXISTENT, EXISTS -> ALREADYEXISTS,
+ * QUOTA -> OVERQUOTA, EXPUNGED -> EXPUNGEISSUED, PERM -> CANNOT) and its
+ * text. */
+enum imap_cmd_result imap_cmd_store_error(struct imap_cmd *cmd, const struct store_error *err);
+
+/* imap_session_set_state - the only place the state changes (logs it). */
+void imap_session_set_state(struct imap_session *s, enum imap_state state);
+
+/* ---- the selected mailbox (imap-sync.c) ---- */
+
+/* imap_select_open - open name (UTF-8 store name) for SELECT/EXAMINE,
+ * replacing any selected mailbox (RFC 3501 6.3.1: the old one is closed
+ * without expunge). On success the view holds every message and
+ * notifications are on. 0, or -1 with err. */
+int imap_select_open(struct imap_session *s, const char *name, bool readonly,
+		     struct store_error *err);
+/* imap_select_close - leave SELECTED (CLOSE expunges first: its caller). */
+void imap_select_close(struct imap_session *s);
+/* imap_sync_report - sync the store and send EXPUNGE (when allowed),
+ * EXISTS, RECENT and FETCH FLAGS for flag changes by others. */
+void imap_sync_report(struct imap_session *s, bool allow_expunge);
+/* imap_seq_to_uid / imap_uid_to_seq - 0 when out of range / not present. */
+uint32_t imap_seq_to_uid(const struct imap_session *s, uint32_t seq);
+uint32_t imap_uid_to_seq(const struct imap_session *s, uint32_t uid);
+/* imap_has_recent - whether this session holds \Recent for uid. */
+bool imap_has_recent(const struct imap_session *s, uint32_t uid);
+
+/* ---- sequence sets (imap-seqset.c) ---- */
+
+struct imap_seq_range { uint32_t lo, hi; }; /* inclusive, lo <= hi */
+
+/*
+ * imap_seqset_resolve - parse a sequence-set ("1,3:5,7:*", ranges in any
+ * order, '*' = the largest number in use, RFC 3501 9 "seq-number") for the
+ * selected mailbox and turn it into the ascending, de-duplicated UIDs it
+ * names (uid: the numbers are UIDs; '*' is then the highest UID, and UIDs
+ * that do not exist are ignored, RFC 3501 6.4.8). Returns 0 with a new
+ * array in *uids_r (caller frees; n may be 0), 1 when a sequence number is
+ * out of range (BAD "Invalid messageset" for non-UID commands), -1 when
+ * the text is not a sequence set or on OOM (*error_r static text).
+ */
+int imap_seqset_resolve(const struct imap_session *s, const char *text, bool uid,
+			uint32_t **uids_r, size_t *n_r, const char **error_r);
+/* imap_seqset_parse - the syntax only: ranges with '*' as UINT32_MAX,
+ * into a new array (caller frees). 0 or -1. Used by SEARCH keys and for
+ * formatting COPYUID sets. */
+int imap_seqset_parse(const char *text, struct imap_seq_range **ranges_r, size_t *n_r);
+/* imap_seqset_format - append UIDs (ascending) compactly as "1:3,7". */
+int imap_seqset_format(struct strbuf *out, const uint32_t *uids, size_t n);
+
+/* ---- flags (imap-flags.c) ---- */
+
+/* imap_flags_format - "\Seen \Flagged kw1" (no parentheses); recent adds
+ * \Recent. 0 or -1 when out is full. */
+int imap_flags_format(struct strbuf *out, unsigned flags, const char *keywords, bool recent);
+/* imap_flags_parse - a flag list argument (a LIST, or a single atom for
+ * STORE's non-list form) into STORE_FLAG_* and a space-separated keyword
+ * string (new memory, caller frees, "" when none). \Recent and unknown
+ * system flags (\Foo) are errors, keywords must be atoms. 0 or -1 with
+ * *error_r static text for BAD. */
+int imap_flags_parse(const struct imap_arg *arg, unsigned *flags_r, char **keywords_r,
+		     const char **error_r);
+
+/* ---- mailbox names (imap-mutf7.c) ---- */
+
+/* imap_mailbox_from_client - an IMAP mailbox argument (modified UTF-7,
+ * RFC 3501 5.1.3; separator s->hierarchy_sep) to the store's UTF-8 name
+ * with '/' separators; "inbox" in any case becomes "INBOX". New memory, or
+ * NULL with *error_r for invalid modified UTF-7 or a name the store
+ * refuses. */
+char *imap_mailbox_from_client(const struct imap_session *s, const char *name,
+			       const char **error_r);
+/* imap_mailbox_to_client - the reverse; new memory or NULL on OOM. */
+char *imap_mailbox_to_client(const struct imap_session *s, const char *name);
+
+/* ---- login hooks (cmd-list.c / imap-special-use.c) ---- */
+
+/* imap_special_use_autocreate - after login: create Sent, Drafts, Trash,
+ * Junk and Archive with their special-use flags (and subscribe them) when
+ * the user has no mailbox with that flag yet (imap_autocreate_special_use).
+ * Failures are logged, never fatal. */
+void imap_special_use_autocreate(struct imap_session *s);
+
+/* ---- capabilities (imap-session.c) ---- */
+
+/* imap_capability_string - the CAPABILITY list for the session's state
+ * (STARTTLS/LOGINDISABLED before TLS, AUTH=... from the auth role). */
+void imap_capability_string(const struct imap_session *s, struct strbuf *out);
+
+/* ---- handlers (cmd-*.c), paired with names in imap-commands.c ---- */
+
+imap_cmd_fn imap_cmd_capability, imap_cmd_noop, imap_cmd_logout, imap_cmd_starttls,
+	imap_cmd_authenticate, imap_cmd_login, imap_cmd_id, imap_cmd_enable;        /* cmd-auth.c, cmd-misc.c */
+imap_cmd_fn imap_cmd_select, imap_cmd_examine, imap_cmd_close, imap_cmd_unselect,
+	imap_cmd_check, imap_cmd_expunge, imap_cmd_idle;                           /* cmd-select.c, cmd-idle.c */
+imap_cmd_fn imap_cmd_list, imap_cmd_lsub, imap_cmd_namespace, imap_cmd_create,
+	imap_cmd_delete, imap_cmd_rename, imap_cmd_subscribe, imap_cmd_unsubscribe,
+	imap_cmd_status, imap_cmd_append;                                          /* cmd-list.c, cmd-mailbox.c, cmd-status.c, cmd-append.c */
+imap_cmd_fn imap_cmd_fetch, imap_cmd_store, imap_cmd_copy, imap_cmd_move;        /* cmd-fetch.c, cmd-store.c, cmd-copy.c */
+imap_cmd_fn imap_cmd_search;                                                      /* cmd-search.c */
+
+#endif
