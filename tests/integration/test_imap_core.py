@@ -9,6 +9,8 @@ Most tests share one instance (module fixture imap_instance); those that
 need other settings start their own with the harness's `instance`.
 """
 import base64
+import hashlib
+import hmac
 import os
 import re
 import signal
@@ -150,6 +152,41 @@ def test_authenticate_login_mechanism_and_imaplib(imap_instance):
     typ, _ = c.authenticate("PLAIN", lambda _: b"\0" + USERS[1].encode() + b"\0" + PASSWORD.encode())
     assert typ == "OK"
     c.logout()
+
+
+def b64(data):
+    return base64.b64encode(data if isinstance(data, bytes) else data.encode()).decode()
+
+
+def test_authenticate_scram_sha256(imap_instance):
+    """SCRAM through IMAP: the server's final message comes as one more
+    continuation, answered by an empty line (RFC 4422 5)."""
+    r = Raw(imap_instance)
+    cnonce = b64(os.urandom(18))
+    first_bare = "n=%s,r=%s" % (USERS[0], cnonce)
+    r.send("s AUTHENTICATE SCRAM-SHA-256 %s\r\n" % b64("n,," + first_bare))
+    line = r.line()
+    assert line.startswith("+ "), line
+    server_first = base64.b64decode(line[2:]).decode()
+    attrs = dict(kv.split("=", 1) for kv in server_first.split(","))
+    assert attrs["r"].startswith(cnonce)
+    salted = hashlib.pbkdf2_hmac("sha256", PASSWORD.encode(), base64.b64decode(attrs["s"]),
+                                 int(attrs["i"]))
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    without_proof = "c=biws,r=" + attrs["r"]
+    auth_msg = ",".join([first_bare, server_first, without_proof]).encode()
+    sig = hmac.new(stored_key, auth_msg, "sha256").digest()
+    proof = bytes(a ^ b for a, b in zip(client_key, sig))
+    r.send(b64(without_proof + ",p=" + b64(proof)) + "\r\n")
+    line = r.line()
+    assert line.startswith("+ "), line
+    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+    assert base64.b64decode(line[2:]).decode() == \
+        "v=" + b64(hmac.new(server_key, auth_msg, "sha256").digest())
+    r.send("\r\n")
+    assert r.until_tagged("s") == ["s OK [CAPABILITY %s] Logged in" % CAPS]
+    r.close()
 
 
 def test_implicit_tls(imap_instance):
