@@ -75,6 +75,25 @@ def test_capability_after_starttls_and_login(imap_instance):
     imap_instance.wait_log("imap-login: Login: user=<alice@example.test>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, TLS")
 
 
+def test_starttls_discards_pipelined_plaintext(imap_instance):
+    """RFC 3501 6.2.1 / the STARTTLS injection attack: a command sent in
+    the same packet after STARTTLS must not run inside the TLS session."""
+    r = Raw(imap_instance)
+    r.send("t STARTTLS\r\nx CAPABILITY\r\n")
+    assert r.line() == "t OK Begin TLS negotiation now."
+    from imap_helpers import client_context
+    r.sock = client_context().wrap_socket(r.sock)
+    assert r.cmd("y", "NOOP") == ([], "y OK NOOP completed.")
+    r.close()
+
+
+def test_literal_plus_login(imap_instance):
+    r = Raw(imap_instance)
+    r.send("a LOGIN {%d+}\r\n%s {%d+}\r\n%s\r\n" % (len(USERS[0]), USERS[0], len(PASSWORD), PASSWORD))
+    assert r.until_tagged("a")[-1].startswith("a OK [CAPABILITY")
+    r.close()
+
+
 def test_login_good_and_bad(imap_instance):
     c = imap(imap_instance)
     typ, data = c.login(USERS[0], PASSWORD)
@@ -532,6 +551,7 @@ def test_allow_plaintext_auth(instance):
 
 def test_timeouts_limits_and_shutdown(instance):
     start_imap(instance, params=("imap_login_timeout=5", "imap_processes=1",
+                                 "imap_idle_notify_interval=10",
                                  "mail_max_userip_connections=1"), users=(USERS[0],))
     idle = Raw(instance)
     first = Raw(instance)
@@ -539,12 +559,19 @@ def test_timeouts_limits_and_shutdown(instance):
     second = Raw(instance)
     assert second.cmd("a", 'LOGIN alice@example.test "%s"' % PASSWORD)[1] == \
         "a NO [LIMIT] Maximum number of connections from user+IP exceeded (mail_max_userip_connections=1)"
+    first.cmd("s", "SELECT INBOX")
+    first.send("i IDLE\r\n")
+    assert first.line() == "+ idling"
+    t_idle = time.time()
     # no login within imap_login_timeout
     t0 = time.time()
     assert idle.line() == "* BYE Disconnected for inactivity."
     assert 4 <= time.time() - t0 < 9
     assert idle.closed()
-    # SIGTERM: every session is told
+    # an idling session hears from us every imap_idle_notify_interval
+    assert first.line() == "* OK Still here"
+    assert 9 <= time.time() - t_idle < 15
+    # SIGTERM: every session is told, also one in IDLE
     instance.signal(signal.SIGTERM)
     assert first.line() == "* BYE Server shutting down."
     assert first.closed()
