@@ -578,3 +578,28 @@ def test_timeouts_limits_and_shutdown(instance):
     instance.proc.wait(timeout=TIMEOUT)
     assert instance.proc.returncode == 0
     instance.wait_log("process posternd/imap pid")
+
+
+def test_role_killed_leaves_no_workers(instance):
+    start_imap(instance, params=("imap_processes=3",), users=(USERS[0],))
+    role = instance.role_pid("imap")
+    workers = instance.wait_for(lambda: len(role_worker_pids(instance)) == 3 and role_worker_pids(instance),
+                                "three workers")
+    os.kill(role, signal.SIGKILL)
+    instance.wait_log("process posternd/imap pid %d killed by signal 9" % role)
+
+    def gone():
+        for p in workers:
+            try:
+                with open("/proc/%d/stat" % p) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                        return False
+            except OSError:
+                pass
+        return True
+    instance.wait_for(gone, "the old workers to die with their role")
+    # the master restarts the role, which serves again
+    instance.wait_for(lambda: instance.role_pid("imap") not in (None, role), "a new imap role")
+    instance.wait_for(lambda: len(role_worker_pids(instance)) == 3, "new workers")
+    c = login(instance)
+    c.logout()
