@@ -490,6 +490,18 @@ void imap_session_logout(struct imap_session *s);
 /* imap_session_rip - the client's address (static per session). */
 const char *imap_session_rip(const struct imap_session *s);
 
+/* The system flags in FLAGS / PERMANENTFLAGS, in Dovecot's order. */
+#define IMAP_SYSTEM_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+/* imap_select_keywords - " kw1 kw2" (or ""): the keywords of the selected
+ * mailbox the client was told about; valid until the next sync. */
+const char *imap_select_keywords(const struct imap_session *s);
+/* imap_select_first_unseen - sequence number of the first message without
+ * \Seen at SELECT time, 0 when none. */
+uint32_t imap_select_first_unseen(const struct imap_session *s);
+/* imap_sync_send_flags - untagged FLAGS and OK [PERMANENTFLAGS] for the
+ * selected mailbox (SELECT, and when a new keyword appears). */
+void imap_sync_send_flags(struct imap_session *s);
+
 /* ---- IDLE and the sync (cmd-idle.c, imap-sync.c) ---- */
 /* imap_sync_set_idle - while cmd is IDLE, changes are reported at once. */
 void imap_sync_set_idle(struct imap_session *s, struct imap_cmd *idle_cmd);
