@@ -505,6 +505,14 @@ void imap_sync_send_flags(struct imap_session *s);
 /* ---- IDLE and the sync (cmd-idle.c, imap-sync.c) ---- */
 /* imap_sync_set_idle - while cmd is IDLE, changes are reported at once. */
 void imap_sync_set_idle(struct imap_session *s, struct imap_cmd *idle_cmd);
+/* imap_sync_poke_others - s changed its selected mailbox: other sessions
+ * of this worker with the same mailbox selected sync at their next reply,
+ * idling ones at once (index-only changes such as keywords raise no
+ * inotify event). */
+void imap_sync_poke_others(struct imap_session *s);
+/* imap_session_first / imap_session_next - the worker's sessions. */
+struct imap_session *imap_session_first(struct imap_role *role);
+struct imap_session *imap_session_next(struct imap_session *s);
 /* imap_sync_poll_needed - true when no change notification works for the
  * selected mailbox (IDLE then polls every second). */
 bool imap_sync_poll_needed(const struct imap_session *s);

@@ -521,3 +521,19 @@ void imap_sync_report(struct imap_session *s, bool allow_expunge)
 	p->n_own = 0;
 	p->in_report = false;
 }
+
+void imap_sync_poke_others(struct imap_session *s)
+{
+	const char *user = s->user;
+
+	if (s->sel == NULL || user == NULL)
+		return;
+	for (struct imap_session *o = imap_session_first(s->role); o; o = imap_session_next(o)) {
+		if (o == s || o->sel == NULL || o->user == NULL || strcmp(o->user, user) != 0 ||
+		    strcmp(o->sel->name, s->sel->name) != 0)
+			continue;
+		o->sel->changed = true;
+		if (sp(o)->idle_cmd && !sp(o)->in_report)
+			imap_sync_report(o, true);
+	}
+}
