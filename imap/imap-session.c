@@ -227,17 +227,6 @@ enum imap_cmd_result imap_cmd_store_error(struct imap_cmd *cmd, const struct sto
 
 /* ---- state ---- */
 
-static const char *state_name(enum imap_state st)
-{
-	switch (st) {
-	case IMAP_STATE_NOT_AUTH: return "not authenticated";
-	case IMAP_STATE_AUTH: return "authenticated";
-	case IMAP_STATE_SELECTED: return "selected";
-	case IMAP_STATE_LOGOUT: return "logout";
-	}
-	return "?";
-}
-
 void imap_session_set_state(struct imap_session *s, enum imap_state state)
 {
 	if (s->state == state)
@@ -250,9 +239,9 @@ void imap_session_set_state(struct imap_session *s, enum imap_state state)
 		}
 		conn_set_timeout(s->conn, (int)s->priv->l->set.idle_timeout);
 	}
-	if (s->user)
-		log_info("imap(%s): session=<%s>: %s -> %s", s->user, s->id, state_name(s->state),
-			 state_name(state));
+	/* Logged like Dovecot: the login line (imap_session_login) and the
+	 * disconnect line (log_end) carry the state changes that matter;
+	 * SELECT/CLOSE are too frequent for a line each. */
 	s->state = state;
 }
 
