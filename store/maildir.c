@@ -62,6 +62,7 @@ struct maildir_box {
 	size_t n_scan, cap_scan;
 	struct maildir_stamp old_stamp; /* from sync_check, for a partial scan */
 	bool have_old_stamp;
+	char last_append[MAILDIR_PATH_MAX]; /* the file msg_append linked last */
 };
 
 static unsigned unique_counter;
@@ -814,10 +815,13 @@ static int md_msg_append(struct store_mailbox *box, const struct store_source *s
 		return -1;
 	}
 	if ((*loc_r = strdup(base)) == NULL) {
-		/* Delivered all the same; the next sync indexes it. */
+		/* The caller reports a failure: take the message back. */
 		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
+		if (unlink(final) == 0)
+			(void)fsync_parent_dir(final);
 		return -1;
 	}
+	str_copy(mb->last_append, final, sizeof(mb->last_append));
 	*physical_r = phys;
 	*vsize_r = vsize;
 	return 0;
@@ -826,6 +830,33 @@ fail:
 		close(fd);
 	(void)unlink(tmp);
 	return -1;
+}
+
+static int md_msg_append_undo(struct store_mailbox *box, const char *loc,
+			      struct store_error *err)
+{
+	struct maildir_box *mb = store_mailbox_backend_data(box);
+	const char *slash = strrchr(mb->last_append, '/');
+
+	/* The name is unique and nobody renames a file the index does not
+	 * know (our syncs wait for the write transaction the core holds):
+	 * it is still where msg_append linked it. */
+	if (slash == NULL || strncmp(slash + 1, loc, strlen(loc)) != 0) {
+		store_error_set(err, STORE_ERR_TEMP, "Internal error: no such appended message");
+		return -1;
+	}
+	if (unlink(mb->last_append) < 0) {
+		store_error_sys(err, "unlink %s", mb->last_append);
+		return -1;
+	}
+	/* Durably gone, or a crash could bring back the delivery that was
+	 * reported failed (and is about to be retried). */
+	if (fsync_parent_dir(mb->last_append) < 0) {
+		store_error_sys(err, "fsync directory of %s", mb->last_append);
+		return -1;
+	}
+	mb->last_append[0] = '\0';
+	return 0;
 }
 
 static int md_msg_set_flags(struct store_mailbox *box, const struct store_backend_msg *m,
@@ -909,6 +940,7 @@ const struct store_backend store_backend_maildir = {
 	.sync_assign = md_sync_assign,
 	.msg_open = md_msg_open,
 	.msg_append = md_msg_append,
+	.msg_append_undo = md_msg_append_undo,
 	.msg_set_flags = md_msg_set_flags,
 	.msg_expunge = md_msg_expunge,
 	.watch_paths = md_watch_paths,

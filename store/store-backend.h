@@ -165,6 +165,19 @@ struct store_backend {
 			  const struct store_backend_msg *m, char **loc_r, uint64_t *physical_r,
 			  uint64_t *vsize_r, struct store_error *err);
 
+	/* (added) msg_append_undo - remove the message msg_append has just
+	 * written (loc as it returned). The core calls it, still holding the
+	 * lock and the write transaction of that msg_append, when the index
+	 * cannot record the message: the caller then reports a temporary
+	 * failure and the sender retries, so a message left behind would be
+	 * delivered twice. Nobody can have indexed it meanwhile (a sync needs
+	 * the write transaction). Maildir: unlink + fsync of the directory;
+	 * mbox: cut the file back to its size before the append when nothing
+	 * was written after it. May be NULL. 0, or -1 with err (logged; the
+	 * message then stays and the next sync indexes it). */
+	int (*msg_append_undo)(struct store_mailbox *box, const char *loc,
+			       struct store_error *err);
+
 	/* msg_set_flags - make the file carry new_flags (Maildir: rename; mbox
 	 * may keep flags in the index only and do nothing). *new_loc_r as in
 	 * sync_assign. EXPUNGED when the file is gone. */
