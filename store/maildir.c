@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "store/maildir-dovecot.h"
 #include "store/maildir-name.h"
 #include "store/store-private.h"
 #include "util.h"
@@ -63,6 +64,11 @@ struct maildir_box {
 	struct maildir_stamp old_stamp; /* from sync_check, for a partial scan */
 	bool have_old_stamp;
 	char last_append[MAILDIR_PATH_MAX]; /* the file msg_append linked last */
+	/* Dovecot's side files, read at most once per scan and only when a
+	 * file needs them (no U= field; keyword letters). */
+	struct maildir_uidlist uidlist;
+	struct maildir_keywords keywords;
+	bool uidlist_loaded, keywords_loaded;
 };
 
 static unsigned unique_counter;
@@ -389,6 +395,46 @@ static void scan_clear(struct maildir_box *mb)
 		free(mb->scan[i].path);
 	}
 	mb->n_scan = 0;
+	maildir_uidlist_free(&mb->uidlist);
+	maildir_keywords_free(&mb->keywords);
+	mb->uidlist_loaded = mb->keywords_loaded = false;
+}
+
+/* The UID Dovecot gave the file with this base (0: none or no uidlist).
+ * The core keeps it only where it is free (first indexing of the folder,
+ * or above UIDNEXT), so a stale uidlist cannot give two files one UID. */
+static uint32_t dovecot_uid(struct maildir_box *mb, const char *base, size_t len)
+{
+	if (!mb->uidlist_loaded) {
+		char p[MAILDIR_PATH_MAX];
+		const char *why = NULL;
+
+		mb->uidlist_loaded = true;
+		if (store_path_fmt(p, sizeof(p), "%s/dovecot-uidlist", mb->dir) == 0 &&
+		    maildir_uidlist_read(p, &mb->uidlist, &why) < 0)
+			log_warn("store: %s: %s; its UIDs are not kept (the files get new ones)", p,
+				 why ? why : "unreadable");
+	}
+	return mb->uidlist.n ? maildir_uidlist_lookup(&mb->uidlist, base, len) : 0;
+}
+
+/* The keywords named by the letters a..z of extra into out ("" if none). */
+static void dovecot_keywords(struct maildir_box *mb, const char *extra, struct strbuf *out)
+{
+	strbuf_reset(out);
+	if (strpbrk(extra, "abcdefghijklmnopqrstuvwxyz") == NULL)
+		return;
+	if (!mb->keywords_loaded) {
+		char p[MAILDIR_PATH_MAX];
+
+		mb->keywords_loaded = true;
+		if (store_path_fmt(p, sizeof(p), "%s/dovecot-keywords", mb->dir) == 0 &&
+		    maildir_keywords_read(p, &mb->keywords) < 0)
+			log_warn("store: %s: cannot read it; keyword letters in file names are "
+				 "ignored", p);
+	}
+	if (maildir_keywords_from_letters(&mb->keywords, extra, out) < 0)
+		strbuf_reset(out);
 }
 
 static int md_box_open(struct store_mailbox *box, struct store_error *err)
@@ -520,6 +566,9 @@ static int scan_dir(struct maildir_box *mb, const char *dir, bool is_new, struct
 		store_error_sys(err, "opendir %s", dir);
 		return -1;
 	}
+	struct strbuf kw;
+
+	strbuf_init(&kw, STORE_KEYWORDS_MAX);
 	while ((de = readdir(d)) != NULL) {
 		struct maildir_name n;
 		struct store_sync_item item;
@@ -531,10 +580,18 @@ static int scan_dir(struct maildir_box *mb, const char *dir, bool is_new, struct
 		loc[n.base_len] = '\0';
 		memset(&item, 0, sizeof(item));
 		item.uid_hint = n.uid;
+		if (n.uid == 0) {
+			item.uid_hint = dovecot_uid(mb, loc, n.base_len);
+			item.hint_external = item.uid_hint != 0;
+		}
 		item.loc = loc;
 		item.flags = n.flags;
-		/* Files in new/ carry no flags (the spec): keep the index's. */
-		item.flags_known = !is_new;
+		dovecot_keywords(mb, n.extra, &kw);
+		item.keywords = kw.len ? kw.data : NULL;
+		/* Files in new/ carry no flags (the spec): keep the index's.
+		 * Dovecot does give new/ files an info part when a client set
+		 * flags before the message was picked up: then it counts. */
+		item.flags_known = !is_new || n.has_info;
 		item.recent = is_new;
 		item.physical_size = n.size;
 		item.vsize = n.vsize;
@@ -548,10 +605,12 @@ static int scan_dir(struct maildir_box *mb, const char *dir, bool is_new, struct
 			if (err->cls == STORE_OK)
 				store_error_set(err, STORE_ERR_TEMP, "Out of memory");
 			closedir(d);
+			strbuf_free(&kw);
 			return -1;
 		}
 	}
 	closedir(d);
+	strbuf_free(&kw);
 	return 0;
 }
 
@@ -614,6 +673,7 @@ static int md_sync_scan(struct store_mailbox *box, struct store_sync *sc, struct
 		return -1;
 	if (mb->n_scan > 1)
 		qsort(mb->scan, mb->n_scan, sizeof(*mb->scan), scan_cmp);
+	maildir_uidlist_free(&mb->uidlist);
 	store_sync_set_stamp(sc, &s, sizeof(s));
 	if (!partial)
 		clean_tmp(mb, now.tv_sec);
@@ -899,15 +959,44 @@ static size_t md_watch_paths(struct store_mailbox *box, const char **paths, size
 	return 2;
 }
 
+static int md_uid_state_write(struct store_mailbox *box, uint32_t uidvalidity, uint32_t uidnext,
+			      struct store_error *err);
+
 static int md_uid_state_read(struct store_mailbox *box, uint32_t *uidvalidity_r,
 			     uint32_t *uidnext_r, struct store_error *err)
 {
 	struct maildir_box *mb = store_mailbox_backend_data(box);
 	char path[MAILDIR_PATH_MAX];
 
+	struct maildir_uidlist ul;
+	const char *why = NULL;
+	int rc;
+
 	if (store_path_fmt(path, sizeof(path), "%s/postern-uidvalidity", mb->dir) < 0)
 		return 0;
-	return store_uid_state_file_read(path, uidvalidity_r, uidnext_r, err);
+	rc = store_uid_state_file_read(path, uidvalidity_r, uidnext_r, err);
+	if (rc != 0)
+		return rc;
+	/* Never indexed by us: a folder Dovecot kept UIDs for keeps its
+	 * UIDVALIDITY and UIDNEXT, so clients (and POP3 UIDLs made of UID
+	 * and UIDVALIDITY) see no change. Recorded in our own file at once:
+	 * from now on Dovecot's file is only read for names without U=. */
+	if (store_path_fmt(path, sizeof(path), "%s/dovecot-uidlist", mb->dir) < 0)
+		return 0;
+	rc = maildir_uidlist_read(path, &ul, &why);
+	if (rc <= 0) {
+		if (rc < 0)
+			log_warn("store: %s: %s; a new UIDVALIDITY is used", path, why);
+		return 0;
+	}
+	*uidvalidity_r = ul.uidvalidity;
+	*uidnext_r = ul.nextuid;
+	maildir_uidlist_free(&ul);
+	log_info("store: %s: taking over Dovecot's UIDVALIDITY %u and UIDNEXT %u", path,
+		 *uidvalidity_r, *uidnext_r);
+	if (md_uid_state_write(box, *uidvalidity_r, *uidnext_r, err) < 0)
+		return -1;
+	return 1;
 }
 
 static int md_uid_state_write(struct store_mailbox *box, uint32_t uidvalidity, uint32_t uidnext,

@@ -78,6 +78,15 @@ struct store_sync_item {
 	uint64_t physical_size;  /* 0: unknown (the core stats through msg_open) */
 	uint64_t vsize;          /* RFC822.SIZE if known cheaply (Maildir ,W=), else 0 */
 	time_t internaldate;     /* 0: unknown */
+	/* (added) keywords the file itself carries (Maildir: Dovecot keyword
+	 * letters), space-separated; NULL: none. Used only when the message
+	 * is first indexed (takeover, rebuild): afterwards the index's
+	 * keywords win, since the file cannot hold every keyword. */
+	const char *keywords;
+	/* (added) uid_hint comes from a side file (Dovecot's uidlist), not
+	 * from the file name: when the core keeps it, it calls sync_assign so
+	 * the file carries it from then on. */
+	bool hint_external;
 };
 
 /* The message bytes to write: prefix (may be NULL) then fd from its current
