@@ -621,8 +621,27 @@ static int copy_info_cb(const struct store_msg *m, void *ctx)
 	return 0;
 }
 
+static int msg_copy(struct store_mailbox *src, uint32_t uid, struct store_mailbox *dst,
+		    bool check_quota, uint32_t *new_uid_r, struct store_error *err);
+
 int store_msg_copy(struct store_mailbox *src, uint32_t uid, struct store_mailbox *dst,
 		   uint32_t *new_uid_r, struct store_error *err)
+{
+	return msg_copy(src, uid, dst, true, new_uid_r, err);
+}
+
+int store_msg_move_within(struct store_mailbox *src, uint32_t uid, struct store_mailbox *dst,
+			  struct store_error *err)
+{
+	uint32_t new_uid;
+
+	if (msg_copy(src, uid, dst, false, &new_uid, err) < 0)
+		return -1;
+	return store_msg_expunge(src, uid, err) < 0 ? -1 : 0;
+}
+
+static int msg_copy(struct store_mailbox *src, uint32_t uid, struct store_mailbox *dst,
+		    bool check_quota, uint32_t *new_uid_r, struct store_error *err)
 {
 	struct copy_info ci = { 0 };
 	struct store_cache_in cache;
@@ -638,7 +657,7 @@ int store_msg_copy(struct store_mailbox *src, uint32_t uid, struct store_mailbox
 			store_error_set(err, STORE_ERR_EXPUNGED, "Message was expunged");
 		goto fail;
 	}
-	if (store_quota_check(dst->user, ci.size, 1, err) < 0)
+	if (check_quota && store_quota_check(dst->user, ci.size, 1, err) < 0)
 		goto fail;
 	if (store_msg_open(src, uid, &fd, &off, &size, err) < 0)
 		goto fail;

@@ -187,6 +187,12 @@ int store_msg_append_locked(struct store_mailbox *box, const struct store_source
 			    const struct store_cache_in *cache, uint32_t *uid_r,
 			    struct store_error *err);
 
+/* store_msg_move_within - move uid from src to dst of the same user
+ * without a quota check (the usage does not grow; a user at the limit
+ * must still be able to rename INBOX). 0 or -1. */
+int store_msg_move_within(struct store_mailbox *src, uint32_t uid, struct store_mailbox *dst,
+			  struct store_error *err);
+
 /* store_cache_build - ENVELOPE and BODYSTRUCTURE (the texts IMAP FETCH
  * sends) of the size bytes at offset in fd into *env_r / *bs_r (new
  * memory, caller frees). 0, or -1 (logged; nothing allocated). */

@@ -9,7 +9,9 @@
  *  - the ENVELOPE/BODYSTRUCTURE cache is filled at delivery and APPEND
  *    with the exact texts mime_envelope()/mime_bodystructure() give for
  *    the bytes served, kept by COPY, and skipped above the size limit;
- *  - renaming INBOX moves its messages and leaves INBOX empty (store.h).
+ *  - renaming INBOX moves its messages (flags, keywords, cache) into the
+ *    new mailbox and leaves INBOX there, empty, children not renamed
+ *    (store.h, RFC 3501 6.3.5).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -363,6 +365,68 @@ static void test_cache_skipped_when_big(void **state)
 	store_user_close(&u);
 }
 
+/* ---- INBOX rename (store.h, RFC 3501 6.3.5) ---- */
+
+static int flags_cb(const struct store_msg *m, void *ctx)
+{
+	struct cached *c = ctx;
+
+	snprintf(c->env, sizeof(c->env), "%u %u %s", m->uid, m->flags & STORE_FLAGS_STORED,
+		 m->keywords);
+	c->has_env = m->envelope != NULL;
+	return 0;
+}
+
+static void test_rename_inbox(void **state)
+{
+	struct env *e = *state;
+	struct store_error err;
+	struct store_user *u;
+	struct store_mailbox *box;
+	struct store_status st;
+	struct cached c;
+	uint32_t uid;
+
+	assert_int_equal(st_deliver(&e->st, "bob@example.org", msg1, NULL, &uid, &err), 0);
+	assert_int_equal(st_deliver(&e->st, "bob@example.org", msg2, NULL, &uid, &err), 0);
+	u = open_bob(e);
+	assert_int_equal(store_mailbox_create(u, "INBOX/child", 0, &err), 0);
+	box = store_mailbox_open(u, "INBOX", 0, &err);
+	assert_non_null(box);
+	assert_int_equal(store_msg_set_flags(box, 2, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED, "Work",
+					     0, NULL, &err),
+			 1);
+	store_mailbox_close(&box);
+
+	assert_int_equal(store_mailbox_rename(u, "INBOX", "Old", &err), 0);
+	/* INBOX stays, empty; its UIDs go on where they were */
+	assert_int_equal(store_mailbox_status_get(u, "INBOX", &st, &err), 0);
+	assert_int_equal(st.messages, 0);
+	assert_int_equal(st.uidnext, 3);
+	/* the messages are in Old with flags, keywords and cache */
+	box = store_mailbox_open(u, "Old", 0, &err);
+	assert_non_null(box);
+	store_mailbox_status(box, &st);
+	assert_int_equal(st.messages, 2);
+	assert_int_equal(store_msg_get(box, 1, flags_cb, &c, &err), 1);
+	assert_string_equal(c.env, "1 0 ");
+	assert_true(c.has_env);
+	assert_int_equal(store_msg_get(box, 2, flags_cb, &c, &err), 1);
+	assert_string_equal(c.env, "2 4 Work");
+	store_mailbox_close(&box);
+	/* children of INBOX are not renamed */
+	assert_int_equal(store_mailbox_status_get(u, "INBOX/child", &st, &err), 0);
+	assert_int_equal(store_mailbox_status_get(u, "Old/child", &st, &err), -1);
+	/* an existing target is refused, nothing moves */
+	assert_int_equal(st_deliver(&e->st, "bob@example.org", msg2, NULL, &uid, &err), 0);
+	assert_int_equal(uid, 3);
+	assert_int_equal(store_mailbox_rename(u, "INBOX", "Old", &err), -1);
+	assert_int_equal(err.cls, STORE_ERR_EXISTS);
+	assert_int_equal(store_mailbox_status_get(u, "INBOX", &st, &err), 0);
+	assert_int_equal(st.messages, 1);
+	store_user_close(&u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -379,6 +443,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cache_skipped_when_big, setup_maildir,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cache_skipped_when_big, setup_mbox, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_inbox, setup_maildir, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_inbox, setup_mbox, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
