@@ -226,6 +226,7 @@ int store_msg_set_flags(struct store_mailbox *box, uint32_t uid, enum store_flag
 	unsigned cur, nf;
 	char *new_loc = NULL;
 	struct index_msg m;
+	bool kw_changed, file_changed = false;
 	int ret = -1;
 
 	memset(err, 0, sizeof(*err));
@@ -260,19 +261,25 @@ int store_msg_set_flags(struct store_mailbox *box, uint32_t uid, enum store_flag
 		ret = 1;
 		goto out;
 	}
-	if (nf != cur) {
+	kw_changed = strcmp(kw.data ? kw.data : "", c.kw) != 0;
+	if (nf != cur || (kw_changed && be->msg_set_flags_kw)) {
 		struct store_backend_msg bm = backend_msg(&c.m);
+		int rc = be->msg_set_flags_kw
+				 ? be->msg_set_flags_kw(box, &bm, nf, kw.data ? kw.data : "",
+							&new_loc, err)
+				 : be->msg_set_flags(box, &bm, nf, &new_loc, err);
 
-		if (be->msg_set_flags(box, &bm, nf, &new_loc, err) < 0) {
+		if (rc < 0) {
 			wabort(box, txn);
 			goto out;
 		}
+		file_changed = true;
 	}
 	m = c.m;
 	m.flags = nf | (c.m.flags & INDEX_FLAG_IN_NEW);
 	if (new_loc)
 		m.loc = new_loc;
-	else if (nf != cur)
+	else if (file_changed)
 		m.flags &= ~(uint32_t)INDEX_FLAG_IN_NEW; /* Maildir moved it to cur/ */
 	m.keywords = kw.data ? kw.data : "";
 	m.modseq = b.highestmodseq + 1;

@@ -193,6 +193,14 @@ struct store_backend {
 	int (*msg_set_flags)(struct store_mailbox *box, const struct store_backend_msg *m,
 			     unsigned new_flags, char **new_loc_r, struct store_error *err);
 
+	/* (added) msg_set_flags_kw - msg_set_flags that also gets the new
+	 * keywords (space-separated), so the file can carry them (Maildir:
+	 * Dovecot's keyword letters). May be NULL; when set, the core calls
+	 * it instead of msg_set_flags, also when only keywords change. */
+	int (*msg_set_flags_kw)(struct store_mailbox *box, const struct store_backend_msg *m,
+				unsigned new_flags, const char *new_keywords, char **new_loc_r,
+				struct store_error *err);
+
 	/* msg_expunge - remove (or mark for expunge_finish). 0 also when the
 	 * message was already gone. */
 	int (*msg_expunge)(struct store_mailbox *box, const struct store_backend_msg *m,

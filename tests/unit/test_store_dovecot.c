@@ -333,6 +333,104 @@ static void test_takeover_real_dovecot(void **state)
 	store_user_close(&u);
 }
 
+/* ---- keywords written into the file names (Dovecot's letters) ---- */
+
+static void only_file(const char *dir, char *out, size_t size)
+{
+	assert_int_equal(st_count(dir), 1);
+	st_first(dir, out, size);
+}
+
+static void test_keywords_in_names(void **state)
+{
+	struct st_env *e = *state;
+	char root[512], p[900], name[512];
+	struct store_user *u;
+	struct store_mailbox *box;
+	struct store_status st;
+	struct store_error err;
+	struct seen s;
+	uint32_t uid = 0;
+	uint64_t n = 0;
+	int fd;
+	struct strbuf many;
+
+	assert_int_equal(st_deliver(e, "bob@example.org", "Subject: one\n\nx\n", NULL, &uid, &err),
+			 0);
+	root_of(e, root, sizeof(root));
+	u = open_bob(e);
+	box = store_mailbox_open(u, "INBOX", 0, &err);
+	assert_non_null(box);
+	assert_int_equal(store_msg_set_flags(box, 1, STORE_FLAGS_ADD, 0, "Work $Label1", 0, NULL,
+					     &err),
+			 1);
+	snprintf(p, sizeof(p), "%s/cur", root);
+	only_file(p, name, sizeof(name));
+	assert_non_null(strstr(name, ",U=1:2,ab"));
+	snprintf(p, sizeof(p), "%s/dovecot-keywords", root);
+	{
+		FILE *f = fopen(p, "r");
+		char buf[128] = "";
+
+		assert_non_null(f);
+		assert_int_equal(fread(buf, 1, sizeof(buf) - 1, f) > 0, 1);
+		fclose(f);
+		assert_string_equal(buf, "0 Work\n1 $Label1\n");
+	}
+	/* removing one drops its letter; a flag change keeps the others */
+	assert_int_equal(store_msg_set_flags(box, 1, STORE_FLAGS_REMOVE, 0, "work", 0, NULL, &err),
+			 1);
+	assert_int_equal(store_msg_set_flags(box, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0, NULL,
+					     &err),
+			 1);
+	snprintf(p, sizeof(p), "%s/cur", root);
+	only_file(p, name, sizeof(name));
+	assert_non_null(strstr(name, ",U=1:2,Sb"));
+	/* the message is still found for reading */
+	{
+		off_t off;
+		uint64_t size;
+
+		assert_int_equal(store_msg_open(box, 1, &fd, &off, &size, &err), 0);
+		close(fd);
+	}
+	/* APPEND with a keyword writes its letter at once */
+	fd = st_msg_fd("Subject: two\n\ny\n");
+	assert_int_equal(store_mailbox_append(box, fd, STORE_FLAG_FLAGGED, "Other Work", 0, &uid,
+					      &err),
+			 0);
+	close(fd);
+	assert_int_equal(uid, 2);
+	/* more keywords than letters: all in the index, 26 in the name */
+	strbuf_init(&many, 4096);
+	for (int i = 0; i < 30; i++)
+		strbuf_printf(&many, "%sk%d", i ? " " : "", i);
+	assert_int_equal(store_msg_set_flags(box, 2, STORE_FLAGS_ADD, 0, many.data, 0, NULL, &err),
+			 1);
+	assert_int_equal(store_msg_get(box, 2, seen_cb, memset(&s, 0, sizeof(s)), &err), 1);
+	assert_int_equal(strlen(s.kw[0]) > 0, 1);
+	store_mailbox_close(&box);
+	list_box(u, "INBOX", &st, &s);
+	assert_string_equal(s.kw[0], "$Label1");
+	assert_int_equal(strncmp(s.kw[1], "Other Work k0 k1", 16), 0);
+
+	/* the index is gone: the names bring the keywords back */
+	assert_int_equal(store_index_rebuild(u, &n, &err), 0);
+	assert_int_equal(n, 2);
+	list_box(u, "INBOX", &st, &s);
+	assert_int_equal(s.uid[0], 1);
+	assert_int_equal(s.flags[0], STORE_FLAG_SEEN);
+	assert_string_equal(s.kw[0], "$Label1");
+	assert_int_equal(s.flags[1], STORE_FLAG_FLAGGED);
+	/* Work, Other and the first 23 of k0..k29 got letters (26 in all) */
+	assert_non_null(strstr(s.kw[1], "Work"));
+	assert_non_null(strstr(s.kw[1], "Other"));
+	assert_non_null(strstr(s.kw[1], "k22"));
+	assert_null(strstr(s.kw[1], "k23"));
+	strbuf_free(&many);
+	store_user_close(&u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,6 +439,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_takeover_by_hand, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_uidlist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_takeover_real_dovecot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keywords_in_names, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
