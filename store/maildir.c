@@ -17,8 +17,10 @@
  * The index's sync moves new/X to cur/X:2, when a session picks it up
  * (files from other programs get ",U=<uid>" added then), so a rebuilt
  * index finds the same UIDs. Flag changes are renames within cur/; flag
- * letters Postern has no flag for (P, Dovecot keyword letters) are kept.
- * IMAP keywords live in the index only.
+ * letters Postern has no flag for (P) are kept. IMAP keywords are the
+ * letters a..z named by the folder's dovecot-keywords file (Dovecot's
+ * scheme), so they survive an index rebuild. A folder Dovecot used keeps
+ * its UIDVALIDITY and UIDs through dovecot-uidlist (maildir-dovecot.c).
  *
  * Called by: the store core through store_backend_maildir.
  */
