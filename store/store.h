@@ -257,8 +257,12 @@ struct store_msg {
 	time_t internaldate;
 	uint64_t size;           /* RFC822.SIZE: lines counted with CRLF */
 	uint64_t physical_size;  /* bytes in the file */
-	const char *envelope;    /* cached IMAP ENVELOPE text, NULL if not cached */
-	const char *bodystructure; /* cached BODYSTRUCTURE text, NULL if not cached */
+	/* Cached texts exactly as FETCH ENVELOPE / BODYSTRUCTURE send them
+	 * (mime_envelope(), mime_bodystructure(extended)). Filled at delivery,
+	 * APPEND and COPY; NULL for messages over 10 MiB and for messages a
+	 * sync indexed (other writers, rebuild): build and store_msg_set_cache. */
+	const char *envelope;
+	const char *bodystructure;
 };
 
 /* Called in UID order; strings valid during the call only. Non-zero stops
