@@ -731,8 +731,10 @@ int mbox_box_msg_append_undo(struct store_mailbox *box, const char *loc,
 		return -1;
 	}
 	if ((uint64_t)st.st_size != mb->last_end) {
-		log_error("store: %s: grew from %" PRIu64 " to %" PRIu64 " bytes under our lock "
-			  "(a writer that takes other locks?); the message at %" PRIu64 " stays",
+		log_error("store: %s: grew from %" PRIu64 " to %" PRIu64 " bytes under our write "
+			  "lock, so the failed delivery at offset %" PRIu64 " stays (a retry may "
+			  "store it twice); make every program writing this mbox take the locks "
+			  "of mbox_write_locks",
 			  mb->path, mb->last_end, (uint64_t)st.st_size, mb->last.header_offset);
 		store_error_set(err, STORE_ERR_TEMP, "Mailbox changed under the lock");
 		return -1;

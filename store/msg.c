@@ -478,7 +478,8 @@ static void append_undo(struct store_mailbox *box, const char *loc)
 
 	if (be->msg_append_undo == NULL || be->msg_append_undo(box, loc, &e2) < 0)
 		log_error("store: %s: mailbox %s: the message %s the index could not record "
-			  "was not removed (%s); a retry may store it twice",
+			  "was not removed (%s); a retry may store it twice - remove the copy "
+			  "by hand if the sender retries",
 			  box->user->name, box->name, loc,
 			  e2.text[0] ? e2.text : "the format cannot take an append back");
 }

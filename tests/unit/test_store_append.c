@@ -229,6 +229,54 @@ static void test_commit_failure_takes_file_back(void **state)
 	retry_after(*state, STORE_FAULT_APPEND_COMMIT);
 }
 
+/* A writer that ignores our locks appended after our message: cutting
+ * back would destroy its bytes, so the undo must refuse (and log), and
+ * the message stays (a possible duplicate beats a lost message). */
+static const char *intruder_path;
+
+static bool intrude_then_fail(enum store_fault point)
+{
+	FILE *f;
+
+	if (point != STORE_FAULT_APPEND_RECORD)
+		return false;
+	f = fopen(intruder_path, "a");
+	assert_non_null(f);
+	fputs("From intruder@example.net Tue Nov 24 10:00:00 2026\nSubject: foreign\n\nx\n\n", f);
+	fclose(f);
+	return true;
+}
+
+static void test_mbox_undo_refuses_when_grown(void **state)
+{
+	struct env *e = *state;
+	struct store_error err;
+	uint32_t uid;
+	char *data;
+	size_t len;
+	struct stat st;
+	FILE *f;
+
+	assert_int_equal(st_deliver(&e->st, "bob@example.org", msg2, NULL, &uid, &err), 0);
+	intruder_path = e->spool;
+	store_fault_hook = intrude_then_fail;
+	assert_int_equal(st_deliver(&e->st, "bob@example.org", msg1, NULL, &uid, &err), -1);
+	store_fault_hook = NULL;
+	assert_int_equal(err.cls, STORE_ERR_TEMP);
+	assert_int_equal(stat(e->spool, &st), 0);
+	data = malloc((size_t)st.st_size + 1);
+	f = fopen(e->spool, "r");
+	len = fread(data, 1, (size_t)st.st_size, f);
+	fclose(f);
+	data[len] = '\0';
+	assert_non_null(strstr(data, "Subject: two"));
+	assert_non_null(strstr(data, "Message-ID: <1@x>"));
+	assert_non_null(strstr(data, "Subject: foreign"));
+	free(data);
+	/* the next sync indexes what is there */
+	assert_int_equal(indexed(e), 3);
+}
+
 /* ---- the cache ---- */
 
 struct cached {
@@ -437,6 +485,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_record_failure_takes_file_back, setup_mbox,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_commit_failure_takes_file_back, setup_mbox,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_mbox_undo_refuses_when_grown, setup_mbox,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cache_filled, setup_maildir, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_filled, setup_mbox, teardown),
