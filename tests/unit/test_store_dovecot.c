@@ -333,6 +333,41 @@ static void test_takeover_real_dovecot(void **state)
 	store_user_close(&u);
 }
 
+/* The usual migration order: the MTA delivers before the user's first
+ * IMAP login. The delivery (no sync) must take the UID after Dovecot's,
+ * and the first sync must still keep Dovecot's UIDs. */
+static void test_takeover_after_delivery(void **state)
+{
+	struct st_env *e = *state;
+	char root[512], cmd[1400];
+	struct store_user *u;
+	struct store_status st;
+	struct seen s;
+	struct store_error err;
+	uint32_t uid = 0;
+
+	root_of(e, root, sizeof(root));
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/example.org' && cp -r tests/data/dovecot-maildir '%s'",
+		 e->dir, root);
+	assert_int_equal(system(cmd), 0);
+	mkdirs(root, "");
+	mkdirs(root, "/.Lists.work");
+	assert_int_equal(st_deliver(e, "bob@example.org", "Subject: new\n\nx\n", NULL, &uid, &err),
+			 0);
+	assert_int_equal(uid, 5);
+	u = open_bob(e);
+	list_box(u, "INBOX", &st, &s);
+	assert_int_equal(st.uidvalidity, 1795609898);
+	assert_int_equal(s.n, 4);
+	assert_int_equal(s.uid[0], 1);
+	assert_string_equal(s.kw[0], "Junk $Forwarded");
+	assert_int_equal(s.uid[1], 2);
+	assert_int_equal(s.uid[2], 4);
+	assert_int_equal(s.uid[3], 5);
+	assert_int_equal(st.uidnext, 6);
+	store_user_close(&u);
+}
+
 /* ---- keywords written into the file names (Dovecot's letters) ---- */
 
 static void only_file(const char *dir, char *out, size_t size)
@@ -439,6 +474,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_takeover_by_hand, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_uidlist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_takeover_real_dovecot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_takeover_after_delivery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keywords_in_names, setup, teardown),
 	};
 
