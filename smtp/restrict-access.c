@@ -48,9 +48,11 @@ static const char *take_dsn(const char *text, char *dsn, size_t size, const char
 	return text;
 }
 
-/* Apply one access(5) result; what is the looked-up thing (for replies). */
-static enum rule_status access_action(struct restrict_req *q, const struct rule *rule,
-				      enum restrict_list kind, const char *what, const char *value)
+/* Apply one access(5) result; what is the looked-up thing (for replies),
+ * source the table or policy service that gave it (for logs). */
+enum rule_status restrict_access_action(struct restrict_req *q, const char *source,
+					enum restrict_list kind, const char *what,
+					const char *value)
 {
 	const char *cls = restrict_list_class(kind);
 	char word[32], dsn[16];
@@ -111,7 +113,7 @@ static enum rule_status access_action(struct restrict_req *q, const struct rule 
 		if (strchr(text, '@') == NULL || strlen(text) >= sizeof(q->redirect) ||
 		    strpbrk(text, " \t")) {
 			log_warn("restrictions: %s: entry \"%s\": REDIRECT needs a user@domain target; "
-				 "ignored", map_spec(rule->map), value);
+				 "ignored", source, value);
 			return RULE_DUNNO;
 		}
 		restrict_clean_text(q->redirect, sizeof(q->redirect), text);
@@ -125,7 +127,7 @@ static enum rule_status access_action(struct restrict_req *q, const struct rule 
 	if (strcasecmp(word, "PREPEND") == 0 || strcasecmp(word, "FILTER") == 0 ||
 	    strcasecmp(word, "BCC") == 0) {
 		log_warn("restrictions: %s: action %s is not supported in access tables; ignored",
-			 map_spec(rule->map), word);
+			 source, word);
 		return RULE_DUNNO;
 	}
 	/* Tables inside access tables would be opened for every look-up from
@@ -134,7 +136,7 @@ static enum rule_status access_action(struct restrict_req *q, const struct rule 
 	if (strchr(value, ':') != NULL) {
 		log_warn("restrictions: access table %s has an entry with a lookup table: %s; "
 			 "define a restriction class and use its name instead",
-			 map_spec(rule->map), value);
+			 source, value);
 		return restrict_reply(q, 451, "4.3.5", "Server configuration error");
 	}
 	if (*value == '\0')
@@ -144,8 +146,8 @@ static enum rule_status access_action(struct restrict_req *q, const struct rule 
 		struct rule_list *l = must_calloc(1, sizeof(*l));
 		char *err = NULL;
 
-		if (restrict_parse_list(q->r, map_spec(rule->map), value, l, &err) < 0) {
-			log_warn("restrictions: %s: result \"%s\" for %s: %s", map_spec(rule->map),
+		if (restrict_parse_list(q->r, source, value, l, &err) < 0) {
+			log_warn("restrictions: %s: result \"%s\" for %s: %s", source,
 				 value, what, err);
 			free(err);
 			free(l);
@@ -182,7 +184,7 @@ static enum rule_status try_key(struct restrict_req *q, const struct rule *rule,
 				      what, restrict_list_class(kind));
 	}
 	copy = must_strdup(value);
-	rs = access_action(q, rule, kind, what, copy);
+	rs = restrict_access_action(q, map_spec(rule->map), kind, what, copy);
 	free(copy);
 	return rs;
 }

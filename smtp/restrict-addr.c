@@ -321,8 +321,8 @@ enum rule_status restrict_unlisted(struct restrict_req *q, const char *address, 
 		return RULE_DUNNO;
 	if (restrict_resolve(r, address, &res) < 0)
 		goto temp;
-	if (res.cls == ADDR_RELAY || res.cls == ADDR_DEFAULT)
-		return RULE_DUNNO; /* not ours to know (relay_recipient_maps: not supported) */
+	if (res.cls == ADDR_DEFAULT || (res.cls == ADDR_RELAY && r->relay_recipient_maps == NULL))
+		return RULE_DUNNO; /* not ours to know */
 	restrict_fmt(full, sizeof(full), "%s@%s", res.local, res.domain);
 	m = in_maps(r->virtual_alias_maps, full, true,
 		    MAP_ADDR_VIRTUAL | (res.cls == ADDR_LOCAL ? MAP_ADDR_LOCAL_DOMAIN : 0));
@@ -366,6 +366,16 @@ enum rule_status restrict_unlisted(struct restrict_req *q, const char *address, 
 		}
 		return restrict_reply(q, r->unknown_local_code, dsn,
 				      "<%s>: %s rejected: User unknown in local recipient table",
+				      address, cls);
+	case ADDR_RELAY:
+		/* postconf(5) relay_recipient_maps: user@domain, then @domain. */
+		m = in_maps(r->relay_recipient_maps, full, true, MAP_ADDR_VIRTUAL);
+		if (m < 0)
+			goto temp;
+		if (m > 0)
+			return RULE_DUNNO;
+		return restrict_reply(q, r->unknown_relay_code, dsn,
+				      "<%s>: %s rejected: User unknown in relay recipient table",
 				      address, cls);
 	case ADDR_VIRTUAL_ALIAS:
 		return restrict_reply(q, r->unknown_alias_code, dsn,
