@@ -305,3 +305,127 @@ enum rule_status rule_recipient_access(struct restrict_req *q, const struct rule
 		return RULE_DUNNO;
 	return st;
 }
+
+/* ---- check_*_{a,mx,ns}_access (postconf(5)) ---- */
+
+#define SERVER_MAX_HOSTS 10
+
+/* The addresses (A, AAAA) of host against the table. PENDING while a
+ * look-up runs; *hit_r when an entry matched. */
+static enum rule_status server_addrs(struct restrict_req *q, const struct rule *rule,
+				     enum restrict_list kind, const char *what,
+				     const char *host, bool *hit_r)
+{
+	static const enum dns_type types[] = { DNS_A, DNS_AAAA };
+
+	*hit_r = false;
+	for (size_t t = 0; t < 2; t++) {
+		const struct restrict_cached *c;
+		int st = restrict_dns(q, host, types[t], &c);
+
+		if (st < 0)
+			return RULE_PENDING;
+		for (size_t i = 0; st == DNS_FOUND && i < c->n; i++) {
+			enum rule_status rs = check_hostaddr(q, rule, kind, what, c->rr[i], hit_r);
+
+			if (*hit_r)
+				return rs;
+		}
+	}
+	return RULE_DUNNO;
+}
+
+/* Postfix's check_server_access: the A records of name, or its MX hosts,
+ * or its name servers (walking up to the parent domain while there are
+ * none), each host by name and then by address. */
+static enum rule_status server_access(struct restrict_req *q, const struct rule *rule,
+				      enum restrict_list kind, const char *what,
+				      const char *name, enum dns_type type)
+{
+	const struct restrict_cached *c = NULL;
+	const char *hosts[SERVER_MAX_HOSTS];
+	size_t nhosts = 0;
+	enum rule_status rs = RULE_DUNNO;
+	bool hit = false;
+	int st;
+
+	if (name == NULL || name[0] == '\0' || name[0] == '[' || strcmp(name, "unknown") == 0 ||
+	    !restrict_valid_hostname(name))
+		return RULE_DUNNO;
+	if (type == DNS_A) {
+		hosts[nhosts++] = name;
+	} else {
+		const char *zone = name;
+
+		for (;;) {
+			st = restrict_dns(q, zone, type, &c);
+			if (st < 0)
+				return RULE_PENDING;
+			if (st == DNS_TEMPFAIL)
+				return restrict_defer_if_reject(q, 450, "4.4.3",
+					"<%s>: %s rejected: Unable to look up %s host for %s", what,
+					restrict_list_class(kind), dns_type_name(type), name);
+			if (st == DNS_FOUND)
+				break;
+			/* no MX: the domain is its own mail host (RFC 5321 5.1);
+			 * no NS: the zone is a parent's (Postfix walks up). */
+			if (type == DNS_MX) {
+				hosts[nhosts++] = name;
+				c = NULL;
+				break;
+			}
+			zone = strchr(zone, '.');
+			if (zone == NULL || strchr(++zone, '.') == NULL)
+				return RULE_DUNNO;
+		}
+		for (size_t i = 0; c && i < c->n && nhosts < SERVER_MAX_HOSTS; i++)
+			if (c->rr[i][0] != '\0') /* a null MX names no host */
+				hosts[nhosts++] = c->rr[i];
+	}
+	for (size_t i = 0; i < nhosts; i++) {
+		if (type != DNS_A) {
+			rs = check_hostname(q, rule, kind, what, hosts[i], &hit);
+			if (hit)
+				break;
+		}
+		rs = server_addrs(q, rule, kind, what, hosts[i], &hit);
+		if (rs == RULE_PENDING || hit)
+			break;
+	}
+	if (rs == RULE_OK && type != DNS_A) {
+		log_warn("restrictions: %s: OK is not allowed for %s host look-ups (a spammer "
+			 "picks its own MX and NS hosts); use DUNNO", map_spec(rule->map),
+			 dns_type_name(type));
+		return RULE_DUNNO;
+	}
+	return hit || rs == RULE_PENDING ? rs : RULE_DUNNO;
+}
+
+enum rule_status rule_server_access(struct restrict_req *q, const struct rule *rule)
+{
+	const char *n = rule->def->name, *name;
+	const struct restrict_facts *f = q->f;
+	enum restrict_list kind;
+	enum dns_type type = strstr(n, "_mx_access") ? DNS_MX :
+		strstr(n, "_ns_access") ? DNS_NS : DNS_A;
+	char what[300];
+
+	if (strncmp(n, "check_client_", 13) == 0) {
+		kind = RLIST_CLIENT;
+		name = f->client_name;
+	} else if (strncmp(n, "check_reverse_client_hostname_", 30) == 0) {
+		kind = RLIST_CLIENT;
+		name = f->reverse_client_name;
+	} else if (strncmp(n, "check_helo_", 11) == 0) {
+		kind = RLIST_HELO;
+		name = f->helo;
+	} else if (strncmp(n, "check_sender_", 13) == 0) {
+		kind = RLIST_SENDER;
+		name = f->sender && f->sender[0] ? restrict_addr_domain(f->sender) : NULL;
+	} else {
+		kind = RLIST_RECIPIENT;
+		name = f->recipient ? restrict_addr_domain(f->recipient) : NULL;
+	}
+	restrict_list_name(q, kind, what, sizeof(what));
+	return server_access(q, rule, kind, what, name, type);
+}

@@ -60,6 +60,21 @@ static const struct rule_def rule_defs[] = {
 	{ "check_sender_access", ARG_TABLE, rule_sender_access, false },
 	{ "check_recipient_access", ARG_TABLE, rule_recipient_access, false },
 	{ "check_policy_service", ARG_SERVICE, rule_policy_service, false },
+	{ "check_client_a_access", ARG_TABLE, rule_server_access, false },
+	{ "check_client_mx_access", ARG_TABLE, rule_server_access, false },
+	{ "check_client_ns_access", ARG_TABLE, rule_server_access, false },
+	{ "check_reverse_client_hostname_a_access", ARG_TABLE, rule_server_access, false },
+	{ "check_reverse_client_hostname_mx_access", ARG_TABLE, rule_server_access, false },
+	{ "check_reverse_client_hostname_ns_access", ARG_TABLE, rule_server_access, false },
+	{ "check_helo_a_access", ARG_TABLE, rule_server_access, false },
+	{ "check_helo_mx_access", ARG_TABLE, rule_server_access, false },
+	{ "check_helo_ns_access", ARG_TABLE, rule_server_access, false },
+	{ "check_sender_a_access", ARG_TABLE, rule_server_access, false },
+	{ "check_sender_mx_access", ARG_TABLE, rule_server_access, false },
+	{ "check_sender_ns_access", ARG_TABLE, rule_server_access, false },
+	{ "check_recipient_a_access", ARG_TABLE, rule_server_access, false },
+	{ "check_recipient_mx_access", ARG_TABLE, rule_server_access, false },
+	{ "check_recipient_ns_access", ARG_TABLE, rule_server_access, false },
 };
 
 /* Rules of Postfix that Postern refuses with a reason, not "unknown". */
