@@ -36,11 +36,30 @@ CLASSES = {
     "c_unks": "reject_unknown_sender_domain",
     "c_unkr": "reject_unknown_recipient_domain",
     "c_unkh": "reject_unknown_helo_hostname",
+    "c_smx": "check_sender_mx_access texthash:{dir}/server",
+    "c_sns": "check_sender_ns_access texthash:{dir}/server",
+    "c_sa": "check_sender_a_access texthash:{dir}/server",
+    "c_ha": "check_helo_a_access texthash:{dir}/server",
+    "c_rmx": "check_recipient_mx_access texthash:{dir}/server",
+    "c_cmx": "check_client_mx_access texthash:{dir}/server",
+    "c_rbl2": "reject_rbl_client zen2.example",
+    "c_rbl3": "reject_rbl_client zen3.example",
 }
+SERVER_TABLE = """mx.badhost.example   REJECT bad mail host
+192.0.2.66           REJECT bad mail address
+ns.badns.example     REJECT bad name server
+192.0.2.77           REJECT bad helo address
+mx.ok.example        OK
+"""
+RBL_REPLIES = """zen2.example  $rbl_code Go away $client_address; see ${rbl_reason?{$rbl_reason}:{no reason}}
+zen3.example  450 4.7.1 Try later, $rbl_class [$rbl_what] listed (${sender_domain})
+"""
 SELECT = {"rbl.sel": "c_rbl", "rblf.sel": "c_rblf", "rhsc.sel": "c_rhsc",
           "rhsrc.sel": "c_rhsrc", "rhss.sel": "c_rhss", "rhsh.sel": "c_rhsh",
           "wl.sel": "c_wl", "unkc.sel": "c_unkc", "unkrc.sel": "c_unkrc",
-          "unks.sel": "c_unks", "unkr.sel": "c_unkr", "unkh.sel": "c_unkh"}
+          "unks.sel": "c_unks", "unkr.sel": "c_unkr", "unkh.sel": "c_unkh",
+          "smx.sel": "c_smx", "sns.sel": "c_sns", "sa.sel": "c_sa", "ha.sel": "c_ha",
+          "rmx.sel": "c_rmx", "cmx.sel": "c_cmx", "rbl2.sel": "c_rbl2", "rbl3.sel": "c_rbl3"}
 LOCAL = "user@mail.example.test"
 
 
@@ -85,6 +104,20 @@ def dns():
     for i in range(6):
         z("9.0.0.127.zen.example", "TXT", "reason %d %s" % (i, "r" * 100))
     s.timeout("14.0.0.127.zen.example")
+    # check_*_{a,mx,ns}_access
+    z("badhost.example", "MX", (10, "mx.badhost.example"))
+    z("viaip.example", "MX", (10, "mx.viaip.example"))
+    z("mx.viaip.example", "A", "192.0.2.66")
+    z("noMX.example", "A", "192.0.2.66")
+    z("badns.example", "NS", "ns.badns.example")
+    z("sub.badns.example", "A", "192.0.2.5")
+    z("x.ha.sel", "A", "192.0.2.77")
+    z("tempmx.example", "A", "192.0.2.5")
+    s.servfail("tempmx.example", "MX")
+    z("h13.example", "MX", (10, "mx.badhost.example"))
+    # rbl_reply_maps
+    z("2.0.0.127.zen2.example", "A", "127.0.0.2")
+    z("2.0.0.127.zen3.example", "A", "127.0.0.2")
     yield s
     s.stop()
 
@@ -100,8 +133,10 @@ def smtp(dns):
         "smtpd_relay_restrictions=check_helo_access inline:{ %s }, permit_mynetworks, "
         "reject_unauth_destination" % table,
     ]
+    params.append("rbl_reply_maps=texthash:{dir}/rbl_replies")
     conf = "".join("%s = %s\n" % kv for kv in CLASSES.items())
-    yield from module_instance(params=params, extra_conf=conf)
+    yield from module_instance(params=params, extra_conf=conf,
+                               files={"server": SERVER_TABLE, "rbl_replies": RBL_REPLIES})
 
 
 def connect(smtp, source):
@@ -251,3 +286,42 @@ def test_client_name_timeout_gives_4xx(smtp, dns):
     assert rcpt(smtp, "127.0.0.15", "unkc.sel") == (
         "450 4.7.1 Client host rejected: cannot find your hostname, [127.0.0.15]")
     smtp.wait_log("connect from unknown[127.0.0.15]")
+
+
+def test_sender_mx_ns_a_access(smtp):
+    assert rcpt(smtp, "127.0.0.3", "smx.sel", sender="a@badhost.example") == (
+        "554 5.7.1 <a@badhost.example>: Sender address rejected: bad mail host")
+    # the MX host's address is looked up too
+    assert rcpt(smtp, "127.0.0.3", "smx.sel", sender="a@viaip.example") == (
+        "554 5.7.1 <a@viaip.example>: Sender address rejected: bad mail address")
+    # no MX: the domain itself is the mail host
+    assert rcpt(smtp, "127.0.0.3", "smx.sel", sender="a@nomx.example") == (
+        "554 5.7.1 <a@nomx.example>: Sender address rejected: bad mail address")
+    # OK is not allowed for MX hosts (logged, treated as DUNNO); the rest passes
+    assert rcpt(smtp, "127.0.0.3", "smx.sel", sender="a@ok.example") == "250 2.1.5 Ok"
+    smtp.wait_log("OK is not allowed for MX host look-ups")
+    # a failed MX look-up turns a later reject into 450, alone it passes
+    assert rcpt(smtp, "127.0.0.3", "smx.sel", sender="a@tempmx.example") == "250 2.1.5 Ok"
+    # NS: a name without NS records uses its parent zone's
+    assert rcpt(smtp, "127.0.0.3", "sns.sel", sender="a@sub.badns.example") == (
+        "554 5.7.1 <a@sub.badns.example>: Sender address rejected: bad name server")
+    assert rcpt(smtp, "127.0.0.3", "sa.sel", sender="a@nomx.example") == (
+        "554 5.7.1 <a@nomx.example>: Sender address rejected: bad mail address")
+    assert rcpt(smtp, "127.0.0.3", "sa.sel", sender="a@badhost.example") == "250 2.1.5 Ok"
+
+
+def test_helo_recipient_client_server_access(smtp):
+    assert rcpt(smtp, "127.0.0.3", "x.ha.sel") == (
+        "554 5.7.1 <x.ha.sel>: Helo command rejected: bad helo address")
+    assert rcpt(smtp, "127.0.0.3", "rmx.sel", rcpt="b@badhost.example") == (
+        "554 5.7.1 <b@badhost.example>: Recipient address rejected: bad mail host")
+    # the client name h13.example (forward-confirmed) has a bad MX host
+    assert rcpt(smtp, "127.0.0.13", "cmx.sel") == (
+        "554 5.7.1 <h13.example[127.0.0.13]>: Client host rejected: bad mail host")
+    assert rcpt(smtp, "127.0.0.3", "cmx.sel") == "250 2.1.5 Ok"
+
+
+def test_rbl_reply_maps(smtp):
+    assert rcpt(smtp, "127.0.0.2", "rbl2.sel") == "554 5.7.1 Go away 127.0.0.2; see no reason"
+    assert rcpt(smtp, "127.0.0.2", "rbl3.sel", sender="a@ok.example") == (
+        "450 4.7.1 Try later, Client host [127.0.0.2] listed (ok.example)")
