@@ -1,11 +1,12 @@
 """test_smtp_dns.py - the DNS-driven SMTP restrictions on the wire, through
 the test DNS server (tests/dns_server.py) that posternd reaches with
 dns_nameservers: reject_rbl_client (with and without a result filter),
-reject_rhsbl_{client,reverse_client,sender,helo}, permit_dnswl_client,
+reject_rhsbl_{client,reverse_client,sender,helo,recipient}, permit_dnswl_client,
 reject_unknown_{client,reverse_client}_hostname, reject_unknown_{sender,
 recipient}_domain (no records, NXDOMAIN, null MX, SERVFAIL, timeout),
 reject_unknown_helo_hostname, and the client name look-up
-(smtpd_peername_lookup). Every reply is compared with Postfix's wording
+(smtpd_peername_lookup), check_*_{a,mx,ns}_access and rbl_reply_maps.
+Every reply is compared with Postfix's wording
 (postconf(5) default_rbl_reply, smtpd_check.c texts as Postfix logs them).
 
 One posternd serves the file. Each test picks the rule under test by its
@@ -30,6 +31,7 @@ CLASSES = {
     "c_rhsrc": "reject_rhsbl_reverse_client dbl.example",
     "c_rhss": "reject_rhsbl_sender dbl.example",
     "c_rhsh": "reject_rhsbl_helo dbl.example",
+    "c_rhsr": "reject_rhsbl_recipient dbl.example",
     "c_wl": "permit_dnswl_client wl.example, reject",
     "c_unkc": "reject_unknown_client_hostname",
     "c_unkrc": "reject_unknown_reverse_client_hostname",
@@ -55,7 +57,7 @@ RBL_REPLIES = """zen2.example  $rbl_code Go away $client_address; see ${rbl_reas
 zen3.example  450 4.7.1 Try later, $rbl_class [$rbl_what] listed (${sender_domain})
 """
 SELECT = {"rbl.sel": "c_rbl", "rblf.sel": "c_rblf", "rhsc.sel": "c_rhsc",
-          "rhsrc.sel": "c_rhsrc", "rhss.sel": "c_rhss", "rhsh.sel": "c_rhsh",
+          "rhsrc.sel": "c_rhsrc", "rhss.sel": "c_rhss", "rhsh.sel": "c_rhsh", "rhsr.sel": "c_rhsr",
           "wl.sel": "c_wl", "unkc.sel": "c_unkc", "unkrc.sel": "c_unkrc",
           "unks.sel": "c_unks", "unkr.sel": "c_unkr", "unkh.sel": "c_unkh",
           "smx.sel": "c_smx", "sns.sel": "c_sns", "sa.sel": "c_sa", "ha.sel": "c_ha",
@@ -213,6 +215,13 @@ def test_rhsbl_sender_and_helo(smtp):
         "554 5.7.1 Service unavailable; Helo command [x.rhsh.sel] blocked using dbl.example")
 
 
+def test_rhsbl_recipient(smtp):
+    assert rcpt(smtp, "127.0.0.3", "rhsr.sel", rcpt="b@spam.example") == (
+        "554 5.7.1 Service unavailable; Recipient address [spam.example] blocked using "
+        "dbl.example")
+    assert rcpt(smtp, "127.0.0.3", "rhsr.sel") == "250 2.1.5 Ok"
+
+
 def test_permit_dnswl_client(smtp):
     assert rcpt(smtp, "127.0.0.8", "wl.sel") == "250 2.1.5 Ok"
     # the class runs as the result of check_helo_access, so a reject in it
@@ -325,3 +334,17 @@ def test_rbl_reply_maps(smtp):
     assert rcpt(smtp, "127.0.0.2", "rbl2.sel") == "554 5.7.1 Go away 127.0.0.2; see no reason"
     assert rcpt(smtp, "127.0.0.2", "rbl3.sel", sender="a@ok.example") == (
         "450 4.7.1 Try later, Client host [127.0.0.2] listed (ok.example)")
+
+
+def test_peername_lookup_off(instance, dns_server):
+    """smtpd_peername_lookup = no: no PTR query, every client is unknown."""
+    from smtp_helpers import start_smtp
+    dns_server.add("16.0.0.127.in-addr.arpa", "PTR", "h16.example")
+    dns_server.add("h16.example", "A", "127.0.0.16")
+    start_smtp(instance, ["dns_nameservers=" + dns_server.nameservers,
+                          "smtpd_peername_lookup=no"])
+    c = connect(instance, "127.0.0.16")
+    assert c.cmd("EHLO x.example").startswith("250")
+    c.cmd("QUIT")
+    instance.wait_log("connect from unknown[127.0.0.16]")
+    assert dns_server.asked("16.0.0.127.in-addr.arpa") == 0
