@@ -43,6 +43,7 @@ struct policy_call {
 	char *key;       /* cache key "POLICY spec" */
 	char *spec;
 	char *action;    /* the first action= value */
+	size_t got;      /* reply bytes so far */
 };
 
 int restrict_policy_spec_check(const char *spec, char **error_r)
@@ -121,6 +122,13 @@ static void policy_read(struct bufferevent *bev, void *ctx)
 	size_t n;
 
 	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
+		/* Many short lines count too: the reply is bounded as a whole. */
+		c->got += n + 1;
+		if (c->got > POLICY_MAX_REPLY) {
+			free(line);
+			policy_finish(c, "reply longer than 8192 bytes");
+			return;
+		}
 		if (n == 0) {
 			free(line);
 			if (c->action == NULL) {
@@ -134,7 +142,7 @@ static void policy_read(struct bufferevent *bev, void *ctx)
 			c->action = must_strdup(line + 7);
 		free(line);
 	}
-	if (evbuffer_get_length(in) > POLICY_MAX_REPLY)
+	if (c->got + evbuffer_get_length(in) > POLICY_MAX_REPLY)
 		policy_finish(c, "reply longer than 8192 bytes");
 }
 

@@ -117,6 +117,10 @@ static const struct mcase cases[] = {
 	  .recipient = "dora@example.com",
 	  .expect = "451 4.3.5 <dora@example.com>: Recipient address rejected: Server configuration "
 		    "problem" },
+	{ "smtpd_recipient_restrictions = check_policy_service unix:" POLICY_SOCK "\n",
+	  .recipient = "long@example.com",
+	  .expect = "451 4.3.5 <long@example.com>: Recipient address rejected: Server configuration "
+		    "problem" },
 	{ "smtpd_recipient_restrictions = check_policy_service unix:/nonexistent/postern.sock\n",
 	  .expect = "451 4.3.5 <bob@example.com>: Recipient address rejected: Server configuration "
 		    "problem" },
@@ -132,9 +136,15 @@ static int policy_fd = -1;
 static pthread_t policy_thread;
 static char policy_last[2048];
 
+static char long_reply[12000];
+
 static void *policy_server(void *arg)
 {
 	(void)arg;
+	/* many short lines, over 8192 bytes before the action */
+	for (size_t i = 0; i + 4 <= sizeof(long_reply) - 40; i += 4)
+		memcpy(long_reply + i, "x=y\n", 4);
+	str_copy(long_reply + sizeof(long_reply) - 40, "action=OK\n\n", 40);
 	for (;;) {
 		char buf[4096];
 		size_t n = 0;
@@ -159,6 +169,8 @@ static void *policy_server(void *arg)
 			reply = "action=REJECT policy says no\n\n";
 		else if (strstr(buf, "recipient=alice@example.com\n"))
 			reply = "ignored=1\naction=DUNNO\n\n";
+		else if (strstr(buf, "recipient=long@example.com\n"))
+			reply = long_reply;
 		else
 			reply = "result=nothing\n\n";
 		if (write(c, reply, strlen(reply)) < 0)
