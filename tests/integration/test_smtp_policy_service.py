@@ -140,7 +140,8 @@ def smtp(policy):
         "smtpd_restriction_classes=" + " ".join(CLASSES),
         "smtpd_relay_restrictions=check_helo_access inline:{ %s }, permit_mynetworks, "
         "reject_unauth_destination" % SELECT,
-        "smtpd_data_restrictions=check_helo_access inline:{ { nodata.sel = REJECT no data today } }",
+        "smtpd_data_restrictions=check_helo_access inline:{ { nodata.sel = REJECT no data today }, "
+        "poldata.sel=c_pol }",
     ]
     conf = "".join("%s = %s\n" % (k, v.format(**fmt)) for k, v in CLASSES.items())
     # a relative unix: path is taken in run_directory
@@ -255,3 +256,20 @@ def test_unverified_rules_are_refused_naming_issue_7(instance, rule):
     out = r.stdout + r.stderr
     assert ("smtpd_recipient_restrictions: %s is not supported: it needs the queue's "
             "address verification (issue #7)" % rule) in out, out
+
+
+def test_policy_at_bdat_is_asynchronous(smtp, policy):
+    """The data restrictions wait for the policy server (asynchronous) while
+    the chunk, sent in the same packet as BDAT, stays buffered."""
+    body = b"Subject: y\r\n\r\nhello\r\n"
+    c = session(smtp, "poldata.sel", sender="bdat-grey@ok.example")
+    assert c.cmd("RCPT TO:<%s>" % LOCAL) == "250 2.1.5 Ok"
+    c.send(b"BDAT %d LAST\r\n" % len(body) + body + b"NOOP\r\n")
+    assert c.reply() == ("450 4.7.1 <poldata.sel>: Helo command rejected: Greylisted, see "
+                         "http://postgrey.example/help")
+    assert c.reply() == "250 2.0.0 Ok"
+    a = policy.requests[-1]
+    assert a["protocol_state"] == "DATA" and a["recipient_count"] == "1", a
+    c.send(b"BDAT %d LAST\r\n" % len(body) + body)
+    assert c.reply().startswith("250 2.0.0 Ok: queued as ")
+    c.cmd("QUIT")
