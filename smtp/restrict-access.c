@@ -337,7 +337,8 @@ static enum rule_status server_addrs(struct restrict_req *q, const struct rule *
 
 /* Postfix's check_server_access: the A records of name, or its MX hosts,
  * or its name servers (walking up to the parent domain while there are
- * none), each host by name and then by address. */
+ * none), each host by name and then by address. A failed look-up skips
+ * the rule, with a warning (Postfix). */
 static enum rule_status server_access(struct restrict_req *q, const struct rule *rule,
 				      enum restrict_list kind, const char *what,
 				      const char *name, enum dns_type type)
@@ -349,8 +350,27 @@ static enum rule_status server_access(struct restrict_req *q, const struct rule 
 	bool hit = false;
 	int st;
 
-	if (name == NULL || name[0] == '\0' || name[0] == '[' || strcmp(name, "unknown") == 0 ||
-	    !restrict_valid_hostname(name))
+	if (name == NULL || name[0] == '\0' || strcmp(name, "unknown") == 0)
+		return RULE_DUNNO;
+	/* An address ([192.0.2.1] domain literal, bare address HELO) is its
+	 * own server: only the address is looked up. */
+	{
+		char lit[INET6_ADDRSTRLEN + 8];
+		unsigned char bin[16];
+		size_t n = strlen(name);
+		const char *a = name;
+
+		if (name[0] == '[' && n >= 2 && name[n - 1] == ']' && n - 2 < sizeof(lit)) {
+			memcpy(lit, name + 1, n - 2);
+			lit[n - 2] = '\0';
+			a = strncasecmp(lit, "IPv6:", 5) == 0 ? lit + 5 : lit;
+		}
+		if (inet_pton(AF_INET, a, bin) == 1 || inet_pton(AF_INET6, a, bin) == 1) {
+			rs = check_hostaddr(q, rule, kind, what, a, &hit);
+			return hit ? rs : RULE_DUNNO;
+		}
+	}
+	if (!restrict_valid_hostname(name))
 		return RULE_DUNNO;
 	if (type == DNS_A) {
 		hosts[nhosts++] = name;
@@ -361,10 +381,12 @@ static enum rule_status server_access(struct restrict_req *q, const struct rule 
 			st = restrict_dns(q, zone, type, &c);
 			if (st < 0)
 				return RULE_PENDING;
-			if (st == DNS_TEMPFAIL)
-				return restrict_defer_if_reject(q, 450, "4.4.3",
-					"<%s>: %s rejected: Unable to look up %s host for %s", what,
-					restrict_list_class(kind), dns_type_name(type), name);
+			if (st == DNS_TEMPFAIL) {
+				/* Postfix logs and skips the table (no 4xx). */
+				log_warn("restrictions: unable to look up %s host for %s: temporary "
+					 "DNS failure", dns_type_name(type), zone);
+				return RULE_DUNNO;
+			}
 			if (st == DNS_FOUND)
 				break;
 			/* no MX: the domain is its own mail host (RFC 5321 5.1);

@@ -180,24 +180,26 @@ static enum rule_status rbl_reply(struct restrict_req *q, const char *rbl_class,
 	if (q->r->rbl_reply_maps) {
 		enum map_status ms = map_list_lookup(q->r->rbl_reply_maps, zone, &value, &err);
 
-		if (ms == MAP_FOUND)
+		if (ms == MAP_FOUND) {
 			tmpl = value;
-		else if (ms == MAP_TEMPFAIL)
-			log_warn("restrictions: rbl_reply_maps: lookup of %s failed: %s; using "
-				 "default_rbl_reply", zone, err ? err : "temporary failure");
+		} else if (ms == MAP_TEMPFAIL) {
+			log_warn("restrictions: rbl_reply_maps: lookup of %s failed: %s", zone,
+				 err ? err : "temporary failure");
+			return restrict_reply(q, 451, "4.3.5", "Server configuration error");
+		}
 	}
 	restrict_template_expand(tmpl, rbl_var, &v, out, sizeof(out));
 	if (restrict_reply_split(out, &code, dsn, sizeof(dsn), &text) < 0) {
+		/* Postfix: a template must start with a 4xx/5xx code; else a
+		 * generic temporary reply, so nothing is lost to a typo. */
 		log_warn("restrictions: reply template for %s does not start with a 4xx or 5xx "
-			 "code: \"%s\"; using %d; fix rbl_reply_maps or default_rbl_reply",
-			 zone, out, q->r->rbl_code);
-		code = q->r->rbl_code;
-		dsn[0] = '\0';
-		text = out;
+			 "code and a space: \"%s\"; fix rbl_reply_maps or default_rbl_reply",
+			 zone, out);
+		return restrict_reply(q, 450, "4.7.1", "Service unavailable");
 	}
 	if (dsn[0] == '\0')
 		str_copy(dsn, code >= 500 ? "5.7.1" : "4.7.1", sizeof(dsn));
-	return restrict_reply(q, code, dsn, "%s", text);
+	return restrict_reply(q, code, dsn, "%s", *text ? text : "Service unavailable");
 }
 
 /* Look name up in zone (arg "zone[=filter]"); on a listing reply with the
@@ -448,8 +450,9 @@ enum rule_status rule_unknown_client(struct restrict_req *q, const struct rule *
 	if (f->client_addr == NULL || f->client_name == NULL ||
 	    strcmp(f->client_name, "unknown") != 0)
 		return RULE_DUNNO;
-	/* A temporary failure answers 450 at once (Postfix does the same). */
-	return restrict_reply(q, f->client_name_tempfail ? 450 : q->r->unknown_client_code, "4.7.1",
+	/* A temporary failure answers 450 at once (Postfix does the same).
+	 * 4.7.25: RFC 7372 "Reverse DNS validation failed", as Postfix 3.x. */
+	return restrict_reply(q, f->client_name_tempfail ? 450 : q->r->unknown_client_code, "4.7.25",
 			      "Client host rejected: cannot find your hostname, [%s]",
 			      f->client_addr);
 }

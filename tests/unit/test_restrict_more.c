@@ -65,11 +65,17 @@ static const struct mcase cases[] = {
 	  "rbl_reply_maps = inline:{ { other.example = 521 no } }\n",
 	  .expect = "554 5.7.1 Service unavailable; Client host [203.0.113.9] blocked using "
 		    "zen.example; Blocked: see https://zen.example/q?203.0.113.9" },
-	/* a template without a code keeps maps_rbl_reject_code */
 	{ "smtpd_sender_restrictions = reject_rhsbl_sender dbl.example\n"
-	  "rbl_reply_maps = inline:{ { dbl.example = go away $$sender_name at $$sender_domain } }\n",
+	  "rbl_reply_maps = inline:{ { dbl.example = 550 go away $$sender_name at $$sender_domain } }\n",
 	  .sender = "eve@spam.example",
-	  .expect = "554 5.7.1 go away eve at spam.example" },
+	  .expect = "550 5.7.1 go away eve at spam.example" },
+	/* a template without a code: Postfix's generic temporary reply */
+	{ "smtpd_sender_restrictions = reject_rhsbl_sender dbl.example\n"
+	  "rbl_reply_maps = inline:{ { dbl.example = go away } }\n",
+	  .sender = "eve@spam.example", .expect = "450 4.7.1 Service unavailable" },
+	{ "smtpd_sender_restrictions = reject_rhsbl_sender dbl.example\n"
+	  "rbl_reply_maps = inline:{ { dbl.example = 521 } }\n",
+	  .sender = "eve@spam.example", .expect = "521 5.7.1 Service unavailable" },
 	/* check_*_{a,mx,ns}_access */
 	{ "smtpd_sender_restrictions = check_sender_mx_access inline:{ { mx.good.example = REJECT bad mx } }\n",
 	  .expect = "554 5.7.1 <s@good.example>: Sender address rejected: bad mx" },
@@ -97,11 +103,16 @@ static const struct mcase cases[] = {
 	  .expect = "554 5.7.1 <x@good.example>: Recipient address rejected: Access denied" },
 	{ "smtpd_client_restrictions = check_client_mx_access inline:{ mx.good.example=REJECT }\n",
 	  .expect = "accept" /* the client name is unknown */ },
-	/* a failed MX look-up: a later reject becomes 450 */
+	/* a failed MX look-up skips the table (Postfix: a warning, DUNNO) */
 	{ "smtpd_sender_restrictions = check_sender_mx_access inline:{ x=y }, reject\n",
 	  .sender = "s@tempdom.example",
-	  .expect = "450 4.4.3 <s@tempdom.example>: Sender address rejected: Unable to look up MX "
-		    "host for tempdom.example" },
+	  .expect = "554 5.7.1 <s@tempdom.example>: Sender address rejected: Access denied" },
+	/* an address literal is its own server */
+	{ "smtpd_sender_restrictions = check_sender_mx_access inline:{ { 192.0.2.99 = REJECT lit } }\n",
+	  .sender = "s@[192.0.2.99]",
+	  .expect = "554 5.7.1 <s@[192.0.2.99]>: Sender address rejected: lit" },
+	{ "smtpd_helo_restrictions = check_helo_a_access inline:{ { 192.0.2.98 = REJECT bare } }\n",
+	  .helo = "[192.0.2.98]", .expect = "554 5.7.1 <[192.0.2.98]>: Helo command rejected: bare" },
 	{ "smtpd_sender_restrictions = check_sender_mx_access inline:{ x=y }\n",
 	  .sender = "s@tempdom.example", .expect = "accept" },
 	/* the null sender has no domain */
