@@ -11,7 +11,10 @@
  * and the rule runs again (restrict-eval.c). One connection per request
  * (Postfix keeps connections for reuse; a policy server must accept both).
  *
- * Failures (connect refused, timeout after smtpd_policy_service_timeout,
+ * A connection refused or closed before any reply byte is tried again
+ * (smtpd_policy_service_try_limit, _retry_delay), for a daemon that is
+ * restarting. Failures (the last attempt refused, a timeout after
+ * smtpd_policy_service_timeout,
  * a reply without action=, more than POLICY_MAX_REPLY bytes) are logged
  * and answered with smtpd_policy_service_default_action, "451 4.3.5
  * Server configuration problem" by default: never a permanent reject.
@@ -44,6 +47,12 @@ struct policy_call {
 	char *spec;
 	char *action;    /* the first action= value */
 	size_t got;      /* reply bytes so far */
+	char *request;   /* kept for another attempt */
+	size_t request_len;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int tries;
+	bool retrying;   /* the timer waits smtpd_policy_service_retry_delay */
 };
 
 int restrict_policy_spec_check(const char *spec, char **error_r)
@@ -94,6 +103,7 @@ void restrict_policy_cancel(struct policy_call **cp)
 	free(c->key);
 	free(c->spec);
 	free(c->action);
+	free(c->request);
 	free(c);
 }
 
@@ -112,6 +122,30 @@ static void policy_finish(struct policy_call *c, const char *why)
 	free(key);
 	restrict_policy_cancel(&c);
 	restrict_resume(q);
+}
+
+static int policy_attempt(struct policy_call *c, const char **why_r);
+
+/* A failure before any reply byte (refused, closed at once) is tried
+ * again after smtpd_policy_service_retry_delay, up to
+ * smtpd_policy_service_try_limit attempts (a restarting policy daemon);
+ * anything else ends the request. */
+static void policy_fail(struct policy_call *c, const char *why, bool retriable)
+{
+	const struct restrictions *r = c->q->r;
+
+	if (retriable && c->got == 0 && c->tries < r->policy_try_limit) {
+		struct timeval tv = { .tv_sec = r->policy_retry_delay };
+
+		log_info("restrictions: policy service %s: %s; trying again", c->spec, why);
+		if (c->bev)
+			bufferevent_free(c->bev);
+		c->bev = NULL;
+		c->retrying = true;
+		evtimer_add(c->timer, &tv);
+		return;
+	}
+	policy_finish(c, why);
 }
 
 static void policy_read(struct bufferevent *bev, void *ctx)
@@ -154,16 +188,25 @@ static void policy_event(struct bufferevent *bev, short what, void *ctx)
 	if (what & BEV_EVENT_CONNECTED)
 		return;
 	if (what & BEV_EVENT_EOF)
-		policy_finish(c, "connection closed before the reply ended");
+		policy_fail(c, "connection closed before the reply ended", true);
 	else if (what & BEV_EVENT_ERROR)
-		policy_finish(c, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		policy_fail(c, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()), true);
 }
 
 static void policy_timeout(evutil_socket_t fd, short what, void *ctx)
 {
+	struct policy_call *c = ctx;
+	const char *why;
+
 	(void)fd;
 	(void)what;
-	policy_finish(ctx, "timed out (smtpd_policy_service_timeout)");
+	if (c->retrying) {
+		c->retrying = false;
+		if (policy_attempt(c, &why) < 0)
+			policy_fail(c, why, true);
+		return;
+	}
+	policy_finish(c, "timed out (smtpd_policy_service_timeout)");
 }
 
 /* One attribute line; control characters become '?' so that a value
@@ -231,7 +274,36 @@ static void build_request(const struct restrict_req *q, struct strbuf *sb)
 	strbuf_putc(sb, '\n');
 }
 
-/* Start the request; -1 with *why_r when it cannot even start. */
+/* One connection attempt: connect, queue the request, arm the timer.
+ * -1 with *why_r when it failed at once. */
+static int policy_attempt(struct policy_call *c, const char **why_r)
+{
+	struct timeval tv = { .tv_sec = c->q->r->policy_timeout };
+
+	c->tries++;
+	c->got = 0;
+	c->bev = bufferevent_socket_new(c->q->r->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		*why_r = "out of memory";
+		return -1;
+	}
+	bufferevent_setcb(c->bev, policy_read, NULL, policy_event, c);
+	if (bufferevent_write(c->bev, c->request, c->request_len) < 0 ||
+	    bufferevent_enable(c->bev, EV_READ) < 0) {
+		*why_r = "out of memory";
+		return -1;
+	}
+	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&c->ss, (int)c->sslen) < 0) {
+		*why_r = "cannot connect";
+		return -1;
+	}
+	evtimer_add(c->timer, &tv);
+	return 0;
+}
+
+/* Start the request; -1 with *why_r when it cannot even start (then
+ * nothing is pending). 0: q->policy is set, the answer comes later or
+ * has already come (restrict_answer inside the call). */
 static int policy_start(struct restrict_req *q, const char *spec, const char *key,
 			const char **why_r)
 {
@@ -239,7 +311,7 @@ static int policy_start(struct restrict_req *q, const char *spec, const char *ke
 	struct sockaddr_storage ss;
 	socklen_t sslen = 0;
 	struct strbuf sb;
-	struct timeval tv = { .tv_sec = q->r->policy_timeout };
+	const char *why;
 
 	memset(&ss, 0, sizeof(ss));
 	if (strncmp(spec, "unix:", 5) == 0) {
@@ -277,31 +349,22 @@ static int policy_start(struct restrict_req *q, const char *spec, const char *ke
 	c->q = q;
 	c->key = must_strdup(key);
 	c->spec = must_strdup(spec);
-	c->bev = bufferevent_socket_new(q->r->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	c->ss = ss;
+	c->sslen = sslen;
 	c->timer = evtimer_new(q->r->base, policy_timeout, c);
-	if (c->bev == NULL || c->timer == NULL) {
-		restrict_policy_cancel(&c);
-		*why_r = "out of memory";
-		return -1;
-	}
-	bufferevent_setcb(c->bev, policy_read, NULL, policy_event, c);
 	strbuf_init(&sb, 0);
 	build_request(q, &sb);
-	if (sb.data == NULL || bufferevent_write(c->bev, sb.data, sb.len) < 0 ||
-	    bufferevent_enable(c->bev, EV_READ) < 0) {
-		strbuf_free(&sb);
+	c->request_len = sb.len;
+	c->request = strbuf_steal(&sb);
+	strbuf_free(&sb);
+	if (c->timer == NULL || c->request == NULL) {
 		restrict_policy_cancel(&c);
 		*why_r = "out of memory";
 		return -1;
 	}
-	strbuf_free(&sb);
-	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&ss, (int)sslen) < 0) {
-		restrict_policy_cancel(&c);
-		*why_r = "cannot connect";
-		return -1;
-	}
-	evtimer_add(c->timer, &tv);
 	q->policy = c;
+	if (policy_attempt(c, &why) < 0)
+		policy_fail(c, why, true); /* may answer at once: run() re-runs the rule */
 	return 0;
 }
 

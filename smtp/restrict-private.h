@@ -134,6 +134,7 @@ struct restrictions {
 	char *default_rbl_reply;
 	/* check_policy_service */
 	int policy_timeout;                    /* seconds */
+	int policy_try_limit, policy_retry_delay;
 	char *policy_default_action, *policy_context;
 	/* user database */
 	restrict_userdb_lookup_fn *userdb_lookup;

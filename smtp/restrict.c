@@ -250,6 +250,8 @@ struct restrictions *restrictions_new(const struct config *view, struct event_ba
 	r->luser_relay = config_str(view, "luser_relay")[0] != '\0';
 	r->default_rbl_reply = must_strdup(config_str(view, "default_rbl_reply"));
 	r->policy_timeout = (int)config_time(view, "smtpd_policy_service_timeout");
+	r->policy_try_limit = (int)config_int(view, "smtpd_policy_service_try_limit");
+	r->policy_retry_delay = (int)config_time(view, "smtpd_policy_service_retry_delay");
 	r->policy_default_action = must_strdup(config_str(view, "smtpd_policy_service_default_action"));
 	r->policy_context = must_strdup(config_str(view, "smtpd_policy_service_policy_context"));
 	read_codes(r, view);

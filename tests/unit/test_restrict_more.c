@@ -132,12 +132,22 @@ static const struct mcase cases[] = {
 	  .recipient = "long@example.com",
 	  .expect = "451 4.3.5 <long@example.com>: Recipient address rejected: Server configuration "
 		    "problem" },
-	{ "smtpd_recipient_restrictions = check_policy_service unix:/nonexistent/postern.sock\n",
+	{ "smtpd_recipient_restrictions = check_policy_service unix:/nonexistent/postern.sock\n"
+	  "smtpd_policy_service_retry_delay = 0\n",
 	  .expect = "451 4.3.5 <bob@example.com>: Recipient address rejected: Server configuration "
 		    "problem" },
 	{ "smtpd_recipient_restrictions = check_policy_service unix:/nonexistent/postern.sock\n"
 	  "smtpd_policy_service_default_action = DUNNO\n", .expect = "accept" },
-	{ "smtpd_sender_restrictions = check_policy_service inet:127.0.0.1:1\n",
+	/* closed before replying: tried again (smtpd_policy_service_try_limit = 2) */
+	{ "smtpd_recipient_restrictions = check_policy_service unix:" POLICY_SOCK "\n"
+	  "smtpd_policy_service_retry_delay = 0\n", .recipient = "flaky@example.com",
+	  .expect = "554 5.7.1 <flaky@example.com>: Recipient address rejected: flaky, second try" },
+	{ "smtpd_recipient_restrictions = check_policy_service unix:" POLICY_SOCK "\n"
+	  "smtpd_policy_service_try_limit = 1\n", .recipient = "flaky@example.com",
+	  .expect = "451 4.3.5 <flaky@example.com>: Recipient address rejected: Server configuration "
+		    "problem" },
+	{ "smtpd_sender_restrictions = check_policy_service inet:127.0.0.1:1\n"
+	  "smtpd_policy_service_retry_delay = 0\n",
 	  .expect = "451 4.3.5 <s@good.example>: Sender address rejected: Server configuration problem" },
 };
 
@@ -148,6 +158,7 @@ static pthread_t policy_thread;
 static char policy_last[2048];
 
 static char long_reply[12000];
+static unsigned flaky;
 
 static void *policy_server(void *arg)
 {
@@ -182,6 +193,11 @@ static void *policy_server(void *arg)
 			reply = "ignored=1\naction=DUNNO\n\n";
 		else if (strstr(buf, "recipient=long@example.com\n"))
 			reply = long_reply;
+		else if (strstr(buf, "recipient=flaky@example.com\n") && flaky++ % 2 == 0) {
+			close(c); /* a daemon restarting: closed before replying */
+			continue;
+		} else if (strstr(buf, "recipient=flaky@example.com\n"))
+			reply = "action=REJECT flaky, second try\n\n";
 		else
 			reply = "result=nothing\n\n";
 		if (write(c, reply, strlen(reply)) < 0)
@@ -357,7 +373,7 @@ static void test_policy_relative_path(void **state)
 	struct restrictions *r;
 
 	(void)state;
-	r = rt_new(&cfg, "run_directory = /nonexistent-run\n"
+	r = rt_new(&cfg, "run_directory = /nonexistent-run\nsmtpd_policy_service_retry_delay = 0\n"
 		   "smtpd_recipient_restrictions = check_policy_service unix:policy\n", &err);
 	if (r == NULL)
 		fail_msg("%s", err ? err : rt_errors);
