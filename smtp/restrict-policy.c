@@ -14,10 +14,10 @@
  * A connection refused or closed before any reply byte is tried again
  * (smtpd_policy_service_try_limit, _retry_delay), for a daemon that is
  * restarting. Failures (the last attempt refused, a timeout after
- * smtpd_policy_service_timeout,
- * a reply without action=, more than POLICY_MAX_REPLY bytes) are logged
- * and answered with smtpd_policy_service_default_action, "451 4.3.5
- * Server configuration problem" by default: never a permanent reject.
+ * smtpd_policy_service_timeout, a reply without action=, more than
+ * POLICY_MAX_REPLY bytes) are logged and answered with
+ * smtpd_policy_service_default_action, "451 4.3.5 Server configuration
+ * problem" by default: never a permanent reject.
  */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
