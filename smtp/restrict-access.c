@@ -1,6 +1,8 @@
 /*
  * restrict-access.c - check_client_access, check_reverse_client_hostname_access,
- * check_helo_access, check_sender_access, check_recipient_access and the
+ * check_helo_access, check_sender_access, check_recipient_access,
+ * check_sasl_access, the _a/_mx/_ns_access forms (look-ups of the host's
+ * addresses, mail exchangers or name servers), and the
  * access(5) actions of their results: OK, all-numeric, REJECT [text],
  * DEFER [text], DEFER_IF_REJECT, DEFER_IF_PERMIT, 4NN/5NN text, DISCARD,
  * HOLD, REDIRECT addr, RELAY, DUNNO, WARN/INFO, and any restriction list
@@ -304,6 +306,20 @@ enum rule_status rule_recipient_access(struct restrict_req *q, const struct rule
 	    (restrict_resolve(q->r, r, &res) < 0 || res.routed))
 		return RULE_DUNNO;
 	return st;
+}
+
+/* check_sasl_access: the SASL login name as the key (postconf(5));
+ * nothing to look up for a client that did not authenticate. */
+enum rule_status rule_sasl_access(struct restrict_req *q, const struct rule *rule)
+{
+	const char *u = q->f->sasl_username;
+	char what[300];
+	bool hit;
+
+	if (u == NULL || u[0] == '\0')
+		return RULE_DUNNO;
+	restrict_list_name(q, RLIST_SASL, what, sizeof(what));
+	return try_key(q, rule, RLIST_SASL, what, u, false, &hit);
 }
 
 /* ---- check_*_{a,mx,ns}_access (postconf(5)) ---- */

@@ -59,6 +59,7 @@ static const struct rule_def rule_defs[] = {
 	{ "check_helo_access", ARG_TABLE, rule_helo_access, false },
 	{ "check_sender_access", ARG_TABLE, rule_sender_access, false },
 	{ "check_recipient_access", ARG_TABLE, rule_recipient_access, false },
+	{ "check_sasl_access", ARG_TABLE, rule_sasl_access, false },
 	{ "check_policy_service", ARG_SERVICE, rule_policy_service, false },
 	{ "check_client_a_access", ARG_TABLE, rule_server_access, false },
 	{ "check_client_mx_access", ARG_TABLE, rule_server_access, false },

@@ -38,6 +38,7 @@
 /* Which list a rule sits in: decides the reply's "<name>: Class rejected". */
 enum restrict_list {
 	RLIST_CLIENT, RLIST_HELO, RLIST_SENDER, RLIST_RECIPIENT, RLIST_DATA, RLIST_EOD,
+	RLIST_SASL,   /* check_sasl_access results: "<login>: SASL login name rejected" */
 };
 
 struct rule_list;
@@ -298,7 +299,8 @@ rule_fn rule_permit, rule_reject, rule_defer, rule_defer_if_permit, rule_defer_i
 	rule_sender_login_mismatch, rule_auth_sender_login_mismatch,
 	rule_unauth_sender_login_mismatch, rule_client_access, rule_reverse_client_access,
 	rule_helo_access, rule_sender_access, rule_recipient_access, rule_dnswl_client,
-	rule_rhswl_client, rule_plaintext_session, rule_policy_service, rule_server_access;
+	rule_rhswl_client, rule_plaintext_session, rule_policy_service, rule_server_access,
+	rule_sasl_access;
 
 /* restrict-rules.c */
 bool restrict_valid_hostname(const char *h);

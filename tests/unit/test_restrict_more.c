@@ -27,6 +27,7 @@ struct mcase {
 	const char *config;
 	const char *helo, *sender, *recipient;
 	const char *expect;
+	const char *sasl;
 };
 
 static const struct mcase cases[] = {
@@ -118,6 +119,21 @@ static const struct mcase cases[] = {
 	/* the null sender has no domain */
 	{ "smtpd_sender_restrictions = check_sender_a_access inline:{ 192.0.2.10=REJECT }\n",
 	  .sender = "", .expect = "accept" },
+	/* check_sasl_access: the login name is the key; no login, no look-up */
+	{ "smtpd_sender_restrictions = check_sasl_access inline:{ { alice = REJECT account locked } }\n",
+	  .sasl = "alice",
+	  .expect = "554 5.7.1 <alice>: SASL login name rejected: account locked" },
+	{ "smtpd_sender_restrictions = check_sasl_access inline:{ { alice = REJECT account locked } }\n",
+	  .sasl = "bob", .expect = "accept" },
+	{ "smtpd_sender_restrictions = check_sasl_access inline:{ { alice = REJECT account locked } }\n",
+	  .expect = "accept" },
+	/* a class as the result: alice may not relay although she logged in */
+#define SASL_CLASS "smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination\n" \
+	"smtpd_restriction_classes = locked\nlocked = reject_unauth_destination\n" \
+	"smtpd_sender_restrictions = check_sasl_access inline:{ alice=locked }\n"
+	{ SASL_CLASS, .sasl = "alice", .recipient = "x@other.example",
+	  .expect = "554 5.7.1 <x@other.example>: Relay access denied" },
+	{ SASL_CLASS, .sasl = "bob", .recipient = "x@other.example", .expect = "accept" },
 	/* check_policy_service (server thread: see policy_server) */
 	{ "smtpd_recipient_restrictions = check_policy_service unix:" POLICY_SOCK "\n",
 	  .recipient = "bob@example.com",
@@ -256,6 +272,7 @@ static void run_one(size_t i, const struct mcase *c, struct rt_outcome *o)
 		f.sender = c->sender;
 	if (c->recipient)
 		f.recipient = c->recipient;
+	f.sasl_username = c->sasl;
 	memset(o, 0, sizeof(*o));
 	{
 		struct restrict_req *req = restrict_check(r, RESTRICT_RCPT, &f, rt_done, o);
