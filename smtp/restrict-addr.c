@@ -489,6 +489,25 @@ enum rule_status rule_unauth_sender_login_mismatch(struct restrict_req *q, const
 	return login_mismatch(q, false, true);
 }
 
+/* reject_known_sender_login_mismatch: only senders that have owners in
+ * smtpd_sender_login_maps are checked (postconf(5)); addresses nobody
+ * claims there pass, whoever is logged in. */
+enum rule_status rule_known_sender_login_mismatch(struct restrict_req *q, const struct rule *rule)
+{
+	const char *s = q->f->sender, *owners = NULL, *err = NULL;
+	enum map_status ms;
+
+	(void)rule;
+	if (s == NULL || s[0] == '\0')
+		return RULE_DUNNO;
+	ms = map_list_lookup_address(q->r->sender_login_maps, s, MAP_ADDR_VIRTUAL, &owners, &err);
+	if (ms == MAP_TEMPFAIL)
+		return restrict_reply(q, 451, "4.3.0", "<%s>: Temporary lookup failure", s);
+	if (ms != MAP_FOUND)
+		return RULE_DUNNO;
+	return login_mismatch(q, true, true);
+}
+
 /* ---- mynetworks ---- */
 
 static int parse_net(const char *item, struct netmask *nm)

@@ -54,6 +54,7 @@ static const struct rule_def rule_defs[] = {
 	{ "reject_sender_login_mismatch", ARG_NONE, rule_sender_login_mismatch, false },
 	{ "reject_authenticated_sender_login_mismatch", ARG_NONE, rule_auth_sender_login_mismatch, false },
 	{ "reject_unauthenticated_sender_login_mismatch", ARG_NONE, rule_unauth_sender_login_mismatch, false },
+	{ "reject_known_sender_login_mismatch", ARG_NONE, rule_known_sender_login_mismatch, false },
 	{ "check_client_access", ARG_TABLE, rule_client_access, false },
 	{ "check_reverse_client_hostname_access", ARG_TABLE, rule_reverse_client_access, false },
 	{ "check_helo_access", ARG_TABLE, rule_helo_access, false },

@@ -300,7 +300,7 @@ rule_fn rule_permit, rule_reject, rule_defer, rule_defer_if_permit, rule_defer_i
 	rule_unauth_sender_login_mismatch, rule_client_access, rule_reverse_client_access,
 	rule_helo_access, rule_sender_access, rule_recipient_access, rule_dnswl_client,
 	rule_rhswl_client, rule_plaintext_session, rule_policy_service, rule_server_access,
-	rule_sasl_access;
+	rule_sasl_access, rule_known_sender_login_mismatch;
 
 /* restrict-rules.c */
 bool restrict_valid_hostname(const char *h);

@@ -134,6 +134,21 @@ static const struct mcase cases[] = {
 	{ SASL_CLASS, .sasl = "alice", .recipient = "x@other.example",
 	  .expect = "554 5.7.1 <x@other.example>: Relay access denied" },
 	{ SASL_CLASS, .sasl = "bob", .recipient = "x@other.example", .expect = "accept" },
+	/* reject_known_sender_login_mismatch: only senders listed in
+	 * smtpd_sender_login_maps (boss@example.com = alice) are checked */
+	{ "smtpd_sender_restrictions = reject_known_sender_login_mismatch\n",
+	  .sender = "boss@example.com", .sasl = "bob",
+	  .expect = "553 5.7.1 <boss@example.com>: Sender address rejected: not owned by user bob" },
+	{ "smtpd_sender_restrictions = reject_known_sender_login_mismatch\n",
+	  .sender = "boss@example.com",
+	  .expect = "553 5.7.1 <boss@example.com>: Sender address rejected: not logged in" },
+	{ "smtpd_sender_restrictions = reject_known_sender_login_mismatch\n",
+	  .sender = "boss@example.com", .sasl = "alice", .expect = "accept" },
+	{ "smtpd_sender_restrictions = reject_known_sender_login_mismatch\n",
+	  .sender = "nobody@example.com", .sasl = "bob", .expect = "accept" },
+	{ "smtpd_sender_restrictions = reject_sender_login_mismatch\n",
+	  .sender = "nobody@example.com", .sasl = "bob",
+	  .expect = "553 5.7.1 <nobody@example.com>: Sender address rejected: not owned by user bob" },
 	/* check_policy_service (server thread: see policy_server) */
 	{ "smtpd_recipient_restrictions = check_policy_service unix:" POLICY_SOCK "\n",
 	  .recipient = "bob@example.com",
