@@ -273,3 +273,28 @@ def test_policy_at_bdat_is_asynchronous(smtp, policy):
     c.send(b"BDAT %d LAST\r\n" % len(body) + body)
     assert c.reply().startswith("250 2.0.0 Ok: queued as ")
     c.cmd("QUIT")
+
+
+def test_seed_style_configuration_is_accepted(instance):
+    """The restriction lists of the seeds (../shared/seeds/003: policy
+    service on unix:private/..., RBLs, access tables) load as written (the
+    seed's "policyd-spf_time_limit = 3600", a spawn(8) setting, is left out:
+    the configuration parser refuses '-' in names, see the report)."""
+    d = instance.dir
+    for name in ("helo_access", "client_checks"):
+        with open(os.path.join(d, name), "w") as f:
+            f.write("example.invalid REJECT\n")
+    instance.append_conf(
+        "smtpd_client_restrictions = permit_mynetworks\n"
+        "                permit_sasl_authenticated\n"
+        "                            check_helo_access texthash:%s/helo_access\n"
+        "                            check_client_access texthash:%s/client_checks\n"
+        "                            reject_unauth_destination\n"
+        "                            check_policy_service unix:private/policy-spf\n"
+        "                            reject_rbl_client cbl.abuseat.org\n"
+        "                            reject_rbl_client pbl.spamhaus.org\n"
+        "                            reject_unknown_client\n"
+        "smtpd_recipient_restrictions = reject_unauth_destination\n"
+        "    check_policy_service unix:private/policyd-spf\n" % (d, d))
+    r = instance.run("check")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
