@@ -6,11 +6,14 @@
  *   restrict-parse.c   restriction list syntax and the rule table
  *   restrict-eval.c    restrict_check: the evaluation state machine
  *   restrict-rules.c   the rules that need no tables
- *   restrict-access.c  check_*_access and access(5) actions
+ *   restrict-access.c  check_*_access, check_*_{a,mx,ns}_access,
+ *                      check_sasl_access and access(5) actions
  *   restrict-dnsbl.c   reject_rbl_client, reject_rhsbl_*, unknown_* (DNS)
  *   restrict-addr.c    address classes, relay decision, unlisted users,
  *                      sender ownership, mynetworks
  *   restrict-reply.c   reply and log texts
+ *   restrict-template.c default_rbl_reply / rbl_reply_maps templates
+ *   restrict-policy.c  check_policy_service (policy delegation protocol)
  *   restrict-userdb.c  the default user look-up through auth-client
  */
 #ifndef POSTERN_SMTP_RESTRICT_PRIVATE_H
