@@ -34,5 +34,8 @@ void pop3_cmd_quit(struct pop3_session *s, const char *args, size_t len)
 		 s->user, s->top_count, (unsigned long long)s->top_bytes, s->retr_count,
 		 (unsigned long long)s->retr_bytes, s->expunged, s->drop.n_msgs,
 		 (unsigned long long)s->drop.size);
+	/* Release the lock now, not when the socket is finally closed (the
+	 * conn lingers to drain input): the client may reconnect at once. */
+	maildrop_close(&s->drop);
 	session_close(s);
 }

@@ -217,17 +217,21 @@ static void on_close(struct conn *conn, enum conn_close_reason reason, const cha
 		log_info("pop3-login: Disconnected: TLS handshake failed: %s: rip=%s, lip=%s",
 			 *detail ? detail : "lost connection", s->addr, s->local_addr);
 	} else if (!s->quit_seen) {
-		const char *why = reason == CONN_CLOSE_EOF ? "Connection closed" :
+		const char *why = reason == CONN_CLOSE_EOF || reason == CONN_CLOSE_ERROR ? "Connection closed" :
 				  reason == CONN_CLOSE_OUTPUT ? "Client does not read" :
 				  conn_close_reason_name(reason);
+		char extra[200];
+
+		snprintf(extra, sizeof(extra), "%s%s%s", s->stream.active && !s->stream.listing ? " during RETR" : "",
+			 *detail ? ": " : "", detail);
 		if (s->user)
 			log_info("pop3(%s): Disconnected: %s%s top=%u/%llu, retr=%u/%llu, del=0/%u, size=%llu",
-				 s->user, why, s->stream.active ? " during RETR" : "", s->top_count,
+				 s->user, why, extra, s->top_count,
 				 (unsigned long long)s->top_bytes, s->retr_count,
 				 (unsigned long long)s->retr_bytes, s->drop.n_msgs,
 				 (unsigned long long)s->drop.size);
 		else
-			log_info("pop3-login: Disconnected: %s: rip=%s, lip=%s%s", why, s->addr,
+			log_info("pop3-login: Disconnected: %s%s: rip=%s, lip=%s%s", why, extra, s->addr,
 				 s->local_addr, s->tls ? ", TLS" : "");
 	}
 	session_free(s);
