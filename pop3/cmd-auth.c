@@ -34,7 +34,7 @@ bool pop3_mech_offered(const struct pop3_session *s, const char *mech)
 	const char *p = s->l->set.mechs;
 	size_t ml = strlen(mech);
 
-	if (mech_plaintext(mech) && !session_plaintext_ok(s))
+	if (mech_plaintext(mech) && !pop3_session_plaintext_ok(s))
 		return false;
 	while (*p) {
 		const char *e = strchr(p, ' ');
@@ -52,27 +52,27 @@ void pop3_cmd_user(struct pop3_session *s, const char *args, size_t len)
 {
 	char *u;
 
-	if (!session_plaintext_ok(s)) {
-		session_err(s, "%s", plaintext_refused);
+	if (!pop3_session_plaintext_ok(s)) {
+		pop3_session_err(s, "%s", plaintext_refused);
 		return;
 	}
 	if (len == 0) {
-		session_err(s, "USER needs a user name: USER name");
+		pop3_session_err(s, "USER needs a user name: USER name");
 		return;
 	}
 	if (memchr(args, '\0', len) || !pop3_mech_offered(s, "PLAIN")) {
-		session_err(s, memchr(args, '\0', len) ? "Invalid user name." :
+		pop3_session_err(s, memchr(args, '\0', len) ? "Invalid user name." :
 			    "USER/PASS is disabled here (PLAIN is not in auth_mechanisms).");
 		return;
 	}
 	u = strndup(args, len);
 	if (u == NULL) {
-		session_err(s, "[SYS/TEMP] Out of memory.");
+		pop3_session_err(s, "[SYS/TEMP] Out of memory.");
 		return;
 	}
 	free(s->user_arg);
 	s->user_arg = u;
-	session_ok(s, "Send your password with PASS.");
+	pop3_session_ok(s, "Send your password with PASS.");
 }
 
 void pop3_cmd_pass(struct pop3_session *s, const char *args, size_t len)
@@ -81,22 +81,22 @@ void pop3_cmd_pass(struct pop3_session *s, const char *args, size_t len)
 	size_t ul;
 
 	if (s->user_arg == NULL) {
-		session_err(s, "No user name given; send USER first.");
+		pop3_session_err(s, "No user name given; send USER first.");
 		return;
 	}
-	if (!session_plaintext_ok(s)) {
-		session_err(s, "%s", plaintext_refused);
+	if (!pop3_session_plaintext_ok(s)) {
+		pop3_session_err(s, "%s", plaintext_refused);
 		return;
 	}
 	if (len == 0 || memchr(args, '\0', len)) {
-		session_err(s, "PASS needs a password: PASS secret");
+		pop3_session_err(s, "PASS needs a password: PASS secret");
 		return;
 	}
 	/* RFC 4616: authzid NUL authcid NUL passwd, authzid empty */
 	ul = strlen(s->user_arg);
 	plain = malloc(ul + len + 2);
 	if (plain == NULL) {
-		session_err(s, "[SYS/TEMP] Out of memory.");
+		pop3_session_err(s, "[SYS/TEMP] Out of memory.");
 		return;
 	}
 	plain[0] = '\0';
@@ -107,11 +107,11 @@ void pop3_cmd_pass(struct pop3_session *s, const char *args, size_t len)
 	explicit_bzero(plain, ul + len + 2);
 	free(plain);
 	if (b64 == NULL) {
-		session_err(s, "[SYS/TEMP] Out of memory.");
+		pop3_session_err(s, "[SYS/TEMP] Out of memory.");
 		return;
 	}
 	s->via_pass = true;
-	login_start_sasl(s, "PLAIN", b64, s->user_arg);
+	pop3_login_start_sasl(s, "PLAIN", b64, s->user_arg);
 	explicit_bzero(b64, strlen(b64));
 	free(b64);
 	/* RFC 1939: a failed PASS starts over at USER */
@@ -123,7 +123,7 @@ void pop3_cmd_apop(struct pop3_session *s, const char *args, size_t len)
 {
 	(void)args;
 	(void)len;
-	session_err(s, "APOP is not supported; use USER/PASS or AUTH over TLS.");
+	pop3_session_err(s, "APOP is not supported; use USER/PASS or AUTH over TLS.");
 }
 
 static bool base64_ok(const char *p, size_t len)
@@ -138,7 +138,7 @@ static void list_mechs(struct pop3_session *s)
 {
 	const char *p = s->l->set.mechs;
 
-	session_ok(s, "Supported mechanisms follow.");
+	pop3_session_ok(s, "Supported mechanisms follow.");
 	while (*p) {
 		const char *e = strchr(p, ' ');
 		size_t l = e ? (size_t)(e - p) : strlen(p);
@@ -147,15 +147,15 @@ static void list_mechs(struct pop3_session *s)
 			memcpy(m, p, l);
 			m[l] = '\0';
 			if (pop3_mech_offered(s, m)) {
-				session_raw(s, m);
-				session_raw(s, "\r\n");
+				pop3_session_raw(s, m);
+				pop3_session_raw(s, "\r\n");
 			}
 		}
 		p += l;
 		while (*p == ' ')
 			p++;
 	}
-	session_raw(s, ".\r\n");
+	pop3_session_raw(s, ".\r\n");
 }
 
 void pop3_cmd_auth(struct pop3_session *s, const char *args, size_t len)
@@ -170,37 +170,37 @@ void pop3_cmd_auth(struct pop3_session *s, const char *args, size_t len)
 	while (i < len && args[i] != ' ')
 		i++;
 	if (i >= sizeof(mech)) {
-		session_err(s, "Unsupported authentication mechanism.");
+		pop3_session_err(s, "Unsupported authentication mechanism.");
 		return;
 	}
 	memcpy(mech, args, i);
 	mech[i] = '\0';
 	for (char *p = mech; *p; p++)
 		*p = (char)toupper((unsigned char)*p);
-	if (mech_plaintext(mech) && !session_plaintext_ok(s)) {
-		session_err(s, "%s", plaintext_refused);
+	if (mech_plaintext(mech) && !pop3_session_plaintext_ok(s)) {
+		pop3_session_err(s, "%s", plaintext_refused);
 		return;
 	}
 	if (!pop3_mech_offered(s, mech)) {
-		session_err(s, "Unsupported authentication mechanism.");
+		pop3_session_err(s, "Unsupported authentication mechanism.");
 		return;
 	}
 	if (i < len) {
 		size_t il = len - i - 1;
 		const char *ir = args + i + 1;
 		if (il == 0 || (!(il == 1 && ir[0] == '=') && !base64_ok(ir, il))) {
-			session_err(s, "Invalid base64 data in the initial response.");
+			pop3_session_err(s, "Invalid base64 data in the initial response.");
 			return;
 		}
 		/* RFC 5034 4: "=" is an empty initial response */
 		initial = il == 1 && ir[0] == '=' ? strdup("") : strndup(ir, il);
 		if (initial == NULL) {
-			session_err(s, "[SYS/TEMP] Out of memory.");
+			pop3_session_err(s, "[SYS/TEMP] Out of memory.");
 			return;
 		}
 	}
 	s->via_pass = false;
-	login_start_sasl(s, mech, initial, NULL);
+	pop3_login_start_sasl(s, mech, initial, NULL);
 	free(initial);
 }
 
@@ -209,7 +209,7 @@ void pop3_auth_cancel(struct pop3_session *s)
 	if (s->auth_waiting && s->l->role->auth)
 		auth_client_cancel(s->l->role->auth, s->auth_waiting);
 	s->auth_waiting = 0;
-	session_set_state(s, POP3_STATE_AUTHORIZATION);
+	pop3_session_set_state(s, POP3_STATE_AUTHORIZATION);
 }
 
 void pop3_auth_response(struct pop3_session *s, const char *line, size_t len)
@@ -219,12 +219,12 @@ void pop3_auth_response(struct pop3_session *s, const char *line, size_t len)
 
 	if (len == 1 && line[0] == '*') {
 		pop3_auth_cancel(s);
-		session_err(s, "Authentication aborted by client.");
+		pop3_session_err(s, "Authentication aborted by client.");
 		return;
 	}
 	if (!base64_ok(line, len) || s->l->role->auth == NULL) {
 		pop3_auth_cancel(s);
-		session_err(s, "Invalid base64 data in the response.");
+		pop3_session_err(s, "Invalid base64 data in the response.");
 		return;
 	}
 	resp = strndup(line, len);
@@ -232,12 +232,12 @@ void pop3_auth_response(struct pop3_session *s, const char *line, size_t len)
 		free(resp);
 		pop3_auth_cancel(s);
 		pop3_role_auth_broken(s->l->role, &s->l->role->auth);
-		login_failed(s, "auth role unreachable", true);
+		pop3_login_failed(s, "auth role unreachable", true);
 		return;
 	}
 	free(resp);
 	s->auth_waiting = 0;
 	s->auth_id = id;
-	session_set_state(s, POP3_STATE_AUTHORIZATION);
+	pop3_session_set_state(s, POP3_STATE_AUTHORIZATION);
 	conn_pause(s->conn);
 }

@@ -18,13 +18,13 @@ void pop3_cmd_capa(struct pop3_session *s, const char *args, size_t len)
 
 	(void)args;
 	if (len > 0) {
-		session_err(s, "CAPA takes no arguments.");
+		pop3_session_err(s, "CAPA takes no arguments.");
 		return;
 	}
-	session_ok(s, "Capability list follows");
-	session_raw(s, "CAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n");
-	if (auth && session_plaintext_ok(s) && pop3_mech_offered(s, "PLAIN"))
-		session_raw(s, "USER\r\n");
+	pop3_session_ok(s, "Capability list follows");
+	pop3_session_raw(s, "CAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n");
+	if (auth && pop3_session_plaintext_ok(s) && pop3_mech_offered(s, "PLAIN"))
+		pop3_session_raw(s, "USER\r\n");
 	if (auth) {
 		const char *p = set->mechs;
 		size_t off = (size_t)snprintf(line, sizeof(line), "SASL");
@@ -47,15 +47,15 @@ void pop3_cmd_capa(struct pop3_session *s, const char *args, size_t len)
 				p++;
 		}
 		if (any) {
-			session_raw(s, line);
-			session_raw(s, "\r\n");
+			pop3_session_raw(s, line);
+			pop3_session_raw(s, "\r\n");
 		}
 		if (!s->tls && s->l->ssl_ctx)
-			session_raw(s, "STLS\r\n");
+			pop3_session_raw(s, "STLS\r\n");
 	}
 	snprintf(line, sizeof(line), "EXPIRE %s\r\n", set->expire);
-	session_raw(s, line);
+	pop3_session_raw(s, line);
 	snprintf(line, sizeof(line), "LOGIN-DELAY %lld\r\n", set->login_delay);
-	session_raw(s, line);
-	session_raw(s, "IMPLEMENTATION Postern\r\n.\r\n");
+	pop3_session_raw(s, line);
+	pop3_session_raw(s, "IMPLEMENTATION Postern\r\n.\r\n");
 }

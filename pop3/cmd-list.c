@@ -18,10 +18,10 @@ void pop3_cmd_stat(struct pop3_session *s, const char *args, size_t len)
 
 	(void)args;
 	if (len > 0) {
-		session_err(s, "STAT takes no arguments.");
+		pop3_session_err(s, "STAT takes no arguments.");
 		return;
 	}
-	session_ok(s, "%u %llu", d->n_msgs - d->n_deleted,
+	pop3_session_ok(s, "%u %llu", d->n_msgs - d->n_deleted,
 		   (unsigned long long)(d->size - d->deleted_size));
 }
 
@@ -29,7 +29,7 @@ static void one_line(struct pop3_session *s, bool uidl, uint32_t i, char *buf, s
 {
 	if (uidl) {
 		char u[POP3_UIDL_MAX + 1];
-		maildrop_uidl(s, i, u, sizeof(u));
+		pop3_maildrop_uidl(s, i, u, sizeof(u));
 		snprintf(buf, size, "%u %s", i + 1, u);
 	} else {
 		snprintf(buf, size, "%u %llu", i + 1, (unsigned long long)s->drop.msgs[i].size);
@@ -44,21 +44,21 @@ static void list_or_uidl(struct pop3_session *s, const char *args, size_t len, b
 	char line[128];
 
 	if (argc < 0) {
-		session_err(s, "Usage: %s [message number]", uidl ? "UIDL" : "LIST");
+		pop3_session_err(s, "Usage: %s [message number]", uidl ? "UIDL" : "LIST");
 		return;
 	}
 	if (argc == 1) {
-		const struct pop3_msg *m = maildrop_msg(s, argv[0], argl[0]);
+		const struct pop3_msg *m = pop3_maildrop_msg(s, argv[0], argl[0]);
 		if (m == NULL)
 			return;
 		one_line(s, uidl, (uint32_t)(m - s->drop.msgs), line, sizeof(line));
-		session_ok(s, "%s", line);
+		pop3_session_ok(s, "%s", line);
 		return;
 	}
 	if (uidl)
-		session_ok(s, "Unique-ID listing follows");
+		pop3_session_ok(s, "Unique-ID listing follows");
 	else
-		session_ok(s, "%u messages (%llu octets)", s->drop.n_msgs - s->drop.n_deleted,
+		pop3_session_ok(s, "%u messages (%llu octets)", s->drop.n_msgs - s->drop.n_deleted,
 			   (unsigned long long)(s->drop.size - s->drop.deleted_size));
 	s->stream.active = true;
 	s->stream.listing = true;
@@ -66,7 +66,7 @@ static void list_or_uidl(struct pop3_session *s, const char *args, size_t len, b
 	s->stream.fd = -1;
 	s->stream.index = 0;
 	conn_pause(s->conn);
-	retr_drained(s);
+	pop3_retr_drained(s);
 }
 
 void pop3_cmd_list(struct pop3_session *s, const char *args, size_t len)
@@ -92,6 +92,6 @@ bool pop3_list_more(struct pop3_session *s)
 		if (conn_output_pending(s->conn) > POP3_STREAM_HIGH)
 			return false;
 	}
-	session_raw(s, ".\r\n");
+	pop3_session_raw(s, ".\r\n");
 	return true;
 }

@@ -12,12 +12,12 @@ void pop3_cmd_retr(struct pop3_session *s, const char *args, size_t len)
 	const struct pop3_msg *m;
 
 	if (pop3_args_split(args, len, argv, argl, 1) != 1) {
-		session_err(s, "Usage: RETR message-number");
+		pop3_session_err(s, "Usage: RETR message-number");
 		return;
 	}
-	if ((m = maildrop_msg(s, argv[0], argl[0])) == NULL)
+	if ((m = pop3_maildrop_msg(s, argv[0], argl[0])) == NULL)
 		return;
-	retr_start(s, (uint32_t)(m - s->drop.msgs), false, 0);
+	pop3_retr_start(s, (uint32_t)(m - s->drop.msgs), false, 0);
 }
 
 void pop3_cmd_top(struct pop3_session *s, const char *args, size_t len)
@@ -28,14 +28,14 @@ void pop3_cmd_top(struct pop3_session *s, const char *args, size_t len)
 	uint32_t lines;
 
 	if (pop3_args_split(args, len, argv, argl, 2) != 2) {
-		session_err(s, "Usage: TOP message-number lines");
+		pop3_session_err(s, "Usage: TOP message-number lines");
 		return;
 	}
 	if (pop3_msgnum_parse(argv[1], argl[1], &lines) < 0) {
-		session_err(s, "Invalid number of lines: TOP message-number lines");
+		pop3_session_err(s, "Invalid number of lines: TOP message-number lines");
 		return;
 	}
-	if ((m = maildrop_msg(s, argv[0], argl[0])) == NULL)
+	if ((m = pop3_maildrop_msg(s, argv[0], argl[0])) == NULL)
 		return;
-	retr_start(s, (uint32_t)(m - s->drop.msgs), true, lines);
+	pop3_retr_start(s, (uint32_t)(m - s->drop.msgs), true, lines);
 }

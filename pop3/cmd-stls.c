@@ -12,19 +12,19 @@ void pop3_cmd_stls(struct pop3_session *s, const char *args, size_t len)
 {
 	(void)args;
 	if (len > 0) {
-		session_err(s, "STLS takes no arguments.");
+		pop3_session_err(s, "STLS takes no arguments.");
 		return;
 	}
 	if (s->tls) {
-		session_err(s, "TLS is already active.");
+		pop3_session_err(s, "TLS is already active.");
 		return;
 	}
 	if (s->l->ssl_ctx == NULL) {
-		session_err(s, "TLS is not available (no certificate configured).");
+		pop3_session_err(s, "TLS is not available (no certificate configured).");
 		return;
 	}
-	session_ok(s, "Begin TLS negotiation now.");
-	session_set_state(s, POP3_STATE_TLS);
+	pop3_session_ok(s, "Begin TLS negotiation now.");
+	pop3_session_set_state(s, POP3_STATE_TLS);
 	if (conn_start_tls(s->conn, s->l->ssl_ctx) < 0)
-		session_close(s);
+		pop3_session_close(s);
 }

@@ -35,11 +35,11 @@ static void log_attempt(struct pop3_session *s, const char *what)
 		 s->addr, s->local_addr, s->tls ? ", TLS" : "");
 }
 
-void login_failed(struct pop3_session *s, const char *reason, bool temp)
+void pop3_login_failed(struct pop3_session *s, const char *reason, bool temp)
 {
 	char what[300];
 
-	session_set_state(s, POP3_STATE_AUTHORIZATION);
+	pop3_session_set_state(s, POP3_STATE_AUTHORIZATION);
 	snprintf(what, sizeof(what), "Aborted login (%s%s%s)", temp ? "temporary failure" : "auth failed",
 		 reason && *reason ? ": " : "", reason && *reason ? reason : "");
 	for (char *p = what; *p; p++)
@@ -61,15 +61,15 @@ static void logged_in(struct pop3_session *s, const char *user)
 {
 	s->user = strdup(user);
 	if (s->user == NULL) {
-		maildrop_close(&s->drop);
-		login_failed(s, "out of memory", true);
+		pop3_maildrop_close(&s->drop);
+		pop3_login_failed(s, "out of memory", true);
 		return;
 	}
-	session_set_state(s, POP3_STATE_TRANSACTION);
+	pop3_session_set_state(s, POP3_STATE_TRANSACTION);
 	log_attempt(s, "Login");
 	x_free(&s->login_try);
 	x_free(&s->user_arg);
-	session_ok(s, "Logged in.");
+	pop3_session_ok(s, "Logged in.");
 }
 
 static void userdb_cb(void *ctx, const struct auth_client_reply *rep)
@@ -83,13 +83,13 @@ static void userdb_cb(void *ctx, const struct auth_client_reply *rep)
 	s->userdb_id = 0;
 	if (rep->status == AUTH_CLIENT_NOTFOUND) {
 		log_warn("pop3-login: %s authenticated but the userdb does not know it", s->login_try);
-		login_failed(s, "no such user in the userdb", false);
-		session_resume(s);
+		pop3_login_failed(s, "no such user in the userdb", false);
+		pop3_session_resume(s);
 		return;
 	}
 	if (rep->status != AUTH_CLIENT_OK || user == NULL || *user == '\0') {
-		login_failed(s, rep->reason ? rep->reason : "userdb lookup failed", true);
-		session_resume(s);
+		pop3_login_failed(s, rep->reason ? rep->reason : "userdb lookup failed", true);
+		pop3_session_resume(s);
 		return;
 	}
 	for (size_t i = 0; i < rep->n_fields; i++) {
@@ -99,23 +99,23 @@ static void userdb_cb(void *ctx, const struct auth_client_reply *rep)
 		else if (strncmp(f, "quota_bytes=", 12) == 0)
 			quota = strtoull(f + 12, NULL, 10);
 		else if (strcmp(f, "enabled=0") == 0) {
-			login_failed(s, "user disabled", false);
-			session_resume(s);
+			pop3_login_failed(s, "user disabled", false);
+			pop3_session_resume(s);
 			return;
 		}
 	}
-	if (maildrop_open(s, user, location, quota, &err, &code, &text) < 0) {
+	if (pop3_maildrop_open(s, user, location, quota, &err, &code, &text) < 0) {
 		char what[300];
 		snprintf(what, sizeof(what), "Aborted login (%s)", text);
 		log_attempt(s, what);
-		session_set_state(s, POP3_STATE_AUTHORIZATION);
+		pop3_session_set_state(s, POP3_STATE_AUTHORIZATION);
 		conn_printf(s->conn, "-ERR [%s] %s.\r\n", code, text);
 		x_free(&s->login_try);
-		session_resume(s);
+		pop3_session_resume(s);
 		return;
 	}
 	logged_in(s, user);
-	session_resume(s);
+	pop3_session_resume(s);
 }
 
 static void sasl_ok(struct pop3_session *s, const char *user)
@@ -125,15 +125,15 @@ static void sasl_ok(struct pop3_session *s, const char *user)
 	free(s->login_try);
 	s->login_try = strdup(user);
 	if (ud == NULL) {
-		login_failed(s, "userdb unreachable", true);
-		session_resume(s);
+		pop3_login_failed(s, "userdb unreachable", true);
+		pop3_session_resume(s);
 		return;
 	}
 	s->userdb_id = auth_client_lookup(ud, "USER", user, "pop3", userdb_cb, s);
 	if (s->userdb_id == 0) {
 		pop3_role_auth_broken(s->l->role, &s->l->role->userdb);
-		login_failed(s, "userdb unreachable", true);
-		session_resume(s);
+		pop3_login_failed(s, "userdb unreachable", true);
+		pop3_session_resume(s);
 	}
 }
 
@@ -148,27 +148,27 @@ static void sasl_cb(void *ctx, const struct auth_client_reply *rep)
 			/* PASS sent a complete PLAIN response: a challenge
 			 * means the auth role did not accept it. */
 			auth_client_cancel(s->l->role->auth, rep->id);
-			login_failed(s, "unexpected challenge", false);
+			pop3_login_failed(s, "unexpected challenge", false);
 			break;
 		}
-		session_set_state(s, POP3_STATE_SASL);
+		pop3_session_set_state(s, POP3_STATE_SASL);
 		s->auth_waiting = rep->id;
-		session_raw(s, "+ ");
-		session_raw(s, rep->data ? rep->data : "");
-		session_raw(s, "\r\n");
+		pop3_session_raw(s, "+ ");
+		pop3_session_raw(s, rep->data ? rep->data : "");
+		pop3_session_raw(s, "\r\n");
 		break;
 	case AUTH_CLIENT_OK:
-		session_set_state(s, POP3_STATE_AUTHORIZATION);
+		pop3_session_set_state(s, POP3_STATE_AUTHORIZATION);
 		sasl_ok(s, rep->user ? rep->user : "");
 		return;     /* sasl_ok resumes when the lookup is done */
 	default:
-		login_failed(s, rep->reason, rep->temp);
+		pop3_login_failed(s, rep->reason, rep->temp);
 		break;
 	}
-	session_resume(s);
+	pop3_session_resume(s);
 }
 
-void login_start_sasl(struct pop3_session *s, const char *mech, const char *initial_b64,
+void pop3_login_start_sasl(struct pop3_session *s, const char *mech, const char *initial_b64,
 		      const char *user_for_log)
 {
 	struct auth_client *ac = pop3_role_auth(s->l->role, s->l->set.auth_socket);
@@ -181,13 +181,13 @@ void login_start_sasl(struct pop3_session *s, const char *mech, const char *init
 	free(s->login_try);
 	s->login_try = user_for_log ? strdup(user_for_log) : NULL;
 	if (ac == NULL) {
-		login_failed(s, "auth role unreachable", true);
+		pop3_login_failed(s, "auth role unreachable", true);
 		return;
 	}
 	s->auth_id = auth_client_start(ac, mech, &p, initial_b64, sasl_cb, s);
 	if (s->auth_id == 0) {
 		pop3_role_auth_broken(s->l->role, &s->l->role->auth);
-		login_failed(s, "auth role unreachable", true);
+		pop3_login_failed(s, "auth role unreachable", true);
 		return;
 	}
 	conn_pause(s->conn);

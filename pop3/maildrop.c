@@ -3,9 +3,9 @@
  * user, the session lock (pop3_lock_session), pop3_login_delay, the
  * message list taken at login, UIDLs, and the UPDATE state.
  *
- * Called by login.c (maildrop_open after the userdb lookup), by the
- * TRANSACTION commands (maildrop_msg, maildrop_uidl) and by QUIT
- * (maildrop_update). RFC 1939 5 (message numbers stay fixed for the
+ * Called by login.c (pop3_maildrop_open after the userdb lookup), by the
+ * TRANSACTION commands (pop3_maildrop_msg, pop3_maildrop_uidl) and by QUIT
+ * (pop3_maildrop_update). RFC 1939 5 (message numbers stay fixed for the
  * session; deleted messages are not listed), 6 (UPDATE), 7 (UIDL); RFC
  * 2449 8 (IN-USE, LOGIN-DELAY).
  *
@@ -86,7 +86,7 @@ static int lock_take(struct pop3_session *s, const struct store_location *loc,
 	existed = stat(path, &st) == 0;
 	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (d->lock_fd < 0) {
-		log_error("pop3(%s): open %s: %s", session_log_user(s), path, strerror(errno));
+		log_error("pop3(%s): open %s: %s", pop3_session_log_user(s), path, strerror(errno));
 		*code_r = "SYS/TEMP";
 		*text_r = "Internal error occurred, see server log";
 		return -1;
@@ -99,7 +99,7 @@ static int lock_take(struct pop3_session *s, const struct store_location *loc,
 			*code_r = "IN-USE";
 			*text_r = "Mailbox is locked by another POP3 session";
 		} else {
-			log_error("pop3(%s): flock %s: %s", session_log_user(s), path, strerror(e));
+			log_error("pop3(%s): flock %s: %s", pop3_session_log_user(s), path, strerror(e));
 			*code_r = "SYS/TEMP";
 			*text_r = "Internal error occurred, see server log";
 		}
@@ -116,7 +116,7 @@ static int lock_take(struct pop3_session *s, const struct store_location *loc,
 		}
 	}
 	if (futimens(d->lock_fd, NULL) < 0)
-		log_warn("pop3(%s): cannot stamp %s: %s", session_log_user(s), path, strerror(errno));
+		log_warn("pop3(%s): cannot stamp %s: %s", pop3_session_log_user(s), path, strerror(errno));
 	if (!set->lock_session) {
 		close(d->lock_fd);
 		d->lock_fd = -1;
@@ -129,7 +129,7 @@ static const char *class_code(const struct store_error *err)
 	return err->cls == STORE_ERR_TEMP || err->cls == STORE_ERR_QUOTA ? "SYS/TEMP" : "SYS/PERM";
 }
 
-int maildrop_open(struct pop3_session *s, const char *user, const char *location,
+int pop3_maildrop_open(struct pop3_session *s, const char *user, const char *location,
 		  uint64_t quota_bytes, struct store_error *err, const char **code_r,
 		  const char **text_r)
 {
@@ -143,7 +143,7 @@ int maildrop_open(struct pop3_session *s, const char *user, const char *location
 	if (quota_bytes)
 		store_user_set_quota(d->user, quota_bytes, 0);
 	if (lock_take(s, store_user_location(d->user), code_r, text_r) < 0) {
-		maildrop_close(d);
+		pop3_maildrop_close(d);
 		return -1;
 	}
 	d->box = store_mailbox_open(d->user, "INBOX", 0, err);
@@ -165,11 +165,11 @@ int maildrop_open(struct pop3_session *s, const char *user, const char *location
 store_fail:
 	*code_r = class_code(err);
 	*text_r = err->text[0] ? err->text : "Internal error occurred, see server log";
-	maildrop_close(d);
+	pop3_maildrop_close(d);
 	return -1;
 }
 
-void maildrop_close(struct pop3_maildrop *d)
+void pop3_maildrop_close(struct pop3_maildrop *d)
 {
 	store_mailbox_close(&d->box);
 	store_user_close(&d->user);
@@ -182,20 +182,20 @@ void maildrop_close(struct pop3_maildrop *d)
 	d->n_msgs = 0;
 }
 
-struct pop3_msg *maildrop_msg(struct pop3_session *s, const char *arg, size_t len)
+struct pop3_msg *pop3_maildrop_msg(struct pop3_session *s, const char *arg, size_t len)
 {
 	uint32_t n;
 
 	if (pop3_msgnum_parse(arg, len, &n) < 0) {
-		session_err(s, "Invalid message number: %.*s", (int)(len < 20 ? len : 20), arg);
+		pop3_session_err(s, "Invalid message number: %.*s", (int)(len < 20 ? len : 20), arg);
 		return NULL;
 	}
 	if (n == 0 || n > s->drop.n_msgs) {
-		session_err(s, "There's no message %u.", n);
+		pop3_session_err(s, "There's no message %u.", n);
 		return NULL;
 	}
 	if (s->drop.msgs[n - 1].deleted) {
-		session_err(s, "Message %u is deleted.", n);
+		pop3_session_err(s, "Message %u is deleted.", n);
 		return NULL;
 	}
 	return &s->drop.msgs[n - 1];
@@ -227,11 +227,11 @@ static void names_load(struct pop3_session *s)
 
 	s->drop.names_loaded = true;
 	if (store_mailbox_foreach_name(s->drop.box, names_cb, &nc, &err) < 0)
-		log_warn("pop3(%s): file names for UIDL: %s; using %%08Xu%%08Xv", session_log_user(s),
+		log_warn("pop3(%s): file names for UIDL: %s; using %%08Xu%%08Xv", pop3_session_log_user(s),
 			 err.text);
 }
 
-void maildrop_uidl(struct pop3_session *s, uint32_t i, char *out, size_t size)
+void pop3_maildrop_uidl(struct pop3_session *s, uint32_t i, char *out, size_t size)
 {
 	const struct pop3_settings *set = &s->l->set;
 	const struct pop3_msg *m = &s->drop.msgs[i];
@@ -253,11 +253,11 @@ static void fsync_dir(struct pop3_session *s, const char *root, const char *sub)
 	if (fd < 0)
 		return;
 	if (fsync(fd) < 0)
-		log_warn("pop3(%s): fsync %s: %s", session_log_user(s), path, strerror(errno));
+		log_warn("pop3(%s): fsync %s: %s", pop3_session_log_user(s), path, strerror(errno));
 	close(fd);
 }
 
-unsigned maildrop_update(struct pop3_session *s)
+unsigned pop3_maildrop_update(struct pop3_session *s)
 {
 	struct pop3_maildrop *d = &s->drop;
 	const struct store_location *loc;
@@ -289,7 +289,7 @@ unsigned maildrop_update(struct pop3_session *s)
 				continue;
 			}
 			if (store_msg_expunge(d->box, m->uid, &err) < 0) {
-				log_error("pop3(%s): cannot expunge UID %u: %s", session_log_user(s), m->uid,
+				log_error("pop3(%s): cannot expunge UID %u: %s", pop3_session_log_user(s), m->uid,
 					  err.text);
 				failed++;
 			} else {
@@ -299,13 +299,13 @@ unsigned maildrop_update(struct pop3_session *s)
 			/* As Dovecot: a downloaded message is \Seen for IMAP. */
 			if (store_msg_set_flags(d->box, m->uid, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0,
 						NULL, &err) < 0)
-				log_warn("pop3(%s): cannot set \\Seen on UID %u: %s", session_log_user(s),
+				log_warn("pop3(%s): cannot set \\Seen on UID %u: %s", pop3_session_log_user(s),
 					 m->uid, err.text);
 		}
 	}
 	if (mbox && n_uids) {
 		if (store_mailbox_expunge(d->box, uids, n_uids, NULL, NULL, &err) < 0) {
-			log_error("pop3(%s): cannot expunge: %s", session_log_user(s), err.text);
+			log_error("pop3(%s): cannot expunge: %s", pop3_session_log_user(s), err.text);
 			failed += (unsigned)n_uids;
 		} else {
 			s->expunged += (unsigned)n_uids;

@@ -5,7 +5,7 @@
  * is pop3/pop3-role.h, the pure parser pop3/pop3-parse.h.
  *
  * Structure (STYLE.md): session.c owns the state enum and the only
- * function that changes it (session_set_state) and dispatches lines
+ * function that changes it (pop3_session_set_state) and dispatches lines
  * through the table in commands.c, which says for each keyword the
  * states it is allowed in; cmd-*.c hold one command group each;
  * login.c turns a successful SASL exchange into an open maildrop
@@ -175,26 +175,26 @@ struct pop3_session {
 };
 
 /* --- session.c ---------------------------------------------------------- */
-void session_accept(struct pop3_listener *l, struct conn *conn);
-/* session_free_all - role exit: free every session (a dropped session
+void pop3_session_accept(struct pop3_listener *l, struct conn *conn);
+/* pop3_session_free_all - role exit: free every session (a dropped session
  * deletes nothing). */
-void session_free_all(struct pop3_role *role);
-void session_set_state(struct pop3_session *s, enum pop3_state state);
-/* session_ok / session_err - "+OK text" / "-ERR text" (CRLF added). An
+void pop3_session_free_all(struct pop3_role *role);
+void pop3_session_set_state(struct pop3_session *s, enum pop3_state state);
+/* pop3_session_ok / pop3_session_err - "+OK text" / "-ERR text" (CRLF added). An
  * -ERR counts towards POP3_MAX_BAD_COMMANDS unless it is a login failure
  * (the auth role's penalty handles those). */
-void session_ok(struct pop3_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void session_err(struct pop3_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* session_raw - text as is (multi-line bodies). */
-void session_raw(struct pop3_session *s, const char *text);
-/* session_close - close after flushing (QUIT, errors). */
-void session_close(struct pop3_session *s);
-/* session_resume - asynchronous work finished: read the next command. */
-void session_resume(struct pop3_session *s);
-/* session_plaintext_ok - whether USER/PASS and PLAIN/LOGIN may be used now. */
-bool session_plaintext_ok(const struct pop3_session *s);
-/* session_log_user - "pop3(user): " context for the log lines after login. */
-const char *session_log_user(const struct pop3_session *s);
+void pop3_session_ok(struct pop3_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pop3_session_err(struct pop3_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* pop3_session_raw - text as is (multi-line bodies). */
+void pop3_session_raw(struct pop3_session *s, const char *text);
+/* pop3_session_close - close after flushing (QUIT, errors). */
+void pop3_session_close(struct pop3_session *s);
+/* pop3_session_resume - asynchronous work finished: read the next command. */
+void pop3_session_resume(struct pop3_session *s);
+/* pop3_session_plaintext_ok - whether USER/PASS and PLAIN/LOGIN may be used now. */
+bool pop3_session_plaintext_ok(const struct pop3_session *s);
+/* pop3_session_log_user - "pop3(user): " context for the log lines after login. */
+const char *pop3_session_log_user(const struct pop3_session *s);
 
 /* --- commands.c --------------------------------------------------------- */
 typedef void pop3_cmd_fn(struct pop3_session *s, const char *args, size_t len);
@@ -216,43 +216,43 @@ void pop3_auth_cancel(struct pop3_session *s);
 bool pop3_mech_offered(const struct pop3_session *s, const char *mech);
 
 /* --- login.c ------------------------------------------------------------ */
-/* login_start_sasl - AUTH mech [initial] through the auth role (also used
+/* pop3_login_start_sasl - AUTH mech [initial] through the auth role (also used
  * by PASS with a PLAIN initial response). Pauses the conn. */
-void login_start_sasl(struct pop3_session *s, const char *mech, const char *initial_b64,
+void pop3_login_start_sasl(struct pop3_session *s, const char *mech, const char *initial_b64,
 		      const char *user_for_log);
-/* login_failed - "-ERR [AUTH] Authentication failed." and the log line. */
-void login_failed(struct pop3_session *s, const char *reason, bool temp);
+/* pop3_login_failed - "-ERR [AUTH] Authentication failed." and the log line. */
+void pop3_login_failed(struct pop3_session *s, const char *reason, bool temp);
 
 /* --- maildrop.c ---------------------------------------------------------- */
 /*
- * maildrop_open - open user's store (location/quota from the userdb),
+ * pop3_maildrop_open - open user's store (location/quota from the userdb),
  * take the session lock, check pop3_login_delay, open INBOX and take the
  * snapshot. Returns 0, or -1 with *code_r the RFC 2449/3206 response code
  * ("IN-USE", "LOGIN-DELAY", "SYS/TEMP", "SYS/PERM") and *text_r a client
  * text (static or in err).
  */
-int maildrop_open(struct pop3_session *s, const char *user, const char *location,
+int pop3_maildrop_open(struct pop3_session *s, const char *user, const char *location,
 		  uint64_t quota_bytes, struct store_error *err, const char **code_r,
 		  const char **text_r);
-/* maildrop_close - release the lock and the store; deletes nothing. */
-void maildrop_close(struct pop3_maildrop *d);
-/* maildrop_update - the UPDATE state (RFC 1939 6): set \Seen on retrieved
+/* pop3_maildrop_close - release the lock and the store; deletes nothing. */
+void pop3_maildrop_close(struct pop3_maildrop *d);
+/* pop3_maildrop_update - the UPDATE state (RFC 1939 6): set \Seen on retrieved
  * messages, expunge the deleted ones, fsync. Returns the number that
  * could not be removed (0: all well). */
-unsigned maildrop_update(struct pop3_session *s);
-/* maildrop_msg - the message numbered n (1-based) if it exists and is not
+unsigned pop3_maildrop_update(struct pop3_session *s);
+/* pop3_maildrop_msg - the message numbered n (1-based) if it exists and is not
  * deleted; otherwise NULL after answering -ERR. */
-struct pop3_msg *maildrop_msg(struct pop3_session *s, const char *arg, size_t len);
-/* maildrop_uidl - the UIDL of message index i into out (POP3_UIDL_MAX+1). */
-void maildrop_uidl(struct pop3_session *s, uint32_t i, char *out, size_t size);
+struct pop3_msg *pop3_maildrop_msg(struct pop3_session *s, const char *arg, size_t len);
+/* pop3_maildrop_uidl - the UIDL of message index i into out (POP3_UIDL_MAX+1). */
+void pop3_maildrop_uidl(struct pop3_session *s, uint32_t i, char *out, size_t size);
 
 /* --- retr.c ---------------------------------------------------------------- */
-/* retr_start - stream message i (0-based) for RETR or TOP n. */
-void retr_start(struct pop3_session *s, uint32_t i, bool top, uint64_t lines);
-/* retr_drained - on_drained: queue more of the message. */
-void retr_drained(struct pop3_session *s);
-/* retr_abort - the connection went away: close the file. */
-void retr_abort(struct pop3_session *s);
+/* pop3_retr_start - stream message i (0-based) for RETR or TOP n. */
+void pop3_retr_start(struct pop3_session *s, uint32_t i, bool top, uint64_t lines);
+/* pop3_retr_drained - on_drained: queue more of the message. */
+void pop3_retr_drained(struct pop3_session *s);
+/* pop3_retr_abort - the connection went away: close the file. */
+void pop3_retr_abort(struct pop3_session *s);
 
 /* --- cmd-list.c ------------------------------------------------------------ */
 /* pop3_list_more - queue the next batch of LIST/UIDL lines; true when the

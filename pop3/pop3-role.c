@@ -43,7 +43,7 @@ static void on_accept(struct server *server, struct conn *conn, void *ctx)
 		conn_free(conn);
 		return;
 	}
-	session_accept(l, conn);
+	pop3_session_accept(l, conn);
 }
 
 static void on_busy(struct server *server, struct conn *conn, enum server_busy why, void *ctx)
@@ -137,7 +137,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 			continue;
 		if (!s->stream.active)
 			conn_printf(s->conn, "-ERR [SYS/TEMP] Server shutting down\r\n");
-		session_close(s);
+		pop3_session_close(s);
 	}
 	event_active(role->ev_stop, 0, 0);
 }
@@ -286,7 +286,7 @@ int pop3_role_main(const struct role_env *env)
 	event_base_dispatch(role.base);
 	status = 0;
 out:
-	session_free_all(&role);
+	pop3_session_free_all(&role);
 	for (size_t i = 0; i < role.n_listeners; i++)
 		listener_free(&role.listeners[i]);
 	free(role.listeners);

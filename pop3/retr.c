@@ -9,8 +9,8 @@
  * sessions of the process are served between batches. Input is paused
  * meanwhile so pipelined commands wait their turn (RFC 2449 6.6).
  *
- * Called by cmd-retr.c (retr_start), cmd-list.c (listings), session.c
- * (on_drained -> retr_drained, session end -> retr_abort).
+ * Called by cmd-retr.c (pop3_retr_start), cmd-list.c (listings), session.c
+ * (on_drained -> pop3_retr_drained, session end -> pop3_retr_abort).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,10 +30,10 @@ static void stream_end(struct pop3_session *s)
 	st->fd = -1;
 	st->active = false;
 	st->listing = false;
-	session_resume(s);
+	pop3_session_resume(s);
 }
 
-void retr_abort(struct pop3_session *s)
+void pop3_retr_abort(struct pop3_session *s)
 {
 	if (s->stream.fd >= 0)
 		close(s->stream.fd);
@@ -46,13 +46,13 @@ void retr_abort(struct pop3_session *s)
  * sees no terminating dot and knows the message is incomplete). */
 static void stream_fail(struct pop3_session *s, const char *why)
 {
-	log_error("pop3(%s): RETR of UID %u failed: %s", session_log_user(s),
+	log_error("pop3(%s): RETR of UID %u failed: %s", pop3_session_log_user(s),
 		  s->drop.msgs[s->stream.index].uid, why);
-	retr_abort(s);
+	pop3_retr_abort(s);
 	conn_close(s->conn);
 }
 
-void retr_drained(struct pop3_session *s)
+void pop3_retr_drained(struct pop3_session *s)
 {
 	struct pop3_stream *st = &s->stream;
 	char in[POP3_STREAM_CHUNK];
@@ -106,7 +106,7 @@ void retr_drained(struct pop3_session *s)
 	}
 }
 
-void retr_start(struct pop3_session *s, uint32_t i, bool top, uint64_t lines)
+void pop3_retr_start(struct pop3_session *s, uint32_t i, bool top, uint64_t lines)
 {
 	struct pop3_stream *st = &s->stream;
 	struct pop3_msg *m = &s->drop.msgs[i];
@@ -117,9 +117,9 @@ void retr_start(struct pop3_session *s, uint32_t i, bool top, uint64_t lines)
 
 	if (store_msg_open(s->drop.box, m->uid, &fd, &off, &size, &err) < 0) {
 		if (err.cls == STORE_ERR_EXPUNGED || err.cls == STORE_ERR_NOTFOUND)
-			session_err(s, "Message %u was removed by another session.", i + 1);
+			pop3_session_err(s, "Message %u was removed by another session.", i + 1);
 		else
-			session_err(s, "[SYS/TEMP] %s", err.text);
+			pop3_session_err(s, "[SYS/TEMP] %s", err.text);
 		return;
 	}
 	memset(st, 0, sizeof(*st));
@@ -131,9 +131,9 @@ void retr_start(struct pop3_session *s, uint32_t i, bool top, uint64_t lines)
 	st->index = i;
 	pop3_stuffer_init(&st->st, top, lines);
 	if (top)
-		session_ok(s, "Top of message %u follows.", i + 1);
+		pop3_session_ok(s, "Top of message %u follows.", i + 1);
 	else
-		session_ok(s, "%llu octets", (unsigned long long)m->size);
+		pop3_session_ok(s, "%llu octets", (unsigned long long)m->size);
 	conn_pause(s->conn);
-	retr_drained(s);
+	pop3_retr_drained(s);
 }

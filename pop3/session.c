@@ -4,7 +4,7 @@
  * table (commands.c), +OK/-ERR replies with the bad-command limit,
  * timeouts, STLS's state reset and Dovecot-style log lines.
  *
- * Called by pop3-role.c (session_accept) and by every cmd-*.c. RFC 1939
+ * Called by pop3-role.c (pop3_session_accept) and by every cmd-*.c. RFC 1939
  * 3 (commands, replies), 4-6 (AUTHORIZATION, TRANSACTION, UPDATE), RFC
  * 2449 4 (line length), RFC 2595 4 (STLS resets the session's knowledge).
  *
@@ -27,28 +27,28 @@
 
 static unsigned next_session_id;
 
-/* session_set_state - the only place the state changes. The SASL
+/* pop3_session_set_state - the only place the state changes. The SASL
  * exchange allows long base64 lines; commands are held to RFC 2449's 255
  * octets by the dispatcher (so an overlong command gets a reply rather
  * than a silent cut). */
-void session_set_state(struct pop3_session *s, enum pop3_state state)
+void pop3_session_set_state(struct pop3_session *s, enum pop3_state state)
 {
 	s->state = state;
 }
 
-bool session_plaintext_ok(const struct pop3_session *s)
+bool pop3_session_plaintext_ok(const struct pop3_session *s)
 {
 	return s->tls || s->loopback || s->l->set.allow_plaintext;
 }
 
-const char *session_log_user(const struct pop3_session *s)
+const char *pop3_session_log_user(const struct pop3_session *s)
 {
 	return s->user ? s->user : "?";
 }
 
-void session_close(struct pop3_session *s)
+void pop3_session_close(struct pop3_session *s)
 {
-	session_set_state(s, POP3_STATE_QUIT);
+	pop3_session_set_state(s, POP3_STATE_QUIT);
 	conn_close_after_flush(s->conn);
 }
 
@@ -67,7 +67,7 @@ static void reply(struct pop3_session *s, const char *status, const char *fmt, v
 	conn_printf(s->conn, "%s\r\n", line);
 }
 
-void session_ok(struct pop3_session *s, const char *fmt, ...)
+void pop3_session_ok(struct pop3_session *s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -77,7 +77,7 @@ void session_ok(struct pop3_session *s, const char *fmt, ...)
 	va_end(ap);
 }
 
-void session_err(struct pop3_session *s, const char *fmt, ...)
+void pop3_session_err(struct pop3_session *s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -88,16 +88,16 @@ void session_err(struct pop3_session *s, const char *fmt, ...)
 		log_info("pop3%s%s%s: Disconnected: Too many bad commands: rip=%s",
 			 s->user ? "(" : "-login", s->user ? s->user : "", s->user ? ")" : "", s->addr);
 		conn_printf(s->conn, "-ERR Too many bad commands, closing the connection.\r\n");
-		session_close(s);
+		pop3_session_close(s);
 	}
 }
 
-void session_raw(struct pop3_session *s, const char *text)
+void pop3_session_raw(struct pop3_session *s, const char *text)
 {
 	conn_write(s->conn, text, strlen(text));
 }
 
-void session_resume(struct pop3_session *s)
+void pop3_session_resume(struct pop3_session *s)
 {
 	if (s->state == POP3_STATE_QUIT || s->state == POP3_STATE_TLS)
 		return;
@@ -121,18 +121,18 @@ static void dispatch(struct pop3_session *s, char *line, size_t len)
 		str_escape(line, len < 40 ? len : 40, esc, sizeof(esc));
 		log_info("pop3%s%s%s: unknown command from %s: %s", s->user ? "(" : "-login",
 			 s->user ? s->user : "", s->user ? ")" : "", s->addr, esc);
-		session_err(s, "Unknown command.");
+		pop3_session_err(s, "Unknown command.");
 		return;
 	}
 	if (len > POP3_LINE_MAX && strcmp(cmd->name, "AUTH") != 0) {
-		session_err(s, "Command line too long (%d octets at most).", POP3_LINE_MAX + 2);
+		pop3_session_err(s, "Command line too long (%d octets at most).", POP3_LINE_MAX + 2);
 		return;
 	}
 	if (!(cmd->states & where)) {
 		if (where == POP3_IN_AUTH)
-			session_err(s, "%s is only valid after logging in.", cmd->name);
+			pop3_session_err(s, "%s is only valid after logging in.", cmd->name);
 		else
-			session_err(s, "%s is only valid before logging in.", cmd->name);
+			pop3_session_err(s, "%s is only valid before logging in.", cmd->name);
 		return;
 	}
 	cmd->fn(s, line + args_off, len - args_off);
@@ -164,7 +164,7 @@ static void on_line_too_long(struct conn *conn, void *ctx)
 		pop3_auth_cancel(s);
 	log_info("pop3%s%s%s: line too long from %s", s->user ? "(" : "-login",
 		 s->user ? s->user : "", s->user ? ")" : "", s->addr);
-	session_err(s, "Line too long.");
+	pop3_session_err(s, "Line too long.");
 }
 
 static void on_timeout(struct conn *conn, void *ctx)
@@ -181,7 +181,7 @@ static void on_timeout(struct conn *conn, void *ctx)
 		log_info("pop3-login: Disconnected: Inactivity (no auth attempts): rip=%s, lip=%s",
 			 s->addr, s->local_addr);
 	s->quit_seen = true;    /* logged already */
-	session_set_state(s, POP3_STATE_QUIT);
+	pop3_session_set_state(s, POP3_STATE_QUIT);
 }
 
 static void on_drained(struct conn *conn, void *ctx)
@@ -190,7 +190,7 @@ static void on_drained(struct conn *conn, void *ctx)
 
 	(void)conn;
 	if (s->stream.active)
-		retr_drained(s);
+		pop3_retr_drained(s);
 }
 
 static void on_tls_ready(struct conn *conn, void *ctx)
@@ -202,7 +202,7 @@ static void on_tls_ready(struct conn *conn, void *ctx)
 	if (s->state == POP3_STATE_TLS) {
 		/* RFC 2595 4: forget what the client said before TLS. */
 		x_free(&s->user_arg);
-		session_set_state(s, POP3_STATE_AUTHORIZATION);
+		pop3_session_set_state(s, POP3_STATE_AUTHORIZATION);
 	}
 }
 
@@ -253,7 +253,7 @@ static bool addr_is_loopback(const char *a)
 	return strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0;
 }
 
-void session_accept(struct pop3_listener *l, struct conn *conn)
+void pop3_session_accept(struct pop3_listener *l, struct conn *conn)
 {
 	struct pop3_role *role = l->role;
 	struct pop3_session *s = calloc(1, sizeof(*s));
@@ -289,7 +289,7 @@ static void session_free(struct pop3_session *s)
 {
 	struct pop3_role *role = s->l->role;
 
-	retr_abort(s);
+	pop3_retr_abort(s);
 	if (s->auth_id && role->auth)
 		auth_client_cancel(role->auth, s->auth_id);
 	if (s->auth_waiting && role->auth)
@@ -299,7 +299,7 @@ static void session_free(struct pop3_session *s)
 	if (s->ev_timer)
 		event_free(s->ev_timer);
 	/* A session that did not reach UPDATE deletes nothing (RFC 1939 6). */
-	maildrop_close(&s->drop);
+	pop3_maildrop_close(&s->drop);
 	free(s->user_arg);
 	free(s->login_try);
 	free(s->user);
@@ -315,7 +315,7 @@ static void session_free(struct pop3_session *s)
 	pop3_role_session_gone(role);
 }
 
-void session_free_all(struct pop3_role *role)
+void pop3_session_free_all(struct pop3_role *role)
 {
 	while (role->sessions)
 		session_free(role->sessions);
