@@ -1,0 +1,331 @@
+"""bench_pop3.py - the POP3 benchmark driver behind bench/pop3/run.sh.
+
+Builds one Maildir of N small messages plus one big message, gives an
+identical copy to a fresh Postern instance and to a private Dovecot
+(dovecot -c CONF -F on a loopback high port, passwd-file auth: the system
+Dovecot is never touched), then times, for each server, over plaintext on
+loopback (TLS costs the same library work for both and would hide the
+servers' own cost):
+
+  - first login + STAT (each server builds its index from the files),
+  - warm login + STAT (median of 7); both verify the same argon2id hash
+    (Postern's parameters), so the password check costs the same,
+  - UIDL of every message,
+  - RETR of the big message (best of 3, MB/s of wire bytes),
+  - Postern's pop3 role peak RSS (VmHWM) after the big RETRs.
+
+Prints "name value" lines and a markdown table. Run as root (mail files
+belong to mail_owner "postern", Dovecot drops to it too).
+"""
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 50000
+BIG_MB = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+DIR = sys.argv[3] if len(sys.argv) > 3 else "/dev/shm/postern-pop3-bench"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.join(ROOT, "bin")
+USER, PASSWORD = "bench@example.test", "bench password 1"
+EMPTY = "empty@example.test"   # same password, no mail: the login cost alone
+
+
+def argon2id_hash(password):
+    """The hash Postern's auth role makes (libsodium, OPSLIMIT/MEMLIMIT
+    INTERACTIVE: t=2, m=64 MiB), so both servers verify the same hash at
+    the same cost; Dovecot 2.3 reads {ARGON2ID} through libsodium too."""
+    import ctypes
+    import ctypes.util
+    so = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
+    assert so.sodium_init() >= 0
+    out = ctypes.create_string_buffer(128)
+    pw = password.encode()
+    so.crypto_pwhash_str.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulonglong,
+                                     ctypes.c_ulonglong, ctypes.c_size_t]
+    if so.crypto_pwhash_str(out, pw, len(pw), 2, 67108864) != 0:
+        raise SystemExit("crypto_pwhash_str failed")
+    return "{ARGON2ID}" + out.value.decode()
+
+
+HASH = argon2id_hash(PASSWORD)
+
+
+def free_base():
+    for base in range(41000, 65000, 1000):
+        ok = True
+        for p in (25, 587, 465, 143, 993, 110, 995, 443):
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", base + p))
+            except OSError:
+                ok = False
+            finally:
+                s.close()
+        if ok:
+            return base
+    raise SystemExit("no free port base")
+
+
+def make_maildir(d):
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(d, sub))
+    body = ("This is line %d of a small message, long enough to look like mail.\n" * 25)
+    for i in range(N):
+        msg = ("Return-Path: <s%d@example.net>\nDelivered-To: bench@example.test\n"
+               "From: sender%d@example.net\nTo: bench@example.test\nSubject: message %d\n"
+               "Message-ID: <%d@bench>\nDate: Mon, 23 Nov 2026 10:00:00 +0000\n\n"
+               % (i, i % 100, i, i)) + body % tuple(range(25))
+        with open(os.path.join(d, "cur", "1795600000.M%dP1Q%d.bench:2,S" % (i, i)), "w") as f:
+            f.write(msg)
+    line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\n"
+    with open(os.path.join(d, "cur", "1795700000.M1P1Q1.bench:2,"), "wb") as f:
+        f.write(b"From: big@example.net\nSubject: big\n\n")
+        chunk = line * 1000
+        for _ in range(BIG_MB * 1024 * 1024 // len(chunk)):
+            f.write(chunk)
+
+
+class Client:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=600)
+        self.buf = b""
+        self.line()
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            c = self.s.recv(1 << 20)
+            if not c:
+                raise EOFError(self.buf)
+            self.buf += c
+        l, _, self.buf = self.buf.partition(b"\r\n")
+        return l
+
+    def cmd(self, c):
+        self.s.sendall(c.encode() + b"\r\n")
+        r = self.line()
+        if not r.startswith(b"+OK"):
+            raise RuntimeError("%s: %r" % (c, r))
+        return r
+
+    def multi(self, c):
+        """Send c, read the multi-line body; returns its wire length."""
+        self.cmd(c)
+        total = len(self.buf)
+        tail = self.buf[-5:]
+        if b"\r\n.\r\n" in b"\r\n" + self.buf:
+            n = (b"\r\n" + self.buf).index(b"\r\n.\r\n")
+            self.buf = self.buf[n + 3:] if n else self.buf[3:]
+            return n
+        chunks = 0
+        while True:
+            c2 = self.s.recv(1 << 20)
+            if not c2:
+                raise EOFError
+            total += len(c2)
+            chunks += 1
+            tail = (tail + c2)[-5:]
+            if tail == b"\r\n.\r\n":
+                self.buf = b""
+                return total
+
+    def close(self):
+        try:
+            self.cmd("QUIT")
+        finally:
+            self.s.close()
+
+
+def login_stat(port, user=USER):
+    t = time.perf_counter()
+    c = Client(port)
+    c.cmd("USER " + user)
+    c.cmd("PASS " + PASSWORD)
+    st = c.cmd("STAT")
+    dt = time.perf_counter() - t
+    c.close()
+    return dt, st
+
+
+def measure(name, port, pid_fn=None):
+    res = {}
+    dt, st = login_stat(port)
+    res["first_login_stat_s"] = dt
+    assert st.split()[1] == str(N + 1).encode(), st
+    warm, empty = [], []
+    login_stat(port, EMPTY)
+    for _ in range(9):
+        time.sleep(0.1)
+        warm.append(login_stat(port)[0])
+        time.sleep(0.1)
+        empty.append(login_stat(port, EMPTY)[0])
+    res["warm_login_stat_ms"] = statistics.median(warm) * 1000
+    res["empty_login_stat_ms"] = statistics.median(empty) * 1000
+    # what the 50,000 messages add to a login: the maildrop open + snapshot
+    res["maildrop_open_ms"] = res["warm_login_stat_ms"] - res["empty_login_stat_ms"]
+    c = Client(port)
+    c.cmd("USER " + USER)
+    c.cmd("PASS " + PASSWORD)
+    t = time.perf_counter()
+    c.multi("UIDL")
+    res["uidl_all_ms"] = (time.perf_counter() - t) * 1000
+    best = 0.0
+    for _ in range(3):
+        t = time.perf_counter()
+        n = c.multi("RETR %d" % (N + 1))
+        mbs = n / (time.perf_counter() - t) / 1e6
+        best = max(best, mbs)
+    res["retr_big_MBps"] = best
+    t = time.perf_counter()
+    for i in range(1, 2001):
+        c.multi("RETR %d" % i)
+    res["retr_small_per_s"] = 2000 / (time.perf_counter() - t)
+    if pid_fn:
+        pid = pid_fn()
+        if pid:
+            with open("/proc/%d/status" % pid) as f:
+                for l in f:
+                    if l.startswith("VmHWM"):
+                        res["role_peak_rss_MB"] = int(l.split()[1]) / 1024
+    c.close()
+    for k, v in res.items():
+        print("%s %s %.3f" % (name, k, v), flush=True)
+    return res
+
+
+def pop3_role_pid(conf):
+    for e in os.listdir("/proc"):
+        if not e.isdigit():
+            continue
+        try:
+            args = open("/proc/%s/cmdline" % e, "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if conf.encode() in args and b"pop3" in args and b"--role" in args:
+            return int(e)
+    return None
+
+
+def wait_port(port, proc):
+    for _ in range(400):
+        if proc.poll() is not None:
+            raise SystemExit("server exited during start-up")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("port %d never answered" % port)
+
+
+def run_postern(src):
+    d = os.path.join(DIR, "postern")
+    base = free_base()
+    subprocess.run([os.path.join(BIN, "postern"), "init", d, "--port-base", str(base),
+                    "--listen", "127.0.0.1", "--hostname", "bench.example.test"],
+                   check=True, capture_output=True)
+    conf = os.path.join(d, "postern.conf")
+    for u in (USER, EMPTY):
+        subprocess.run([os.path.join(BIN, "postern"), "-c", conf, "user", "add", u,
+                        "--password-hash", HASH], text=True, check=True,
+                       capture_output=True)
+    mail = os.path.join(d, "mail", "example.test", "bench")
+    os.makedirs(os.path.dirname(mail), exist_ok=True)
+    shutil.copytree(src, mail)
+    subprocess.run(["chown", "-R", "postern:postern", os.path.join(d, "mail")], check=True)
+    proc = subprocess.Popen([os.path.join(BIN, "posternd"), "-c", conf, "-f"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        wait_port(base + 110, proc)
+        return measure("postern", base + 110, lambda: pop3_role_pid(conf))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+def run_dovecot(src):
+    d = os.path.join(DIR, "dovecot")
+    os.makedirs(os.path.join(d, "run"))
+    users = os.path.join(d, "users")
+    mail = os.path.join(users, "bench")
+    shutil.copytree(src, mail)
+    os.makedirs(os.path.join(users, "empty"))
+    subprocess.run(["chown", "-R", "postern:postern", users], check=True)
+    port = free_base() + 110
+    with open(os.path.join(d, "passwd"), "w") as f:
+        f.write("%s:%s::::::\n%s:%s::::::\n" % (USER, HASH, EMPTY, HASH))
+    conf = os.path.join(d, "dovecot.conf")
+    with open(conf, "w") as f:
+        f.write("""base_dir = %(d)s/run
+state_dir = %(d)s/run
+protocols = pop3
+listen = 127.0.0.1
+log_path = %(d)s/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+mail_location = maildir:%(users)s/%%n
+pop3_uidl_format = %%08Xu%%08Xv
+first_valid_uid = 1
+passdb {
+  driver = passwd-file
+  args = username_format=%%u %(d)s/passwd
+}
+userdb {
+  driver = static
+  args = uid=postern gid=postern home=%(users)s/%%n
+}
+default_internal_user = postern
+default_login_user = dovenull
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = %(port)d
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+""" % {"d": d, "users": users, "port": port})
+    proc = subprocess.Popen(["dovecot", "-c", conf, "-F"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_port(port, proc)
+        return measure("dovecot", port)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+def main():
+    if os.geteuid() != 0:
+        raise SystemExit("run as root (mail belongs to mail_owner postern)")
+    shutil.rmtree(DIR, ignore_errors=True)
+    os.makedirs(DIR)
+    os.chmod(DIR, 0o755)
+    src = os.path.join(DIR, "src")
+    t = time.time()
+    make_maildir(src)
+    print("generated %d messages + one of %d MB in %.1f s" % (N, BIG_MB, time.time() - t), flush=True)
+    p = run_postern(src)
+    d = run_dovecot(src) if shutil.which("dovecot") else None
+    print()
+    print("| measure | Postern | Dovecot | Postern/Dovecot |")
+    print("|---|---|---|---|")
+    for k in ("first_login_stat_s", "warm_login_stat_ms", "empty_login_stat_ms",
+              "maildrop_open_ms", "uidl_all_ms", "retr_big_MBps",
+              "retr_small_per_s", "role_peak_rss_MB"):
+        pv = p.get(k)
+        dv = d.get(k) if d else None
+        ratio = "%.2f" % (pv / dv) if pv and dv else "-"
+        print("| %s | %s | %s | %s |" % (k, "%.2f" % pv if pv is not None else "-",
+                                         "%.2f" % dv if dv is not None else "-", ratio))
+    shutil.rmtree(DIR, ignore_errors=True)
+
+
+main()
