@@ -241,29 +241,45 @@ static void line_end(struct pop3_stuffer *st)
 
 size_t pop3_stuffer_feed(struct pop3_stuffer *st, const char *in, size_t len, char *out)
 {
-	size_t o = 0;
+	size_t o = 0, i = 0;
 
-	for (size_t i = 0; i < len && !st->done; i++) {
-		char c = in[i];
+	/* Line by line: memchr finds the line end, the bytes before it are
+	 * copied in one go (RETR of a big message is mostly this copy). */
+	while (i < len && !st->done) {
+		const char *nl;
+		size_t end, run;
 
-		st->in_bytes++;
 		if (st->line_start) {
 			st->line_start = false;
-			if (c == '.')
+			if (in[i] == '.')
 				out[o++] = '.';
 		}
-		if (c == '\n') {
-			if (!st->prev_cr)
-				out[o++] = '\r';
-			out[o++] = '\n';
-			st->prev_cr = false;
-			line_end(st);
-			continue;
+		nl = memchr(in + i, '\n', len - i);
+		end = nl ? (size_t)(nl - in) : len;
+		run = end - i;
+		if (run > 0) {
+			memcpy(out + o, in + i, run);
+			o += run;
+			if (st->limited && !st->in_body && st->line_empty) {
+				for (size_t k = i; k < end; k++)
+					if (in[k] != '\r') {
+						st->line_empty = false;
+						break;
+					}
+			}
+			st->prev_cr = in[end - 1] == '\r';
+			st->in_bytes += run;
+			i = end;
 		}
-		out[o++] = c;
-		st->prev_cr = c == '\r';
-		if (c != '\r')
-			st->line_empty = false;
+		if (nl == NULL)
+			break;
+		if (!st->prev_cr)
+			out[o++] = '\r';
+		out[o++] = '\n';
+		st->prev_cr = false;
+		st->in_bytes++;
+		i++;
+		line_end(st);
 	}
 	return o;
 }

@@ -45,8 +45,8 @@ struct auth_client;
 #define POP3_MAX_BAD_COMMANDS 20
 /* RETR/TOP: read this much of the file at a time, and keep at most
  * POP3_STREAM_HIGH bytes queued on the conn before waiting for on_drained. */
-#define POP3_STREAM_CHUNK (32 * 1024)
-#define POP3_STREAM_HIGH (256 * 1024)
+#define POP3_STREAM_CHUNK (64 * 1024)
+#define POP3_STREAM_HIGH (512 * 1024)
 /* The session lock file in the user's index directory. */
 #define POP3_LOCK_FILE "pop3.lock"
 

@@ -1,6 +1,6 @@
 /*
  * retr.c - streaming RETR and TOP (RFC 1939 7 and 8) and long listings:
- * the message file is read POP3_STREAM_CHUNK bytes at a time from the
+ * the message file is read POP3_STREAM_CHUNK (64 KiB) bytes at a time from the
  * descriptor store_msg_open() gives (no copy of the message in memory),
  * converted for the wire by pop3_stuffer_feed() (bare LF -> CRLF,
  * dot-stuffing, TOP's line limit) and queued on the conn until
@@ -55,8 +55,9 @@ static void stream_fail(struct pop3_session *s, const char *why)
 void pop3_retr_drained(struct pop3_session *s)
 {
 	struct pop3_stream *st = &s->stream;
-	char in[POP3_STREAM_CHUNK];
-	char out[2 * POP3_STREAM_CHUNK + 8];
+	/* one event loop thread per process: the buffers can be static */
+	static char in[POP3_STREAM_CHUNK];
+	static char out[2 * POP3_STREAM_CHUNK + 8];
 
 	if (!st->active || conn_is_closing(s->conn))
 		return;

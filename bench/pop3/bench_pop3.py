@@ -11,8 +11,14 @@ servers' own cost):
   - warm login + STAT (median of 7); both verify the same argon2id hash
     (Postern's parameters), so the password check costs the same,
   - UIDL of every message,
-  - RETR of the big message (best of 3, MB/s of wire bytes),
-  - Postern's pop3 role peak RSS (VmHWM) after the big RETRs.
+  - RETR of the big message (best of 3, MB/s of wire bytes) with a Python
+    client and with curl (C; the login excluded),
+  - 2000 small RETRs on one connection,
+  - how much the Postern pop3 role's RSS grows while it sends the big
+    message (sampled every 5 ms), and its RSS at the end.
+
+Both servers run at the same time and the measurements alternate between
+them, so other load on the machine falls on both alike.
 
 Prints "name value" lines and a markdown table. Run as root (mail files
 belong to mail_owner "postern", Dovecot drops to it too).
@@ -151,49 +157,102 @@ def login_stat(port, user=USER):
     return dt, st
 
 
-def measure(name, port, pid_fn=None):
-    res = {}
-    dt, st = login_stat(port)
-    res["first_login_stat_s"] = dt
-    assert st.split()[1] == str(N + 1).encode(), st
-    warm, empty = [], []
-    login_stat(port, EMPTY)
+def rss_kb(pid, field="VmRSS"):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for l in f:
+                if l.startswith(field):
+                    return int(l.split()[1])
+    except (OSError, TypeError):
+        pass
+    return 0
+
+
+def curl_retr(port, n):
+    """RETR n three times on one connection with curl (a C client, so the
+    client is not the bottleneck); MB/s of the 2nd and 3rd transfers
+    (the first includes the login)."""
+    if not shutil.which("curl"):
+        return 0.0
+    url = "pop3://127.0.0.1:%d/%d" % (port, n)
+    r = subprocess.run(["curl", "-s", "--user", "%s:%s" % (USER, PASSWORD),
+                        "-w", "%{size_download} %{time_total}\n"] + ["-o", "/dev/null", url] * 3,
+                       capture_output=True, text=True, timeout=600)
+    rates = []
+    for line in r.stdout.split("\n")[1:]:
+        if line.strip():
+            size, t = line.split()
+            rates.append(float(size) / float(t) / 1e6)
+    return max(rates) if rates else 0.0
+
+
+def measure(servers):
+    """servers: name -> (port, pid_fn). Interleaved, so load from other
+    work on the machine hits both alike."""
+    res = {name: {} for name in servers}
+    for name, (port, _) in servers.items():
+        dt, st = login_stat(port)
+        res[name]["first_login_stat_s"] = dt
+        assert st.split()[1] == str(N + 1).encode(), st
+        login_stat(port, EMPTY)
+    warm = {name: [] for name in servers}
+    empty = {name: [] for name in servers}
     for _ in range(9):
-        time.sleep(0.1)
-        warm.append(login_stat(port)[0])
-        time.sleep(0.1)
-        empty.append(login_stat(port, EMPTY)[0])
-    res["warm_login_stat_ms"] = statistics.median(warm) * 1000
-    res["empty_login_stat_ms"] = statistics.median(empty) * 1000
-    # what the 50,000 messages add to a login: the maildrop open + snapshot
-    res["maildrop_open_ms"] = res["warm_login_stat_ms"] - res["empty_login_stat_ms"]
-    c = Client(port)
-    c.cmd("USER " + USER)
-    c.cmd("PASS " + PASSWORD)
-    t = time.perf_counter()
-    c.multi("UIDL")
-    res["uidl_all_ms"] = (time.perf_counter() - t) * 1000
-    best = 0.0
-    for _ in range(3):
+        for name, (port, _) in servers.items():
+            warm[name].append(login_stat(port)[0])
+            empty[name].append(login_stat(port, EMPTY)[0])
+    for name in servers:
+        r = res[name]
+        r["warm_login_stat_ms"] = statistics.median(warm[name]) * 1000
+        r["empty_login_stat_ms"] = statistics.median(empty[name]) * 1000
+        # what the 50,000 messages add to a login: maildrop open + snapshot
+        r["maildrop_open_ms"] = r["warm_login_stat_ms"] - r["empty_login_stat_ms"]
+    clients = {}
+    for name, (port, _) in servers.items():
+        c = Client(port)
+        c.cmd("USER " + USER)
+        c.cmd("PASS " + PASSWORD)
+        clients[name] = c
         t = time.perf_counter()
-        n = c.multi("RETR %d" % (N + 1))
-        mbs = n / (time.perf_counter() - t) / 1e6
-        best = max(best, mbs)
-    res["retr_big_MBps"] = best
-    t = time.perf_counter()
-    for i in range(1, 2001):
-        c.multi("RETR %d" % i)
-    res["retr_small_per_s"] = 2000 / (time.perf_counter() - t)
-    if pid_fn:
-        pid = pid_fn()
-        if pid:
-            with open("/proc/%d/status" % pid) as f:
-                for l in f:
-                    if l.startswith("VmHWM"):
-                        res["role_peak_rss_MB"] = int(l.split()[1]) / 1024
-    c.close()
-    for k, v in res.items():
-        print("%s %s %.3f" % (name, k, v), flush=True)
+        c.multi("UIDL")
+        res[name]["uidl_all_ms"] = (time.perf_counter() - t) * 1000
+    for _ in range(3):
+        for name, (port, pid_fn) in servers.items():
+            pid = pid_fn() if pid_fn else None
+            before = rss_kb(pid)
+            peak = [before]
+            done = []
+
+            def sample():
+                while not done:
+                    peak[0] = max(peak[0], rss_kb(pid))
+                    time.sleep(0.005)
+            import threading
+            th = threading.Thread(target=sample) if pid else None
+            if th:
+                th.start()
+            t = time.perf_counter()
+            n = clients[name].multi("RETR %d" % (N + 1))
+            mbs = n / (time.perf_counter() - t) / 1e6
+            done.append(1)
+            if th:
+                th.join()
+                res[name]["retr_rss_growth_MB"] = max(res[name].get("retr_rss_growth_MB", 0),
+                                                      (peak[0] - before) / 1024)
+            res[name]["retr_big_MBps"] = max(res[name].get("retr_big_MBps", 0), mbs)
+    for name, c in clients.items():
+        t = time.perf_counter()
+        for i in range(1, 2001):
+            c.multi("RETR %d" % i)
+        res[name]["retr_small_per_s"] = 2000 / (time.perf_counter() - t)
+        c.close()
+    for name, (port, pid_fn) in servers.items():
+        res[name]["retr_big_curl_MBps"] = curl_retr(port, N + 1)
+        if pid_fn:
+            res[name]["role_rss_MB"] = rss_kb(pid_fn()) / 1024
+    for name, r in res.items():
+        for k, v in r.items():
+            print("%s %s %.3f" % (name, k, v), flush=True)
     return res
 
 
@@ -240,12 +299,8 @@ def run_postern(src):
     proc = subprocess.Popen([os.path.join(BIN, "posternd"), "-c", conf, "-f"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    try:
-        wait_port(base + 110, proc)
-        return measure("postern", base + 110, lambda: pop3_role_pid(conf))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+    wait_port(base + 110, proc)
+    return base + 110, (lambda: pop3_role_pid(conf)), proc
 
 
 def run_dovecot(src):
@@ -294,12 +349,8 @@ service pop3-login {
 """ % {"d": d, "users": users, "port": port})
     proc = subprocess.Popen(["dovecot", "-c", conf, "-F"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_port(port, proc)
-        return measure("dovecot", port)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+    wait_port(port, proc)
+    return port, None, proc
 
 
 def main():
@@ -312,14 +363,27 @@ def main():
     t = time.time()
     make_maildir(src)
     print("generated %d messages + one of %d MB in %.1f s" % (N, BIG_MB, time.time() - t), flush=True)
-    p = run_postern(src)
-    d = run_dovecot(src) if shutil.which("dovecot") else None
+    servers, procs = {}, []
+    try:
+        port, pid_fn, proc = run_postern(src)
+        procs.append(proc)
+        servers["postern"] = (port, pid_fn)
+        if shutil.which("dovecot"):
+            port, pid_fn, proc = run_dovecot(src)
+            procs.append(proc)
+            servers["dovecot"] = (port, pid_fn)
+        res = measure(servers)
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+    p, d = res["postern"], res.get("dovecot")
     print()
     print("| measure | Postern | Dovecot | Postern/Dovecot |")
     print("|---|---|---|---|")
     for k in ("first_login_stat_s", "warm_login_stat_ms", "empty_login_stat_ms",
-              "maildrop_open_ms", "uidl_all_ms", "retr_big_MBps",
-              "retr_small_per_s", "role_peak_rss_MB"):
+              "maildrop_open_ms", "uidl_all_ms", "retr_big_MBps", "retr_big_curl_MBps",
+              "retr_small_per_s", "retr_rss_growth_MB", "role_rss_MB"):
         pv = p.get(k)
         dv = d.get(k) if d else None
         ratio = "%.2f" % (pv / dv) if pv and dv else "-"
