@@ -26,6 +26,7 @@ from pop3_helpers import (PASSWORD, Client, add_users, client_context, crlf, del
                           stored_files, stored_message)
 
 USERS = ["u%d@example.test" % i for i in range(1, 31)]
+MBOX_USER = "mb@example.test"
 
 
 def local_nonloopback_addr():
@@ -59,6 +60,14 @@ def inst():
         i.lan_port = free_port(i.lan)
         i.append_conf("pop3lan/listen = pop3 %s:%d tls=starttls" % (i.lan, i.lan_port))
     add_users(i, USERS)
+    # an mbox user: mail in one file, From_ lines, the mbox backend's locks
+    mbox_dir = os.path.join(i.dir, "mbox")
+    os.makedirs(mbox_dir)
+    shutil.chown(mbox_dir, "postern", "postern")
+    r = i.run("user", "add", MBOX_USER, "--password-stdin", "--mail",
+              "mbox:%s/mb:INBOX=%s/mb/inbox" % (mbox_dir, mbox_dir), input=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    i.mbox_inbox = os.path.join(mbox_dir, "mb", "inbox")
     i.start()
     i.wait_log("pop3: ready")
     yield i
@@ -501,3 +510,28 @@ def test_apop_enabled_is_a_config_error(tmp_root):
         i.wait_log("%s:%d: pop3_enable_apop: APOP needs plaintext-equivalent passwords" % (i.conf, line))
     finally:
         i.stop()
+
+
+def test_mbox_user(inst):
+    """The same semantics on an mbox INBOX: sizes, exact bytes (a body line
+    starting with "From " is quoted in the file, not on the wire), DELE +
+    QUIT rewrites the file without the message."""
+    deliver(inst, MBOX_USER, b"Subject: mb1\n\nFrom here on\n.dot\nend\n")
+    deliver(inst, MBOX_USER, b"Subject: mb2\n\nsecond\n")
+    c = Client(inst.ports["pop3"])
+    c.login(MBOX_USER)
+    assert c.cmd("STAT").startswith("+OK 2 ")
+    status, body = c.multi("RETR 1")
+    assert status == "+OK %d octets" % len(body)
+    assert body.endswith(b"Subject: mb1\r\n\r\nFrom here on\r\n.dot\r\nend\r\n")
+    assert c.cmd("LIST 1") == "+OK 1 %d" % len(body)
+    assert c.cmd("DELE 1").startswith("+OK")
+    assert c.cmd("QUIT") == "+OK Logging out, messages deleted."
+    assert c.closed()
+    with open(inst.mbox_inbox, "rb") as f:
+        data = f.read()
+    assert b"Subject: mb1" not in data and b"Subject: mb2" in data
+    c = Client(inst.ports["pop3"])
+    c.login(MBOX_USER)
+    assert c.cmd("STAT").startswith("+OK 1 ")
+    c.cmd("QUIT")
