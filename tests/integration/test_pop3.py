@@ -535,3 +535,44 @@ def test_mbox_user(inst):
     c.login(MBOX_USER)
     assert c.cmd("STAT").startswith("+OK 1 ")
     c.cmd("QUIT")
+
+
+def test_login_delay_and_file_name_uidls(tmp_root):
+    """pop3_login_delay announced in CAPA and enforced per user with
+    [LOGIN-DELAY]; pop3_uidl_format = %f gives a taken-over Maildir's file
+    names (without Postern's ,U= and the :2, info) as UIDLs."""
+    i = make_instance(tmp_root)
+    i.append_conf("pop3_login_delay = 30s\npop3_uidl_format = %f")
+    user = "mig@example.test"
+    add_users(i, [user])
+    # a Maildir written by another server: Dovecot-style names in cur/
+    md = os.path.join(i.dir, "mail", "example.test", "mig")
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(md, sub))
+    names = ["1700000000.M1P10.old,S=60,W=62", "1700000001.M2P10.old,S=60,W=62"]
+    for n, name in enumerate(names):
+        with open(os.path.join(md, "cur", name + ":2,S"), "wb") as f:
+            f.write(b"Subject: old %d\n\nmigrated body %d\n" % (n, n))
+    for dirpath, _, files in os.walk(os.path.join(i.dir, "mail")):
+        shutil.chown(dirpath, "postern", "postern")
+        for f in files:
+            shutil.chown(os.path.join(dirpath, f), "postern", "postern")
+    try:
+        i.start()
+        i.wait_log("pop3: ready")
+        c = Client(i.ports["pop3"])
+        c.cmd("CAPA")
+        assert b"LOGIN-DELAY 30\r\n" in c.multi_raw()
+        c.login(user)
+        c.cmd("UIDL")
+        got = [l.split()[1] for l in c.multi_raw().decode().split("\r\n") if l]
+        assert got == names
+        assert c.cmd("QUIT").startswith("+OK")
+        # the files now carry ,U= (the takeover), the UIDLs do not change
+        assert all(",U=" in n for n in os.listdir(os.path.join(md, "cur")))
+        c = Client(i.ports["pop3"])
+        c.cmd("USER " + user)
+        assert c.cmd("PASS " + PASSWORD) == \
+            "-ERR [LOGIN-DELAY] Logged in too recently; wait and try again."
+    finally:
+        i.stop()
