@@ -576,3 +576,17 @@ def test_login_delay_and_file_name_uidls(tmp_root):
             "-ERR [LOGIN-DELAY] Logged in too recently; wait and try again."
     finally:
         i.stop()
+
+
+def test_stls_discards_pipelined_plaintext(inst):
+    """Commands pipelined behind STLS in plaintext are thrown away (RFC
+    2595 4; the STARTTLS command injection): the USER sent before the
+    handshake must not count after it."""
+    c = Client(inst.ports["pop3"])
+    c.send("STLS\r\nUSER %s\r\n" % USERS[19])
+    assert c.line() == "+OK Begin TLS negotiation now."
+    c.sock = client_context().wrap_socket(c.sock)
+    assert c.cmd("PASS " + PASSWORD) == "-ERR No user name given; send USER first."
+    assert c.cmd("STLS") == "-ERR TLS is already active."
+    c.login(USERS[19])
+    c.cmd("QUIT")
