@@ -179,6 +179,13 @@ static int settings_load(struct pop3_listener *l)
 		return -1;
 	}
 	set->uidl_names = pop3_uidl_uses_name(set->uidl_format);
+	if (set->allow_plaintext && config_bool(v, "disable_plaintext_auth")) {
+		/* The auth role checks the same thing by local port and would
+		 * still refuse PLAIN/LOGIN: say so now, not at the first login. */
+		where(v, "pop3_allow_plaintext_auth", at, sizeof(at));
+		log_warn("%s: pop3_allow_plaintext_auth = yes, but disable_plaintext_auth = yes makes the auth role refuse plaintext logins on %s anyway; also set %s/disable_plaintext_auth = no",
+			 at, l->cl->name, l->cl->name);
+	}
 	if (strcmp(set->expire, "NEVER") != 0) {
 		uint32_t days;
 		if (pop3_msgnum_parse(set->expire, strlen(set->expire), &days) < 0 || days > 36500) {
