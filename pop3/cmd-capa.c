@@ -3,7 +3,8 @@
  * state. Before login: USER and SASL only where plaintext logins are
  * allowed (TLS, loopback, or pop3_allow_plaintext_auth) - PLAIN and LOGIN
  * are left out of SASL otherwise, as RFC 2595 2.2 asks - and STLS while
- * TLS is possible and not on yet. After login the login capabilities are
+ * TLS is possible and not on yet; LOGIN-DELAY only when pop3_login_delay
+ * is set. After login the login capabilities are
  * gone (RFC 2449 5 allows the list to change with the state).
  */
 #include <string.h>
@@ -55,7 +56,10 @@ void pop3_cmd_capa(struct pop3_session *s, const char *args, size_t len)
 	}
 	snprintf(line, sizeof(line), "EXPIRE %s\r\n", set->expire);
 	pop3_session_raw(s, line);
-	snprintf(line, sizeof(line), "LOGIN-DELAY %lld\r\n", set->login_delay);
-	pop3_session_raw(s, line);
+	if (set->login_delay > 0) {
+		/* RFC 2449 6 (LOGIN-DELAY): announced only when there is a delay */
+		snprintf(line, sizeof(line), "LOGIN-DELAY %lld\r\n", set->login_delay);
+		pop3_session_raw(s, line);
+	}
 	pop3_session_raw(s, "IMPLEMENTATION Postern\r\n.\r\n");
 }

@@ -7,7 +7,7 @@
  * POP3_STREAM_HIGH bytes wait; conn's on_drained brings the next batch.
  * A 50 MB message thus costs one chunk plus the queue, and the other
  * sessions of the process are served between batches. Input is paused
- * meanwhile so pipelined commands wait their turn (RFC 2449 6.6).
+ * meanwhile so pipelined commands wait their turn (RFC 2449 6, PIPELINING).
  *
  * Called by cmd-retr.c (pop3_retr_start), cmd-list.c (listings), session.c
  * (on_drained -> pop3_retr_drained, session end -> pop3_retr_abort).

@@ -9,7 +9,7 @@
  * 2449 4 (line length), RFC 2595 4 (STLS resets the session's knowledge).
  *
  * Asynchronous work (the auth role, the userdb) and RETR/TOP streaming
- * pause the conn: pipelined commands (RFC 2449 6.6) stay buffered and are
+ * pause the conn: pipelined commands (RFC 2449 6, PIPELINING) stay buffered and are
  * answered in order afterwards.
  */
 #include <stdarg.h>
