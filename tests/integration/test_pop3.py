@@ -590,3 +590,39 @@ def test_stls_discards_pipelined_plaintext(inst):
     assert c.cmd("STLS") == "-ERR TLS is already active."
     c.login(USERS[19])
     c.cmd("QUIT")
+
+
+def test_temporary_and_store_failures(tmp_root):
+    """The auth role unreachable (its socket removed before the first
+    login; the role connects lazily) answers [SYS/TEMP] and the session
+    goes on; a user whose mail location cannot be opened gets [SYS/TEMP]
+    or [SYS/PERM], never a crash, and the log names the problem."""
+    i = make_instance(tmp_root)
+    add_users(i, [USERS[20]])
+    r = i.run("user", "add", "broken@example.test", "--password-stdin", "--mail",
+              "maildir:/proc/1/postern-cannot-be-here", input=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    try:
+        i.start()
+        i.wait_log("pop3: ready")
+        sock = os.path.join(i.run_dir, "auth")
+        os.rename(sock, sock + ".away")
+        c = Client(i.ports["pop3s"], tls=True)
+        c.cmd("USER " + USERS[20])
+        assert c.cmd("PASS " + PASSWORD) == \
+            "-ERR [SYS/TEMP] Temporary authentication failure, try again later."
+        assert c.cmd("CAPA").startswith("+OK")       # still there
+        c.multi_raw()
+        os.rename(sock + ".away", sock)               # back: the next login reconnects
+        c.cmd("USER " + USERS[20])
+        assert c.cmd("PASS " + PASSWORD) == "+OK Logged in."
+        c.cmd("QUIT")
+        c = Client(i.ports["pop3"])
+        c.cmd("USER broken@example.test")
+        r = c.cmd("PASS " + PASSWORD)
+        assert re.match(r"-ERR \[SYS/(TEMP|PERM)\] ", r), r
+        c.login(USERS[20])                            # the session goes on
+        c.cmd("QUIT")
+        i.wait_log("pop3-login: Aborted login (")
+    finally:
+        i.stop()
