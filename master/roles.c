@@ -5,7 +5,7 @@
  * by `postern init` (which listeners to write enabled) and `postern check`.
  *
  * Built: auth (always started, no listeners; keeps root only with PAM),
- * smtp, imap. Next: queue (.exclusive), pop3, web. Until a protocol's role
+ * smtp, imap, pop3. Next: queue (.exclusive), web. Until a protocol's role
  * is listed here, a listener for it makes posternd refuse to start rather
  * than accept connections it cannot serve.
  *
@@ -19,6 +19,7 @@
 
 #include "auth/auth-role.h"
 #include "imap/imap-role.h"
+#include "pop3/pop3-role.h"
 #include "smtp/smtp-role.h"
 #include "master/master.h"
 #include "role.h"
@@ -32,6 +33,8 @@ static const struct role_def built_roles[] = {
 	  .doc = "SMTP server: mx, submission and smtps listeners; writes the queue's incoming files" },
 	{ .name = "imap", .main = imap_role_main,
 	  .doc = "IMAP server: imap (143, STARTTLS) and imaps (993) listeners; imap_processes workers" },
+	{ .name = "pop3", .main = pop3_role_main,
+	  .doc = "POP3 server: pop3 (110, STLS) and pop3s (995, implicit TLS) listeners" },
 	{ .name = NULL },
 };
 
