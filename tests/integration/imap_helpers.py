@@ -15,7 +15,8 @@ Clients:
   Raw(inst, ...)          a byte-exact client on a socket: send() bytes,
                           line() / until_tagged(tag) to read, for malformed
                           input and exact response checks
-Delivery: deliver(inst, user, message_bytes) runs `postern deliver USER`.
+Delivery: deliver(inst, user, message_bytes) runs `postern deliver USER`;
+set_maildir_flags(inst, user, uid, "ST") changes flags as another MUA would.
 
 Module scope keeps the suite fast (one start per file); the instance is
 stopped and checked like the harness's `instance` fixture (no sanitizer
@@ -24,6 +25,7 @@ report, no process left).
 import imaplib
 import itertools
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -111,6 +113,26 @@ def deliver(inst, user, message, mailbox=None):
     r = subprocess.run([inst.bin("postern"), "-c", inst.conf] + args, input=message,
                        capture_output=True, env=inst.env, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr.decode(errors="replace")
+
+
+def maildir(inst, user):
+    """The Maildir root of a virtual user of the instance."""
+    local, domain = user.split("@")
+    return os.path.join(inst.dir, "mail", domain, local)
+
+
+def set_maildir_flags(inst, user, uid, letters):
+    """Change a message's flags the way another MUA would: rename its
+    file (letters: Maildir flag letters, e.g. "ST" for \\Seen \\Deleted)."""
+    root = maildir(inst, user)
+    for sub in ("cur", "new"):
+        for name in os.listdir(os.path.join(root, sub)):
+            base = name.split(":2,")[0]
+            if re.search(r",U=%d(,|$)" % uid, base):
+                os.rename(os.path.join(root, sub, name),
+                          os.path.join(root, "cur", base + ":2," + "".join(sorted(letters))))
+                return
+    raise AssertionError("no file for UID %d in %s" % (uid, root))
 
 
 def message(subject="test", body="hello\r\n", sender="carol@example.org", to="alice@example.test"):

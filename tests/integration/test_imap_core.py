@@ -21,31 +21,13 @@ import time
 import pytest
 
 from harness import SAN, TIMEOUT
-from imap_helpers import (PASSWORD, USERS, Raw, add_user, deliver, fresh_user, imap,
+from imap_helpers import (PASSWORD, USERS, Raw, add_user, deliver, fresh_user, imap,  # noqa: F401
                           imap_instance, imaps, login, message, role_worker_pids, rss_kb,
-                          start_imap)  # noqa: F401 (fixture)
+                          set_maildir_flags, start_imap)
 
 CAPS = ("IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN "
         "SPECIAL-USE LIST-EXTENDED UIDPLUS MOVE")
 PRE_LOGIN = CAPS + " STARTTLS AUTH=PLAIN AUTH=LOGIN AUTH=SCRAM-SHA-256"
-
-
-def maildir(inst, user):
-    local, domain = user.split("@")
-    return os.path.join(inst.dir, "mail", domain, local)
-
-
-def set_maildir_flags(inst, user, uid, letters):
-    """Change a message's flags the way another MUA would: rename its file."""
-    root = maildir(inst, user)
-    for sub in ("cur", "new"):
-        for name in os.listdir(os.path.join(root, sub)):
-            base = name.split(":2,")[0]
-            if re.search(r",U=%d(,|$)" % uid, base):
-                os.rename(os.path.join(root, sub, name),
-                          os.path.join(root, "cur", base + ":2," + "".join(sorted(letters))))
-                return
-    raise AssertionError("no file for UID %d in %s" % (uid, root))
 
 
 # ---- greeting, capabilities, login --------------------------------------
