@@ -276,6 +276,23 @@ char *imap_mailbox_from_client(const struct imap_session *s, const char *name,
 			       const char **error_r);
 /* imap_mailbox_to_client - the reverse; new memory or NULL on OOM. */
 char *imap_mailbox_to_client(const struct imap_session *s, const char *name);
+/* (added, imapmbox) imap_mailbox_pattern_from_client - a LIST reference or
+ * pattern to the store's form like imap_mailbox_from_client, but '*', '%'
+ * and empty levels are kept (no name checks). New memory or NULL with
+ * *error_r (static text). */
+char *imap_mailbox_pattern_from_client(const struct imap_session *s, const char *pattern,
+				       const char **error_r);
+/* (added) imap_mailbox_client_representable - false for a store name the
+ * client cannot see faithfully (a '.' inside a level while the separator
+ * is '.'); LIST leaves such names out. */
+bool imap_mailbox_client_representable(const struct imap_session *s, const char *name);
+/* (added) imap_mutf7_decode / imap_mutf7_encode - modified UTF-7 (RFC 3501
+ * 5.1.3) to UTF-8 and back, appending to out, no separator or INBOX
+ * handling. decode: 0, or -1 with *error_r (static text) for text that is
+ * not canonical modified UTF-7 or does not fit out. encode: bytes that are
+ * not UTF-8 become U+FFFD; 0, or -1 when out is full. */
+int imap_mutf7_decode(const char *in, struct strbuf *out, const char **error_r);
+int imap_mutf7_encode(const char *in, struct strbuf *out);
 
 /* ---- login hooks (cmd-list.c / imap-special-use.c) ---- */
 
