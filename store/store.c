@@ -472,6 +472,67 @@ static int rename_record(struct store_user *u, const char *from, const char *to,
 	return index_commit(txn, err);
 }
 
+struct uid_vec {
+	uint32_t *v;
+	size_t n, cap;
+	bool oom;
+};
+
+static int uid_collect_cb(const struct store_msg *m, void *ctx)
+{
+	struct uid_vec *uv = ctx;
+
+	if (uv->n == uv->cap) {
+		size_t cap = uv->cap ? uv->cap * 2 : 256;
+		uint32_t *n = realloc(uv->v, cap * sizeof(*n));
+
+		if (n == NULL) {
+			uv->oom = true;
+			return 1;
+		}
+		uv->v = n;
+		uv->cap = cap;
+	}
+	uv->v[uv->n++] = m->uid;
+	return 0;
+}
+
+/* RFC 3501 6.3.5: renaming INBOX moves all its messages into a new
+ * mailbox of that name and leaves INBOX in place, empty; mailboxes below
+ * INBOX stay where they are. The caller checked both names. A failure
+ * halfway leaves the messages moved so far in the new mailbox (each move
+ * is a copy, then an expunge, so none is lost). */
+static int rename_inbox(struct store_user *u, const char *newname, struct store_error *err)
+{
+	struct store_mailbox *src = NULL, *dst = NULL;
+	struct uid_vec uv = { 0 };
+	int ret = -1;
+
+	if (store_mailbox_create(u, newname, 0, err) < 0)
+		return -1;
+	if ((src = store_mailbox_open(u, "INBOX", 0, err)) == NULL ||
+	    (dst = store_mailbox_open(u, newname, STORE_OPEN_NOSYNC, err)) == NULL)
+		goto out;
+	if (store_mailbox_foreach(src, 0, uid_collect_cb, &uv, err) < 0)
+		goto out;
+	if (uv.oom) {
+		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < uv.n; i++) {
+		if (store_msg_move(src, uv.v[i], dst, NULL, err) < 0 &&
+		    err->cls != STORE_ERR_EXPUNGED)
+			goto out;
+	}
+	memset(err, 0, sizeof(*err));
+	ret = 0;
+out:
+	free(uv.v);
+	store_mailbox_close(&dst);
+	store_mailbox_close(&src);
+	return ret;
+}
+
 int store_mailbox_rename(struct store_user *u, const char *oldname, const char *newname,
 			 struct store_error *err)
 {
@@ -481,16 +542,13 @@ int store_mailbox_rename(struct store_user *u, const char *oldname, const char *
 	memset(err, 0, sizeof(*err));
 	if (check_name(oldname, err) < 0 || check_name(newname, err) < 0)
 		return -1;
-	if (strcasecmp(oldname, "INBOX") == 0) {
-		store_error_set(err, STORE_ERR_PERM,
-				"Renaming INBOX is not supported; move its messages instead");
-		return -1;
-	}
 	if (strcasecmp(newname, "INBOX") == 0 ||
 	    u->backend->mailbox_exists(u, newname, err) > 0) {
 		store_error_set(err, STORE_ERR_EXISTS, "Mailbox already exists");
 		return -1;
 	}
+	if (strcasecmp(oldname, "INBOX") == 0)
+		return rename_inbox(u, newname, err);
 	rc = u->backend->mailbox_exists(u, oldname, err);
 	if (rc <= 0) {
 		if (rc == 0)
