@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "store/store.h"
 #include "util.h"
@@ -362,6 +363,13 @@ int imap_list_quote(struct strbuf *out, const char *s);
  * space-separated (a space first unless out is empty or ends in '('). */
 unsigned imap_special_use_from_name(const char *name);
 int imap_special_use_format(struct strbuf *out, unsigned special_use);
+
+/* ---- APPEND date-time (imap-datetime.c, added by imapmbox) ---- */
+
+/* imap_datetime_parse - RFC 3501 9 "date-time" without the quotes
+ * ("17-Jul-1996 02:44:25 -0700", day may be space-padded) to a time_t.
+ * 0, or -1 with *error_r (static text for BAD). */
+int imap_datetime_parse(const char *s, time_t *t_r, const char **error_r);
 
 /* ---- login hooks (cmd-list.c / imap-special-use.c) ---- */
 
