@@ -132,7 +132,7 @@ enum imap_cmd_result imap_cmd_append(struct imap_cmd *cmd)
 
 		snprintf(code, sizeof(code), "APPENDUID %u %u", st.uidvalidity, uid);
 		store_mailbox_close(&box);
-		res = imap_cmd_ok(cmd, code, "APPEND completed");
+		res = imap_cmd_ok(cmd, code, "Append completed.");
 	}
 out:
 	if (owned)

@@ -133,7 +133,7 @@ static enum imap_cmd_result list_run(struct imap_cmd *cmd, const char *verb, con
 		free(client);
 		imap_send_untagged(s, "%s", line.data);
 	}
-	res = imap_cmd_ok(cmd, NULL, "%s completed", verb);
+	res = imap_cmd_ok(cmd, NULL, "%s completed.", verb[1] == 'I' ? "List" : "Lsub");
 out:
 	strbuf_free(&line);
 	imap_list_entries_free(ents, nents);
@@ -148,7 +148,7 @@ out:
 static enum imap_cmd_result list_delimiter(struct imap_cmd *cmd, const char *verb)
 {
 	imap_send_untagged(cmd->sess, "%s (\\Noselect) \"%c\" \"\"", verb, cmd->sess->hierarchy_sep);
-	return imap_cmd_ok(cmd, NULL, "%s completed", verb);
+	return imap_cmd_ok(cmd, NULL, "%s completed.", verb[1] == 'I' ? "List" : "Lsub");
 }
 
 static int parse_selection(const struct imap_arg *a, struct imap_list_opts *o, bool *remote_r,
@@ -266,5 +266,5 @@ enum imap_cmd_result imap_cmd_namespace(struct imap_cmd *cmd)
 		return imap_cmd_bad(cmd, NULL, "NAMESPACE takes no arguments");
 	/* One personal namespace with no prefix; no other users', no shared. */
 	imap_send_untagged(cmd->sess, "NAMESPACE ((\"\" \"%c\")) NIL NIL", cmd->sess->hierarchy_sep);
-	return imap_cmd_ok(cmd, NULL, "NAMESPACE completed");
+	return imap_cmd_ok(cmd, NULL, "Namespace completed.");
 }

@@ -117,6 +117,7 @@ static bool selection_under(const struct imap_session *s, const char *name)
 static void close_selection(struct imap_session *s, const char *why)
 {
 	imap_select_close(s);
+	imap_session_set_state(s, IMAP_STATE_AUTH);
 	imap_send_untagged(s, "OK [CLOSED] Selected mailbox %s", why);
 }
 
@@ -160,7 +161,7 @@ enum imap_cmd_result imap_cmd_create(struct imap_cmd *cmd)
 		return imap_cmd_store_error(cmd, &err);
 	}
 	free(name);
-	return imap_cmd_ok(cmd, NULL, "CREATE completed");
+	return imap_cmd_ok(cmd, NULL, "Create completed.");
 }
 
 /* DELETE mailbox - RFC 3501 6.3.4. */
@@ -201,7 +202,7 @@ enum imap_cmd_result imap_cmd_delete(struct imap_cmd *cmd)
 	free(name);
 	if (rc < 0)
 		return imap_cmd_store_error(cmd, &err);
-	return imap_cmd_ok(cmd, NULL, "DELETE completed");
+	return imap_cmd_ok(cmd, NULL, "Delete completed.");
 }
 
 /* RENAME existing new - RFC 3501 6.3.5. */
@@ -234,7 +235,7 @@ enum imap_cmd_result imap_cmd_rename(struct imap_cmd *cmd)
 		if (store_mailbox_rename(s->store, from, to, &err) < 0)
 			res = imap_cmd_store_error(cmd, &err);
 		else
-			res = imap_cmd_ok(cmd, NULL, "RENAME completed");
+			res = imap_cmd_ok(cmd, NULL, "Rename completed.");
 	}
 	free(from);
 	free(to);
@@ -256,7 +257,7 @@ static enum imap_cmd_result subscribe(struct imap_cmd *cmd, bool on)
 	free(name);
 	if (rc < 0)
 		return imap_cmd_store_error(cmd, &err);
-	return imap_cmd_ok(cmd, NULL, "%s completed", on ? "SUBSCRIBE" : "UNSUBSCRIBE");
+	return imap_cmd_ok(cmd, NULL, "%s completed.", on ? "Subscribe" : "Unsubscribe");
 }
 
 /* SUBSCRIBE / UNSUBSCRIBE mailbox - RFC 3501 6.3.6, 6.3.7. */

@@ -97,5 +97,5 @@ enum imap_cmd_result imap_cmd_status(struct imap_cmd *cmd)
 	}
 	imap_send_untagged(s, "%s", line.data);
 	strbuf_free(&line);
-	return imap_cmd_ok(cmd, NULL, "STATUS completed");
+	return imap_cmd_ok(cmd, NULL, "Status completed.");
 }
