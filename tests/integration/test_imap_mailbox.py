@@ -6,16 +6,23 @@ sessions, STATUS (with HIGHESTMODSEQ and SIZE), APPEND (flags, date-time,
 APPENDUID RFC 4315, TRYCREATE, empty, a 5 MB message with bounded memory,
 EXISTS on the selected mailbox), international names through modified
 UTF-7 checked in the store with `postern mailbox list`, special-use
-folders created at first login, refused names and hostile LIST patterns.
+folders created at first login, refused names, hostile LIST patterns, and
+the '.' hierarchy separator on a second instance (dot_instance).
 
 One Postern instance per module (imap_helpers.imap_instance); each test
 uses its own fresh user so the folder trees do not mix.
 """
+import os
 import re
+import shutil
+import tempfile
 import time
 
+import pytest
+
+from harness import make_instance
 from imap_helpers import (PASSWORD, Raw, deliver, fresh_user, imap, imap_instance,  # noqa: F401
-                          message, role_worker_pids)
+                          message, role_worker_pids, start_imap, stop_and_check)
 
 SPECIAL_LIST = [
     '* LIST (\\HasNoChildren) "/" "INBOX"',
@@ -397,3 +404,46 @@ def test_append_5mb_memory_bounded(imap_instance):
     for pid in pids:
         grown = peak_kb(pid) - before[pid]
         assert grown < 3000, "worker %d peak RSS grew by %d kB" % (pid, grown)
+
+
+@pytest.fixture(scope="module")
+def dot_instance():
+    """A second instance with imap_hierarchy_separator = . (Courier style)."""
+    d = tempfile.mkdtemp(prefix="postern-imap-dot-")
+    os.chmod(d, 0o755)
+    inst = make_instance(d)
+    try:
+        start_imap(inst, params=("imap_hierarchy_separator=.", "imap_processes=1"), users=())
+        yield inst
+    finally:
+        problems, text = stop_and_check(inst)
+        shutil.rmtree(d, ignore_errors=True)
+        if problems:
+            pytest.fail("; ".join(problems) + "\n--- log:\n" + text[-8000:])
+
+
+def test_dot_separator(dot_instance):
+    user = fresh_user(dot_instance)
+    r = session(dot_instance, user)
+    assert ok(r, "a1", "NAMESPACE") == ['* NAMESPACE (("" ".")) NIL NIL']
+    assert ok(r, "a2", 'LIST "" ""') == ['* LIST (\\Noselect) "." ""']
+    ok(r, "a3", 'CREATE "Lists.postern."', "OK Create completed.")
+    ok(r, "a4", 'CREATE "INBOX.Sub"', "OK Create completed.")
+    ok(r, "a5", 'CREATE "a/b"',
+       "NO [CANNOT] '/' is not allowed in mailbox names: the hierarchy separator is '.'")
+    assert ok(r, "a6", 'LIST "" "Lists*"') == [
+        '* LIST (\\HasChildren) "." "Lists"', '* LIST (\\HasNoChildren) "." "Lists.postern"']
+    assert ok(r, "a7", 'LIST "" "inbox.%"') == ['* LIST (\\HasNoChildren) "." "INBOX.Sub"']
+    assert ok(r, "a8", 'STATUS "Lists.postern" (MESSAGES)') == [
+        '* STATUS "Lists.postern" (MESSAGES 0)']
+    r.close()
+    # the store keeps '/' whatever the client sees
+    p = dot_instance.run("mailbox", "list", user)
+    assert "Lists/postern" in p.stdout.splitlines(), p.stdout
+    assert "INBOX/Sub" in p.stdout.splitlines(), p.stdout
+    # a store name with a '.' inside cannot be shown with '.' as separator
+    p = dot_instance.run("mailbox", "create", user, "v1.2")
+    assert p.returncode == 0, p.stderr
+    r = session(dot_instance, user)
+    assert ok(r, "b1", 'LIST "" "v*"') == []
+    r.close()
