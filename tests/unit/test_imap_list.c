@@ -153,7 +153,7 @@ static struct imap_list_box boxes[] = {
 
 static char *run(const struct imap_list_opts *o, const char *const *patterns, const char *verb)
 {
-	struct imap_list_pattern *pats[4];
+	struct imap_list_pattern *pats[4] = { NULL };
 	struct imap_list_entry *v;
 	const char *error;
 	size_t n = 0, np = 0;
