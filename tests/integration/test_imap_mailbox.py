@@ -400,7 +400,10 @@ def test_append_5mb_memory_bounded(imap_instance):
     m = re.search(rb"MESSAGES 1 SIZE (\d+)", data[0])
     assert m and int(m.group(1)) >= len(body), data
     c.logout()
-    # the parser spooled the literal: no worker's peak grew by the message
+    # the parser spooled the literal: no worker's peak grew by the message.
+    # Not under ASan: its quarantine keeps every freed input buffer around.
+    if os.environ.get("POSTERN_SAN") == "1":
+        return
     for pid in pids:
         grown = peak_kb(pid) - before[pid]
         assert grown < 3000, "worker %d peak RSS grew by %d kB" % (pid, grown)
