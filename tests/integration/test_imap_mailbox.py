@@ -3,7 +3,7 @@ LIST (RFC 3501 6.3.8, LIST-EXTENDED RFC 5258, SPECIAL-USE RFC 6154,
 CHILDREN RFC 3348), LSUB, NAMESPACE (RFC 2342), CREATE (with USE),
 DELETE, RENAME (INBOX too), SUBSCRIBE/UNSUBSCRIBE persisted across
 sessions, STATUS (with HIGHESTMODSEQ and SIZE), APPEND (flags, date-time,
-APPENDUID RFC 4315, TRYCREATE, empty, a 5 MB message with bounded memory,
+APPENDUID RFC 4315, TRYCREATE, OVERQUOTA, empty, a 5 MB message with bounded memory,
 EXISTS on the selected mailbox), international names through modified
 UTF-7 checked in the store with `postern mailbox list`, special-use
 folders created at first login, refused names, hostile LIST patterns, and
@@ -449,4 +449,19 @@ def test_dot_separator(dot_instance):
     assert p.returncode == 0, p.stderr
     r = session(dot_instance, user)
     assert ok(r, "b1", 'LIST "" "v*"') == []
+    r.close()
+
+
+def test_append_over_quota(imap_instance):
+    user = "quota%d@example.test" % int(time.time() * 1000 % 1000000)
+    r = imap_instance.run("user", "add", user, "--password-stdin", "--quota", "4k",
+                          input=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    r = session(imap_instance, user)
+    small = message("fits").encode()
+    _, t = literal_append(r, "a1", "INBOX", small)
+    assert t.startswith("a1 OK [APPENDUID "), t
+    _, t = literal_append(r, "a2", "INBOX", b"Subject: big\r\n\r\n" + b"y" * 8000 + b"\r\n")
+    assert t.startswith("a2 NO [OVERQUOTA] "), t
+    assert ok(r, "a3", "STATUS INBOX (MESSAGES)") == ['* STATUS "INBOX" (MESSAGES 1)']
     r.close()
