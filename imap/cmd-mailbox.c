@@ -8,7 +8,9 @@
  *
  * Decisions where the RFC leaves a choice:
  * - CREATE "a/b/c" also creates "a" and "a/b" when missing (6.3.3
- *   SHOULD); a trailing separator is dropped ("foo/" creates "foo").
+ *   SHOULD) as mailboxes in Maildir; in mbox they are directories that
+ *   list as \Noselect. A trailing separator is dropped ("foo/" creates
+ *   "foo").
  * - DELETE of a mailbox with children removes the mailbox and its
  *   messages but never the children (6.3.4 MUST NOT); the name then
  *   lists as \Noselect \HasChildren. DELETE of such a \Noselect name is
@@ -59,12 +61,18 @@ static char *mailbox_arg(struct imap_cmd *cmd, const struct imap_arg *a, bool st
 	return name;
 }
 
-/* Create each missing parent level of name; an existing one is fine. */
+/* Create each missing parent level of name; an existing one is fine.
+ * mbox keeps parents as plain directories (a level cannot be a mailbox
+ * file and hold children), which the store makes by itself: nothing to
+ * do there. */
 static int create_parents(struct imap_session *s, const char *name, struct store_error *err)
 {
-	char *copy = strdup(name);
+	char *copy;
 
-	if (copy == NULL) {
+	memset(err, 0, sizeof(*err));
+	if (store_user_location(s->store)->format == STORE_FORMAT_MBOX)
+		return 0;
+	if ((copy = strdup(name)) == NULL) {
 		err->cls = STORE_ERR_TEMP;
 		str_copy(err->text, "Out of memory", sizeof(err->text));
 		return -1;

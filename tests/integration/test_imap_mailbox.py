@@ -7,7 +7,8 @@ APPENDUID RFC 4315, TRYCREATE, OVERQUOTA, empty, a 5 MB message with bounded mem
 EXISTS on the selected mailbox), international names through modified
 UTF-7 checked in the store with `postern mailbox list`, special-use
 folders created at first login, refused names, hostile LIST patterns, and
-the '.' hierarchy separator on a second instance (dot_instance).
+the '.' hierarchy separator on a second instance (dot_instance), and an mbox
+user's tree (parents are directories, INBOX rename, APPEND).
 
 One Postern instance per module (imap_helpers.imap_instance); each test
 uses its own fresh user so the folder trees do not mix.
@@ -464,4 +465,36 @@ def test_append_over_quota(imap_instance):
     _, t = literal_append(r, "a2", "INBOX", b"Subject: big\r\n\r\n" + b"y" * 8000 + b"\r\n")
     assert t.startswith("a2 NO [OVERQUOTA] "), t
     assert ok(r, "a3", "STATUS INBOX (MESSAGES)") == ['* STATUS "INBOX" (MESSAGES 1)']
+    r.close()
+
+
+def test_mbox_user_tree(imap_instance):
+    # mbox: a level with children is a directory, not a mailbox
+    inst = imap_instance
+    mail = os.path.join(inst.dir, "mail")
+    spool = os.path.join(mail, "spool-mbx")
+    os.makedirs(spool, exist_ok=True)
+    if os.geteuid() == 0:
+        import pwd
+        pw = pwd.getpwnam("postern")
+        os.chown(spool, pw.pw_uid, pw.pw_gid)
+    user = "mboxtree@example.test"
+    p = inst.run("user", "add", user, "--password-stdin", "--mail",
+                 "mbox:%s/mbox-mbx/%%d/%%n:INBOX=%s/%%n" % (mail, spool), input=PASSWORD + "\n")
+    assert p.returncode == 0, p.stderr
+    deliver(inst, user, message("in mbox"))
+    r = session(inst, user)
+    assert ok(r, "a1", 'LIST "" "*"') == SPECIAL_LIST
+    ok(r, "a2", 'CREATE "Projects/2026"', "OK Create completed.")
+    assert ok(r, "a3", 'LIST "" "Projects*"') == [
+        '* LIST (\\Noselect \\HasChildren) "/" "Projects"',
+        '* LIST (\\HasNoChildren) "/" "Projects/2026"']
+    ok(r, "a4", "DELETE Projects",
+       "NO [CANNOT] Mailbox is only a parent (\\Noselect); delete its children first")
+    ok(r, "a5", 'RENAME INBOX "Old mail"', "OK Rename completed.")
+    assert ok(r, "a6", 'STATUS "Old mail" (MESSAGES)') == ['* STATUS "Old mail" (MESSAGES 1)']
+    assert ok(r, "a7", "STATUS INBOX (MESSAGES)") == ['* STATUS "INBOX" (MESSAGES 0)']
+    _, t = literal_append(r, "a8", "Projects/2026", message("appended").encode())
+    assert t.startswith("a8 OK [APPENDUID "), t
+    ok(r, "a9", 'DELETE "Projects/2026"', "OK Delete completed.")
     r.close()
