@@ -122,6 +122,20 @@ static bool selection_under(const struct imap_session *s, const char *name)
 	       (s->sel->name[len] == '\0' || s->sel->name[len] == '/');
 }
 
+/* One log line per change of the tree, so an admin can answer "where
+ * did my folder go"; names escaped (they are client-chosen). */
+static void log_change(const struct imap_session *s, const char *what, const char *name,
+		       const char *to)
+{
+	char a[256], b[256];
+
+	str_escape(name, strlen(name), a, sizeof(a));
+	if (to != NULL)
+		str_escape(to, strlen(to), b, sizeof(b));
+	log_info("imap(%s): session=<%s>: %s %s%s%s", s->user ? s->user : "?", s->id, what, a,
+		 to ? " -> " : "", to ? b : "");
+}
+
 static void close_selection(struct imap_session *s, const char *why)
 {
 	imap_select_close(s);
@@ -207,6 +221,9 @@ enum imap_cmd_result imap_cmd_delete(struct imap_cmd *cmd)
 		rc = store_mailbox_delete_keep_children(s->store, name, &err);
 	else
 		rc = store_mailbox_delete(s->store, name, &err);
+	if (rc == 0)
+		log_change(s, cp.found ? "deleted mailbox (children kept)" : "deleted mailbox", name,
+			   NULL);
 	free(name);
 	if (rc < 0)
 		return imap_cmd_store_error(cmd, &err);
@@ -240,10 +257,12 @@ enum imap_cmd_result imap_cmd_rename(struct imap_cmd *cmd)
 	} else {
 		if (selection_under(s, from))
 			close_selection(s, "was renamed");
-		if (store_mailbox_rename(s->store, from, to, &err) < 0)
+		if (store_mailbox_rename(s->store, from, to, &err) < 0) {
 			res = imap_cmd_store_error(cmd, &err);
-		else
+		} else {
+			log_change(s, "renamed mailbox", from, to);
 			res = imap_cmd_ok(cmd, NULL, "Rename completed.");
+		}
 	}
 	free(from);
 	free(to);

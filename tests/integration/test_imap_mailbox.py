@@ -498,3 +498,25 @@ def test_mbox_user_tree(imap_instance):
     assert t.startswith("a8 OK [APPENDUID "), t
     ok(r, "a9", 'DELETE "Projects/2026"', "OK Delete completed.")
     r.close()
+
+
+def test_delete_or_rename_selected_mailbox(imap_instance):
+    r = session(imap_instance, fresh_user(imap_instance))
+    ok(r, "a1", "CREATE Work")
+    ok(r, "a2", "SELECT Work")
+    assert ok(r, "a3", "RENAME Work Job", "OK Rename completed.") == [
+        "* OK [CLOSED] Selected mailbox was renamed"]
+    _, t = r.cmd("a4", "CHECK")
+    assert t == "a4 BAD Command not valid in this state: no mailbox selected", t
+    ok(r, "a5", "SELECT Job")
+    # renaming something else leaves the selection alone
+    ok(r, "a6", "RENAME Junk Spam", "OK Rename completed.")
+    ok(r, "a7", "CHECK")
+    assert ok(r, "a8", "DELETE Job", "OK Delete completed.") == [
+        "* OK [CLOSED] Selected mailbox was deleted"]
+    _, t = r.cmd("a9", "CHECK")
+    assert t == "a9 BAD Command not valid in this state: no mailbox selected", t
+    assert ok(r, "a10", 'LIST "" "Job"') == []
+    r.close()
+    imap_instance.wait_log("renamed mailbox Work -> Job")
+    imap_instance.wait_log("deleted mailbox Job")
