@@ -880,6 +880,18 @@ static void test_rename_inbox(void **state)
 	assert_int_equal(uids[0], 2);
 	store_mailbox_close(&box);
 	assert_int_equal(store_mailbox_status_get(u, "INBOX/kept", &st, &err), 0);
+	/* IMAP DELETE keeps the children (RFC 3501 6.3.4) */
+	{
+		struct { char s[512]; } out = { "" };
+
+		assert_int_equal(store_mailbox_create(u, "P", 0, &err), 0);
+		assert_int_equal(store_mailbox_create(u, "P/c", 0, &err), 0);
+		assert_int_equal(store_mailbox_delete_keep_children(u, "P", &err), 0);
+		assert_int_equal(store_mailbox_delete_keep_children(u, "P", &err), -1);
+		assert_int_equal(err.cls, STORE_ERR_NOTFOUND);
+		assert_int_equal(store_mailbox_list(u, list_cb, &out, &err), 0);
+		assert_string_equal(out.s, "INBOX+c;INBOX/kept;Old mail;P/c;Taken;");
+	}
 	store_user_close(&u);
 }
 
