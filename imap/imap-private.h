@@ -584,7 +584,7 @@ void imap_session_logout(struct imap_session *s);
 /* imap_session_rip - the client's address (static per session). */
 const char *imap_session_rip(const struct imap_session *s);
 
-/* imap_sync_notify_cb glue for IDLE (cmd-idle.c) */
+/* ---- IDLE and the sync (cmd-idle.c, imap-sync.c) ---- */
 /* imap_sync_set_idle - while cmd is IDLE, changes are reported at once. */
 void imap_sync_set_idle(struct imap_session *s, struct imap_cmd *idle_cmd);
 /* imap_sync_poll_needed - true when no change notification works for the
