@@ -145,9 +145,9 @@ void imap_special_use_autocreate(struct imap_session *s)
 			log_info("imap %s: user %s: existing folder %s marked as special-use %s",
 				 s->id, s->user ? s->user : "?", name, defs[d].create);
 		} else {
-			if (store_mailbox_create(s->store, name, defs[d].flag, &err) < 0 &&
-			    (err.cls != STORE_ERR_EXISTS ||
-			     store_mailbox_set_special_use(s->store, name, defs[d].flag, &err) < 0))
+			/* EXISTS here means the default name is taken by a folder
+			 * flagged for another use: leave it as the user has it. */
+			if (store_mailbox_create(s->store, name, defs[d].flag, &err) < 0)
 				goto fail;
 			if (store_mailbox_subscribe(s->store, name, true, &err) < 0)
 				goto fail;
