@@ -2,8 +2,9 @@
  * imap-list.c - the pure part of LIST and LSUB: mailbox patterns and the
  * choice of names and attributes to answer with.
  *
- * Called by cmd-list.c (LIST, LSUB), cmd-mailbox.c (nothing else) and the
- * unit tests tests/unit/test_imap_list.c.
+ * Called by cmd-list.c (LIST, LSUB), cmd-status.c (imap_list_quote),
+ * cmd-mailbox.c (imap_special_use_from_name for CREATE ... (USE ...)), the
+ * unit tests tests/unit/test_imap_list.c and tests/fuzz/fuzz_imap_list.c.
  *
  * Patterns (RFC 3501 6.3.8): '*' matches anything, '%' anything but the
  * hierarchy separator. Both sides are in the store's form (UTF-8, '/'),
