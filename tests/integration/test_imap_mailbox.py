@@ -520,3 +520,19 @@ def test_delete_or_rename_selected_mailbox(imap_instance):
     r.close()
     imap_instance.wait_log("renamed mailbox Work -> Job")
     imap_instance.wait_log("deleted mailbox Job")
+
+
+def test_adoption_prefers_the_usual_name(imap_instance):
+    # Courier-style folders below INBOX, two candidates for Junk
+    user = fresh_user(imap_instance)
+    for name in ("INBOX/Drafts", "Junk E-mail", "Spam", "INBOX/Sent Mail"):
+        p = imap_instance.run("mailbox", "create", user, name)
+        assert p.returncode == 0, p.stderr
+    r = session(imap_instance, user)
+    assert ok(r, "a1", 'LIST (SPECIAL-USE) "" "*"') == [
+        '* LIST (\\HasNoChildren \\Archive) "/" "Archive"',
+        '* LIST (\\HasNoChildren \\Drafts) "/" "INBOX/Drafts"',
+        '* LIST (\\HasNoChildren \\Sent) "/" "INBOX/Sent Mail"',
+        '* LIST (\\HasNoChildren \\Junk) "/" "Spam"',
+        '* LIST (\\HasNoChildren \\Trash) "/" "Trash"']
+    r.close()
