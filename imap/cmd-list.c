@@ -23,6 +23,9 @@
 #include "log.h"
 #include "store/store.h"
 
+/* Bytes of reference + pattern summed over all patterns of one LIST. */
+#define LIST_PATTERNS_MAX 8192
+
 struct box_vec {
 	const struct imap_session *sess;
 	struct imap_list_box *v;
@@ -232,6 +235,17 @@ enum imap_cmd_result imap_cmd_list(struct imap_cmd *cmd)
 					    "only RETURN (options) may follow");
 		if (parse_return(&a[i + 1], &o, &bad) < 0)
 			return imap_cmd_bad(cmd, NULL, "Unknown LIST return option %.64s", bad);
+	}
+	/* Matching costs names x bytes x pattern length / 64: cap the sum so
+	 * one LIST cannot hold the worker (and its other sessions) for long. */
+	{
+		size_t total = 0;
+
+		for (size_t j = 0; j < npat; j++)
+			total += strlen(ref) + strlen(patterns[j]);
+		if (total > LIST_PATTERNS_MAX)
+			return imap_cmd_bad(cmd, NULL, "LIST patterns too long (at most %u bytes in all)",
+					    (unsigned)LIST_PATTERNS_MAX);
 	}
 	/* LIST "" "": only the delimiter, whatever else was asked. */
 	if (npat == 1 && patterns[0][0] == '\0')

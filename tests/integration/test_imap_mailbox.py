@@ -536,3 +536,12 @@ def test_adoption_prefers_the_usual_name(imap_instance):
         '* LIST (\\HasNoChildren \\Junk) "/" "Spam"',
         '* LIST (\\HasNoChildren \\Trash) "/" "Trash"']
     r.close()
+
+
+def test_list_patterns_total_capped(imap_instance):
+    r = session(imap_instance, fresh_user(imap_instance))
+    pats = " ".join('"%s"' % ("*b" * 400 + str(i)) for i in range(12))
+    _, t = r.cmd("a1", 'LIST "" (%s)' % pats)
+    assert t == "a1 BAD LIST patterns too long (at most 8192 bytes in all)", t
+    ok(r, "a2", "NOOP")
+    r.close()
