@@ -24,6 +24,8 @@
  *   authenticated: the open view could not follow the files.
  * - SUBSCRIBE accepts names that do not exist (6.3.6 allows it; LSUB
  *   shows them \Noselect); UNSUBSCRIBE of a name not subscribed is OK.
+ *   RENAME moves the subscriptions of the mailbox and its children to the
+ *   new names (not for INBOX, which stays); DELETE keeps them (6.3.4).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +232,69 @@ enum imap_cmd_result imap_cmd_delete(struct imap_cmd *cmd)
 	return imap_cmd_ok(cmd, NULL, "Delete completed.");
 }
 
+struct sub_collect {
+	const char *from;
+	size_t flen;
+	char **names;
+	size_t n, cap;
+	bool oom;
+};
+
+static int sub_collect_cb(const struct store_mailbox_info *info, void *ctx)
+{
+	struct sub_collect *sc = ctx;
+
+	if (!info->subscribed || strncmp(info->name, sc->from, sc->flen) != 0 ||
+	    (info->name[sc->flen] != '\0' && info->name[sc->flen] != '/'))
+		return 0;
+	if (sc->n == sc->cap) {
+		size_t cap = sc->cap ? sc->cap * 2 : 8;
+		char **v = realloc(sc->names, cap * sizeof(*v));
+
+		if (v == NULL) {
+			sc->oom = true;
+			return 1;
+		}
+		sc->names = v;
+		sc->cap = cap;
+	}
+	if ((sc->names[sc->n] = strdup(info->name)) == NULL) {
+		sc->oom = true;
+		return 1;
+	}
+	sc->n++;
+	return 0;
+}
+
+/* Subscriptions follow a renamed mailbox and its children (as Dovecot
+ * does), so clients that show subscribed folders do not keep a ghost of
+ * the old name. Best effort: a failure is logged, the RENAME stands. */
+static void move_subscriptions(struct imap_session *s, const char *from, const char *to)
+{
+	struct sub_collect sc = { .from = from, .flen = strlen(from) };
+	struct store_error err;
+
+	if (store_mailbox_list(s->store, sub_collect_cb, &sc, &err) < 0 || sc.oom) {
+		log_warn("imap(%s): session=<%s>: subscriptions not moved after RENAME: %s",
+			 s->user ? s->user : "?", s->id, sc.oom ? "out of memory" : err.text);
+	} else {
+		for (size_t i = 0; i < sc.n; i++) {
+			struct strbuf nn;
+
+			strbuf_init(&nn, 0);
+			if (strbuf_puts(&nn, to) < 0 || strbuf_puts(&nn, sc.names[i] + sc.flen) < 0 ||
+			    store_mailbox_subscribe(s->store, nn.data, true, &err) < 0 ||
+			    store_mailbox_subscribe(s->store, sc.names[i], false, &err) < 0)
+				log_warn("imap(%s): session=<%s>: subscription not moved after RENAME",
+					 s->user ? s->user : "?", s->id);
+			strbuf_free(&nn);
+		}
+	}
+	for (size_t i = 0; i < sc.n; i++)
+		free(sc.names[i]);
+	free(sc.names);
+}
+
 /* RENAME existing new - RFC 3501 6.3.5. */
 enum imap_cmd_result imap_cmd_rename(struct imap_cmd *cmd)
 {
@@ -261,6 +326,8 @@ enum imap_cmd_result imap_cmd_rename(struct imap_cmd *cmd)
 			res = imap_cmd_store_error(cmd, &err);
 		} else {
 			log_change(s, "renamed mailbox", from, to);
+			if (strcmp(from, "INBOX") != 0)
+				move_subscriptions(s, from, to);
 			res = imap_cmd_ok(cmd, NULL, "Rename completed.");
 		}
 	}

@@ -545,3 +545,18 @@ def test_list_patterns_total_capped(imap_instance):
     assert t == "a1 BAD LIST patterns too long (at most 8192 bytes in all)", t
     ok(r, "a2", "NOOP")
     r.close()
+
+
+def test_rename_moves_subscriptions(imap_instance):
+    r = session(imap_instance, fresh_user(imap_instance))
+    ok(r, "a1", "CREATE Team/notes")
+    ok(r, "a2", "SUBSCRIBE Team")
+    ok(r, "a3", "SUBSCRIBE Team/notes")
+    ok(r, "a4", "SUBSCRIBE Teamwork")   # a sibling with the same prefix stays
+    ok(r, "a5", "RENAME Team Crew", "OK Rename completed.")
+    lines = ok(r, "a6", 'LSUB "" "*"')
+    assert '* LSUB () "/" "Crew"' in lines, lines
+    assert '* LSUB () "/" "Crew/notes"' in lines, lines
+    assert '* LSUB (\\Noselect) "/" "Teamwork"' in lines, lines
+    assert not [x for x in lines if '"Team"' in x or '"Team/notes"' in x], lines
+    r.close()
