@@ -44,6 +44,16 @@ static const struct imap_command_def commands[] = {
 	/* ---- imapmbox adds here: LIST LSUB NAMESPACE CREATE DELETE RENAME
 	 * SUBSCRIBE UNSUBSCRIBE STATUS (AUTHED) and APPEND (AUTHED,
 	 * IMAP_CMD_FLAG_APPEND) ---- */
+	{ "LIST", imap_cmd_list, AUTHED, 0, false },
+	{ "LSUB", imap_cmd_lsub, AUTHED, 0, false },
+	{ "NAMESPACE", imap_cmd_namespace, AUTHED, 0, false },
+	{ "CREATE", imap_cmd_create, AUTHED, 0, false },
+	{ "DELETE", imap_cmd_delete, AUTHED, 0, false },
+	{ "RENAME", imap_cmd_rename, AUTHED, 0, false },
+	{ "SUBSCRIBE", imap_cmd_subscribe, AUTHED, 0, false },
+	{ "UNSUBSCRIBE", imap_cmd_unsubscribe, AUTHED, 0, false },
+	{ "STATUS", imap_cmd_status, AUTHED, 0, false },
+	{ "APPEND", imap_cmd_append, AUTHED, IMAP_CMD_FLAG_APPEND, false },
 	/* ---- end imapmbox ---- */
 
 	/* ---- imapfetch adds here: FETCH STORE (SEL, IMAP_CMD_FLAG_USES_SEQS,

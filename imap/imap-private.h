@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "store/store.h"
 #include "util.h"
@@ -301,6 +302,99 @@ char *imap_mailbox_from_client(const struct imap_session *s, const char *name,
 			       const char **error_r);
 /* imap_mailbox_to_client - the reverse; new memory or NULL on OOM. */
 char *imap_mailbox_to_client(const struct imap_session *s, const char *name);
+/* (added, imapmbox) imap_mailbox_pattern_from_client - a LIST reference or
+ * pattern to the store's form like imap_mailbox_from_client, but '*', '%'
+ * and empty levels are kept (no name checks). New memory or NULL with
+ * *error_r (static text). */
+char *imap_mailbox_pattern_from_client(const struct imap_session *s, const char *pattern,
+				       const char **error_r);
+/* (added) imap_mailbox_client_representable - false for a store name the
+ * client cannot see faithfully (a '.' inside a level while the separator
+ * is '.'); LIST leaves such names out. */
+bool imap_mailbox_client_representable(const struct imap_session *s, const char *name);
+/* (added) imap_mutf7_decode / imap_mutf7_encode - modified UTF-7 (RFC 3501
+ * 5.1.3) to UTF-8 and back, appending to out, no separator or INBOX
+ * handling. decode: 0, or -1 with *error_r (static text) for text that is
+ * not canonical modified UTF-7 or does not fit out. encode: bytes that are
+ * not UTF-8 become U+FFFD; 0, or -1 when out is full. */
+int imap_mutf7_decode(const char *in, struct strbuf *out, const char **error_r);
+int imap_mutf7_encode(const char *in, struct strbuf *out);
+
+/* ---- LIST / LSUB (imap-list.c, added by imapmbox) ---- */
+
+struct imap_list_pattern;
+
+/* imap_list_pattern_new - reference + pattern (both in the store's form,
+ * from imap_mailbox_pattern_from_client) compiled for matching with '*'
+ * and '%' (RFC 3501 6.3.8) in bounded time. New object or NULL with
+ * *error_r (static text: too long, OOM). */
+struct imap_list_pattern *imap_list_pattern_new(const char *reference, const char *pattern,
+						const char **error_r);
+void imap_list_pattern_free(struct imap_list_pattern **p);
+/* imap_list_pattern_match - whether the store name matches. Not
+ * re-entrant for one pattern (uses its scratch space). */
+bool imap_list_pattern_match(const struct imap_list_pattern *p, const char *name);
+bool imap_list_pattern_has_pct(const struct imap_list_pattern *p);
+
+/* One name the store knows (a copy of struct store_mailbox_info). */
+struct imap_list_box {
+	char *name;
+	unsigned special_use;
+	bool subscribed;
+	bool exists;
+};
+
+/* What LIST/LSUB asked for (RFC 5258 selection and return options). */
+struct imap_list_opts {
+	bool lsub;             /* LSUB semantics (RFC 3501 6.3.9) */
+	bool sel_subscribed;   /* (SUBSCRIBED) */
+	bool sel_special_use;  /* (SPECIAL-USE), RFC 6154 */
+	bool recursive;        /* (RECURSIVEMATCH) */
+	bool ret_subscribed;   /* RETURN (SUBSCRIBED) */
+	bool ret_special_use;  /* RETURN (SPECIAL-USE) */
+	bool ret_children;     /* RETURN (CHILDREN) */
+};
+
+#define IMAP_LIST_NOSELECT      0x01
+#define IMAP_LIST_NONEXISTENT   0x02
+#define IMAP_LIST_HASCHILDREN   0x04
+#define IMAP_LIST_HASNOCHILDREN 0x08
+#define IMAP_LIST_SUBSCRIBED    0x10
+
+struct imap_list_entry {
+	char *name;            /* store form, owned */
+	unsigned attrs;        /* IMAP_LIST_* */
+	unsigned special_use;  /* STORE_SPECIAL_* */
+	bool childinfo_subscribed; /* RECURSIVEMATCH: ("CHILDINFO" ("SUBSCRIBED")) */
+};
+
+/* imap_list_select - the names to answer with, in store order (INBOX
+ * first), with their attributes. 0 with a new array (free with
+ * imap_list_entries_free), or -1 on OOM. */
+int imap_list_select(const struct imap_list_box *boxes, size_t nboxes,
+		     struct imap_list_pattern *const *pats, size_t npats,
+		     const struct imap_list_opts *o, struct imap_list_entry **out_r,
+		     size_t *nout_r);
+void imap_list_entries_free(struct imap_list_entry *v, size_t n);
+/* imap_list_format - `VERB (attrs) "sep" "name"[ childinfo]` without
+ * "* " and CRLF into out; special_use adds the RFC 6154 attributes.
+ * 0 or -1 when out is full. */
+int imap_list_format(struct strbuf *out, const char *verb, const struct imap_list_entry *e,
+		     const char *client_name, char sep, bool special_use);
+/* imap_list_quote - s as a quoted string ('"' and '\' escaped). 0 or -1. */
+int imap_list_quote(struct strbuf *out, const char *s);
+/* imap_special_use_from_name - "\Sent" (any case) -> STORE_SPECIAL_SENT; 0
+ * if unknown. imap_special_use_format - the attribute names of the flags,
+ * space-separated (a space first unless out is empty or ends in '('). */
+unsigned imap_special_use_from_name(const char *name);
+int imap_special_use_format(struct strbuf *out, unsigned special_use);
+
+/* ---- APPEND date-time (imap-datetime.c, added by imapmbox) ---- */
+
+/* imap_datetime_parse - RFC 3501 9 "date-time" without the quotes
+ * ("17-Jul-1996 02:44:25 -0700", day may be space-padded) to a time_t.
+ * 0, or -1 with *error_r (static text for BAD). */
+int imap_datetime_parse(const char *s, time_t *t_r, const char **error_r);
 
 /* ---- login hooks (cmd-list.c / imap-special-use.c) ---- */
 

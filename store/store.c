@@ -418,7 +418,8 @@ static int forget_box(struct store_user *u, const char *name, struct store_error
 	return index_commit(txn, err);
 }
 
-int store_mailbox_delete(struct store_user *u, const char *name, struct store_error *err)
+static int delete_box(struct store_user *u, const char *name, bool children_too,
+		      struct store_error *err)
 {
 	struct child_ctx c;
 	int rc;
@@ -436,7 +437,9 @@ int store_mailbox_delete(struct store_user *u, const char *name, struct store_er
 			store_error_set(err, STORE_ERR_NOTFOUND, "Mailbox does not exist");
 		return -1;
 	}
-	if (children(u, name, &c, err) < 0)
+	if (!children_too)
+		memset(&c, 0, sizeof(c));
+	else if (children(u, name, &c, err) < 0)
 		return -1;
 	/* Deepest first, so a parent never disappears before its children. */
 	for (size_t i = c.n; i > 0; i--) {
@@ -450,6 +453,17 @@ int store_mailbox_delete(struct store_user *u, const char *name, struct store_er
 	if (u->backend->mailbox_delete(u, name, err) < 0)
 		return -1;
 	return forget_box(u, name, err);
+}
+
+int store_mailbox_delete(struct store_user *u, const char *name, struct store_error *err)
+{
+	return delete_box(u, name, true, err);
+}
+
+int store_mailbox_delete_keep_children(struct store_user *u, const char *name,
+				       struct store_error *err)
+{
+	return delete_box(u, name, false, err);
 }
 
 /* Move the index record of a mailbox to its new name (UIDVALIDITY kept;

@@ -173,6 +173,11 @@ int store_mailbox_create(struct store_user *u, const char *name, unsigned specia
 /* store_mailbox_delete - removes the mailbox and its messages; INBOX cannot
  * be deleted (PERM). 0 or -1. */
 int store_mailbox_delete(struct store_user *u, const char *name, struct store_error *err);
+/* store_mailbox_delete_keep_children - (added for IMAP DELETE, RFC 3501
+ * 6.3.4) the same, but mailboxes below name stay; name then lists as a
+ * parent that does not exist (\Noselect). 0 or -1. */
+int store_mailbox_delete_keep_children(struct store_user *u, const char *name,
+				       struct store_error *err);
 /* store_mailbox_rename - children move along; renaming INBOX moves its
  * messages into the new mailbox and leaves INBOX empty (RFC 3501 6.3.5).
  * UIDVALIDITY is kept. 0 or -1. */

@@ -851,6 +851,50 @@ static void test_tree(void **state)
 	store_user_close(&u);
 }
 
+/* RFC 3501 6.3.5: renaming INBOX moves its messages, INBOX stays (empty)
+ * and so do its children. */
+static void test_rename_inbox(void **state)
+{
+	struct st_env *e = *state;
+	struct store_user *u;
+	struct store_mailbox *box;
+	struct store_status st;
+	struct store_error err;
+	uint32_t uids[8] = { 0 };
+
+	deliver_ok(e, "bob@example.org", "Subject: one\r\n\r\nbody\r\n", 1);
+	deliver_ok(e, "bob@example.org", "Subject: two\r\n\r\nbody\r\n", 2);
+	u = open_bob(e);
+	assert_int_equal(store_mailbox_create(u, "INBOX/kept", 0, &err), 0);
+	assert_int_equal(store_mailbox_create(u, "Taken", 0, &err), 0);
+	assert_int_equal(store_mailbox_rename(u, "inbox", "Taken", &err), -1);
+	assert_int_equal(err.cls, STORE_ERR_EXISTS);
+	assert_int_equal(store_mailbox_rename(u, "INBOX", "Old mail", &err), 0);
+	assert_int_equal(store_mailbox_status_get(u, "INBOX", &st, &err), 0);
+	assert_int_equal(st.messages, 0);
+	assert_int_equal(store_mailbox_status_get(u, "Old mail", &st, &err), 0);
+	assert_int_equal(st.messages, 2);
+	box = store_mailbox_open(u, "Old mail", 0, &err);
+	assert_non_null(box);
+	assert_int_equal(store_mailbox_foreach(box, 0, collect_uids, uids, &err), 0);
+	assert_int_equal(uids[0], 2);
+	store_mailbox_close(&box);
+	assert_int_equal(store_mailbox_status_get(u, "INBOX/kept", &st, &err), 0);
+	/* IMAP DELETE keeps the children (RFC 3501 6.3.4) */
+	{
+		struct { char s[512]; } out = { "" };
+
+		assert_int_equal(store_mailbox_create(u, "P", 0, &err), 0);
+		assert_int_equal(store_mailbox_create(u, "P/c", 0, &err), 0);
+		assert_int_equal(store_mailbox_delete_keep_children(u, "P", &err), 0);
+		assert_int_equal(store_mailbox_delete_keep_children(u, "P", &err), -1);
+		assert_int_equal(err.cls, STORE_ERR_NOTFOUND);
+		assert_int_equal(store_mailbox_list(u, list_cb, &out, &err), 0);
+		assert_string_equal(out.s, "INBOX+c;INBOX/kept;Old mail;P/c;Taken;");
+	}
+	store_user_close(&u);
+}
+
 static int notified;
 
 static void on_change(struct store_mailbox *box, void *ctx)
@@ -910,6 +954,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_extension_and_dup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expunge_copy_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_inbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
