@@ -19,10 +19,11 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } system_flags[] = {
-	{ "\\Seen", STORE_FLAG_SEEN },
+	/* the order FETCH FLAGS shows them in (imap-sync.c uses the same) */
 	{ "\\Answered", STORE_FLAG_ANSWERED },
 	{ "\\Flagged", STORE_FLAG_FLAGGED },
 	{ "\\Deleted", STORE_FLAG_DELETED },
+	{ "\\Seen", STORE_FLAG_SEEN },
 	{ "\\Draft", STORE_FLAG_DRAFT },
 };
 

@@ -286,7 +286,7 @@ static void test_render_items(void **state)
 	msg_init(&m, mime);
 	m.recent = true;
 	s = render((const char *[]){ "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE" }, 4, &m, 0, NULL, NULL);
-	assert_string_equal(s, "* 3 FETCH (FLAGS (\\Seen \\Flagged \\Recent $Forwarded) UID 17 "
+	assert_string_equal(s, "* 3 FETCH (FLAGS (\\Flagged \\Seen \\Recent $Forwarded) UID 17 "
 			       "INTERNALDATE \"25-Nov-2026 13:05:09 +0000\" RFC822.SIZE 89)\r\n");
 	free(s);
 
@@ -294,7 +294,7 @@ static void test_render_items(void **state)
 	m.add_uid = true;
 	m.recent = false;
 	s = render((const char *[]){ "FLAGS", "UID" }, 2, &m, 0, NULL, NULL);
-	assert_string_equal(s, "* 3 FETCH (UID 17 FLAGS (\\Seen \\Flagged $Forwarded))\r\n");
+	assert_string_equal(s, "* 3 FETCH (UID 17 FLAGS (\\Flagged \\Seen $Forwarded))\r\n");
 	free(s);
 
 	/* \Seen just set by BODY[...]: FLAGS comes along (RFC 3501 6.4.5) */
@@ -302,7 +302,7 @@ static void test_render_items(void **state)
 	m.add_uid = false;
 	s = render((const char *[]){ "BODY[HEADER.FIELDS (subject)]" }, 1, &m, 0, NULL, NULL);
 	assert_string_equal(s, "* 3 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {15}\r\nSubject: Hi\r\n\r\n"
-			       " FLAGS (\\Seen \\Flagged $Forwarded))\r\n");
+			       " FLAGS (\\Flagged \\Seen $Forwarded))\r\n");
 	free(s);
 	m.add_flags = false;
 
@@ -406,9 +406,9 @@ static void test_render_stream_pauses(void **state)
 	char head[64];
 	snprintf(head, sizeof(head), "* 3 FETCH (UID 17 BODY[TEXT] {%zu}\r\n", lines * LINE);
 	assert_true(str_has_prefix(s, head));
-	assert_int_equal(len, strlen(head) + lines * LINE + strlen(" FLAGS (\\Seen \\Flagged $Forwarded))\r\n"));
+	assert_int_equal(len, strlen(head) + lines * LINE + strlen(" FLAGS (\\Flagged \\Seen $Forwarded))\r\n"));
 	assert_memory_equal(s + strlen(head), expect_body, lines * LINE);
-	assert_string_equal(s + strlen(head) + lines * LINE, " FLAGS (\\Seen \\Flagged $Forwarded))\r\n");
+	assert_string_equal(s + strlen(head) + lines * LINE, " FLAGS (\\Flagged \\Seen $Forwarded))\r\n");
 	free(expect_body);
 	free(s);
 	mime_message_free(&mime);

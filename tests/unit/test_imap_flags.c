@@ -29,7 +29,7 @@ static void test_format(void **state)
 	assert_int_equal(imap_flags_format(&sb, 0, "", false), 0);
 	assert_int_equal(sb.len, 0);
 	assert_int_equal(imap_flags_format(&sb, STORE_FLAGS_STORED, "Junk $Label1", true), 0);
-	assert_string_equal(sb.data, "\\Seen \\Answered \\Flagged \\Deleted \\Draft \\Recent Junk $Label1");
+	assert_string_equal(sb.data, "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\Recent Junk $Label1");
 	strbuf_reset(&sb);
 	assert_int_equal(imap_flags_format(&sb, 0, "kw", true), 0);
 	assert_string_equal(sb.data, "\\Recent kw");
