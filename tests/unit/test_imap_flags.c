@@ -107,9 +107,9 @@ static void test_parse_bad(void **state)
 
 	/* more keywords than the store keeps */
 	static struct imap_arg many[400];
-	static char names[400][8];
-	for (int i = 0; i < 400; i++) {
-		snprintf(names[i], sizeof(names[i]), "kw%d", i);
+	static char names[400][16];
+	for (unsigned i = 0; i < 400; i++) {
+		snprintf(names[i], sizeof(names[i]), "kw%u", i);
 		many[i] = atom(names[i]);
 	}
 	struct imap_arg list = { .type = IMAP_ARG_LIST, .list = many, .list_count = 400 };
