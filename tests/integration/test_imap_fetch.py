@@ -478,6 +478,14 @@ def test_fetch_expunged_by_other_session(corpus):
     b.close()
 
 
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
 def test_big_fetch_does_not_stall_others(env):
     # 30 MB message; session A asks for it and reads slowly, B is answered
     line = b"x" * 76 + b"\n"
@@ -488,7 +496,9 @@ def test_big_fetch_does_not_stall_others(env):
     stored = crlf(env.stored_file(b"<big@example.test>"))
     a = env.login()
     b = env.login()
-    a.send("big FETCH 1 BODY.PEEK[]\r\n")
+    pid = env.inst.role_pid("imap")
+    rss_before = rss_kb(pid)
+    a.send("big FETCH 1 BODY[]\r\n")
     # read only the start of A's answer: the server must not hold the rest
     a.sock.settimeout(TIMEOUT)
     head = a.sock.recv(4096)
@@ -498,12 +508,19 @@ def test_big_fetch_does_not_stall_others(env):
     got = fetches(b.ok("FETCH 2 (FLAGS RFC822.SIZE)"))
     assert 2 in got, got
     assert b.ok("NOOP") is not None
+    # and the worker did not load the 30 MB message into memory for A
+    time.sleep(0.5)
+    grown = rss_kb(pid) - rss_before
+    assert grown < 12 * 1024, "imap worker grew by %d KiB during the paused FETCH" % grown
     # A's FETCH is still going: most of it has not been read
     untagged, tagged = a.collect("big")
     assert tagged.startswith("OK"), tagged
     data = fetches(untagged)[1]
     prefix = b"BODY[] {%d}\r\n" % len(stored)
-    assert data[len(prefix):] == stored
+    assert data.startswith(prefix)
+    # \Seen was set by BODY[]: FLAGS follows the 30 MB literal
+    assert data[len(prefix):len(prefix) + len(stored)] == stored
+    assert data[len(prefix) + len(stored):] == b" FLAGS (\\Seen \\Recent)", data[-100:]
     assert time.time() - t0 < 300
     a.close()
     b.close()
