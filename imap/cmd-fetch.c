@@ -7,8 +7,10 @@
  * session's output holds more than IMAP_OUTPUT_HIGH bytes the handler
  * returns IMAP_CMD_PENDING and the core calls fetch_resume() once the
  * client has read it, so a FETCH of many or big messages never holds more
- * than a chunk of message data in memory and never keeps the process
- * from serving its other sessions.
+ * than a chunk of message data in memory. A client that reads fast does
+ * not keep the worker either: after a time slice (imap-timeslice.c) the
+ * handler yields between messages, which matters when each message costs
+ * a cache write.
  *
  * \Seen: a non-PEEK section (BODY[...], RFC822, RFC822.TEXT) sets \Seen
  * before its message is rendered, unless the mailbox is read-only, and
@@ -38,6 +40,7 @@
 #include <unistd.h>
 
 #include "imap/imap-fetch.h"
+#include "imap/imap-timeslice.h"
 #include "log.h"
 
 struct fetch_ctx {
@@ -52,6 +55,7 @@ struct fetch_ctx {
 	char *keywords, *envelope, *bodystructure;
 	int fd;
 	struct mime_message *mime;
+	struct imap_timeslice slice;
 };
 
 struct msg_copy {
@@ -95,6 +99,7 @@ static void fetch_ctx_free(struct fetch_ctx **cp)
 	if (c == NULL)
 		return;
 	msg_release(c);
+	imap_timeslice_free(&c->slice);
 	imap_fetch_query_free(&c->q);
 	free(c->uids);
 	free(c);
@@ -274,11 +279,14 @@ static enum imap_cmd_result fetch_resume(struct imap_cmd *cmd)
 	const char *error = NULL;
 	int rc;
 
+	imap_timeslice_begin(&c->slice);
 	for (;;) {
 		if (!c->active) {
 			if (c->i >= c->n)
 				break;
 			if (out_full(s))
+				return IMAP_CMD_PENDING; /* resumed when the output drained */
+			if (imap_timeslice_over(&c->slice) && imap_timeslice_yield(&c->slice, cmd) == 0)
 				return IMAP_CMD_PENDING;
 			memset(&err, 0, sizeof(err));
 			rc = fetch_prepare(cmd, c, &err);

@@ -10,6 +10,10 @@
  * left out and the reply is NO [EXPUNGEISSUED] after the others were
  * changed (RFC 2180 4.2.1, RFC 5530).
  *
+ * Each message is one synchronous index commit, so a STORE over many
+ * messages runs in time slices (imap-timeslice.c) and yields the worker
+ * in between.
+ *
  * CONDSTORE (RFC 7162 3.1.3) later: its UNCHANGEDSINCE modifier arrives
  * as a list after the sequence set; store_one() already passes
  * unchanged_since to the store (0 = no check), so adding it means parsing
@@ -20,6 +24,7 @@
 #include <strings.h>
 
 #include "imap/imap-private.h"
+#include "imap/imap-timeslice.h"
 #include "log.h"
 
 struct flags_reply {
@@ -101,28 +106,92 @@ static int parse_item(const char *item, enum store_flag_mode *mode_r, bool *sile
 	return -1;
 }
 
+struct store_ctx {
+	uint32_t *uids;
+	size_t n, i;
+	enum store_flag_mode mode;
+	unsigned flags;
+	char *keywords;
+	const char *kw_arg;       /* keywords, or NULL: leave them alone */
+	uint64_t unchanged_since; /* CONDSTORE UNCHANGEDSINCE: not offered yet */
+	bool silent, expunged;
+	struct imap_timeslice slice;
+};
+
+static void store_ctx_free(struct store_ctx **cp)
+{
+	struct store_ctx *c = *cp;
+
+	if (c == NULL)
+		return;
+	imap_timeslice_free(&c->slice);
+	free(c->uids);
+	free(c->keywords);
+	free(c);
+	*cp = NULL;
+}
+
+static void store_cancel(struct imap_cmd *cmd)
+{
+	struct store_ctx *c = cmd->ctx;
+
+	store_ctx_free(&c);
+	cmd->ctx = NULL;
+}
+
+/* each message is a synchronous index commit: yield between slices */
+static enum imap_cmd_result store_resume(struct imap_cmd *cmd)
+{
+	struct store_ctx *c = cmd->ctx;
+	struct store_error err;
+	bool expunged;
+	int rc;
+
+	imap_timeslice_begin(&c->slice);
+	for (; c->i < c->n; c->i++) {
+		if (imap_output_pending(cmd->sess) > IMAP_OUTPUT_HIGH)
+			return IMAP_CMD_PENDING; /* resumed when the output drained */
+		if (imap_timeslice_over(&c->slice) && imap_timeslice_yield(&c->slice, cmd) == 0)
+			return IMAP_CMD_PENDING;
+		memset(&err, 0, sizeof(err));
+		rc = store_one(cmd, c->uids[c->i], c->mode, c->flags, c->kw_arg, c->unchanged_since,
+			       c->silent, &err);
+		if (rc == 0) {
+			c->expunged = true;
+		} else if (rc < 0) {
+			store_ctx_free(&c);
+			cmd->ctx = NULL;
+			return imap_cmd_store_error(cmd, &err);
+		}
+	}
+	expunged = c->expunged;
+	store_ctx_free(&c);
+	cmd->ctx = NULL;
+	if (expunged)
+		return imap_cmd_no(cmd, "EXPUNGEISSUED", "Some of the messages no longer exist");
+	return imap_cmd_ok(cmd, NULL, "%sSTORE completed", cmd->uid ? "UID " : "");
+}
+
 enum imap_cmd_result imap_cmd_store(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->sess;
 	const struct imap_arg *args = cmd->args;
 	struct imap_arg rest;
-	enum store_flag_mode mode;
-	struct store_error err;
-	uint64_t unchanged_since = 0; /* CONDSTORE UNCHANGEDSINCE: not offered yet */
-	const char *error = NULL, *kw_arg;
-	uint32_t *uids = NULL;
-	size_t n = 0;
-	unsigned flags;
-	char *keywords;
-	bool silent, expunged = false;
+	struct store_ctx *c;
+	const char *error = NULL;
 	int rc;
 
 	if (cmd->nargs < 3 || args[0].type != IMAP_ARG_ATOM)
 		return imap_cmd_bad(cmd, NULL, "STORE needs a sequence set, an item and flags");
 	if (args[1].type == IMAP_ARG_LIST)
 		return imap_cmd_bad(cmd, NULL, "STORE modifiers are not supported");
-	if (args[1].type != IMAP_ARG_ATOM || parse_item(args[1].data, &mode, &silent) < 0)
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return imap_cmd_no(cmd, "SERVERBUG", "Out of memory");
+	if (args[1].type != IMAP_ARG_ATOM || parse_item(args[1].data, &c->mode, &c->silent) < 0) {
+		store_ctx_free(&c);
 		return imap_cmd_bad(cmd, NULL, "Unknown STORE item (FLAGS, +FLAGS, -FLAGS[.SILENT])");
+	}
 	/* the flags: one list, or flag atoms without parentheses (RFC 3501 9
 	 * "store-att-flags") */
 	if (cmd->nargs == 3) {
@@ -133,36 +202,26 @@ enum imap_cmd_result imap_cmd_store(struct imap_cmd *cmd)
 		rest.list = &args[2];
 		rest.list_count = cmd->nargs - 2;
 	}
-	if (imap_flags_parse(&rest, &flags, &keywords, &error) < 0)
+	if (imap_flags_parse(&rest, &c->flags, &c->keywords, &error) < 0) {
+		store_ctx_free(&c);
 		return imap_cmd_bad(cmd, NULL, "%s", error);
+	}
 	if (s->sel->readonly) {
-		free(keywords);
+		store_ctx_free(&c);
 		return imap_cmd_no(cmd, NULL, "Mailbox is read-only (EXAMINE): flags cannot be changed");
 	}
-	rc = imap_seqset_resolve(s, args[0].data, cmd->uid, &uids, &n, &error);
+	rc = imap_seqset_resolve(s, args[0].data, cmd->uid, &c->uids, &c->n, &error);
 	if (rc != 0) {
-		free(keywords);
+		store_ctx_free(&c);
 		if (rc == 1)
 			return imap_cmd_bad(cmd, NULL, "Invalid messageset (sequence number out of range)");
 		return imap_cmd_bad(cmd, NULL, "%s", error != NULL ? error : "Invalid sequence set");
 	}
 	/* keywords: replace always sets the list (possibly empty); add and
 	 * remove leave it alone when none were named */
-	kw_arg = mode == STORE_FLAGS_REPLACE || *keywords != '\0' ? keywords : NULL;
-	for (size_t i = 0; i < n; i++) {
-		memset(&err, 0, sizeof(err));
-		rc = store_one(cmd, uids[i], mode, flags, kw_arg, unchanged_since, silent, &err);
-		if (rc == 0) {
-			expunged = true;
-		} else if (rc < 0) {
-			free(uids);
-			free(keywords);
-			return imap_cmd_store_error(cmd, &err);
-		}
-	}
-	free(uids);
-	free(keywords);
-	if (expunged)
-		return imap_cmd_no(cmd, "EXPUNGEISSUED", "Some of the messages no longer exist");
-	return imap_cmd_ok(cmd, NULL, "%sSTORE completed", cmd->uid ? "UID " : "");
+	c->kw_arg = c->mode == STORE_FLAGS_REPLACE || *c->keywords != '\0' ? c->keywords : NULL;
+	cmd->ctx = c;
+	cmd->resume = store_resume;
+	cmd->cancel = store_cancel;
+	return store_resume(cmd);
 }
