@@ -16,11 +16,17 @@
  * imap_sync_report, highest sequence number first, so each number is
  * right when it arrives), then the tagged OK (RFC 6851 4.3, 4.4). In a
  * read-only mailbox MOVE is NO (nothing may be expunged there).
+ *
+ * Every copy and every expunge is a synchronous store commit, so both
+ * loops run in time slices (imap-timeslice.c) and yield the worker to its
+ * other sessions in between; a connection lost mid-COPY still removes the
+ * copies made so far.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "imap/imap-private.h"
+#include "imap/imap-timeslice.h"
 #include "log.h"
 
 /* undo the copies made so far: all or nothing (best effort) */
@@ -47,17 +53,130 @@ static int copyuid_code(struct strbuf *code, uint32_t uidvalidity, const uint32_
 	return imap_seqset_format(code, dst, n);
 }
 
+struct copy_ctx {
+	bool move;
+	struct store_mailbox *dst;
+	uint32_t *uids, *new_uids;
+	size_t n, done;          /* copies made */
+	size_t expunged;         /* MOVE: sources taken away */
+	char *code;              /* "COPYUID ..." once every copy exists */
+	struct imap_timeslice slice;
+};
+
+static void copy_ctx_free(struct copy_ctx **cp)
+{
+	struct copy_ctx *c = *cp;
+
+	if (c == NULL)
+		return;
+	imap_timeslice_free(&c->slice);
+	if (c->dst != NULL)
+		store_mailbox_close(&c->dst);
+	free(c->uids);
+	free(c->new_uids);
+	free(c->code);
+	free(c);
+	*cp = NULL;
+}
+
+static void copy_cancel(struct imap_cmd *cmd)
+{
+	struct copy_ctx *c = cmd->ctx;
+
+	/* the connection went away in the middle: all or nothing still */
+	if (c != NULL && c->dst != NULL && c->code == NULL)
+		copy_undo(c->dst, c->new_uids, c->done);
+	copy_ctx_free(&c);
+	cmd->ctx = NULL;
+}
+
+/* yield between messages: every copy and expunge is a synchronous commit */
+static bool copy_yield(struct imap_cmd *cmd, struct copy_ctx *c)
+{
+	return imap_timeslice_over(&c->slice) && imap_timeslice_yield(&c->slice, cmd) == 0;
+}
+
+static enum imap_cmd_result copy_resume(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->sess;
+	struct copy_ctx *c = cmd->ctx;
+	struct store_error err;
+	enum imap_cmd_result r;
+
+	imap_timeslice_begin(&c->slice);
+	/* 1. the copies */
+	for (; c->code == NULL && c->done < c->n; c->done++) {
+		if (copy_yield(cmd, c))
+			return IMAP_CMD_PENDING;
+		memset(&err, 0, sizeof(err));
+		if (store_msg_copy(s->sel->box, c->uids[c->done], c->dst, &c->new_uids[c->done], &err) < 0) {
+			const char *what = c->move ? "moved" : "copied";
+
+			copy_undo(c->dst, c->new_uids, c->done);
+			copy_ctx_free(&c);
+			cmd->ctx = NULL;
+			if (err.cls == STORE_ERR_NOTFOUND || err.cls == STORE_ERR_EXPUNGED)
+				return imap_cmd_no(cmd, "EXPUNGEISSUED",
+						   "Some of the messages no longer exist; nothing %s", what);
+			return imap_cmd_store_error(cmd, &err);
+		}
+	}
+	if (c->code == NULL) {
+		struct store_status st;
+		struct strbuf code;
+
+		store_mailbox_status(c->dst, &st);
+		store_mailbox_close(&c->dst);
+		strbuf_init(&code, 0);
+		if (copyuid_code(&code, st.uidvalidity, c->uids, c->new_uids, c->n) < 0 ||
+		    (c->code = strbuf_steal(&code)) == NULL) {
+			/* the copies exist; only the response code is lost */
+			strbuf_free(&code);
+			c->code = strdup("");
+			if (c->code == NULL) {
+				copy_ctx_free(&c);
+				cmd->ctx = NULL;
+				return imap_cmd_no(cmd, "SERVERBUG", "Out of memory after copying");
+			}
+		}
+		if (!c->move) {
+			const char *code_text = *c->code != '\0' ? c->code : NULL;
+
+			r = imap_cmd_ok(cmd, code_text, "COPY completed");
+			copy_ctx_free(&c);
+			cmd->ctx = NULL;
+			return r;
+		}
+		/* MOVE: the copies are safe; now take the sources away */
+		if (*c->code != '\0')
+			imap_send_untagged(s, "OK [%s] Moved", c->code);
+	}
+	/* 2. MOVE: the sources */
+	for (; c->expunged < c->n; c->expunged++) {
+		if (copy_yield(cmd, c))
+			return IMAP_CMD_PENDING;
+		memset(&err, 0, sizeof(err));
+		if (store_msg_expunge(s->sel->box, c->uids[c->expunged], &err) < 0)
+			log_warn("imap %s: MOVE: expunging %u from %s: %s", s->id, c->uids[c->expunged],
+				 s->sel->name, err.text);
+		else
+			s->expunged++;
+	}
+	copy_ctx_free(&c);
+	cmd->ctx = NULL;
+	/* the EXPUNGE responses come from the one place that keeps the view
+	 * and the sequence numbers right (imap-sync.c), before the tagged OK */
+	imap_sync_report(s, true);
+	return imap_cmd_ok(cmd, NULL, "MOVE completed");
+}
+
 static enum imap_cmd_result copy_or_move(struct imap_cmd *cmd, bool move)
 {
 	struct imap_session *s = cmd->sess;
 	const char *verb = move ? "MOVE" : "COPY";
 	const char *error = NULL, *mbox_arg;
-	struct store_mailbox *dst;
-	struct store_status st;
 	struct store_error err;
-	struct strbuf code;
-	uint32_t *uids = NULL, *new_uids;
-	size_t n = 0, done = 0;
+	struct copy_ctx *c;
 	char *name;
 	int rc;
 
@@ -66,15 +185,20 @@ static enum imap_cmd_result copy_or_move(struct imap_cmd *cmd, bool move)
 		return imap_cmd_bad(cmd, NULL, "%s needs a sequence set and a mailbox name", verb);
 	if (move && s->sel->readonly)
 		return imap_cmd_no(cmd, NULL, "Mailbox is read-only (EXAMINE): nothing can be moved out");
-	rc = imap_seqset_resolve(s, cmd->args[0].data, cmd->uid, &uids, &n, &error);
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return imap_cmd_no(cmd, "SERVERBUG", "Out of memory");
+	c->move = move;
+	rc = imap_seqset_resolve(s, cmd->args[0].data, cmd->uid, &c->uids, &c->n, &error);
 	if (rc != 0) {
+		copy_ctx_free(&c);
 		if (rc == 1)
 			return imap_cmd_bad(cmd, NULL, "Invalid messageset (sequence number out of range)");
 		return imap_cmd_bad(cmd, NULL, "%s", error != NULL ? error : "Invalid sequence set");
 	}
 	name = imap_mailbox_from_client(s, mbox_arg, &error);
 	if (name == NULL) {
-		free(uids);
+		copy_ctx_free(&c);
 		return imap_cmd_no(cmd, "CANNOT", "%s", error != NULL ? error : "Invalid mailbox name");
 	}
 	memset(&err, 0, sizeof(err));
@@ -82,74 +206,27 @@ static enum imap_cmd_result copy_or_move(struct imap_cmd *cmd, bool move)
 	 * store gives it to the first read-write opener), and the copies
 	 * would lose it before the user's client selects the target; the
 	 * copy itself reads and updates the index under its own lock */
-	dst = store_mailbox_open(s->store, name, STORE_OPEN_NOSYNC, &err);
+	c->dst = store_mailbox_open(s->store, name, STORE_OPEN_NOSYNC, &err);
 	free(name);
-	if (dst == NULL) {
-		free(uids);
+	if (c->dst == NULL) {
+		copy_ctx_free(&c);
 		if (err.cls == STORE_ERR_NOTFOUND)
 			return imap_cmd_no(cmd, "TRYCREATE", "Mailbox does not exist");
 		return imap_cmd_store_error(cmd, &err);
 	}
-	if (n == 0) {
-		store_mailbox_close(&dst);
-		free(uids);
+	if (c->n == 0) {
+		copy_ctx_free(&c);
 		return imap_cmd_ok(cmd, NULL, "No messages %s", move ? "moved" : "copied");
 	}
-	new_uids = calloc(n, sizeof(*new_uids));
-	if (new_uids == NULL) {
-		store_mailbox_close(&dst);
-		free(uids);
+	c->new_uids = calloc(c->n, sizeof(*c->new_uids));
+	if (c->new_uids == NULL) {
+		copy_ctx_free(&c);
 		return imap_cmd_no(cmd, "SERVERBUG", "Out of memory");
 	}
-	for (done = 0; done < n; done++) {
-		memset(&err, 0, sizeof(err));
-		if (store_msg_copy(s->sel->box, uids[done], dst, &new_uids[done], &err) < 0)
-			break;
-	}
-	if (done < n) {
-		copy_undo(dst, new_uids, done);
-		store_mailbox_close(&dst);
-		free(uids);
-		free(new_uids);
-		if (err.cls == STORE_ERR_NOTFOUND || err.cls == STORE_ERR_EXPUNGED)
-			return imap_cmd_no(cmd, "EXPUNGEISSUED", "Some of the messages no longer exist; nothing %s",
-					   move ? "moved" : "copied");
-		return imap_cmd_store_error(cmd, &err);
-	}
-	store_mailbox_status(dst, &st);
-	store_mailbox_close(&dst);
-
-	strbuf_init(&code, 0);
-	if (copyuid_code(&code, st.uidvalidity, uids, new_uids, n) < 0) {
-		/* the copies exist; only the response code is lost */
-		strbuf_free(&code);
-	}
-	free(new_uids);
-	if (!move) {
-		enum imap_cmd_result r = imap_cmd_ok(cmd, code.data, "COPY completed");
-
-		strbuf_free(&code);
-		free(uids);
-		return r;
-	}
-
-	/* MOVE: the copies are safe; now take the sources away */
-	if (code.data != NULL)
-		imap_send_untagged(s, "OK [%s] Moved", code.data);
-	strbuf_free(&code);
-	for (size_t i = 0; i < n; i++) {
-		memset(&err, 0, sizeof(err));
-		if (store_msg_expunge(s->sel->box, uids[i], &err) < 0)
-			log_warn("imap %s: MOVE: expunging %u from %s: %s", s->id, uids[i], s->sel->name,
-				 err.text);
-		else
-			s->expunged++;
-	}
-	free(uids);
-	/* the EXPUNGE responses come from the one place that keeps the view
-	 * and the sequence numbers right (imap-sync.c), before the tagged OK */
-	imap_sync_report(s, true);
-	return imap_cmd_ok(cmd, NULL, "MOVE completed");
+	cmd->ctx = c;
+	cmd->resume = copy_resume;
+	cmd->cancel = copy_cancel;
+	return copy_resume(cmd);
 }
 
 enum imap_cmd_result imap_cmd_copy(struct imap_cmd *cmd)

@@ -593,7 +593,8 @@ def test_copy(corpus):
     assert tagged.startswith("BAD"), tagged
     # source unchanged, copies have the flags (and the bytes)
     assert sorted(fetches(c.ok("FETCH 1:* FLAGS"))) == [1, 2, 3, 4, 5]
-    c.ok('SELECT "Target"')
+    sel = c.ok('SELECT "Target"')
+    assert b"* OK [UIDVALIDITY %s]" % m.group(1).encode() in b"\n".join(sel), sel
     f = fetches(c.ok("FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (Subject)])"))
     assert sorted(f) == [1, 2, 3, 4]
     assert f[1].startswith(b"FLAGS (\\Flagged \\Recent $Work) BODY[HEADER.FIELDS (SUBJECT)] "), f[1]
