@@ -708,3 +708,35 @@ def test_fetch_from_mbox(inst):
     assert one_seq(c, 1, "BODY.PEEK[TEXT]") == b"From the start\r\nbody\r\n"
     assert one_seq(c, 1, "BODY.PEEK[TEXT]<5.9>") == b"the start"
     c.close()
+
+
+def test_with_imaplib(corpus):
+    # Python's imaplib as a well-behaved client: it parses the literals
+    # inside FETCH responses and the response codes
+    import imaplib
+    c = imaplib.IMAP4("127.0.0.1", corpus.inst.ports["imap"], timeout=TIMEOUT)
+    c.login(corpus.user, PASSWORD)
+    typ, data = c.select("INBOX")
+    assert typ == "OK" and data == [b"5"], (typ, data)
+    typ, data = c.fetch("1:2", "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert typ == "OK", data
+    assert data[0][1] == b"Subject: Nested test\r\n\r\n"
+    assert data[2][1] == b"Subject: =?UTF-8?Q?Caf=C3=A9?= and\r\n =?UTF-8?B?w6k=?=\r\n\r\n"
+    uid1 = int(re.search(rb"UID (\d+)", data[0][0]).group(1))
+    typ, data = c.uid("FETCH", str(uid1), "(RFC822)")
+    assert typ == "OK" and data[0][1] == crlf(corpus.stored_file(b"<nested-1@example.com>")), data[0][0]
+    assert data[1] == b" FLAGS (\\Seen \\Recent))", data[1]   # \Seen set by RFC822
+    typ, data = c.store("3", "+FLAGS", "(\\Flagged)")
+    assert typ == "OK" and b"FLAGS (\\Flagged \\Recent)" in data[0], data
+    corpus.create_mailbox("Kept")
+    typ, data = c.copy("1:2", "Kept")
+    assert typ == "OK" and re.match(rb"\[COPYUID \d+ \d+:\d+ 1:2\] ", data[0]), data
+    typ, data = c.uid("MOVE", str(uid1), "Kept")
+    assert typ == "OK", data
+    moved = [r for r in c.untagged_responses.get("OK", []) if r.startswith(b"[COPYUID ")]
+    assert moved and re.match(rb"\[COPYUID \d+ " + str(uid1).encode() + rb" 3\] ", moved[-1]), moved
+    typ, data = c.select("INBOX")
+    assert data == [b"4"], data
+    typ, data = c.select("Kept", readonly=True)
+    assert data == [b"3"], data
+    c.logout()
