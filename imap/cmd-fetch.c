@@ -27,9 +27,14 @@
  * ones still there are sent, the vanished ones are skipped, and the
  * tagged reply is NO [EXPUNGEISSUED] (RFC 5530) instead of OK.
  *
+ * Header-only requests (HEADER.FIELDS, RFC822.HEADER, ENVELOPE: what a
+ * client fetches for new mail) parse just the header's bytes, so a big
+ * attachment is not read from disk to answer them.
+ *
  * mbox: the MIME parser reads a message from offset 0 of a descriptor, so
- * a message inside an mbox file (offset > 0) is first copied into an
- * anonymous memory file; Maildir messages are parsed in place.
+ * a message inside an mbox file (offset > 0) is first copied (only its
+ * header for header-only requests) into an anonymous memory file; Maildir
+ * messages are parsed in place.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +61,7 @@ struct fetch_ctx {
 	int fd;
 	struct mime_message *mime;
 	struct imap_timeslice slice;
+	bool header_only;           /* parse just the header (imap_fetch_header_only) */
 };
 
 struct msg_copy {
@@ -106,16 +112,66 @@ static void fetch_ctx_free(struct fetch_ctx **cp)
 	*cp = NULL;
 }
 
-/* A descriptor whose offset 0 is the message's first byte: the file
- * itself (Maildir) or a memory file holding a copy (mbox). -1 with err. */
-static int message_fd(struct store_mailbox *box, uint32_t uid, uint64_t *size_r,
+/*
+ * The length of the message's header including the empty line that ends
+ * it (the whole message when there is none), read from fd at off: a
+ * line that is empty or only CR ends it, as the MIME parser sees it.
+ * 0, or -1 on a read error.
+ */
+static int header_length(int fd, off_t off, uint64_t size, uint64_t *len_r)
+{
+	enum { LINE_START, CR_AT_START, IN_LINE } st = LINE_START;
+	char buf[8192];
+	uint64_t pos = 0;
+
+	while (pos < size) {
+		size_t want = size - pos < sizeof(buf) ? (size_t)(size - pos) : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, off + (off_t)pos);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		for (ssize_t i = 0; i < n; i++) {
+			char ch = buf[i];
+
+			if (st == IN_LINE) {
+				const char *lf = memchr(buf + i, '\n', (size_t)(n - i));
+
+				if (lf == NULL)
+					break;
+				i = lf - buf;
+				st = LINE_START;
+			} else if (ch == '\n') {
+				*len_r = pos + (uint64_t)i + 1;
+				return 0;
+			} else if (ch == '\r' && st == LINE_START) {
+				st = CR_AT_START;
+			} else {
+				st = IN_LINE;
+			}
+		}
+		pos += (uint64_t)n;
+	}
+	*len_r = size;
+	return 0;
+}
+
+/* A descriptor whose offset 0 is the message's first byte, and how many
+ * bytes to parse: the file itself (Maildir) or a memory file holding a
+ * copy (mbox); with header_only just the header (and only that is copied).
+ * -1 with err. */
+static int message_fd(struct store_mailbox *box, uint32_t uid, bool header_only, uint64_t *size_r,
 		      struct store_error *err)
 {
 	off_t off;
-	int fd, mfd;
+	int fd, mfd = -1;
 
 	if (store_msg_open(box, uid, &fd, &off, size_r, err) < 0)
 		return -1;
+	errno = 0;
+	if (header_only && header_length(fd, off, *size_r, size_r) < 0)
+		goto fail;
 	if (off == 0)
 		return fd;
 	mfd = memfd_create("postern-fetch", MFD_CLOEXEC);
@@ -133,7 +189,7 @@ static int message_fd(struct store_mailbox *box, uint32_t uid, uint64_t *size_r,
 	close(fd);
 	return mfd;
 fail:
-	log_error("imap: copy of message %u of %s for FETCH: %s", uid, store_mailbox_name(box),
+	log_error("imap: reading message %u of %s for FETCH: %s", uid, store_mailbox_name(box),
 		  strerror(errno ? errno : EIO));
 	if (mfd >= 0)
 		close(mfd);
@@ -211,7 +267,7 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_ctx *c, struct store
 		const char *perr = NULL;
 		uint64_t size;
 
-		c->fd = message_fd(box, uid, &size, err);
+		c->fd = message_fd(box, uid, c->header_only, &size, err);
 		if (c->fd < 0) {
 			msg_release(c);
 			if (err->cls == STORE_ERR_EXPUNGED || err->cls == STORE_ERR_NOTFOUND) {
@@ -349,6 +405,7 @@ enum imap_cmd_result imap_cmd_fetch(struct imap_cmd *cmd)
 		fetch_ctx_free(&c);
 		return imap_cmd_bad(cmd, NULL, "%s", error);
 	}
+	c->header_only = imap_fetch_header_only(&c->q);
 	rc = imap_seqset_resolve(s, cmd->args[0].data, cmd->uid, &c->uids, &c->n, &error);
 	if (rc != 0) {
 		fetch_ctx_free(&c);

@@ -30,6 +30,21 @@ bool imap_fetch_needs_mime(const struct imap_fetch_query *q, const struct imap_f
 	       (q->has_bodystructure && m->bodystructure == NULL);
 }
 
+bool imap_fetch_header_only(const struct imap_fetch_query *q)
+{
+	for (size_t i = 0; i < q->n; i++) {
+		const struct imap_fetch_item *it = &q->items[i];
+
+		if (it->kind == IMAP_FETCH_BODY || it->kind == IMAP_FETCH_BODYSTRUCTURE)
+			return false;
+		/* sections are upper case; a part number would start with a digit */
+		if (it->kind == IMAP_FETCH_SECTION && strcmp(it->section, "HEADER") != 0 &&
+		    !str_has_prefix(it->section, "HEADER.FIELDS"))
+			return false;
+	}
+	return true;
+}
+
 int imap_fetch_internaldate(struct strbuf *out, time_t t)
 {
 	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",

@@ -89,6 +89,12 @@ struct imap_fetch_msg {
  * section, BODY, or an ENVELOPE/BODYSTRUCTURE that is not cached). */
 bool imap_fetch_needs_mime(const struct imap_fetch_query *q, const struct imap_fetch_msg *m);
 
+/* imap_fetch_header_only - whether every item of q can be answered from
+ * the message's header alone (HEADER, HEADER.FIELDS[.NOT] of the message,
+ * RFC822.HEADER, ENVELOPE and the index items): then the caller parses
+ * only the header's bytes instead of the whole (maybe 50 MB) message. */
+bool imap_fetch_header_only(const struct imap_fetch_query *q);
+
 /* Where the renderer writes: write copies the bytes (the session's
  * output); full tells it to stop streaming for now. */
 struct imap_fetch_out {

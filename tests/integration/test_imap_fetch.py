@@ -705,6 +705,12 @@ def test_fetch_from_mbox(inst):
     body = one_seq(c, 2, "BODY.PEEK[]")
     assert body.endswith(crlf(nested)), body[-200:]
     assert one_seq(c, 2, "BODY.PEEK[3.1]") == b"inner text"
+    # header-only requests parse (and copy out of the mbox) just the header
+    got = fetches(c.ok("FETCH 1:2 (BODY.PEEK[HEADER.FIELDS (Subject)] ENVELOPE)"))
+    assert got[1] == (b"BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: first\r\n\r\n "
+                      b"ENVELOPE (NIL \"first\" NIL NIL NIL NIL NIL NIL NIL NIL)"), got
+    assert got[2] == (b"BODY[HEADER.FIELDS (SUBJECT)] {24}\r\nSubject: Nested test\r\n\r\n ENVELOPE "
+                      + CORPUS["nested.eml"]["envelope"]), got
     assert one_seq(c, 1, "BODY.PEEK[TEXT]") == b"From the start\r\nbody\r\n"
     assert one_seq(c, 1, "BODY.PEEK[TEXT]<5.9>") == b"the start"
     c.close()

@@ -179,6 +179,31 @@ static void test_parse_macros_and_lists(void **state)
 	assert_string_equal(err, "FETCH attributes must be atoms");
 }
 
+static void test_header_only(void **state)
+{
+	static const struct {
+		const char *attr;
+		bool header_only;
+	} cases[] = {
+		{ "ALL", true }, { "FAST", true }, { "FULL", false }, { "ENVELOPE", true },
+		{ "RFC822.HEADER", true }, { "BODY.PEEK[HEADER]<0.100>", true },
+		{ "BODY[HEADER.FIELDS (From)]", true }, { "BODY.PEEK[HEADER.FIELDS.NOT (X)]", true },
+		{ "BODY[1.HEADER]", false }, { "BODY[TEXT]", false }, { "BODY[]", false },
+		{ "RFC822", false }, { "RFC822.TEXT", false }, { "BODYSTRUCTURE", false },
+		{ "BODY", false }, { "BODY[1]", false },
+	};
+	struct imap_fetch_query q;
+	const char *err = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(parse_atom(cases[i].attr, &q, &err), 0);
+		if (imap_fetch_header_only(&q) != cases[i].header_only)
+			fail_msg("%s: header_only should be %d", cases[i].attr, cases[i].header_only);
+		imap_fetch_query_free(&q);
+	}
+}
+
 static void test_internaldate(void **state)
 {
 	struct strbuf sb;
@@ -421,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_parse_section_partial),
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_parse_macros_and_lists),
+		cmocka_unit_test(test_header_only),
 		cmocka_unit_test(test_internaldate),
 		cmocka_unit_test(test_render_items),
 		cmocka_unit_test(test_render_structures),
