@@ -434,6 +434,16 @@ def test_uid_fetch_and_errors(corpus):
     assert uids == sorted(uids)
     got = fetches(c.ok("UID FETCH %d (UID RFC822.SIZE)" % uids[1]))
     assert list(got) == [2] and re.match(rb"UID %d RFC822.SIZE \d+$" % uids[1], got[2]), got
+    # what Thunderbird asks for new mail
+    got = fetches(c.ok("UID FETCH %d:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc "
+                       "Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To "
+                       "Content-Type Reply-To)])" % uids[3]))
+    assert sorted(got) == [4, 5], got
+    hdr = b"From: plain@example.com\r\nTo: you@example.com\r\nSubject: plain\r\n\r\n"
+    size = len(crlf(corpus.stored_file(b"Subject: plain\n")))
+    assert got[4] == (b"UID %d RFC822.SIZE %d FLAGS (\\Recent) BODY[HEADER.FIELDS (FROM TO CC BCC SUBJECT "
+                      b"DATE MESSAGE-ID PRIORITY X-PRIORITY REFERENCES NEWSGROUPS IN-REPLY-TO CONTENT-TYPE "
+                      b"REPLY-TO)] {%d}\r\n" % (uids[3], size, len(hdr)) + hdr), got[4]
     # UIDs that do not exist: nothing, OK
     untagged, tagged = c.cmd("UID FETCH %d:%d (FLAGS)" % (uids[-1] + 10, uids[-1] + 20))
     assert tagged.startswith("OK") and fetches(untagged) == {}, (untagged, tagged)
@@ -746,3 +756,49 @@ def test_with_imaplib(corpus):
     typ, data = c.select("Kept", readonly=True)
     assert data == [b"3"], data
     c.logout()
+
+
+# ---- real clients --------------------------------------------------------
+
+def test_curl_fetches_by_uid(corpus):
+    import shutil as sh
+    import subprocess
+    if sh.which("curl") is None:
+        pytest.skip("curl is not installed")
+    c = corpus.login()
+    uid = int(re.match(rb"UID (\d+)", fetches(c.ok("FETCH 1 UID"))[1]).group(1))
+    c.close()
+    url = "imap://127.0.0.1:%d/INBOX;UID=%d" % (corpus.inst.ports["imap"], uid)
+    r = subprocess.run(["curl", "-sS", "--max-time", "60", "-u", "%s:%s" % (corpus.user, PASSWORD), url],
+                       capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == crlf(corpus.stored_file(b"<nested-1@example.com>")), r.stdout[:300]
+
+
+def test_fetchmail_downloads_and_deletes(corpus, tmp_path):
+    # fetchmail: FETCH RFC822.SIZE / RFC822.HEADER / BODY.PEEK[TEXT],
+    # STORE +FLAGS (\Seen \Deleted), EXPUNGE
+    import shutil as sh
+    import subprocess
+    if sh.which("fetchmail") is None:
+        pytest.skip("fetchmail is not installed")
+    out = tmp_path / "out"
+    out.mkdir()
+    rc = tmp_path / "fetchmailrc"
+    rc.write_text('poll 127.0.0.1 protocol IMAP port %d auth password\n'
+                  '  user "%s" password "%s" is root here\n'
+                  '  sslproto "" no sslcertck\n'
+                  '  mda "/bin/sh -c \'cat > %s/msg.$$\'"\n'
+                  '  fetchall nokeep\n' % (corpus.inst.ports["imap"], corpus.user, PASSWORD, out))
+    rc.chmod(0o600)
+    env = dict(os.environ, HOME=str(tmp_path), FETCHMAILHOME=str(tmp_path))
+    r = subprocess.run(["fetchmail", "-f", str(rc), "--nodetach", "--nosyslog", "-v"],
+                       capture_output=True, text=True, env=env, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = sorted(p.read_bytes() for p in out.iterdir())
+    assert len(got) == 5, r.stdout
+    assert any(b"<nested-1@example.com>" in g and b"R0lG" in g for g in got), got
+    c = corpus.login()
+    untagged, tagged = c.cmd("FETCH 1 UID")
+    assert tagged.startswith("BAD"), (untagged, tagged)   # INBOX is empty now
+    c.close()
