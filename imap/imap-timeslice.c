@@ -10,8 +10,9 @@
  * resume with imap_timeslice_yield() and returns IMAP_CMD_PENDING. The
  * resume runs from a zero-length timer, i.e. after the event loop has
  * polled for I/O once (libevent runs an event_active() callback in the
- * same pass, which would not let anybody else in). Called by cmd-fetch.c
- * and cmd-store.c.
+ * same pass, which would not let anybody else in), and then goes through
+ * imap_cmd_wake() like any other resume. Called by cmd-fetch.c,
+ * cmd-store.c and cmd-copy.c.
  */
 #include <event2/event.h>
 #include <time.h>
@@ -40,14 +41,13 @@ bool imap_timeslice_over(const struct imap_timeslice *t)
 	return now_us() - t->start_us >= IMAP_TIMESLICE_US;
 }
 
+/* the loop has polled: resume through the session's own path, which
+ * skips a closing session and finishes the command when it is DONE */
 static void slice_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct imap_cmd *cmd = arg;
-
 	(void)fd;
 	(void)what;
-	if (cmd->resume(cmd) == IMAP_CMD_DONE)
-		imap_cmd_async_done(cmd);
+	imap_cmd_wake(arg);
 }
 
 int imap_timeslice_yield(struct imap_timeslice *t, struct imap_cmd *cmd)

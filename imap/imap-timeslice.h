@@ -27,9 +27,9 @@ struct imap_timeslice {
 void imap_timeslice_begin(struct imap_timeslice *t);
 /* imap_timeslice_over - the slice is used up. */
 bool imap_timeslice_over(const struct imap_timeslice *t);
-/* imap_timeslice_yield - call cmd->resume after the loop polled once (a
- * DONE result then ends the command through imap_cmd_async_done). 0, or
- * -1 on OOM (the caller just goes on without yielding). */
+/* imap_timeslice_yield - resume cmd (imap_cmd_wake) after the loop
+ * polled once. 0, or -1 on OOM (the caller just goes on without
+ * yielding). */
 int imap_timeslice_yield(struct imap_timeslice *t, struct imap_cmd *cmd);
 /* imap_timeslice_free - drop the timer (with the command's context). */
 void imap_timeslice_free(struct imap_timeslice *t);
