@@ -53,7 +53,8 @@ static int flags_reply_cb(const struct store_msg *msg, void *ctx)
  * 1 done, 0 vanished meanwhile, -1 with err.
  */
 static int store_one(struct imap_cmd *cmd, uint32_t uid, enum store_flag_mode mode, unsigned flags,
-		     const char *keywords, uint64_t unchanged_since, bool silent, struct store_error *err)
+		     const char *keywords, uint64_t unchanged_since, bool silent, bool *announce,
+		     struct store_error *err)
 {
 	struct imap_session *s = cmd->sess;
 	uint64_t modseq = 0;
@@ -64,6 +65,13 @@ static int store_one(struct imap_cmd *cmd, uint32_t uid, enum store_flag_mode mo
 		return err->cls == STORE_ERR_EXPUNGED || err->cls == STORE_ERR_NOTFOUND ? 0 : -1;
 	if (rc > 0)
 		imap_sync_own_change(s, uid, modseq);
+	if (rc > 0 && *announce) {
+		/* a new keyword: the sync sends FLAGS / PERMANENTFLAGS with it
+		 * before the first FETCH that shows it (RFC 3501 7.2.6); no
+		 * EXPUNGE in the middle of STORE (7.4.1) */
+		*announce = false;
+		imap_sync_report(s, false);
+	}
 	if (silent)
 		return 1;
 
@@ -115,8 +123,40 @@ struct store_ctx {
 	const char *kw_arg;       /* keywords, or NULL: leave them alone */
 	uint64_t unchanged_since; /* CONDSTORE UNCHANGEDSINCE: not offered yet */
 	bool silent, expunged;
+	bool announce;            /* a keyword the client was not told about yet */
 	struct imap_timeslice slice;
 };
+
+/* whether one of the space-separated keywords is not in the FLAGS list
+ * the client has (imap_select_keywords: " kw1 kw2") */
+static bool keywords_new(const struct imap_session *s, const char *keywords)
+{
+	const char *known = imap_select_keywords(s);
+
+	for (const char *p = keywords; *p != '\0';) {
+		size_t n = strcspn(p, " ");
+		bool found = false;
+
+		for (const char *k = known; *k != '\0';) {
+			size_t kn;
+
+			while (*k == ' ')
+				k++;
+			kn = strcspn(k, " ");
+			if (kn == n && kn > 0 && strncasecmp(k, p, n) == 0) {
+				found = true;
+				break;
+			}
+			k += kn;
+		}
+		if (!found)
+			return true;
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	return false;
+}
 
 static void store_ctx_free(struct store_ctx **cp)
 {
@@ -155,7 +195,7 @@ static enum imap_cmd_result store_resume(struct imap_cmd *cmd)
 			return IMAP_CMD_PENDING;
 		memset(&err, 0, sizeof(err));
 		rc = store_one(cmd, c->uids[c->i], c->mode, c->flags, c->kw_arg, c->unchanged_since,
-			       c->silent, &err);
+			       c->silent, &c->announce, &err);
 		if (rc == 0) {
 			c->expunged = true;
 		} else if (rc < 0) {
@@ -220,6 +260,7 @@ enum imap_cmd_result imap_cmd_store(struct imap_cmd *cmd)
 	/* keywords: replace always sets the list (possibly empty); add and
 	 * remove leave it alone when none were named */
 	c->kw_arg = c->mode == STORE_FLAGS_REPLACE || *c->keywords != '\0' ? c->keywords : NULL;
+	c->announce = c->mode != STORE_FLAGS_REMOVE && keywords_new(s, c->keywords);
 	cmd->ctx = c;
 	cmd->resume = store_resume;
 	cmd->cancel = store_cancel;

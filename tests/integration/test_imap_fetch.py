@@ -540,7 +540,11 @@ def test_big_fetch_does_not_stall_others(env):
 
 def test_store(corpus):
     c = corpus.login()
-    assert fetches(c.ok("STORE 1 +FLAGS (\\Flagged $Work)"))[1] == b"FLAGS (\\Flagged \\Recent $Work)"
+    untagged = c.ok("STORE 1 +FLAGS (\\Flagged $Work)")
+    assert fetches(untagged)[1] == b"FLAGS (\\Flagged \\Recent $Work)"
+    # a new keyword is announced before the FETCH that uses it (RFC 3501 7.2.6)
+    assert untagged[0].startswith(b"* FLAGS (") and b" $Work)" in untagged[0], untagged
+    assert untagged[-1].startswith(b"* 1 FETCH "), untagged
     assert fetches(c.ok("STORE 1 +FLAGS \\Seen"))[1] == b"FLAGS (\\Flagged \\Seen \\Recent $Work)"
     assert fetches(c.ok("STORE 1 -FLAGS ($work \\Flagged)"))[1] == b"FLAGS (\\Seen \\Recent)"
     assert fetches(c.ok("STORE 1 FLAGS (\\Answered \\Draft Junk)"))[1] == (
