@@ -407,6 +407,9 @@ static int changed_cb(const struct store_msg *m, void *ctx)
 	seq = imap_uid_to_seq(s, m->uid);
 	if (seq == 0)
 		return 0;
+	/* a keyword the client has not seen: FLAGS before the line using it */
+	if (m->keywords && *m->keywords && keywords_add(&sp(s)->keywords, m->keywords))
+		imap_sync_send_flags(s);
 	strbuf_init(&sb, 4096);
 	flags_text(&sb, m->flags, m->keywords, imap_has_recent(s, m->uid));
 	if (s->enabled & IMAP_ENABLED_CONDSTORE)
@@ -447,6 +450,12 @@ void imap_sync_report(struct imap_session *s, bool allow_expunge)
 		return;
 	}
 	sel->changed = false;
+	uint32_t known_max = sel->count ? sel->uids[sel->count - 1] : 0;
+	/* Same number of messages and the same UIDNEXT: nothing was expunged
+	 * (the count would drop) and nothing added (UIDNEXT would move), so
+	 * only flags changed and one pass by modseq is enough. */
+	if (st.messages == sel->count && st.uidnext == sel->uidnext)
+		goto flags;
 	cur.keywords = &p->keywords;
 	if (store_mailbox_foreach(sel->box, 0, collect_cb, &cur, &err) != 0) {
 		free(cur.uids);
@@ -454,11 +463,12 @@ void imap_sync_report(struct imap_session *s, bool allow_expunge)
 		sel->changed = true;   /* try again at the next report */
 		return;
 	}
-	uint32_t known_max = sel->count ? sel->uids[sel->count - 1] : 0;
 
-	/* 1. expunges: view UIDs gone from the store, highest first */
+	/* 1. expunges: view UIDs gone from the store, announced from the
+	 * highest sequence number down (each number is right as sent), then
+	 * the view is compacted in one pass */
 	if (allow_expunge) {
-		size_t j = cur.n;
+		size_t j = cur.n, gone = 0;
 		for (size_t i = sel->count; i > 0; i--) {
 			uint32_t uid = sel->uids[i - 1];
 			while (j > 0 && cur.uids[j - 1] > uid)
@@ -466,14 +476,28 @@ void imap_sync_report(struct imap_session *s, bool allow_expunge)
 			if (j > 0 && cur.uids[j - 1] == uid)
 				continue;
 			imap_send_untagged(s, "%zu EXPUNGE", i);
-			memmove(&sel->uids[i - 1], &sel->uids[i], (sel->count - i) * sizeof(uint32_t));
-			sel->count--;
-			if (imap_has_recent(s, uid)) {
-				size_t r = lower_bound(sel->recent_uids, sel->n_recent_uids, uid);
-				memmove(&sel->recent_uids[r], &sel->recent_uids[r + 1],
-					(sel->n_recent_uids - r - 1) * sizeof(uint32_t));
-				sel->n_recent_uids--;
+			gone++;
+		}
+		if (gone > 0) {
+			size_t k = 0, r = 0;
+			j = 0;
+			for (size_t i = 0; i < sel->count; i++) {
+				uint32_t uid = sel->uids[i];
+				while (j < cur.n && cur.uids[j] < uid)
+					j++;
+				if (j < cur.n && cur.uids[j] == uid)
+					sel->uids[k++] = uid;
 			}
+			sel->count = (uint32_t)k;
+			j = 0;
+			for (size_t i = 0; i < sel->n_recent_uids; i++) {
+				uint32_t uid = sel->recent_uids[i];
+				while (j < cur.n && cur.uids[j] < uid)
+					j++;
+				if (j < cur.n && cur.uids[j] == uid)
+					sel->recent_uids[r++] = uid;
+			}
+			sel->n_recent_uids = (uint32_t)r;
 		}
 	}
 	/* 2. a keyword the client has not seen: FLAGS first, so the FETCH
@@ -508,6 +532,8 @@ void imap_sync_report(struct imap_session *s, bool allow_expunge)
 	if (n_new > 0)
 		imap_send_untagged(s, "%u RECENT", sel->n_recent_uids);
 	sel->recent = sel->n_recent_uids;
+	free(cur.uids);
+flags:
 	/* 4. flag changes by others since the last report */
 	if (st.highestmodseq > sel->highestmodseq) {
 		struct changed_ctx c = { .s = s, .known_max = known_max };
@@ -515,7 +541,6 @@ void imap_sync_report(struct imap_session *s, bool allow_expunge)
 			log_warn("imap(%s): reading flag changes of %s failed: %s", s->user ? s->user : "?",
 				 sel->name, err.text);
 	}
-	free(cur.uids);
 	sel->highestmodseq = st.highestmodseq;
 	sel->uidnext = st.uidnext;
 	p->n_own = 0;
