@@ -58,6 +58,10 @@ static const struct imap_command_def commands[] = {
 
 	/* ---- imapfetch adds here: FETCH STORE (SEL, IMAP_CMD_FLAG_USES_SEQS,
 	 * uid_ok) COPY MOVE (SEL, uid_ok) ---- */
+	{ "FETCH", imap_cmd_fetch, SEL, IMAP_CMD_FLAG_USES_SEQS, true },
+	{ "STORE", imap_cmd_store, SEL, IMAP_CMD_FLAG_USES_SEQS, true },
+	{ "COPY", imap_cmd_copy, SEL, 0, true },
+	{ "MOVE", imap_cmd_move, SEL, 0, true },
 	/* ---- end imapfetch ---- */
 
 	/* ---- imapsearch adds here: SEARCH (SEL, IMAP_CMD_FLAG_USES_SEQS,

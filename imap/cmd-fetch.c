@@ -1,0 +1,420 @@
+/*
+ * cmd-fetch.c - FETCH and UID FETCH (RFC 3501 6.4.5, 6.4.8). Called from
+ * the command table (imap-commands.c); the attribute parsing and the
+ * response text live in imap-fetch-parse.c and imap-fetch.c.
+ *
+ * Streaming: messages are rendered one after the other; whenever the
+ * session's output holds more than IMAP_OUTPUT_HIGH bytes the handler
+ * returns IMAP_CMD_PENDING and the core calls fetch_resume() once the
+ * client has read it, so a FETCH of many or big messages never holds more
+ * than a chunk of message data in memory. A client that reads fast does
+ * not keep the worker either: after a time slice (imap-timeslice.c) the
+ * handler yields between messages, which matters when each message costs
+ * a cache write.
+ *
+ * \Seen: a non-PEEK section (BODY[...], RFC822, RFC822.TEXT) sets \Seen
+ * before its message is rendered, unless the mailbox is read-only, and
+ * the response then carries FLAGS even when not asked for (6.4.5).
+ *
+ * Cache: ENVELOPE and BODYSTRUCTURE come from the index (struct
+ * store_msg) when cached; otherwise they are computed from the message
+ * (mime_envelope, mime_bodystructure(extended=true): exactly the text the
+ * store caches at delivery) and written back with store_msg_set_cache.
+ * BODY (non-extended) is always computed: it needs the parsed message
+ * anyway and is rare (FULL macro).
+ *
+ * Messages expunged by another session meanwhile (RFC 2180 4.1): the
+ * ones still there are sent, the vanished ones are skipped, and the
+ * tagged reply is NO [EXPUNGEISSUED] (RFC 5530) instead of OK.
+ *
+ * Header-only requests (HEADER.FIELDS, RFC822.HEADER, ENVELOPE: what a
+ * client fetches for new mail) parse just the header's bytes, so a big
+ * attachment is not read from disk to answer them.
+ *
+ * mbox: the MIME parser reads a message from offset 0 of a descriptor, so
+ * a message inside an mbox file (offset > 0) is first copied (only its
+ * header for header-only requests) into an anonymous memory file; Maildir
+ * messages are parsed in place.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include "imap/imap-fetch.h"
+#include "imap/imap-timeslice.h"
+#include "log.h"
+
+struct fetch_ctx {
+	struct imap_fetch_query q;
+	uint32_t *uids;
+	size_t n, i;
+	bool expunged;              /* a requested message vanished */
+	bool active;                /* r is rendering uids[i] */
+	struct imap_fetch_render r;
+	struct imap_fetch_msg m;
+	/* copies of the index entry (store_msg strings live during the callback only) */
+	char *keywords, *envelope, *bodystructure;
+	int fd;
+	struct mime_message *mime;
+	struct imap_timeslice slice;
+	bool header_only;           /* parse just the header (imap_fetch_header_only) */
+};
+
+struct msg_copy {
+	struct store_msg m;
+	char *keywords, *envelope, *bodystructure;
+	bool oom;
+};
+
+static int msg_copy_cb(const struct store_msg *msg, void *ctx)
+{
+	struct msg_copy *c = ctx;
+
+	c->m = *msg;
+	c->keywords = strdup(msg->keywords != NULL ? msg->keywords : "");
+	c->envelope = msg->envelope != NULL ? strdup(msg->envelope) : NULL;
+	c->bodystructure = msg->bodystructure != NULL ? strdup(msg->bodystructure) : NULL;
+	if (c->keywords == NULL || (msg->envelope != NULL && c->envelope == NULL) ||
+	    (msg->bodystructure != NULL && c->bodystructure == NULL))
+		c->oom = true;
+	return 0;
+}
+
+static void msg_release(struct fetch_ctx *c)
+{
+	if (c->active)
+		imap_fetch_render_free(&c->r);
+	c->active = false;
+	mime_message_free(&c->mime);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	x_free(&c->keywords);
+	x_free(&c->envelope);
+	x_free(&c->bodystructure);
+}
+
+static void fetch_ctx_free(struct fetch_ctx **cp)
+{
+	struct fetch_ctx *c = *cp;
+
+	if (c == NULL)
+		return;
+	msg_release(c);
+	imap_timeslice_free(&c->slice);
+	imap_fetch_query_free(&c->q);
+	free(c->uids);
+	free(c);
+	*cp = NULL;
+}
+
+/*
+ * The length of the message's header including the empty line that ends
+ * it (the whole message when there is none), read from fd at off: a
+ * line that is empty or only CR ends it, as the MIME parser sees it.
+ * 0, or -1 on a read error.
+ */
+static int header_length(int fd, off_t off, uint64_t size, uint64_t *len_r)
+{
+	enum { LINE_START, CR_AT_START, IN_LINE } st = LINE_START;
+	char buf[8192];
+	uint64_t pos = 0;
+
+	while (pos < size) {
+		size_t want = size - pos < sizeof(buf) ? (size_t)(size - pos) : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, off + (off_t)pos);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		for (ssize_t i = 0; i < n; i++) {
+			char ch = buf[i];
+
+			if (st == IN_LINE) {
+				const char *lf = memchr(buf + i, '\n', (size_t)(n - i));
+
+				if (lf == NULL)
+					break;
+				i = lf - buf;
+				st = LINE_START;
+			} else if (ch == '\n') {
+				*len_r = pos + (uint64_t)i + 1;
+				return 0;
+			} else if (ch == '\r' && st == LINE_START) {
+				st = CR_AT_START;
+			} else {
+				st = IN_LINE;
+			}
+		}
+		pos += (uint64_t)n;
+	}
+	*len_r = size;
+	return 0;
+}
+
+/* A descriptor whose offset 0 is the message's first byte, and how many
+ * bytes to parse: the file itself (Maildir) or a memory file holding a
+ * copy (mbox); with header_only just the header (and only that is copied).
+ * -1 with err. */
+static int message_fd(struct store_mailbox *box, uint32_t uid, bool header_only, uint64_t *size_r,
+		      struct store_error *err)
+{
+	off_t off;
+	int fd, mfd = -1;
+
+	if (store_msg_open(box, uid, &fd, &off, size_r, err) < 0)
+		return -1;
+	errno = 0;
+	if (header_only && header_length(fd, off, *size_r, size_r) < 0)
+		goto fail;
+	if (off == 0)
+		return fd;
+	mfd = memfd_create("postern-fetch", MFD_CLOEXEC);
+	if (mfd < 0)
+		goto fail;
+	for (uint64_t left = *size_r; left > 0;) {
+		ssize_t n = sendfile(mfd, fd, &off, left > (1 << 30) ? (1 << 30) : (size_t)left);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto fail;
+		left -= (uint64_t)n;
+	}
+	close(fd);
+	return mfd;
+fail:
+	log_error("imap: reading message %u of %s for FETCH: %s", uid, store_mailbox_name(box),
+		  strerror(errno ? errno : EIO));
+	if (mfd >= 0)
+		close(mfd);
+	close(fd);
+	err->cls = STORE_ERR_TEMP;
+	str_copy(err->text, "Internal error reading the message", sizeof(err->text));
+	return -1;
+}
+
+/*
+ * Set up c->m and c->r for uids[c->i]. 1 ready, 0 skip it (vanished),
+ * -1 with err for the tagged NO.
+ */
+static int fetch_prepare(struct imap_cmd *cmd, struct fetch_ctx *c, struct store_error *err)
+{
+	struct imap_session *s = cmd->sess;
+	struct store_mailbox *box = s->sel->box;
+	uint32_t uid = c->uids[c->i];
+	struct msg_copy mc;
+	int rc;
+
+	memset(&mc, 0, sizeof(mc));
+	memset(&c->m, 0, sizeof(c->m));
+	c->m.seq = imap_uid_to_seq(s, uid);
+	if (c->m.seq == 0)
+		return 0;
+	rc = store_msg_get(box, uid, msg_copy_cb, &mc, err);
+	c->keywords = mc.keywords;
+	c->envelope = mc.envelope;
+	c->bodystructure = mc.bodystructure;
+	if (rc < 0 && (err->cls == STORE_ERR_EXPUNGED || err->cls == STORE_ERR_NOTFOUND))
+		rc = 0;
+	if (rc <= 0 || mc.oom) {
+		if (rc == 0) {
+			c->expunged = true;
+		} else if (mc.oom) {
+			err->cls = STORE_ERR_TEMP;
+			str_copy(err->text, "Out of memory", sizeof(err->text));
+			rc = -1;
+		}
+		x_free(&c->keywords);
+		x_free(&c->envelope);
+		x_free(&c->bodystructure);
+		return rc;
+	}
+	c->m.uid = uid;
+	c->m.flags = mc.m.flags;
+	c->m.keywords = c->keywords;
+	c->m.internaldate = mc.m.internaldate;
+	c->m.size = mc.m.size;
+	c->m.envelope = c->envelope;
+	c->m.bodystructure = c->bodystructure;
+	c->m.recent = imap_has_recent(s, uid);
+	c->m.add_uid = cmd->uid;
+
+	if (c->q.sets_seen && !s->sel->readonly && (c->m.flags & STORE_FLAG_SEEN) == 0) {
+		uint64_t modseq;
+		struct store_error e2;
+
+		rc = store_msg_set_flags(box, uid, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0, &modseq, &e2);
+		if (rc > 0) {
+			imap_sync_own_change(s, uid, modseq);
+			c->m.flags |= STORE_FLAG_SEEN;
+			c->m.add_flags = true;
+		} else if (rc < 0 && (e2.cls == STORE_ERR_EXPUNGED || e2.cls == STORE_ERR_NOTFOUND)) {
+			c->expunged = true;
+			msg_release(c);
+			return 0;
+		} else if (rc < 0) {
+			log_warn("imap %s: setting \\Seen on %u of %s: %s", s->id, uid, s->sel->name, e2.text);
+		}
+	}
+
+	if (imap_fetch_needs_mime(&c->q, &c->m)) {
+		const char *perr = NULL;
+		uint64_t size;
+
+		c->fd = message_fd(box, uid, c->header_only, &size, err);
+		if (c->fd < 0) {
+			msg_release(c);
+			if (err->cls == STORE_ERR_EXPUNGED || err->cls == STORE_ERR_NOTFOUND) {
+				c->expunged = true;
+				return 0;
+			}
+			return -1;
+		}
+		c->mime = mime_parse_fd(c->fd, size, NULL, &perr);
+		if (c->mime == NULL) {
+			log_error("imap %s: parsing message %u of %s: %s", s->id, uid, s->sel->name, perr);
+			msg_release(c);
+			err->cls = STORE_ERR_TEMP;
+			str_copy(err->text, "Internal error reading the message", sizeof(err->text));
+			return -1;
+		}
+		c->m.mime = c->mime;
+	}
+	imap_fetch_render_init(&c->r, &c->q, &c->m);
+	c->active = true;
+	return 1;
+}
+
+static void out_write(void *ctx, const void *data, size_t len)
+{
+	imap_write(ctx, data, len);
+}
+
+static bool out_full(void *ctx)
+{
+	return imap_output_pending(ctx) > IMAP_OUTPUT_HIGH;
+}
+
+/* the message is out: fill the cache with what was computed */
+static void fetch_done_one(struct imap_cmd *cmd, struct fetch_ctx *c)
+{
+	struct imap_session *s = cmd->sess;
+
+	if (c->r.new_envelope != NULL || c->r.new_bodystructure != NULL) {
+		struct store_error err;
+
+		/* best effort: the store logs a failure itself */
+		(void)store_msg_set_cache(s->sel->box, c->m.uid, c->r.new_envelope,
+					  c->r.new_bodystructure, &err);
+	}
+	s->fetched++;
+	msg_release(c);
+	c->i++;
+}
+
+static void fetch_cancel(struct imap_cmd *cmd)
+{
+	struct fetch_ctx *c = cmd->ctx;
+
+	fetch_ctx_free(&c);
+	cmd->ctx = NULL;
+}
+
+static enum imap_cmd_result fetch_resume(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->sess;
+	struct fetch_ctx *c = cmd->ctx;
+	struct imap_fetch_out out = { out_write, out_full, s };
+	struct store_error err;
+	const char *error = NULL;
+	int rc;
+
+	imap_timeslice_begin(&c->slice);
+	for (;;) {
+		if (!c->active) {
+			if (c->i >= c->n)
+				break;
+			if (out_full(s))
+				return IMAP_CMD_PENDING; /* resumed when the output drained */
+			if (imap_timeslice_over(&c->slice) && imap_timeslice_yield(&c->slice, cmd) == 0)
+				return IMAP_CMD_PENDING;
+			memset(&err, 0, sizeof(err));
+			rc = fetch_prepare(cmd, c, &err);
+			if (rc < 0) {
+				fetch_ctx_free(&c);
+				cmd->ctx = NULL;
+				return imap_cmd_store_error(cmd, &err);
+			}
+			if (rc == 0) {
+				c->i++;
+				continue;
+			}
+		}
+		rc = imap_fetch_render_run(&c->r, &out, &error);
+		if (rc == 0)
+			return IMAP_CMD_PENDING;
+		if (rc < 0) {
+			log_error("imap %s: FETCH of message %u of %s: %s", s->id, c->m.uid,
+				  s->sel->name, error);
+			if (c->r.wrote) {
+				/* a literal was promised and cannot be completed:
+				 * only ending the connection keeps the client from
+				 * reading garbage as the message */
+				fetch_ctx_free(&c);
+				cmd->ctx = NULL;
+				imap_session_close(s);
+				return IMAP_CMD_DONE;
+			}
+			fetch_ctx_free(&c);
+			cmd->ctx = NULL;
+			return imap_cmd_no(cmd, "SERVERBUG", "Internal error reading the message");
+		}
+		fetch_done_one(cmd, c);
+	}
+	bool expunged = c->expunged;
+
+	fetch_ctx_free(&c);
+	cmd->ctx = NULL;
+	if (expunged)
+		return imap_cmd_no(cmd, "EXPUNGEISSUED", "Some of the requested messages no longer exist");
+	return imap_cmd_ok(cmd, NULL, "%sFETCH completed", cmd->uid ? "UID " : "");
+}
+
+enum imap_cmd_result imap_cmd_fetch(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->sess;
+	struct fetch_ctx *c;
+	const char *error = NULL;
+	int rc;
+
+	if (cmd->nargs < 2 || cmd->args[0].type != IMAP_ARG_ATOM)
+		return imap_cmd_bad(cmd, NULL, "FETCH needs a sequence set and attributes");
+	if (cmd->nargs > 2)
+		return imap_cmd_bad(cmd, NULL, "Unexpected arguments after the FETCH attributes");
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return imap_cmd_no(cmd, "SERVERBUG", "Out of memory");
+	c->fd = -1;
+	if (imap_fetch_parse(&cmd->args[1], &c->q, &error) < 0) {
+		fetch_ctx_free(&c);
+		return imap_cmd_bad(cmd, NULL, "%s", error);
+	}
+	c->header_only = imap_fetch_header_only(&c->q);
+	rc = imap_seqset_resolve(s, cmd->args[0].data, cmd->uid, &c->uids, &c->n, &error);
+	if (rc != 0) {
+		fetch_ctx_free(&c);
+		if (rc == 1)
+			return imap_cmd_bad(cmd, NULL, "Invalid messageset (sequence number out of range)");
+		return imap_cmd_bad(cmd, NULL, "%s", error != NULL ? error : "Invalid sequence set");
+	}
+	cmd->ctx = c;
+	cmd->resume = fetch_resume;
+	cmd->cancel = fetch_cancel;
+	return fetch_resume(cmd);
+}
