@@ -137,6 +137,9 @@ struct imap_session {
 	/* Counters for the logout log line. */
 	uint64_t bytes_in, bytes_out;
 	uint32_t fetched, appended, expunged;
+	/* (added, imapcore) Session internals: owned by imap-session.c and
+	 * the login/select code; handlers of other files do not touch them. */
+	struct imap_session_priv *priv;
 };
 
 /* ---- one command in progress ---- */
@@ -169,9 +172,23 @@ struct imap_cmd {
 	enum imap_cmd_result (*resume)(struct imap_cmd *cmd);
 	void (*cancel)(struct imap_cmd *cmd);
 	void *ctx;
+	/* (added, imapcore) A PENDING command that reads client lines itself
+	 * (AUTHENTICATE responses, IDLE's DONE) sets this: while it is set the
+	 * lines go here instead of to the parser. NULL for everything else. */
+	enum imap_cmd_result (*input_line)(struct imap_cmd *cmd, const char *line, size_t len);
 };
 
 typedef enum imap_cmd_result imap_cmd_fn(struct imap_cmd *cmd);
+
+/* imap_cmd_async_done (added, imapcore) - a PENDING command whose
+ * handler finished from an asynchronous callback (auth reply) after
+ * sending its tagged reply: the session frees cmd and goes on with the
+ * next command. cmd is invalid afterwards. */
+void imap_cmd_async_done(struct imap_cmd *cmd);
+/* imap_cmd_wake (added, imapcore) - call cmd->resume soon from the event
+ * loop (a streaming handler whose output is already below the drain
+ * mark, so no drain event would come). */
+void imap_cmd_wake(struct imap_cmd *cmd);
 
 /* ---- output (imap-session.c) ---- */
 
@@ -228,6 +245,14 @@ uint32_t imap_seq_to_uid(const struct imap_session *s, uint32_t seq);
 uint32_t imap_uid_to_seq(const struct imap_session *s, uint32_t uid);
 /* imap_has_recent - whether this session holds \Recent for uid. */
 bool imap_has_recent(const struct imap_session *s, uint32_t uid);
+/* imap_sync_own_change (added, imapcore) - STORE/COPY handlers tell the
+ * sync that this session itself changed uid's flags to modseq, so the next
+ * imap_sync_report does not echo it as an unsolicited FETCH (the handler
+ * already answered, or was told .SILENT). Best effort: forgetting to call
+ * it only costs a redundant FETCH (FLAGS) line. */
+void imap_sync_own_change(struct imap_session *s, uint32_t uid, uint64_t modseq);
+/* imap_session_base (added) - the worker's event loop, e.g. for timers. */
+struct event_base *imap_session_base(const struct imap_session *s);
 
 /* ---- sequence sets (imap-seqset.c) ---- */
 
@@ -302,5 +327,174 @@ imap_cmd_fn imap_cmd_list, imap_cmd_lsub, imap_cmd_namespace, imap_cmd_create,
 	imap_cmd_status, imap_cmd_append;                                          /* cmd-list.c, cmd-mailbox.c, cmd-status.c, cmd-append.c */
 imap_cmd_fn imap_cmd_fetch, imap_cmd_store, imap_cmd_copy, imap_cmd_move;        /* cmd-fetch.c, cmd-store.c, cmd-copy.c */
 imap_cmd_fn imap_cmd_search;                                                      /* cmd-search.c */
+
+/* ==== (added, imapcore) the parser, the role and the session glue ==== */
+
+/* ---- parser (imap-parser.c) ---- */
+
+struct imap_parser;
+
+/* How the parser learns a command's table flags as soon as it has read
+ * the name (literals of APPEND spool to a file, others stay in memory):
+ * IMAP_CMD_FLAG_* for name (upper case) with/without the UID prefix, or
+ * -1 when there is no such command (or no UID form of it). */
+typedef int imap_parser_flags_fn(const char *name, bool uid, void *ctx);
+
+struct imap_parser_settings {
+	imap_parser_flags_fn *flags_fn;
+	void *flags_ctx;
+	uint64_t literal_size_limit; /* APPEND message literals; 0: no limit */
+	const char *tmp_dir;         /* where APPEND literals > 64 KiB spool (unlinked at once) */
+};
+
+/* Literals of APPEND above this size spool to a file. */
+#define IMAP_LITERAL_SPOOL_MIN (64 * 1024)
+
+enum imap_parse_result {
+	IMAP_PARSE_DONE,    /* a command is complete: imap_parser_command() */
+	IMAP_PARSE_LITERAL, /* a literal follows: out->literal_size bytes; when
+			     * out->literal_sync the caller sends "+ OK" first;
+			     * then feed them with imap_parser_literal() */
+	IMAP_PARSE_ERROR,   /* send the reply imap_parser_error() describes; then,
+			     * when out->discard > 0, read and drop that many bytes */
+	IMAP_PARSE_IGNORE,  /* nothing to do (empty line, rest of a refused
+			     * command); out->discard as for ERROR */
+};
+
+struct imap_parse_out {
+	uint64_t literal_size;
+	bool literal_sync;
+	uint64_t discard;
+};
+
+/* imap_parser_new - a parser; NULL on OOM. settings are copied (tmp_dir
+ * must outlive the parser). Free with imap_parser_free (sets NULL). */
+struct imap_parser *imap_parser_new(const struct imap_parser_settings *set);
+void imap_parser_free(struct imap_parser **p);
+/* imap_parser_line - one input line without CRLF (may contain NULs). */
+enum imap_parse_result imap_parser_line(struct imap_parser *p, const char *line, size_t len,
+					struct imap_parse_out *out);
+/* imap_parser_literal - len bytes of the announced literal (in chunks).
+ * 0, or -1 when the spool file cannot be written (the parser then reports
+ * IMAP_PARSE_ERROR "NO [UNAVAILABLE]" on the next line). */
+int imap_parser_literal(struct imap_parser *p, const void *data, size_t len);
+/* imap_parser_command - the complete command (after IMAP_PARSE_DONE):
+ * pointers into the parser, valid until imap_parser_reset. */
+void imap_parser_command(const struct imap_parser *p, const char **tag_r, const char **name_r,
+			 bool *uid_r, const struct imap_arg **args_r, size_t *nargs_r);
+/* imap_parser_error - the reply for IMAP_PARSE_ERROR: *tag_r "" for an
+ * untagged "* BAD", *bad_r BAD or NO, *code_r response code or NULL,
+ * *text_r the text. Static or parser memory, valid until the next call. */
+void imap_parser_error(const struct imap_parser *p, const char **tag_r, bool *bad_r,
+		       const char **code_r, const char **text_r);
+/* imap_parser_reset - forget the command (frees its arguments, closes its
+ * spool files). Also after a too-long line. */
+void imap_parser_reset(struct imap_parser *p);
+/* imap_parser_memory - bytes the parser holds now (tests, memory checks). */
+size_t imap_parser_memory(const struct imap_parser *p);
+
+/* ---- the command table (imap-commands.c) ---- */
+
+struct imap_command_def {
+	const char *name;        /* upper case */
+	imap_cmd_fn *fn;
+	unsigned states;         /* IMAP_STATE_* where it is allowed */
+	unsigned flags;          /* IMAP_CMD_FLAG_* */
+	bool uid_ok;             /* UID <name> exists */
+};
+
+/* imap_command_lookup - the table entry for name (case-insensitive), or
+ * NULL. */
+const struct imap_command_def *imap_command_lookup(const char *name);
+
+/* ---- role (imap-role.c) and session (imap-session.c) glue ---- */
+
+struct server;
+struct auth_client;
+struct event_base;
+typedef struct ssl_ctx_st SSL_CTX;
+
+/* Settings of one listener, read from its view (NAME/param overrides). */
+struct imap_settings {
+	uint64_t max_line;
+	uint64_t literal_size_limit;
+	long long login_timeout, idle_timeout, idle_notify_interval;
+	long long max_userip;
+	bool allow_plaintext_auth;
+	bool autocreate_special_use;
+	char hierarchy_sep;
+	char mechs[256];            /* "PLAIN LOGIN SCRAM-SHA-256" */
+	const char *auth_socket, *userdb_socket;
+};
+
+struct imap_listener {
+	struct imap_role *role;
+	const struct config_listener *cl;
+	const struct config *view;
+	SSL_CTX *ssl_ctx;           /* NULL: no TLS on this listener */
+	bool implicit_tls;
+	struct server *server;
+	struct imap_settings set;
+};
+
+struct imap_role {
+	struct event_base *base;
+	const struct config *cfg;
+	struct store_settings store_set;
+	struct imap_listener *listeners;
+	size_t n_listeners;
+	struct auth_client *auth, *userdb; /* connected lazily, again after a failure */
+	struct imap_session *sessions;     /* every session of this worker */
+	unsigned n_sessions;
+	bool stopping;
+	struct event *ev_stop;
+	char *tmp_dir;                     /* APPEND spool directory */
+	unsigned worker;                   /* 1..imap_processes */
+};
+
+/* imap_role_auth / imap_role_userdb - the worker's auth clients,
+ * connected on first use; NULL (logged) when the auth role is
+ * unreachable. imap_role_auth_broken - forget a client that failed. */
+struct auth_client *imap_role_auth(struct imap_role *role, const char *path);
+struct auth_client *imap_role_userdb(struct imap_role *role, const char *path);
+void imap_role_auth_broken(struct imap_role *role, struct auth_client *c);
+/* imap_role_session_gone - a session ended (stop when the last one did). */
+void imap_role_session_gone(struct imap_role *role);
+
+/* imap_session_accept - a new connection on l (imap-role.c calls it). */
+void imap_session_accept(struct imap_listener *l, struct conn *conn);
+/* imap_session_shutdown - "* BYE Server shutting down." and close. */
+void imap_session_shutdown(struct imap_session *s);
+/* imap_session_shutdown_all - imap_session_shutdown for every session. */
+void imap_session_shutdown_all(struct imap_role *role);
+/* imap_session_free_all - end every session of role now (role exit). */
+void imap_session_free_all(struct imap_role *role);
+/* imap_session_listener - the session's listener (settings). */
+const struct imap_listener *imap_session_listener(const struct imap_session *s);
+/* imap_session_close - end after the output is flushed (LOGOUT, BYE). */
+void imap_session_close(struct imap_session *s);
+/* imap_session_login - a successful authentication as user (canonical
+ * name) by method: userdb lookup, store open, limits, special-use
+ * folders, then the tagged OK/NO for cmd and imap_cmd_async_done. */
+void imap_session_login(struct imap_cmd *cmd, const char *user, const char *method);
+/* imap_session_plaintext_ok - PLAIN/LOGIN and the LOGIN command are
+ * allowed now (TLS, loopback or imap_allow_plaintext_auth). */
+bool imap_session_plaintext_ok(const struct imap_session *s);
+/* imap_session_tls_ctx - the listener's TLS context for STARTTLS or NULL. */
+SSL_CTX *imap_session_tls_ctx(const struct imap_session *s);
+/* imap_session_auth_failed - count a failed attempt (user may be NULL)
+ * for the disconnect log line. */
+void imap_session_auth_failed(struct imap_session *s, const char *user, const char *method);
+/* imap_session_logout - LOGOUT was the reason the session ends. */
+void imap_session_logout(struct imap_session *s);
+/* imap_session_rip - the client's address (static per session). */
+const char *imap_session_rip(const struct imap_session *s);
+
+/* imap_sync_notify_cb glue for IDLE (cmd-idle.c) */
+/* imap_sync_set_idle - while cmd is IDLE, changes are reported at once. */
+void imap_sync_set_idle(struct imap_session *s, struct imap_cmd *idle_cmd);
+/* imap_sync_poll_needed - true when no change notification works for the
+ * selected mailbox (IDLE then polls every second). */
+bool imap_sync_poll_needed(const struct imap_session *s);
 
 #endif

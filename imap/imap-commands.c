@@ -1,0 +1,65 @@
+/*
+ * imap-commands.c - the command table: each IMAP command's name, handler,
+ * the states it is allowed in and its flags (imap-private.h). The session
+ * (imap-session.c) refuses a command outside its states with one BAD form
+ * before the handler runs; the parser asks the flags as soon as it has the
+ * name (APPEND literals spool to a file). Ordering rules live in the flags:
+ * IMAP_CMD_FLAG_USES_SEQS keeps EXPUNGE responses back while a
+ * sequence-number command is answered (RFC 3501 7.4.1).
+ *
+ * Called by imap-session.c (dispatch) and imap-parser.c (via the session).
+ * RFC 3501 6 (commands and their states), 2177 (IDLE), 2971 (ID), 3691
+ * (UNSELECT), 4315 (UID EXPUNGE), 5161 (ENABLE), 6851 (MOVE).
+ */
+#include <strings.h>
+
+#include "imap/imap-private.h"
+
+#define ANY IMAP_STATES_ANY
+#define NOAUTH IMAP_STATE_NOT_AUTH
+#define AUTHED IMAP_STATES_AUTHED
+#define SEL IMAP_STATE_SELECTED
+
+static const struct imap_command_def commands[] = {
+	/* ---- imapcore: any state (RFC 3501 6.1) ---- */
+	{ "CAPABILITY", imap_cmd_capability, ANY, 0, false },
+	{ "NOOP", imap_cmd_noop, ANY, 0, false },
+	{ "LOGOUT", imap_cmd_logout, ANY, 0, false },
+	{ "ID", imap_cmd_id, ANY, 0, false },
+	/* ---- imapcore: not authenticated (RFC 3501 6.2) ---- */
+	{ "STARTTLS", imap_cmd_starttls, NOAUTH, 0, false },
+	{ "AUTHENTICATE", imap_cmd_authenticate, NOAUTH, 0, false },
+	{ "LOGIN", imap_cmd_login, NOAUTH, 0, false },
+	/* ---- imapcore: authenticated (RFC 3501 6.3) ---- */
+	{ "SELECT", imap_cmd_select, AUTHED, 0, false },
+	{ "EXAMINE", imap_cmd_examine, AUTHED, 0, false },
+	{ "ENABLE", imap_cmd_enable, AUTHED, 0, false },
+	{ "IDLE", imap_cmd_idle, AUTHED, 0, false },
+	/* ---- imapcore: selected (RFC 3501 6.4) ---- */
+	{ "CHECK", imap_cmd_check, SEL, 0, false },
+	{ "CLOSE", imap_cmd_close, SEL, 0, false },
+	{ "UNSELECT", imap_cmd_unselect, SEL, 0, false },
+	{ "EXPUNGE", imap_cmd_expunge, SEL, 0, true },
+
+	/* ---- imapmbox adds here: LIST LSUB NAMESPACE CREATE DELETE RENAME
+	 * SUBSCRIBE UNSUBSCRIBE STATUS (AUTHED) and APPEND (AUTHED,
+	 * IMAP_CMD_FLAG_APPEND) ---- */
+	/* ---- end imapmbox ---- */
+
+	/* ---- imapfetch adds here: FETCH STORE (SEL, IMAP_CMD_FLAG_USES_SEQS,
+	 * uid_ok) COPY MOVE (SEL, uid_ok) ---- */
+	/* ---- end imapfetch ---- */
+
+	/* ---- imapsearch adds here: SEARCH (SEL, IMAP_CMD_FLAG_USES_SEQS,
+	 * uid_ok) ---- */
+	/* ---- end imapsearch ---- */
+	{ NULL, NULL, 0, 0, false },
+};
+
+const struct imap_command_def *imap_command_lookup(const char *name)
+{
+	for (const struct imap_command_def *d = commands; d->name; d++)
+		if (strcasecmp(d->name, name) == 0)
+			return d;
+	return NULL;
+}

@@ -1,0 +1,430 @@
+/*
+ * imap-sync.c - the selected mailbox as this session sees it: the view
+ * (message sequence number -> UID), \Recent ownership, and the untagged
+ * updates that bring the client's view in line with the store: EXPUNGE,
+ * EXISTS, RECENT and FETCH (FLAGS) for changes by other sessions.
+ *
+ * Called by cmd-select.c (open/close), imap-session.c (before every tagged
+ * reply), cmd-idle.c (at once while idling) and the handlers of FETCH,
+ * STORE, SEARCH, COPY, MOVE (seq<->uid).
+ *
+ * RFC 3501 7.4.1 (EXPUNGE renumbers: we send them from the highest
+ * sequence number down, so every number sent is right as it stands, and
+ * never while a sequence-number FETCH/STORE/SEARCH is answered:
+ * allow_expunge false keeps the vanished UIDs in the view until a later
+ * report may send them), 7.3.1/7.3.2 (EXISTS, RECENT), 2.3.2 (\Recent:
+ * one session gets it), RFC 2177 (IDLE).
+ *
+ * Change detection costs nothing when nothing changed: the store's sync is
+ * cheap without changes, and the full comparison (one pass over the
+ * mailbox's UIDs in the index) runs only when the store reports a change,
+ * a notification arrived, or HIGHESTMODSEQ/the message count moved.
+ * Flag changes are found by modseq (messages with modseq > the last one
+ * reported), which is also what CONDSTORE/QRESYNC will build on.
+ *
+ * \Recent: at SELECT the store hands the first read-write opener the
+ * messages above the mailbox's recent floor (they are the top
+ * status.recent UIDs); messages that arrive while the mailbox is selected
+ * read-write become \Recent in this session. The store offers no way to
+ * move the floor for those, so a session opening the mailbox later sees
+ * them \Recent too (documented limitation).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "imap/imap-private.h"
+
+/* Own flag changes remembered between reports (beyond: a redundant FETCH). */
+#define OWN_MAX 256
+
+struct sync_priv {
+	bool notify_ok;
+	struct imap_cmd *idle_cmd;
+	struct { uint32_t uid; uint64_t modseq; } own[OWN_MAX];
+	size_t n_own;
+	bool in_report;
+};
+
+/* The view keeps its private part right after the public struct. */
+struct sel_full {
+	struct imap_selected pub;
+	struct sync_priv priv;
+};
+
+static struct sync_priv *sp(const struct imap_session *s)
+{
+	return &((struct sel_full *)s->sel)->priv;
+}
+
+/* ---- lookups ---- */
+
+uint32_t imap_seq_to_uid(const struct imap_session *s, uint32_t seq)
+{
+	if (s->sel == NULL || seq == 0 || seq > s->sel->count)
+		return 0;
+	return s->sel->uids[seq - 1];
+}
+
+static size_t lower_bound(const uint32_t *a, size_t n, uint32_t v)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (a[mid] < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+uint32_t imap_uid_to_seq(const struct imap_session *s, uint32_t uid)
+{
+	size_t i;
+
+	if (s->sel == NULL || uid == 0)
+		return 0;
+	i = lower_bound(s->sel->uids, s->sel->count, uid);
+	return i < s->sel->count && s->sel->uids[i] == uid ? (uint32_t)(i + 1) : 0;
+}
+
+bool imap_has_recent(const struct imap_session *s, uint32_t uid)
+{
+	size_t i;
+
+	if (s->sel == NULL || s->sel->n_recent_uids == 0)
+		return false;
+	i = lower_bound(s->sel->recent_uids, s->sel->n_recent_uids, uid);
+	return i < s->sel->n_recent_uids && s->sel->recent_uids[i] == uid;
+}
+
+void imap_sync_own_change(struct imap_session *s, uint32_t uid, uint64_t modseq)
+{
+	struct sync_priv *p;
+
+	if (s->sel == NULL)
+		return;
+	p = sp(s);
+	for (size_t i = 0; i < p->n_own; i++) {
+		if (p->own[i].uid == uid) {
+			p->own[i].modseq = modseq;
+			return;
+		}
+	}
+	if (p->n_own < OWN_MAX) {
+		p->own[p->n_own].uid = uid;
+		p->own[p->n_own].modseq = modseq;
+		p->n_own++;
+	}
+}
+
+static bool own_change(const struct sync_priv *p, uint32_t uid, uint64_t modseq)
+{
+	for (size_t i = 0; i < p->n_own; i++)
+		if (p->own[i].uid == uid)
+			return p->own[i].modseq >= modseq;
+	return false;
+}
+
+/* ---- the current UIDs from the store ---- */
+
+struct uid_list {
+	uint32_t *uids;
+	size_t n, cap;
+	bool oom;
+};
+
+static int push(struct uid_list *l, uint32_t uid)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		uint32_t *u = realloc(l->uids, cap * sizeof(*u));
+		if (u == NULL) {
+			l->oom = true;
+			return -1;
+		}
+		l->uids = u;
+		l->cap = cap;
+	}
+	l->uids[l->n++] = uid;
+	return 0;
+}
+
+static int collect_cb(const struct store_msg *m, void *ctx)
+{
+	return push(ctx, m->uid) < 0 ? -1 : 0;
+}
+
+static int recent_add(struct imap_selected *sel, uint32_t uid)
+{
+	if (sel->n_recent_uids > 0 && sel->recent_uids[sel->n_recent_uids - 1] >= uid)
+		return 0;
+	uint32_t *r = realloc(sel->recent_uids, (sel->n_recent_uids + 1) * sizeof(*r));
+	if (r == NULL)
+		return -1;
+	sel->recent_uids = r;
+	sel->recent_uids[sel->n_recent_uids++] = uid;
+	return 0;
+}
+
+/* ---- open / close ---- */
+
+static void notify_cb(struct store_mailbox *box, void *ctx)
+{
+	struct imap_session *s = ctx;
+
+	(void)box;
+	if (s->sel == NULL)
+		return;
+	s->sel->changed = true;
+	if (sp(s)->idle_cmd && !sp(s)->in_report)
+		imap_sync_report(s, true);
+}
+
+int imap_select_open(struct imap_session *s, const char *name, bool readonly,
+		     struct store_error *err)
+{
+	struct sel_full *f;
+	struct imap_selected *sel;
+	struct store_status st;
+	struct uid_list l = { 0 };
+
+	if (s->sel)
+		imap_select_close(s);
+	f = calloc(1, sizeof(*f));
+	if (f == NULL || (f->pub.name = strdup(name)) == NULL) {
+		free(f);
+		memset(err, 0, sizeof(*err));
+		err->cls = STORE_ERR_TEMP;
+		str_copy(err->text, "Out of memory", sizeof(err->text));
+		return -1;
+	}
+	sel = &f->pub;
+	sel->box = store_mailbox_open(s->store, name, readonly ? STORE_OPEN_READONLY : 0, err);
+	if (sel->box == NULL) {
+		free(sel->name);
+		free(f);
+		return -1;
+	}
+	sel->readonly = readonly;
+	if (store_mailbox_foreach(sel->box, 0, collect_cb, &l, err) != 0) {
+		if (l.oom) {
+			err->cls = STORE_ERR_TEMP;
+			str_copy(err->text, "Out of memory", sizeof(err->text));
+		}
+		free(l.uids);
+		store_mailbox_close(&sel->box);
+		free(sel->name);
+		free(f);
+		return -1;
+	}
+	store_mailbox_status(sel->box, &st);
+	sel->uids = l.uids;
+	sel->count = (uint32_t)l.n;
+	sel->alloc = (uint32_t)l.cap;
+	sel->uidvalidity = st.uidvalidity;
+	sel->uidnext = st.uidnext;
+	sel->highestmodseq = st.highestmodseq;
+	/* the recent messages are the top st.recent UIDs (all above the floor) */
+	uint32_t nrec = st.recent <= sel->count ? st.recent : sel->count;
+	if (nrec > 0) {
+		sel->recent_uids = malloc(nrec * sizeof(uint32_t));
+		if (sel->recent_uids) {
+			memcpy(sel->recent_uids, sel->uids + (sel->count - nrec), nrec * sizeof(uint32_t));
+			sel->n_recent_uids = nrec;
+		}
+	}
+	sel->recent = sel->n_recent_uids;
+	s->sel = sel;
+	struct store_error nerr;
+	f->priv.notify_ok = store_mailbox_notify(sel->box, s->role->base, notify_cb, s, &nerr) == 0;
+	if (!f->priv.notify_ok)
+		log_warn("imap(%s): no change notification for %s (%s); polling instead", s->user ? s->user : "?",
+			 name, nerr.text);
+	return 0;
+}
+
+void imap_select_close(struct imap_session *s)
+{
+	struct imap_selected *sel = s->sel;
+
+	if (sel == NULL)
+		return;
+	store_mailbox_close(&sel->box);
+	free(sel->uids);
+	free(sel->recent_uids);
+	free(sel->name);
+	s->sel = NULL;
+	free((struct sel_full *)sel);
+}
+
+void imap_sync_set_idle(struct imap_session *s, struct imap_cmd *idle_cmd)
+{
+	if (s->sel)
+		sp(s)->idle_cmd = idle_cmd;
+}
+
+bool imap_sync_poll_needed(const struct imap_session *s)
+{
+	return s->sel && !sp(s)->notify_ok;
+}
+
+/* ---- the report ---- */
+
+static void flags_text(struct strbuf *out, unsigned flags, const char *keywords, bool recent)
+{
+	static const struct { unsigned bit; const char *name; } names[] = {
+		{ STORE_FLAG_ANSWERED, "\\Answered" }, { STORE_FLAG_FLAGGED, "\\Flagged" },
+		{ STORE_FLAG_DELETED, "\\Deleted" }, { STORE_FLAG_SEEN, "\\Seen" },
+		{ STORE_FLAG_DRAFT, "\\Draft" },
+	};
+	size_t start = out->len;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (flags & names[i].bit) {
+			if (out->len > start)
+				strbuf_putc(out, ' ');
+			strbuf_puts(out, names[i].name);
+		}
+	}
+	if (recent) {
+		if (out->len > start)
+			strbuf_putc(out, ' ');
+		strbuf_puts(out, "\\Recent");
+	}
+	if (keywords && *keywords) {
+		if (out->len > start)
+			strbuf_putc(out, ' ');
+		strbuf_puts(out, keywords);
+	}
+}
+
+struct changed_ctx {
+	struct imap_session *s;
+	uint32_t known_max;   /* UIDs above are new: reported by EXISTS, not FETCH */
+};
+
+static int changed_cb(const struct store_msg *m, void *ctx)
+{
+	struct changed_ctx *c = ctx;
+	struct imap_session *s = c->s;
+	uint32_t seq;
+	struct strbuf sb;
+
+	if (m->uid > c->known_max || own_change(sp(s), m->uid, m->modseq))
+		return 0;
+	seq = imap_uid_to_seq(s, m->uid);
+	if (seq == 0)
+		return 0;
+	strbuf_init(&sb, 4096);
+	flags_text(&sb, m->flags, m->keywords, imap_has_recent(s, m->uid));
+	if (s->enabled & IMAP_ENABLED_CONDSTORE)
+		imap_send_untagged(s, "%u FETCH (UID %u FLAGS (%s) MODSEQ (%llu))", seq, m->uid,
+				   sb.data ? sb.data : "", (unsigned long long)m->modseq);
+	else
+		imap_send_untagged(s, "%u FETCH (UID %u FLAGS (%s))", seq, m->uid, sb.data ? sb.data : "");
+	strbuf_free(&sb);
+	return 0;
+}
+
+void imap_sync_report(struct imap_session *s, bool allow_expunge)
+{
+	struct imap_selected *sel = s->sel;
+	struct sync_priv *p;
+	struct store_error err;
+	struct store_status st;
+	struct uid_list cur = { 0 };
+	int rc;
+
+	if (sel == NULL)
+		return;
+	p = sp(s);
+	if (p->in_report)
+		return;
+	p->in_report = true;
+	rc = store_mailbox_sync(sel->box, &err);
+	if (rc < 0) {
+		log_warn("imap(%s): sync of %s failed: %s", s->user ? s->user : "?", sel->name, err.text);
+		p->in_report = false;
+		return;
+	}
+	store_mailbox_status(sel->box, &st);
+	if (rc == 0 && !sel->changed && st.highestmodseq == sel->highestmodseq &&
+	    st.messages == sel->count && st.uidnext == sel->uidnext) {
+		p->n_own = 0;
+		p->in_report = false;
+		return;
+	}
+	sel->changed = false;
+	if (store_mailbox_foreach(sel->box, 0, collect_cb, &cur, &err) != 0) {
+		free(cur.uids);
+		p->in_report = false;
+		sel->changed = true;   /* try again at the next report */
+		return;
+	}
+	uint32_t known_max = sel->count ? sel->uids[sel->count - 1] : 0;
+
+	/* 1. expunges: view UIDs gone from the store, highest first */
+	if (allow_expunge) {
+		size_t j = cur.n;
+		for (size_t i = sel->count; i > 0; i--) {
+			uint32_t uid = sel->uids[i - 1];
+			while (j > 0 && cur.uids[j - 1] > uid)
+				j--;
+			if (j > 0 && cur.uids[j - 1] == uid)
+				continue;
+			imap_send_untagged(s, "%zu EXPUNGE", i);
+			memmove(&sel->uids[i - 1], &sel->uids[i], (sel->count - i) * sizeof(uint32_t));
+			sel->count--;
+			if (imap_has_recent(s, uid)) {
+				size_t r = lower_bound(sel->recent_uids, sel->n_recent_uids, uid);
+				memmove(&sel->recent_uids[r], &sel->recent_uids[r + 1],
+					(sel->n_recent_uids - r - 1) * sizeof(uint32_t));
+				sel->n_recent_uids--;
+			}
+		}
+	}
+	/* 2. new messages: UIDs above the highest known */
+	size_t first_new = lower_bound(cur.uids, cur.n, known_max + 1);
+	size_t n_new = cur.n - first_new;
+	if (n_new > 0) {
+		if (sel->count + n_new > sel->alloc) {
+			size_t want = sel->count + n_new;
+			uint32_t *u = realloc(sel->uids, want * sizeof(*u));
+			if (u == NULL) {
+				n_new = 0;
+				sel->changed = true;
+			} else {
+				sel->uids = u;
+				sel->alloc = (uint32_t)want;
+			}
+		}
+		for (size_t i = 0; i < n_new; i++) {
+			uint32_t uid = cur.uids[first_new + i];
+			sel->uids[sel->count++] = uid;
+			if (!sel->readonly)
+				recent_add(sel, uid);
+		}
+		imap_send_untagged(s, "%u EXISTS", sel->count);
+	}
+	if (n_new > 0 || sel->recent != sel->n_recent_uids) {
+		sel->recent = sel->n_recent_uids;
+		imap_send_untagged(s, "%u RECENT", sel->recent);
+	}
+	/* 3. flag changes by others since the last report */
+	if (st.highestmodseq > sel->highestmodseq) {
+		struct changed_ctx c = { .s = s, .known_max = known_max };
+		if (store_mailbox_foreach(sel->box, sel->highestmodseq, changed_cb, &c, &err) < 0)
+			log_warn("imap(%s): reading flag changes of %s failed: %s", s->user ? s->user : "?",
+				 sel->name, err.text);
+	}
+	free(cur.uids);
+	sel->highestmodseq = st.highestmodseq;
+	sel->uidnext = st.uidnext;
+	p->n_own = 0;
+	p->in_report = false;
+}
