@@ -265,6 +265,8 @@ static enum imap_cmd_result search_resume(struct imap_cmd *cmd)
 			c->next--;
 			cmd->resume = search_resume;
 			cmd->cancel = search_cancel;
+			/* nothing was written, so no drain event would resume us */
+			imap_cmd_wake(cmd);
 			return IMAP_CMD_PENDING;
 		}
 		opened++;
