@@ -10,9 +10,10 @@
  * Work is split so a search over a big mailbox does not stall the other
  * sessions of the process: a first pass over the index (flags, sizes,
  * dates, numbers; no file opened) decides most messages at once; messages
- * the index cannot decide are read from disk in slices of SEARCH_SLICE,
- * and the handler returns IMAP_CMD_PENDING between slices so the session
- * loop runs others before resuming it. A message expunged meanwhile does
+ * the index cannot decide are read from disk in slices (SEARCH_SLICE
+ * messages or SEARCH_SLICE_USEC, whichever ends first), and the handler
+ * returns IMAP_CMD_PENDING between slices so the session loop runs others
+ * before resuming it. A message expunged meanwhile does
  * not match.
  */
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "imap/imap-private.h"
@@ -28,8 +30,10 @@
 #include "log.h"
 #include "store/mime.h"
 
-/* Messages opened per slice before other sessions get their turn. */
+/* A slice ends after this many messages read from disk or this much
+ * time, whichever comes first; then other sessions get their turn. */
 #define SEARCH_SLICE 200
+#define SEARCH_SLICE_USEC 20000
 
 enum entry_state { ENTRY_NO, ENTRY_YES, ENTRY_PENDING };
 
@@ -243,11 +247,20 @@ static enum imap_cmd_result search_reply(struct imap_cmd *cmd, struct search_ctx
 	return imap_cmd_ok(cmd, NULL, "%sSEARCH completed", cmd->uid ? "UID " : "");
 }
 
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static enum imap_cmd_result search_resume(struct imap_cmd *cmd)
 {
 	struct search_ctx *c = cmd->ctx;
 	struct imap_session *s = cmd->sess;
 	unsigned opened = 0;
+	uint64_t start = now_usec();
 
 	if (s->sel == NULL) {
 		search_cancel(cmd);
@@ -261,7 +274,8 @@ static enum imap_cmd_result search_resume(struct imap_cmd *cmd)
 
 		if (e->state != ENTRY_PENDING)
 			continue;
-		if (opened >= SEARCH_SLICE) {
+		if (opened >= SEARCH_SLICE ||
+		    (opened > 0 && now_usec() - start >= SEARCH_SLICE_USEC)) {
 			c->next--;
 			cmd->resume = search_resume;
 			cmd->cancel = search_cancel;

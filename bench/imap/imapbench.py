@@ -191,13 +191,23 @@ def check(typ, data, what):
     return data
 
 
-def session(a, idx, results, errors, barrier):
+def session(a, idx, results, errors, unsupported, barrier):
     rnd = random.Random(1000 + idx)
     times = {}
 
     def timed(name, fn):
+        """Run fn and record its time; a command the server does not have
+        yet (BAD "Unknown command") is noted once and skipped after."""
+        if name in unsupported or name in a.skip:
+            return None
         t0 = time.perf_counter()
-        r = fn()
+        try:
+            r = fn()
+        except imaplib.IMAP4.error as e:
+            if "nknown command" in str(e):
+                unsupported.add(name)
+                return None
+            raise
         times.setdefault(name, []).append((time.perf_counter() - t0) * 1000.0)
         return r
 
@@ -225,15 +235,17 @@ def session(a, idx, results, errors, barrier):
                                                  "STORE"))
             msg = ("From: load%d@example.org\r\nTo: bench@example.test\r\n"
                    "Subject: appended %d/%d\r\n\r\nbody\r\n" % (idx, idx, rnd_i)).encode()
-            timed("APPEND", lambda: check(*c.append("INBOX", "(\\Seen)", None, msg), "APPEND"))
-            # expunge what this session appended: find it by its subject
-            # among the last messages (both servers, same commands)
-            typ, data = c.uid("SEARCH", None, "HEADER", "Subject",
-                              '"appended %d/%d"' % (idx, rnd_i))
-            uids = data[0].split() if typ == "OK" and data[0] else []
-            if uids:
-                check(*c.uid("STORE", b",".join(uids).decode(), "+FLAGS.SILENT", "(\\Deleted)"),
-                      "STORE")
+            if timed("APPEND", lambda: check(*c.append("INBOX", "(\\Seen)", None, msg),
+                                             "APPEND")) is not None:
+                # mark what this session appended (found by its subject)
+                # \Deleted, so EXPUNGE removes it and the mailbox stays the
+                # same size: the same commands on both servers
+                typ, data = c.uid("SEARCH", None, "HEADER", "Subject",
+                                  '"appended %d/%d"' % (idx, rnd_i))
+                uids = data[0].split() if typ == "OK" and data[0] else []
+                if uids and "STORE +FLAGS" not in unsupported | a.skip:
+                    check(*c.uid("STORE", b",".join(uids).decode(), "+FLAGS.SILENT",
+                                 "(\\Deleted)"), "STORE")
             timed("EXPUNGE", lambda: check(*c.expunge(), "EXPUNGE"))
         c.logout()
     except Exception as e:  # noqa: BLE001 - report, never hang the run
@@ -246,9 +258,10 @@ def session(a, idx, results, errors, barrier):
 
 
 def cmd_load(a):
-    results, errors = [], []
+    results, errors, unsupported = [], [], set()
     barrier = threading.Barrier(a.sessions)
-    threads = [threading.Thread(target=session, args=(a, i, results, errors, barrier))
+    threads = [threading.Thread(target=session,
+                                args=(a, i, results, errors, unsupported, barrier))
                for i in range(a.sessions)]
     t0 = time.perf_counter()
     for t in threads:
@@ -261,7 +274,8 @@ def cmd_load(a):
         for k, v in r.items():
             merged.setdefault(k, []).extend(v)
     out = {"server": a.name, "sessions": a.sessions, "rounds": a.rounds, "tls": a.tls,
-           "wall_s": wall, "errors": errors, "ops": merged}
+           "wall_s": wall, "errors": errors, "unsupported": sorted(unsupported),
+           "ops": merged}
     json.dump(out, sys.stdout)
     print()
     return 1 if errors else 0
@@ -385,6 +399,13 @@ def pct(v, p):
 def cmd_report(a):
     with open(a.a) as f:
         ra = json.load(f)
+    if a.b is None:
+        print("| operation | %s median | %s p95 | samples |" % (ra["server"], ra["server"]))
+        print("|---|---|---|---|")
+        for op, v in ra["ops"].items():
+            print("| %s | %.2f ms | %.2f ms | %d |" % (op, statistics.median(v), pct(v, 95),
+                                                     len(v)))
+        return 0
     with open(a.b) as f:
         rb = json.load(f)
     print("| operation | %s median | %s p95 | %s median | %s p95 | ratio (median) |" % (
@@ -398,7 +419,8 @@ def cmd_report(a):
             print("| %s | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %.2f |" % (
                 op, ma, pa, mb, pb, ma / mb if mb else float("nan")))
         else:
-            print("| %s | - | - | %.2f ms | %.2f ms | - |" % (op, mb, pb))
+            why = "not implemented yet" if op in ra.get("unsupported", []) else "not measured"
+            print("| %s | %s | - | %.2f ms | %.2f ms | - |" % (op, why, mb, pb))
     return 0
 
 
@@ -429,13 +451,16 @@ def main():
             s.add_argument("--sessions", type=int, default=8)
             s.add_argument("--rounds", type=int, default=20)
             s.add_argument("--tls", action="store_true")
+            s.add_argument("--skip", default="", type=lambda v: set(filter(None, v.split(","))),
+                           help="operations to leave out, comma-separated (to give both "
+                                "servers the same mix when one lacks a command)")
         else:
             s.add_argument("--count", type=int, default=1000)
             s.add_argument("--pid", type=int, required=True,
                            help="server master pid; its process tree is measured")
     r = sub.add_parser("report")
     r.add_argument("a")
-    r.add_argument("b")
+    r.add_argument("b", nargs="?")
     a = p.parse_args()
     fn = {"maildir": cmd_maildir, "dovecot-conf": cmd_dovecot_conf, "load": cmd_load,
           "idle": cmd_idle, "report": cmd_report}[a.cmd]
