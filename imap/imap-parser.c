@@ -491,7 +491,8 @@ static enum imap_parse_result start_literal(struct imap_parser *p, const char *a
 	p->lit_index = p->stack[p->depth].n - 1;
 	p->lit_size = size;
 	p->lit_got = 0;
-	p->state = PS_LITERAL;
+	/* an empty literal is complete already: the next line continues */
+	p->state = size > 0 ? PS_LITERAL : PS_ARGS;
 	out->literal_size = size;
 	out->literal_sync = sync;
 	return IMAP_PARSE_LITERAL;

@@ -411,10 +411,11 @@ void imap_sync_report(struct imap_session *s, bool allow_expunge)
 		}
 		imap_send_untagged(s, "%u EXISTS", sel->count);
 	}
-	if (n_new > 0 || sel->recent != sel->n_recent_uids) {
-		sel->recent = sel->n_recent_uids;
-		imap_send_untagged(s, "%u RECENT", sel->recent);
-	}
+	/* RFC 3501 7.3.2: RECENT goes with a change of the mailbox's size
+	 * by new messages; after expunges the client counts itself */
+	if (n_new > 0)
+		imap_send_untagged(s, "%u RECENT", sel->n_recent_uids);
+	sel->recent = sel->n_recent_uids;
 	/* 3. flag changes by others since the last report */
 	if (st.highestmodseq > sel->highestmodseq) {
 		struct changed_ctx c = { .s = s, .known_max = known_max };

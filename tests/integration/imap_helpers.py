@@ -93,7 +93,7 @@ def imap_instance():
     os.chmod(d, 0o755)
     inst = make_instance(d)
     try:
-        start_imap(inst, params=("imap_processes=2",))
+        start_imap(inst, params=("imap_processes=2", "auth_failure_delay=0"))
         yield inst
     finally:
         problems, text = stop_and_check(inst)
