@@ -123,6 +123,7 @@ static int index_cb(const struct store_msg *msg, void *ctx)
 struct opener {
 	struct store_mailbox *box;
 	uint32_t uid;
+	bool header_only;            /* no BODY/TEXT key: parse just the header */
 	int fd;
 	struct mime_message *mime;
 	struct store_error err;
@@ -163,6 +164,41 @@ fail:
 	return -1;
 }
 
+/*
+ * header_size - bytes up to and including the blank line that ends the
+ * header, when it is in the first HEADER_PEEK bytes; otherwise size. Header
+ * keys then parse only the header instead of every MIME part (a message
+ * parsed short is a header with an empty body: the header reads the same).
+ */
+#define HEADER_PEEK (16 * 1024)
+
+static uint64_t header_size(int fd, uint64_t size)
+{
+	char buf[HEADER_PEEK];
+	ssize_t n;
+	uint64_t end = size;
+
+	n = pread(fd, buf, sizeof(buf), 0);
+	/* an empty header: the message starts with its blank line */
+	if (n >= 1 && buf[0] == '\n')
+		return 1 < size ? 1 : size;
+	if (n >= 2 && buf[0] == '\r' && buf[1] == '\n')
+		return 2 < size ? 2 : size;
+	for (ssize_t i = 0; i + 1 < n; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (buf[i + 1] == '\n') {
+			end = (uint64_t)i + 2;
+			break;
+		}
+		if (buf[i + 1] == '\r' && i + 2 < n && buf[i + 2] == '\n') {
+			end = (uint64_t)i + 3;
+			break;
+		}
+	}
+	return end < size ? end : size;
+}
+
 static struct mime_message *opener_open(void *ctx, const char **error_r)
 {
 	struct opener *o = ctx;
@@ -180,6 +216,8 @@ static struct mime_message *opener_open(void *ctx, const char **error_r)
 		*error_r = "cannot copy the message out of its mbox";
 		return NULL;
 	}
+	if (o->header_only)
+		size = header_size(o->fd, size);
 	o->mime = mime_parse_fd(o->fd, size, NULL, error_r);
 	return o->mime;
 }
@@ -193,7 +231,8 @@ struct file_pass {
 static int file_cb(const struct store_msg *msg, void *ctx)
 {
 	struct file_pass *fp = ctx;
-	struct opener o = { .box = fp->s->sel->box, .uid = msg->uid, .fd = -1 };
+	struct opener o = { .box = fp->s->sel->box, .uid = msg->uid, .fd = -1,
+			    .header_only = !fp->c->search->needs_body };
 	struct imap_search_msg m = {
 		.msg = msg, .seq = fp->e->seq, .recent = imap_has_recent(fp->s, msg->uid),
 		.max_seq = fp->c->max_seq, .max_uid = fp->c->max_uid,

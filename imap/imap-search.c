@@ -564,21 +564,25 @@ static struct imap_search_node *parse_key(struct parse *p, unsigned depth)
 	return parse_atom_key(p, a->data, depth);
 }
 
-/* needs_message - whether any key reads the message file. Recursion
- * follows the bounded depth of the tree. */
-static bool needs_message(const struct imap_search_node *n)
+/* needs_message - whether any key reads the message file (body: whether
+ * any reads beyond the header). Recursion follows the bounded depth of
+ * the tree. */
+static bool needs_message(const struct imap_search_node *n, bool body)
 {
 	for (; n != NULL; n = n->next) {
 		switch (n->type) {
 		case IMAP_SEARCH_HEADER:
-		case IMAP_SEARCH_BODY:
-		case IMAP_SEARCH_TEXT:
 		case IMAP_SEARCH_SENTBEFORE:
 		case IMAP_SEARCH_SENTON:
 		case IMAP_SEARCH_SENTSINCE:
+			if (!body)
+				return true;
+			break;
+		case IMAP_SEARCH_BODY:
+		case IMAP_SEARCH_TEXT:
 			return true;
 		default:
-			if (needs_message(n->child))
+			if (needs_message(n->child, body))
 				return true;
 		}
 	}
@@ -620,7 +624,8 @@ int imap_search_parse(const struct imap_arg *args, size_t nargs, struct imap_sea
 		*error_r = p.error != NULL ? p.error : "Invalid search program";
 		return p.rc != 0 ? p.rc : IMAP_SEARCH_ERR_BAD;
 	}
-	s->needs_message = needs_message(s->root);
+	s->needs_message = needs_message(s->root, false);
+	s->needs_body = needs_message(s->root, true);
 	*search_r = s;
 	return 0;
 }

@@ -90,6 +90,7 @@ struct imap_search_node {
 struct imap_search {
 	struct imap_search_node *root;   /* an AND of the top-level keys */
 	bool needs_message;              /* some key reads the message file */
+	bool needs_body;                 /* BODY or TEXT: more than the header */
 };
 
 /* Result codes of imap_search_parse besides 0. */

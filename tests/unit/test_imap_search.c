@@ -237,6 +237,32 @@ static void test_charset(void **state)
 	assert_bad("ALL CHARSET UTF-8", "Unknown search key: CHARSET");
 }
 
+/* needs_message / needs_body for program text */
+static void assert_needs(const char *text, bool message, bool body)
+{
+	size_t n = 0;
+	struct imap_arg *args = args_build(text, strlen(text), &n);
+	struct imap_search *s = NULL;
+	const char *code, *error;
+
+	assert_int_equal(imap_search_parse(args, n, &s, &code, &error), 0);
+	if (s->needs_message != message || s->needs_body != body)
+		fail_msg("\"%s\": needs_message %d needs_body %d", text, s->needs_message,
+			 s->needs_body);
+	imap_search_free(&s);
+	args_free(args, n);
+}
+
+static void test_needs(void **state)
+{
+	(void)state;
+	assert_needs("SEEN UID 1:* LARGER 5 SINCE 1-Jan-2020 KEYWORD a", false, false);
+	assert_needs("SUBJECT x", true, false);
+	assert_needs("NOT (OR SEEN SENTON 1-Jan-2020)", true, false);
+	assert_needs("OR SUBJECT x (SEEN BODY y)", true, true);
+	assert_needs("NOT NOT TEXT y", true, true);
+}
+
 static void test_dates(void **state)
 {
 	(void)state;
@@ -462,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_charset),
 		cmocka_unit_test(test_dates),
+		cmocka_unit_test(test_needs),
 		cmocka_unit_test(test_eval_index),
 		cmocka_unit_test(test_eval_message),
 		cmocka_unit_test(test_eval_open_fails),
