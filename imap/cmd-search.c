@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "imap/imap-private.h"
 #include "imap/imap-search.h"
 #include "log.h"
@@ -51,6 +53,7 @@ struct search_ctx {
 	bool oom;
 	struct store_error err;      /* a failure other than EXPUNGED */
 	bool failed;
+	struct event *ev_yield;      /* zero timer between slices */
 };
 
 static void ctx_free(struct search_ctx **cp)
@@ -61,6 +64,8 @@ static void ctx_free(struct search_ctx **cp)
 		return;
 	imap_search_free(&c->search);
 	free(c->ents);
+	if (c->ev_yield != NULL)
+		event_free(c->ev_yield);
 	x_free(cp);
 }
 
@@ -286,6 +291,33 @@ static enum imap_cmd_result search_reply(struct imap_cmd *cmd, struct search_ctx
 	return imap_cmd_ok(cmd, NULL, "%sSEARCH completed", cmd->uid ? "UID " : "");
 }
 
+/*
+ * yield_cb - the zero timer fired: the loop has polled for I/O since the
+ * last slice, so other sessions had their turn; resume through the
+ * session (imap_cmd_wake), which also finishes the command when it is
+ * done. A plain imap_cmd_wake from inside the slice would run the next
+ * slice in the same loop pass, before any new input is read.
+ */
+static void yield_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	imap_cmd_wake(arg);
+}
+
+/* search_yield - schedule the next slice. 0, or -1 when no timer can be
+ * made (then the search simply continues without yielding). */
+static int search_yield(struct imap_cmd *cmd, struct search_ctx *c)
+{
+	static const struct timeval zero = { 0, 0 };
+
+	if (c->ev_yield == NULL)
+		c->ev_yield = evtimer_new(imap_session_base(cmd->sess), yield_cb, cmd);
+	if (c->ev_yield == NULL || evtimer_add(c->ev_yield, &zero) < 0)
+		return -1;
+	return 0;
+}
+
 static uint64_t now_usec(void)
 {
 	struct timespec ts;
@@ -313,13 +345,12 @@ static enum imap_cmd_result search_resume(struct imap_cmd *cmd)
 
 		if (e->state != ENTRY_PENDING)
 			continue;
-		if (opened >= SEARCH_SLICE ||
-		    (opened > 0 && now_usec() - start >= SEARCH_SLICE_USEC)) {
+		if ((opened >= SEARCH_SLICE ||
+		     (opened > 0 && now_usec() - start >= SEARCH_SLICE_USEC)) &&
+		    search_yield(cmd, c) == 0) {
 			c->next--;
 			cmd->resume = search_resume;
 			cmd->cancel = search_cancel;
-			/* nothing was written, so no drain event would resume us */
-			imap_cmd_wake(cmd);
 			return IMAP_CMD_PENDING;
 		}
 		opened++;

@@ -107,6 +107,9 @@ PY
 		--hostname mail.example.test >/dev/null
 	"$ROOT/bin/postern" -c "$PN/postern.conf" config -e mail_max_userip_connections=0 >/dev/null
 	"$ROOT/bin/postern" -c "$PN/postern.conf" config -e imap_processes=2 >/dev/null
+	# like Dovecot's raised limits: 1,000 sessions from one address
+	"$ROOT/bin/postern" -c "$PN/postern.conf" config -e client_connection_limit=0 >/dev/null
+	"$ROOT/bin/postern" -c "$PN/postern.conf" config -e connection_limit=5000 >/dev/null
 	echo "$PASSWORD" | "$ROOT/bin/postern" -c "$PN/postern.conf" user add "$USER_NAME" \
 		--password-stdin >/dev/null
 	owner=$(stat -c %u:%g "$PN/mail")
