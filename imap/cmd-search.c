@@ -35,7 +35,7 @@
 /* A slice ends after this many messages read from disk or this much
  * time, whichever comes first; then other sessions get their turn. */
 #define SEARCH_SLICE 200
-#define SEARCH_SLICE_USEC 20000
+#define SEARCH_SLICE_USEC 5000
 
 enum entry_state { ENTRY_NO, ENTRY_YES, ENTRY_PENDING };
 
