@@ -140,33 +140,49 @@ struct opener {
  * store's own fd for Maildir (offset 0), or for a message inside an mbox
  * file a memfd copy (the MIME parser reads from offset 0). -1 with errno.
  */
+static int copy_range(int from, off_t offset, int to, uint64_t size)
+{
+	off_t in = offset;
+	uint64_t left = size;
+	char buf[16384];
+
+	while (left > 0) {
+		ssize_t n = copy_file_range(from, &in, to, NULL, left, 0);
+
+		if (n > 0) {
+			left -= (uint64_t)n;
+			continue;
+		}
+		if (n == 0 || (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+			       errno != EOPNOTSUPP))
+			return -1;
+		/* across file systems (Linux >= 5.19 refuses): copy by hand */
+		while (left > 0) {
+			size_t want = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+			ssize_t r = pread(from, buf, want, in);
+
+			if (r <= 0 || write(to, buf, (size_t)r) != r)
+				return -1;
+			in += r;
+			left -= (uint64_t)r;
+		}
+	}
+	return 0;
+}
+
 static int message_fd(int fd, off_t offset, uint64_t size)
 {
 	int mfd;
-	off_t in = offset;
-	uint64_t left = size;
 
 	if (offset == 0)
 		return fd;
 	mfd = memfd_create("postern-search", MFD_CLOEXEC);
-	if (mfd < 0)
-		goto fail;
-	while (left > 0) {
-		ssize_t n = copy_file_range(fd, &in, mfd, NULL, left, 0);
-
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			close(mfd);
-			goto fail;
-		}
-		left -= (uint64_t)n;
+	if (mfd >= 0 && copy_range(fd, offset, mfd, size) < 0) {
+		close(mfd);
+		mfd = -1;
 	}
 	close(fd);
 	return mfd;
-fail:
-	close(fd);
-	return -1;
 }
 
 /*

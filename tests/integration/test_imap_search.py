@@ -387,3 +387,42 @@ def test_big_mailbox_body_search_yields(imap_instance):
     assert search(a, "UNSEEN BODY zanzibar") == []
     a.close()
     other.close()
+
+
+def test_mbox_mailbox(imap_instance):
+    """In an mbox the messages sit at offsets inside one file: header and
+    body keys read the right bytes (the search copies each message out)."""
+    local = "mb%d" % next(_users)
+    mail_root = os.path.join(imap_instance.dir, "mail")
+    st = os.stat(mail_root)
+    folder = os.path.join(mail_root, "mbox-" + local)
+    os.makedirs(folder)
+    inbox = os.path.join(folder, "inbox")
+    with open(inbox, "w", newline="", encoding="utf-8") as f:
+        for i, (subject, body) in enumerate((("first", "apple pie\n"),
+                                              ("second", "Herr Müller\n"),
+                                              ("third", "banana split\n"))):
+            f.write("From sender@example.org Wed Nov 25 10:00:0%d 2026\n"
+                    "From: sender@example.org\nSubject: %s\n"
+                    "Content-Type: text/plain; charset=utf-8\n\n%s\n" % (i, subject, body))
+    for p in (folder, inbox):
+        os.chown(p, st.st_uid, st.st_gid)
+    user = "%s@%s" % (local, DOMAIN)
+    r = imap_instance.run("user", "add", user, "--password-stdin", "--mail",
+                          "mbox:%s:INBOX=%s" % (folder, inbox), input="correct horse battery\n")
+    assert r.returncode == 0, r.stderr
+    c = Raw(imap_instance)
+    c.login(user)
+    untagged, t = c.cmd("M1", "SELECT INBOX")
+    assert t.startswith("M1 OK"), t
+    assert "* 3 EXISTS" in untagged
+    # the store numbers mbox messages in its own order (not necessarily
+    # the file's), so find each by its subject first
+    first, second, third = (search(c, "SUBJECT " + w) for w in ("first", "second", "third"))
+    assert sorted(first + second + third) == [1, 2, 3]
+    assert search(c, "BODY banana") == third
+    assert search(c, "BODY apple") == first
+    assert literal_search(c, "CHARSET UTF-8 BODY", "müller") == second
+    assert search(c, "FROM sender@example.org") == [1, 2, 3]
+    assert search(c, "OR SUBJECT first BODY split") == sorted(first + third)
+    c.close()
