@@ -57,7 +57,8 @@ struct auth_ctx {
 	unsigned id;           /* waiting for the auth role */
 	unsigned waiting;      /* waiting for the client's answer to CONTINUE */
 	char mech[32];
-	char user[128];        /* LOGIN: for the log */
+	char user[128];        /* LOGIN: for the log; after success: the user */
+	bool final_sent;       /* success data sent as "+ ...": waiting for the empty answer */
 };
 
 static void auth_ctx_free(struct imap_cmd *cmd)
@@ -108,6 +109,21 @@ static void auth_cb(void *ctx, const struct auth_client_reply *rep)
 		return;
 	case AUTH_CLIENT_OK: {
 		char user[256], mech[32];
+		if (rep->data && *rep->data) {
+			/* RFC 3501 6.2.2 has no success data: the server's final
+			 * message (SCRAM's v=) goes out as one more challenge, and
+			 * the client answers it with an empty line (RFC 4422 5) */
+			a->id = 0;
+			a->final_sent = true;
+			if (rep->user)
+				str_copy(a->user, rep->user, sizeof(a->user));
+			imap_write(s, "+ ", 2);
+			imap_write(s, rep->data, strlen(rep->data));
+			imap_write(s, "\r\n", 2);
+			cmd->input_line = client_line;
+			conn_resume(s->conn);
+			return;
+		}
 		str_copy(user, rep->user ? rep->user : a->user, sizeof(user));
 		str_copy(mech, a->mech, sizeof(mech));
 		a->id = 0;
@@ -160,6 +176,25 @@ static enum imap_cmd_result client_line(struct imap_cmd *cmd, const char *line, 
 		cmd->cancel = NULL;
 		cmd->input_line = NULL;
 		return imap_cmd_bad(cmd, NULL, "Authentication aborted by client.");
+	}
+	if (a->final_sent) {
+		char user[256], mech[32];
+
+		if (len != 0) {
+			imap_session_auth_failed(s, a->user, a->mech);
+			auth_ctx_free(cmd);
+			cmd->cancel = NULL;
+			cmd->input_line = NULL;
+			return imap_cmd_bad(cmd, NULL, "Expected an empty response after the server's final data.");
+		}
+		str_copy(user, a->user, sizeof(user));
+		str_copy(mech, a->mech, sizeof(mech));
+		auth_ctx_free(cmd);
+		cmd->cancel = NULL;
+		cmd->input_line = NULL;
+		conn_pause(s->conn);
+		imap_session_login(cmd, user, mech);
+		return IMAP_CMD_PENDING;
 	}
 	if (!base64_ok(line, len) || (resp = strndup(line, len)) == NULL) {
 		imap_session_auth_failed(s, NULL, a->mech);

@@ -8,7 +8,8 @@
  *
  * Without a mailbox (authenticated state) IDLE only keeps the connection;
  * where change notification does not work the mailbox is polled every
- * second.
+ * second, otherwise every IDLE_INDEX_POLL seconds for the changes that
+ * touch only the index (keywords), which inotify cannot see.
  */
 #include <stdlib.h>
 #include <strings.h>
@@ -16,6 +17,9 @@
 #include <event2/event.h>
 
 #include "imap/imap-private.h"
+
+/* Seconds between syncs while idling with change notification working. */
+#define IDLE_INDEX_POLL 10
 
 struct idle_ctx {
 	struct event *ev_alive;
@@ -85,7 +89,12 @@ enum imap_cmd_result imap_cmd_idle(struct imap_cmd *cmd)
 	c->ev_alive = event_new(imap_session_base(s), -1, EV_PERSIST, alive_cb, cmd);
 	if (c->ev_alive)
 		event_add(c->ev_alive, &alive);
-	if (imap_sync_poll_needed(s)) {
+	/* Notification covers the files; changes only the index sees (IMAP
+	 * keywords set by a session in another process) are picked up by a
+	 * slow poll. Without notification, poll every second. */
+	if (s->sel) {
+		if (!imap_sync_poll_needed(s))
+			poll.tv_sec = IDLE_INDEX_POLL;
 		c->ev_poll = event_new(imap_session_base(s), -1, EV_PERSIST, poll_cb, cmd);
 		if (c->ev_poll)
 			event_add(c->ev_poll, &poll);

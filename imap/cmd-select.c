@@ -16,53 +16,6 @@
 #include "log.h"
 #include "imap/imap-private.h"
 
-#define SYSTEM_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
-
-struct kw_ctx {
-	struct strbuf kws;   /* " kw1 kw2" */
-	uint32_t first_unseen_uid;
-};
-
-static bool kw_known(const struct strbuf *sb, const char *kw, size_t n)
-{
-	const char *p = sb->data ? sb->data : "";
-
-	while ((p = strstr(p, kw)) != NULL) {
-		if (p > sb->data && p[-1] == ' ' && (p[n] == ' ' || p[n] == '\0'))
-			return true;
-		p++;
-	}
-	return false;
-}
-
-/* keywords and first unseen in one pass over the messages */
-static int kw_cb(const struct store_msg *m, void *ctx)
-{
-	struct kw_ctx *k = ctx;
-	const char *p = m->keywords;
-
-	if (k->first_unseen_uid == 0 && !(m->flags & STORE_FLAG_SEEN))
-		k->first_unseen_uid = m->uid;
-	while (p && *p) {
-		const char *e = strchr(p, ' ');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		char kw[256];
-		if (n > 0 && n < sizeof(kw)) {
-			memcpy(kw, p, n);
-			kw[n] = '\0';
-			if (!kw_known(&k->kws, kw, n)) {
-				/* bounded: the strbuf's max refuses more */
-				if (strbuf_putc(&k->kws, ' ') == 0)
-					strbuf_puts(&k->kws, kw);
-			}
-		}
-		p += n;
-		while (*p == ' ')
-			p++;
-	}
-	return 0;
-}
-
 static enum imap_cmd_result do_select(struct imap_cmd *cmd, bool readonly)
 {
 	struct imap_session *s = cmd->sess;
@@ -70,7 +23,6 @@ static enum imap_cmd_result do_select(struct imap_cmd *cmd, bool readonly)
 	char *name;
 	struct store_error err;
 	struct imap_selected *sel;
-	struct kw_ctx k;
 
 	if (cmd->nargs < 1 || cmd->nargs > 2 || (arg = imap_arg_astring(&cmd->args[0])) == NULL)
 		return imap_cmd_bad(cmd, NULL, "Usage: %s mailbox", cmd->name);
@@ -90,25 +42,14 @@ static enum imap_cmd_result do_select(struct imap_cmd *cmd, bool readonly)
 	}
 	free(name);
 	sel = s->sel;
-	strbuf_init(&k.kws, STORE_KEYWORDS_MAX * 4);
-	k.first_unseen_uid = 0;
-	if (store_mailbox_foreach(sel->box, 0, kw_cb, &k, &err) < 0)
-		log_warn("imap(%s): reading keywords of %s: %s", s->user, sel->name, err.text);
-	const char *kws = k.kws.data ? k.kws.data : "";
 	imap_session_set_state(s, IMAP_STATE_SELECTED);
-	imap_send_untagged(s, "FLAGS (" SYSTEM_FLAGS "%s)", kws);
-	if (sel->readonly)
-		imap_send_untagged(s, "OK [PERMANENTFLAGS ()] Read-only mailbox.");
-	else
-		imap_send_untagged(s, "OK [PERMANENTFLAGS (" SYSTEM_FLAGS "%s \\*)] Flags permitted.", kws);
-	strbuf_free(&k.kws);
+	/* keywords and the first unseen message came with the view */
+	imap_sync_send_flags(s);
 	imap_send_untagged(s, "%u EXISTS", sel->count);
 	imap_send_untagged(s, "%u RECENT", sel->recent);
-	if (k.first_unseen_uid) {
-		uint32_t seq = imap_uid_to_seq(s, k.first_unseen_uid);
-		if (seq)
-			imap_send_untagged(s, "OK [UNSEEN %u] First unseen.", seq);
-	}
+	uint32_t unseen = imap_select_first_unseen(s);
+	if (unseen)
+		imap_send_untagged(s, "OK [UNSEEN %u] First unseen.", unseen);
 	imap_send_untagged(s, "OK [UIDVALIDITY %u] UIDs valid", sel->uidvalidity);
 	imap_send_untagged(s, "OK [UIDNEXT %u] Predicted next UID", sel->uidnext);
 	imap_send_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)sel->highestmodseq);

@@ -490,9 +490,29 @@ void imap_session_logout(struct imap_session *s);
 /* imap_session_rip - the client's address (static per session). */
 const char *imap_session_rip(const struct imap_session *s);
 
-/* imap_sync_notify_cb glue for IDLE (cmd-idle.c) */
+/* The system flags in FLAGS / PERMANENTFLAGS, in Dovecot's order. */
+#define IMAP_SYSTEM_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+/* imap_select_keywords - " kw1 kw2" (or ""): the keywords of the selected
+ * mailbox the client was told about; valid until the next sync. */
+const char *imap_select_keywords(const struct imap_session *s);
+/* imap_select_first_unseen - sequence number of the first message without
+ * \Seen at SELECT time, 0 when none. */
+uint32_t imap_select_first_unseen(const struct imap_session *s);
+/* imap_sync_send_flags - untagged FLAGS and OK [PERMANENTFLAGS] for the
+ * selected mailbox (SELECT, and when a new keyword appears). */
+void imap_sync_send_flags(struct imap_session *s);
+
+/* ---- IDLE and the sync (cmd-idle.c, imap-sync.c) ---- */
 /* imap_sync_set_idle - while cmd is IDLE, changes are reported at once. */
 void imap_sync_set_idle(struct imap_session *s, struct imap_cmd *idle_cmd);
+/* imap_sync_poke_others - s changed its selected mailbox: other sessions
+ * of this worker with the same mailbox selected sync at their next reply,
+ * idling ones at once (index-only changes such as keywords raise no
+ * inotify event). */
+void imap_sync_poke_others(struct imap_session *s);
+/* imap_session_first / imap_session_next - the worker's sessions. */
+struct imap_session *imap_session_first(struct imap_role *role);
+struct imap_session *imap_session_next(struct imap_session *s);
 /* imap_sync_poll_needed - true when no change notification works for the
  * selected mailbox (IDLE then polls every second). */
 bool imap_sync_poll_needed(const struct imap_session *s);

@@ -19,8 +19,9 @@
  *               than WORKER_MAX_RESTARTS within WORKER_RESTART_WINDOW
  *               seconds make the role exit 1, so that the master restarts
  *               it with its backoff and logs it.
- * Workers die with the supervisor (PR_SET_PDEATHSIG), so a supervisor
- * killed by the master after master_stop_timeout leaves no orphans.
+ * Workers die with the supervisor (PR_SET_PDEATHSIG, SIGKILL: a worker
+ * that hangs must not survive it), so a supervisor killed by the master
+ * after master_stop_timeout, or one that crashed, leaves no orphans.
  *
  * Per-worker limits: mail_max_userip_connections is counted per worker
  * process (documented in docs/ARCHITECTURE.md).
@@ -307,7 +308,7 @@ static pid_t worker_start(struct imap_role *role, const struct role_env *env, un
 	if (pid != 0)
 		return pid;
 	/* the worker: die with the supervisor, signals back to normal */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(0);
 	signal(SIGCHLD, SIG_DFL);

@@ -61,6 +61,8 @@ struct imap_session_priv {
 	struct auth_client *userdb;
 	struct imap_cmd *login_cmd;    /* waiting for the userdb lookup */
 	const char *end_reason;        /* for the disconnect line */
+	uint64_t modseq_at_start;      /* selected mailbox's HIGHESTMODSEQ when the command began */
+	uint32_t count_at_start;
 	bool closing;
 	bool freed;
 };
@@ -350,6 +352,9 @@ static void cmd_free(struct imap_session *s, bool cancel)
 static void cmd_done(struct imap_session *s)
 {
 	cmd_free(s, false);
+	if (s->sel && (s->sel->highestmodseq != s->priv->modseq_at_start ||
+		       s->sel->count != s->priv->count_at_start))
+		imap_sync_poke_others(s);
 	if (s->state == IMAP_STATE_LOGOUT) {
 		imap_session_close(s);
 		return;
@@ -448,6 +453,8 @@ static void dispatch(struct imap_session *s)
 	cmd->nargs = nargs;
 	cmd->flags = def->flags;
 	s->priv->cmd = cmd;
+	s->priv->modseq_at_start = s->sel ? s->sel->highestmodseq : 0;
+	s->priv->count_at_start = s->sel ? s->sel->count : 0;
 	if (def->fn(cmd) == IMAP_CMD_DONE) {
 		cmd_done(s);
 		return;
@@ -719,6 +726,16 @@ static void session_free(struct imap_session *s)
 	free(pv);
 	free(s);
 	imap_role_session_gone(role);
+}
+
+struct imap_session *imap_session_first(struct imap_role *role)
+{
+	return role->sessions;
+}
+
+struct imap_session *imap_session_next(struct imap_session *s)
+{
+	return s->priv->next;
 }
 
 void imap_session_shutdown_all(struct imap_role *role)

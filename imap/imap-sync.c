@@ -42,6 +42,8 @@
 
 struct sync_priv {
 	bool notify_ok;
+	struct strbuf keywords;     /* " kw1 kw2": keywords the client was told in FLAGS */
+	uint32_t first_unseen_uid;  /* at SELECT */
 	struct imap_cmd *idle_cmd;
 	struct { uint32_t uid; uint64_t modseq; } own[OWN_MAX];
 	size_t n_own;
@@ -136,7 +138,55 @@ struct uid_list {
 	uint32_t *uids;
 	size_t n, cap;
 	bool oom;
+	struct strbuf *keywords;    /* add keywords seen here (NULL: don't) */
+	bool new_keyword;
+	uint32_t first_unseen_uid;
 };
+
+/* Keywords the client knows: one bounded list per view. RFC 3501 7.2.6:
+ * a FLAGS response lists them, and a new one is announced with FLAGS. */
+#define KEYWORDS_LIST_MAX (STORE_KEYWORDS_MAX * 4)
+
+static bool keyword_known(const struct strbuf *sb, const char *kw, size_t n)
+{
+	const char *p = sb->data;
+
+	while (p && (p = strstr(p, kw)) != NULL) {
+		if (p > sb->data && p[-1] == ' ' && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+		p++;
+	}
+	return false;
+}
+
+/* keywords_add - the keywords of one message; true when one was new. */
+static bool keywords_add(struct strbuf *sb, const char *keywords)
+{
+	const char *p = keywords;
+	bool added = false;
+
+	while (p && *p) {
+		const char *e = strchr(p, ' ');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		char kw[256];
+
+		if (n > 0 && n < sizeof(kw)) {
+			memcpy(kw, p, n);
+			kw[n] = '\0';
+			if (!keyword_known(sb, kw, n) && sb->len + n + 1 <= KEYWORDS_LIST_MAX &&
+			    strbuf_putc(sb, ' ') == 0) {
+				if (strbuf_puts(sb, kw) == 0)
+					added = true;
+				else
+					sb->data[--sb->len] = '\0';
+			}
+		}
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	return added;
+}
 
 static int push(struct uid_list *l, uint32_t uid)
 {
@@ -156,7 +206,13 @@ static int push(struct uid_list *l, uint32_t uid)
 
 static int collect_cb(const struct store_msg *m, void *ctx)
 {
-	return push(ctx, m->uid) < 0 ? -1 : 0;
+	struct uid_list *l = ctx;
+
+	if (l->keywords && m->keywords && *m->keywords && keywords_add(l->keywords, m->keywords))
+		l->new_keyword = true;
+	if (l->first_unseen_uid == 0 && !(m->flags & STORE_FLAG_SEEN))
+		l->first_unseen_uid = m->uid;
+	return push(l, m->uid) < 0 ? -1 : 0;
 }
 
 static int recent_add(struct imap_selected *sel, uint32_t uid)
@@ -204,8 +260,11 @@ int imap_select_open(struct imap_session *s, const char *name, bool readonly,
 		return -1;
 	}
 	sel = &f->pub;
+	strbuf_init(&f->priv.keywords, KEYWORDS_LIST_MAX + 1);
+	l.keywords = &f->priv.keywords;
 	sel->box = store_mailbox_open(s->store, name, readonly ? STORE_OPEN_READONLY : 0, err);
 	if (sel->box == NULL) {
+		strbuf_free(&f->priv.keywords);
 		free(sel->name);
 		free(f);
 		return -1;
@@ -217,11 +276,13 @@ int imap_select_open(struct imap_session *s, const char *name, bool readonly,
 			str_copy(err->text, "Out of memory", sizeof(err->text));
 		}
 		free(l.uids);
+		strbuf_free(&f->priv.keywords);
 		store_mailbox_close(&sel->box);
 		free(sel->name);
 		free(f);
 		return -1;
 	}
+	f->priv.first_unseen_uid = l.first_unseen_uid;
 	store_mailbox_status(sel->box, &st);
 	sel->uids = l.uids;
 	sel->count = (uint32_t)l.n;
@@ -255,6 +316,7 @@ void imap_select_close(struct imap_session *s)
 	if (sel == NULL)
 		return;
 	store_mailbox_close(&sel->box);
+	strbuf_free(&((struct sel_full *)sel)->priv.keywords);
 	free(sel->uids);
 	free(sel->recent_uids);
 	free(sel->name);
@@ -271,6 +333,31 @@ void imap_sync_set_idle(struct imap_session *s, struct imap_cmd *idle_cmd)
 bool imap_sync_poll_needed(const struct imap_session *s)
 {
 	return s->sel && !sp(s)->notify_ok;
+}
+
+const char *imap_select_keywords(const struct imap_session *s)
+{
+	if (s->sel == NULL || sp(s)->keywords.data == NULL)
+		return "";
+	return sp(s)->keywords.data;
+}
+
+uint32_t imap_select_first_unseen(const struct imap_session *s)
+{
+	return s->sel ? imap_uid_to_seq(s, sp(s)->first_unseen_uid) : 0;
+}
+
+void imap_sync_send_flags(struct imap_session *s)
+{
+	const char *kws = imap_select_keywords(s);
+
+	if (s->sel == NULL)
+		return;
+	imap_send_untagged(s, "FLAGS (" IMAP_SYSTEM_FLAGS "%s)", kws);
+	if (s->sel->readonly)
+		imap_send_untagged(s, "OK [PERMANENTFLAGS ()] Read-only mailbox.");
+	else
+		imap_send_untagged(s, "OK [PERMANENTFLAGS (" IMAP_SYSTEM_FLAGS "%s \\*)] Flags permitted.", kws);
 }
 
 /* ---- the report ---- */
@@ -320,6 +407,9 @@ static int changed_cb(const struct store_msg *m, void *ctx)
 	seq = imap_uid_to_seq(s, m->uid);
 	if (seq == 0)
 		return 0;
+	/* a keyword the client has not seen: FLAGS before the line using it */
+	if (m->keywords && *m->keywords && keywords_add(&sp(s)->keywords, m->keywords))
+		imap_sync_send_flags(s);
 	strbuf_init(&sb, 4096);
 	flags_text(&sb, m->flags, m->keywords, imap_has_recent(s, m->uid));
 	if (s->enabled & IMAP_ENABLED_CONDSTORE)
@@ -360,17 +450,25 @@ void imap_sync_report(struct imap_session *s, bool allow_expunge)
 		return;
 	}
 	sel->changed = false;
+	uint32_t known_max = sel->count ? sel->uids[sel->count - 1] : 0;
+	/* Same number of messages and the same UIDNEXT: nothing was expunged
+	 * (the count would drop) and nothing added (UIDNEXT would move), so
+	 * only flags changed and one pass by modseq is enough. */
+	if (st.messages == sel->count && st.uidnext == sel->uidnext)
+		goto flags;
+	cur.keywords = &p->keywords;
 	if (store_mailbox_foreach(sel->box, 0, collect_cb, &cur, &err) != 0) {
 		free(cur.uids);
 		p->in_report = false;
 		sel->changed = true;   /* try again at the next report */
 		return;
 	}
-	uint32_t known_max = sel->count ? sel->uids[sel->count - 1] : 0;
 
-	/* 1. expunges: view UIDs gone from the store, highest first */
+	/* 1. expunges: view UIDs gone from the store, announced from the
+	 * highest sequence number down (each number is right as sent), then
+	 * the view is compacted in one pass */
 	if (allow_expunge) {
-		size_t j = cur.n;
+		size_t j = cur.n, gone = 0;
 		for (size_t i = sel->count; i > 0; i--) {
 			uint32_t uid = sel->uids[i - 1];
 			while (j > 0 && cur.uids[j - 1] > uid)
@@ -378,17 +476,35 @@ void imap_sync_report(struct imap_session *s, bool allow_expunge)
 			if (j > 0 && cur.uids[j - 1] == uid)
 				continue;
 			imap_send_untagged(s, "%zu EXPUNGE", i);
-			memmove(&sel->uids[i - 1], &sel->uids[i], (sel->count - i) * sizeof(uint32_t));
-			sel->count--;
-			if (imap_has_recent(s, uid)) {
-				size_t r = lower_bound(sel->recent_uids, sel->n_recent_uids, uid);
-				memmove(&sel->recent_uids[r], &sel->recent_uids[r + 1],
-					(sel->n_recent_uids - r - 1) * sizeof(uint32_t));
-				sel->n_recent_uids--;
+			gone++;
+		}
+		if (gone > 0) {
+			size_t k = 0, r = 0;
+			j = 0;
+			for (size_t i = 0; i < sel->count; i++) {
+				uint32_t uid = sel->uids[i];
+				while (j < cur.n && cur.uids[j] < uid)
+					j++;
+				if (j < cur.n && cur.uids[j] == uid)
+					sel->uids[k++] = uid;
 			}
+			sel->count = (uint32_t)k;
+			j = 0;
+			for (size_t i = 0; i < sel->n_recent_uids; i++) {
+				uint32_t uid = sel->recent_uids[i];
+				while (j < cur.n && cur.uids[j] < uid)
+					j++;
+				if (j < cur.n && cur.uids[j] == uid)
+					sel->recent_uids[r++] = uid;
+			}
+			sel->n_recent_uids = (uint32_t)r;
 		}
 	}
-	/* 2. new messages: UIDs above the highest known */
+	/* 2. a keyword the client has not seen: FLAGS first, so the FETCH
+	 * and EXISTS that follow use only announced flags */
+	if (cur.new_keyword)
+		imap_sync_send_flags(s);
+	/* 3. new messages: UIDs above the highest known */
 	size_t first_new = lower_bound(cur.uids, cur.n, known_max + 1);
 	size_t n_new = cur.n - first_new;
 	if (n_new > 0) {
@@ -416,16 +532,33 @@ void imap_sync_report(struct imap_session *s, bool allow_expunge)
 	if (n_new > 0)
 		imap_send_untagged(s, "%u RECENT", sel->n_recent_uids);
 	sel->recent = sel->n_recent_uids;
-	/* 3. flag changes by others since the last report */
+	free(cur.uids);
+flags:
+	/* 4. flag changes by others since the last report */
 	if (st.highestmodseq > sel->highestmodseq) {
 		struct changed_ctx c = { .s = s, .known_max = known_max };
 		if (store_mailbox_foreach(sel->box, sel->highestmodseq, changed_cb, &c, &err) < 0)
 			log_warn("imap(%s): reading flag changes of %s failed: %s", s->user ? s->user : "?",
 				 sel->name, err.text);
 	}
-	free(cur.uids);
 	sel->highestmodseq = st.highestmodseq;
 	sel->uidnext = st.uidnext;
 	p->n_own = 0;
 	p->in_report = false;
+}
+
+void imap_sync_poke_others(struct imap_session *s)
+{
+	const char *user = s->user;
+
+	if (s->sel == NULL || user == NULL)
+		return;
+	for (struct imap_session *o = imap_session_first(s->role); o; o = imap_session_next(o)) {
+		if (o == s || o->sel == NULL || o->user == NULL || strcmp(o->user, user) != 0 ||
+		    strcmp(o->sel->name, s->sel->name) != 0)
+			continue;
+		o->sel->changed = true;
+		if (sp(o)->idle_cmd && !sp(o)->in_report)
+			imap_sync_report(o, true);
+	}
 }
