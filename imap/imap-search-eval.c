@@ -10,6 +10,8 @@
  * opener parse the file (once), and the second pass then reads headers
  * (store/mime.h mime_header_foreach + mime_header_decode), the Date
  * header (mime_date_parse) and the decoded text (mime_text_contains).
+ * When the index holds the message's ENVELOPE (cached by FETCH), SUBJECT
+ * and SENT* keys are answered from its Date and Subject in the first pass.
  *
  * RFC 3501 6.4.4 for each key's meaning; the matching rules (case
  * folding, time zones) are documented in imap-search.h. Recursion follows
@@ -31,6 +33,10 @@ struct eval {
 	const struct imap_search_msg *m;
 	struct mime_message *mime;  /* NULL in the index pass */
 	const char *error;          /* set when reading the message failed */
+	/* Date and Subject from the index's cached ENVELOPE (index pass):
+	 * env_state 0 not looked at, 1 parsed, -1 none or unreadable. */
+	int env_state;
+	char *env_date, *env_subject; /* raw values, NULL for NIL */
 };
 
 /*
@@ -157,6 +163,22 @@ static bool date_cmp(enum imap_search_type type, int have, int want)
 	}
 }
 
+static int date_of(const char *v, size_t len, int *date_r)
+{
+	time_t t;
+	int tz;
+	struct tm tm;
+
+	if (mime_date_parse(v, len, &t, &tz) < 0)
+		return -1;
+	/* the date as the sender wrote it: shift into the header's zone */
+	t += (time_t)tz * 60;
+	if (gmtime_r(&t, &tm) == NULL)
+		return -1;
+	*date_r = (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+	return 0;
+}
+
 /* ---- message keys ---- */
 
 struct header_search {
@@ -222,9 +244,7 @@ static int sent_date_match(struct eval *e, const struct imap_search_node *n)
 {
 	struct strbuf v;
 	const char *error = NULL;
-	time_t t;
-	int tz, r;
-	struct tm tm;
+	int date, r;
 
 	strbuf_init(&v, 4096);
 	r = mime_header_get(e->mime, 0, "Date", &v, &error);
@@ -233,17 +253,12 @@ static int sent_date_match(struct eval *e, const struct imap_search_node *n)
 		e->error = error != NULL ? error : "read error";
 		return -1;
 	}
-	if (r == 0 || mime_date_parse(v.data, v.len, &t, &tz) < 0) {
+	if (r == 0 || date_of(v.data, v.len, &date) < 0) {
 		strbuf_free(&v);
 		return 0;
 	}
 	strbuf_free(&v);
-	/* the date as the sender wrote it: shift into the header's zone */
-	t += (time_t)tz * 60;
-	if (gmtime_r(&t, &tm) == NULL)
-		return 0;
-	return date_cmp(n->type, (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday,
-			n->date) ? 1 : 0;
+	return date_cmp(n->type, date, n->date) ? 1 : 0;
 }
 
 static int text_match(struct eval *e, const struct imap_search_node *n, unsigned flags)
@@ -254,6 +269,130 @@ static int text_match(struct eval *e, const struct imap_search_node *n, unsigned
 	if (r < 0)
 		e->error = error != NULL ? error : "read error";
 	return r;
+}
+
+/* ---- the cached ENVELOPE (RFC 3501 7.4.2) ---- */
+
+/*
+ * env_nstring - read one nstring at *pp (NIL, "quoted" with \\ escapes,
+ * or {n}CRLF literal) into new memory (*out NULL for NIL). 0, or -1 when
+ * the text is not an nstring or on OOM.
+ */
+static int env_nstring(const char **pp, char **out)
+{
+	const char *p = *pp;
+	char *v;
+	size_t n = 0;
+
+	*out = NULL;
+	if (strncmp(p, "NIL", 3) == 0) {
+		*pp = p + 3;
+		return 0;
+	}
+	if (*p == '"') {
+		size_t len = 0;
+		const char *q = p + 1;
+
+		while (*q != '\0' && *q != '"') {
+			if (*q == '\\' && q[1] != '\0')
+				q++;
+			q++;
+			len++;
+		}
+		if (*q != '"' || (v = malloc(len + 1)) == NULL)
+			return -1;
+		for (q = p + 1; *q != '"'; q++) {
+			if (*q == '\\')
+				q++;
+			v[n++] = *q;
+		}
+		v[n] = '\0';
+		*out = v;
+		*pp = q + 1;
+		return 0;
+	}
+	if (*p == '{') {
+		char *end;
+		unsigned long long len = strtoull(p + 1, &end, 10);
+
+		if (end == p + 1 || strncmp(end, "}\r\n", 3) != 0 ||
+		    strnlen(end + 3, len) < len || (v = malloc(len + 1)) == NULL)
+			return -1;
+		memcpy(v, end + 3, len);
+		v[len] = '\0';
+		*out = v;
+		*pp = end + 3 + len;
+		return 0;
+	}
+	return -1;
+}
+
+/* env_parse - the first two ENVELOPE fields (date, subject): all the
+ * index pass needs for SUBJECT and SENT* keys. */
+static void env_parse(struct eval *e)
+{
+	const char *p = e->m->msg->envelope;
+
+	e->env_state = -1;
+	if (p == NULL || *p++ != '(')
+		return;
+	if (env_nstring(&p, &e->env_date) < 0 || *p++ != ' ' ||
+	    env_nstring(&p, &e->env_subject) < 0 || *p != ' ') {
+		x_free(&e->env_date);
+		x_free(&e->env_subject);
+		return;
+	}
+	e->env_state = 1;
+}
+
+static void env_free(struct eval *e)
+{
+	x_free(&e->env_date);
+	x_free(&e->env_subject);
+}
+
+static bool env_usable(struct eval *e)
+{
+	if (e->env_state == 0)
+		env_parse(e);
+	return e->env_state == 1;
+}
+
+/* env_subject_match - a Subject key against the cached envelope's subject. */
+static int env_subject_match(struct eval *e, const struct imap_search_node *n)
+{
+	struct strbuf dec;
+	char *needle;
+	size_t nl = strlen(n->str);
+	int r;
+
+	if (e->env_subject == NULL)
+		return IMAP_SEARCH_NO_MATCH;
+	if (nl == 0)
+		return IMAP_SEARCH_MATCH;
+	needle = strdup(n->str);
+	if (needle == NULL)
+		return IMAP_SEARCH_UNKNOWN;
+	fold((unsigned char *)needle, nl);
+	strbuf_init(&dec, HEADER_VALUE_MAX);
+	if (mime_header_decode(e->env_subject, strlen(e->env_subject), &dec) < 0 && dec.len == 0) {
+		r = IMAP_SEARCH_UNKNOWN;     /* let the file decide */
+	} else {
+		fold((unsigned char *)dec.data, dec.len);
+		r = memmem(dec.data, dec.len, needle, nl) != NULL;
+	}
+	strbuf_free(&dec);
+	free(needle);
+	return r;
+}
+
+static int env_sent_match(struct eval *e, const struct imap_search_node *n)
+{
+	int date;
+
+	if (e->env_date == NULL || date_of(e->env_date, strlen(e->env_date), &date) < 0)
+		return IMAP_SEARCH_NO_MATCH;
+	return date_cmp(n->type, date, n->date);
 }
 
 /* ---- the tree ---- */
@@ -316,9 +455,15 @@ static int eval_node(struct eval *e, const struct imap_search_node *n)
 	case IMAP_SEARCH_SENTBEFORE:
 	case IMAP_SEARCH_SENTON:
 	case IMAP_SEARCH_SENTSINCE:
-		return e->mime == NULL ? IMAP_SEARCH_UNKNOWN : sent_date_match(e, n);
+		if (e->mime != NULL)
+			return sent_date_match(e, n);
+		return env_usable(e) ? env_sent_match(e, n) : IMAP_SEARCH_UNKNOWN;
 	case IMAP_SEARCH_HEADER:
-		return e->mime == NULL ? IMAP_SEARCH_UNKNOWN : header_match(e, n);
+		if (e->mime != NULL)
+			return header_match(e, n);
+		if (strcasecmp(n->name, "Subject") == 0 && env_usable(e))
+			return env_subject_match(e, n);
+		return IMAP_SEARCH_UNKNOWN;
 	case IMAP_SEARCH_BODY:
 		return e->mime == NULL ? IMAP_SEARCH_UNKNOWN : text_match(e, n, MIME_TEXT_BODY);
 	case IMAP_SEARCH_TEXT:
@@ -332,8 +477,10 @@ enum imap_search_match imap_search_match_index(const struct imap_search *s,
 					       const struct imap_search_msg *m)
 {
 	struct eval e = { .m = m };
+	int r = eval_node(&e, s->root);
 
-	return (enum imap_search_match)eval_node(&e, s->root);
+	env_free(&e);
+	return (enum imap_search_match)r;
 }
 
 int imap_search_match(const struct imap_search *s, const struct imap_search_msg *m,
@@ -342,6 +489,7 @@ int imap_search_match(const struct imap_search *s, const struct imap_search_msg 
 	struct eval e = { .m = m };
 	int r = eval_node(&e, s->root);
 
+	env_free(&e);
 	if (r != IMAP_SEARCH_UNKNOWN)
 		return r;
 	if (m->open == NULL) {

@@ -58,6 +58,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct store_msg msg = {
 			.uid = 17, .flags = STORE_FLAG_SEEN, .keywords = "$Junk work", .size = 300,
 			.internaldate = 1769990400,
+			/* the index's cached ENVELOPE: SUBJECT and SENT* keys are
+			 * answered from it, the other header keys from the file */
+			.envelope = "(\"Sun, 1 Feb 2026 23:30:00 -0500\" {35}\r\n"
+				    "=?ISO-8859-1?Q?Gr=FC=DFe?= and more NIL NIL NIL NIL NIL NIL "
+				    "NIL NIL)",
 		};
 		struct imap_search_msg m = {
 			.msg = &msg, .seq = 3, .recent = true, .max_seq = 5, .max_uid = 20,

@@ -451,6 +451,50 @@ static void test_eval_message(void **state)
 	mime_message_free(&t2.mime);
 }
 
+static void test_eval_envelope(void **state)
+{
+	struct test_msg t = { .text = sample };
+	struct store_msg msg = { .uid = 9, .keywords = "", .size = 900 };
+	struct strbuf env;
+	const char *error;
+	struct mime_message *parsed;
+
+	(void)state;
+	/* the ENVELOPE exactly as the index caches it (mime_envelope) */
+	parsed = mime_parse_mem(sample, strlen(sample), NULL, &error);
+	assert_non_null(parsed);
+	strbuf_init(&env, 0);
+	assert_int_equal(mime_envelope(parsed, 0, &env, &error), 0);
+	mime_message_free(&parsed);
+	msg.envelope = env.data;
+	assert_int_equal(eval("SUBJECT \"gr\xc3\xb6\xc3\x9f" "e\"", &msg, 1, false, &t), 1);
+	assert_int_equal(eval("SUBJECT nothing", &msg, 1, false, &t), 0);
+	assert_int_equal(eval("HEADER SUBJECT \"\"", &msg, 1, false, &t), 1);
+	assert_int_equal(eval("SENTON 1-Feb-2026", &msg, 1, false, &t), 1);
+	assert_int_equal(eval("SENTSINCE 2-Feb-2026", &msg, 1, false, &t), 0);
+	assert_int_equal(eval("OR SENTBEFORE 1-Jan-2000 NOT SUBJECT things", &msg, 1, false, &t), 0);
+	/* answered from the index: the file was never opened */
+	assert_int_equal(t.opens, 0);
+	/* other header keys still read the file */
+	assert_int_equal(eval("FROM jm@example.org", &msg, 1, false, &t), 1);
+	assert_int_equal(t.opens, 1);
+	/* literal form, escapes, NIL */
+	t.opens = 0;
+	msg.envelope = "({9}\r\nnot a day {7}\r\nab\"cdef NIL NIL NIL NIL NIL NIL NIL NIL)";
+	assert_int_equal(eval("SUBJECT \"b\\\"c\"", &msg, 1, false, &t), 1);
+	assert_int_equal(eval("SENTON 1-Feb-2026", &msg, 1, false, &t), 0);
+	msg.envelope = "(NIL \"a \\\"quoted\\\" one\" NIL NIL NIL NIL NIL NIL NIL NIL)";
+	assert_int_equal(eval("SUBJECT \"\\\"quoted\\\"\"", &msg, 1, false, &t), 1);
+	assert_int_equal(eval("SENTBEFORE 1-Jan-2100", &msg, 1, false, &t), 0);
+	assert_int_equal(t.opens, 0);
+	/* an envelope that does not parse: the file decides */
+	msg.envelope = "(\"unterminated";
+	assert_int_equal(eval("SUBJECT things", &msg, 1, false, &t), 1);
+	assert_int_equal(t.opens, 1);
+	mime_message_free(&t.mime);
+	strbuf_free(&env);
+}
+
 static struct mime_message *failing_open(void *ctx, const char **error_r)
 {
 	(void)ctx;
@@ -491,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_needs),
 		cmocka_unit_test(test_eval_index),
 		cmocka_unit_test(test_eval_message),
+		cmocka_unit_test(test_eval_envelope),
 		cmocka_unit_test(test_eval_open_fails),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
