@@ -17,7 +17,10 @@
  * - Header keys (FROM, TO, CC, BCC, SUBJECT, HEADER) look at every field
  *   of that name in the message's own header, with RFC 2047 encoded words
  *   decoded to UTF-8. HEADER with an empty string matches when the field
- *   exists.
+ *   exists. When the index holds the message's ENVELOPE (cached by
+ *   FETCH), SUBJECT, HEADER Subject and SENT* are answered from its Date
+ *   and Subject without opening the file (they are the first such fields;
+ *   a message with two Subject fields is then matched on the first).
  * - BODY searches every text/ part after transfer decoding (quoted-
  *   printable, base64) and charset conversion to UTF-8; TEXT searches the
  *   decoded header too.
