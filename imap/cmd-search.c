@@ -13,8 +13,12 @@
  * the index cannot decide are read from disk in slices (SEARCH_SLICE
  * messages or SEARCH_SLICE_USEC, whichever ends first), and the handler
  * returns IMAP_CMD_PENDING between slices so the session loop runs others
- * before resuming it. A message expunged meanwhile does
- * not match.
+ * before resuming it (through a zero timer, so the loop polls for input
+ * in between). A message expunged meanwhile does not match. Messages in
+ * an mbox are copied to a memfd first (the MIME parser reads from offset
+ * 0); a program with header keys only parses just the header.
+ *
+ * Entry point: imap_cmd_search (imap-private.h); everything else static.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -84,6 +88,8 @@ struct index_pass {
 	struct search_ctx *c;
 };
 
+/* index_cb - one message of the index pass: no match is dropped, a match
+ * or an undecided one is kept in order. Non-zero (stop) only on OOM. */
 static int index_cb(const struct store_msg *msg, void *ctx)
 {
 	struct index_pass *ip = ctx;
@@ -135,11 +141,7 @@ struct opener {
 	bool store_failed;
 };
 
-/*
- * message_fd - an fd whose bytes from offset 0 are the message: the
- * store's own fd for Maildir (offset 0), or for a message inside an mbox
- * file a memfd copy (the MIME parser reads from offset 0). -1 with errno.
- */
+/* copy_range - size bytes of from at offset to the end of to. 0 or -1. */
 static int copy_range(int from, off_t offset, int to, uint64_t size)
 {
 	off_t in = offset;
@@ -170,6 +172,12 @@ static int copy_range(int from, off_t offset, int to, uint64_t size)
 	return 0;
 }
 
+/*
+ * message_fd - an fd whose bytes from offset 0 are the message: the
+ * store's own fd for Maildir (offset 0), or for a message inside an mbox
+ * file a memfd copy (the MIME parser reads from offset 0).
+ * fd is consumed either way; -1 on failure.
+ */
 static int message_fd(int fd, off_t offset, uint64_t size)
 {
 	int mfd;
@@ -220,6 +228,8 @@ static uint64_t header_size(int fd, uint64_t size)
 	return end < size ? end : size;
 }
 
+/* opener_open - imap_search_open_fn: the parsed message, owned by the
+ * opener (file_cb frees it and closes the fd). */
 static struct mime_message *opener_open(void *ctx, const char **error_r)
 {
 	struct opener *o = ctx;
@@ -249,6 +259,8 @@ struct file_pass {
 	struct imap_session *s;
 };
 
+/* file_cb - decide one undecided message with its file; store failures
+ * other than EXPUNGED end the command (c->failed). Always 0. */
 static int file_cb(const struct store_msg *msg, void *ctx)
 {
 	struct file_pass *fp = ctx;
@@ -284,6 +296,7 @@ static int file_cb(const struct store_msg *msg, void *ctx)
 
 /* ---- the reply ---- */
 
+/* search_reply - "* SEARCH ..." and the tagged reply; frees c. */
 static enum imap_cmd_result search_reply(struct imap_cmd *cmd, struct search_ctx *c)
 {
 	struct strbuf line;
@@ -342,6 +355,8 @@ static uint64_t now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* search_resume - one slice of the file pass; PENDING with the next
+ * slice scheduled, or DONE after the reply. */
 static enum imap_cmd_result search_resume(struct imap_cmd *cmd)
 {
 	struct search_ctx *c = cmd->ctx;
