@@ -474,7 +474,9 @@ int cmd_init(int argc, char **argv, const char *conf)
 		if (r < 0)
 			goto out;
 	}
+	/* data/tmp: where the IMAP role spools big APPEND literals */
 	if (make_dir(&st, "mail", 0700) < 0 || make_dir(&st, "data", 0700) < 0 ||
+	    make_dir(&st, "data/tmp", 0700) < 0 ||
 	    make_dir(&st, "run", 0750) < 0 || make_dir(&st, "log", 0750) < 0 ||
 	    make_dir(&st, "tls", 0750) < 0 || make_tls(&st) < 0)
 		goto out;

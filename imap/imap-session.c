@@ -227,17 +227,6 @@ enum imap_cmd_result imap_cmd_store_error(struct imap_cmd *cmd, const struct sto
 
 /* ---- state ---- */
 
-static const char *state_name(enum imap_state st)
-{
-	switch (st) {
-	case IMAP_STATE_NOT_AUTH: return "not authenticated";
-	case IMAP_STATE_AUTH: return "authenticated";
-	case IMAP_STATE_SELECTED: return "selected";
-	case IMAP_STATE_LOGOUT: return "logout";
-	}
-	return "?";
-}
-
 void imap_session_set_state(struct imap_session *s, enum imap_state state)
 {
 	if (s->state == state)
@@ -250,9 +239,9 @@ void imap_session_set_state(struct imap_session *s, enum imap_state state)
 		}
 		conn_set_timeout(s->conn, (int)s->priv->l->set.idle_timeout);
 	}
-	if (s->user)
-		log_info("imap(%s): session=<%s>: %s -> %s", s->user, s->id, state_name(s->state),
-			 state_name(state));
+	/* Logged like Dovecot: the login line (imap_session_login) and the
+	 * disconnect line (log_end) carry the state changes that matter;
+	 * SELECT/CLOSE are too frequent for a line each. */
 	s->state = state;
 }
 
@@ -781,6 +770,31 @@ static unsigned userip_count(struct imap_session *self, const char *user)
 	return n;
 }
 
+/* Share of the quota from which a login gets "* OK [ALERT]" (percent). */
+#define QUOTA_ALERT_PERCENT 90
+
+/* quota_alert - RFC 3501 7.1: ALERT text the user must see; Thunderbird
+ * shows it in a dialog. Only when a limit exists, so users without one pay
+ * nothing for it. */
+static void quota_alert(struct imap_session *s, uint64_t bytes_limit)
+{
+	struct store_quota q;
+	struct store_error err;
+	unsigned pct = 0;
+
+	if (bytes_limit == 0 && s->role->store_set.quota_bytes == 0 &&
+	    s->role->store_set.quota_messages == 0)
+		return;
+	if (store_quota_get(s->store, &q, &err) < 0)
+		return;
+	if (q.bytes_limit > 0)
+		pct = (unsigned)(q.bytes_used * 100 / q.bytes_limit);
+	if (q.messages_limit > 0 && q.messages_used * 100 / q.messages_limit > pct)
+		pct = (unsigned)(q.messages_used * 100 / q.messages_limit);
+	if (pct >= QUOTA_ALERT_PERCENT)
+		imap_send_untagged(s, "OK [ALERT] Your mailbox is %u%% full; delete or archive some mail.", pct);
+}
+
 static void login_finish(struct imap_cmd *cmd, const char *user, const struct login_fields *f)
 {
 	struct imap_session *s = cmd->sess;
@@ -824,6 +838,7 @@ static void login_finish(struct imap_cmd *cmd, const char *user, const struct lo
 	imap_session_set_state(s, IMAP_STATE_AUTH);
 	if (set->autocreate_special_use)
 		imap_special_use_autocreate(s);
+	quota_alert(s, f->quota_bytes);
 	strbuf_init(&caps, 1024);
 	strbuf_puts(&caps, "CAPABILITY ");
 	imap_capability_string(s, &caps);

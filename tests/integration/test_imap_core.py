@@ -208,6 +208,24 @@ def test_authenticate_scram_sha256(imap_instance):
     r.close()
 
 
+def test_quota_alert_at_login(imap_instance):
+    inst = imap_instance
+    user = "quota%d@example.test" % os.getpid()
+    r = inst.run("user", "add", user, "--password-stdin", "--quota", "4k", input=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    deliver(inst, user, message(body="x" * 3500 + "\r\n"))
+    r = Raw(inst)
+    untagged, t = r.cmd("a", 'LOGIN %s "%s"' % (user, PASSWORD))
+    assert t.startswith("a OK [CAPABILITY")
+    assert len(untagged) == 1 and re.match(r"\* OK \[ALERT\] Your mailbox is \d+% full; delete or archive some mail\.$",
+                                           untagged[0]), untagged
+    r.close()
+    # below the mark: nothing
+    r = Raw(inst)
+    assert r.cmd("b", 'LOGIN %s "%s"' % (USERS[1], PASSWORD))[0] == []
+    r.close()
+
+
 def test_implicit_tls(imap_instance):
     c = imaps(imap_instance)
     assert "STARTTLS" not in c.capabilities
