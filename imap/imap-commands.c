@@ -66,6 +66,7 @@ static const struct imap_command_def commands[] = {
 
 	/* ---- imapsearch adds here: SEARCH (SEL, IMAP_CMD_FLAG_USES_SEQS,
 	 * uid_ok) ---- */
+	{ "SEARCH", imap_cmd_search, SEL, IMAP_CMD_FLAG_USES_SEQS, true },
 	/* ---- end imapsearch ---- */
 	{ NULL, NULL, 0, 0, false },
 };
