@@ -5,12 +5,21 @@
  * then "message SIZE\n" with SIZE as 15 fixed-width digits filled in at
  * commit, then exactly SIZE message bytes to the end of the file.
  *
- * Durability order (as Postfix's cleanup + rename): fsync(file), rename
- * incoming/ID -> active/ID, fsync(active/), fsync(incoming/). Only after
- * that may the SMTP server answer 250.
+ * Durability order: fsync(file), rename incoming/ID -> active/ID,
+ * fsync(active/). Only after that may the SMTP server answer 250: the data
+ * is on disk and so is the name that makes it a queued message. incoming/
+ * is not fsynced: whether the old name's removal reached the disk does not
+ * matter (after a crash a stale incoming/ name of a file that is also in
+ * active/ is removed like any other incoming/ leftover; it only drops a
+ * link).
+ *
+ * Descriptors: a struct queue_dir holds incoming/, active/ and hold/ open
+ * for the role's life, so a message costs openat/renameat relative to them
+ * rather than path walks and per-message directory opens.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +35,31 @@
 #define QF_BUFSIZE (64 * 1024)
 #define QF_SIZE_DIGITS 15
 
+/* One directory's group commit: renames into it are numbered as they
+ * finish; "synced" says up to which number a finished fsync covers them. */
+struct dir_sync {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int fd;
+	unsigned long long entered;   /* renames finished so far */
+	unsigned long long synced;    /* renames <= this are covered by an fsync */
+	unsigned long long failed;    /* renames <= this may be in a failed one */
+	int error;                    /* errno of the last failed fsync */
+	bool running;                 /* an fsync is under way */
+};
+
+struct queue_dir {
+	char *path;
+	int incoming_fd;
+	struct dir_sync active, hold;
+	int hold_errno;       /* hold/ could not be opened: HOLD commits fail */
+};
+
 struct queue_file {
 	int fd;
-	char *incoming;       /* path of incoming/ID */
-	char *active;         /* path of active/ID */
+	struct queue_dir *dir;
+	bool own_dir;         /* made by queue_file_create(): freed with the file */
+	bool hold;            /* commit into hold/ instead of active/ */
 	char id[QUEUE_ID_SIZE];
 	off_t size_offset;    /* where the 15 size digits are */
 	size_t written;       /* message bytes */
@@ -52,7 +82,90 @@ static void make_id(char *id)
 	snprintf(id, QUEUE_ID_SIZE, "%05X%07X", (unsigned)tv.tv_usec & 0xFFFFF, mix & 0xFFFFFFF);
 }
 
-struct queue_file *queue_file_create(const char *queue_dir, char *id_r, const char **error_r)
+static int dir_sync_init(struct dir_sync *ds, const char *queue_dir, const char *name)
+{
+	char path[4096];
+
+	memset(ds, 0, sizeof(*ds));
+	ds->fd = -1;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", queue_dir, name) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	ds->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ds->fd < 0)
+		return -1;
+	pthread_mutex_init(&ds->lock, NULL);
+	pthread_cond_init(&ds->cond, NULL);
+	return 0;
+}
+
+static void dir_sync_free(struct dir_sync *ds)
+{
+	if (ds->fd < 0)
+		return;
+	close(ds->fd);
+	ds->fd = -1;
+	pthread_mutex_destroy(&ds->lock);
+	pthread_cond_destroy(&ds->cond);
+}
+
+/* dir_sync_after - call after a rename into ds's directory: fsync it.
+ * 0, or -1 with errno. */
+static int dir_sync_after(struct dir_sync *ds)
+{
+	return fsync(ds->fd);
+}
+
+struct queue_dir *queue_dir_open(const char *queue_dir, const char **error_r)
+{
+	struct queue_dir *qd = calloc(1, sizeof(*qd));
+	char path[4096];
+
+	if (qd == NULL || (qd->path = strdup(queue_dir)) == NULL) {
+		free(qd);
+		*error_r = "out of memory";
+		return NULL;
+	}
+	qd->active.fd = qd->hold.fd = -1;
+	if ((size_t)snprintf(path, sizeof(path), "%s/incoming", queue_dir) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		qd->incoming_fd = -1;
+	} else {
+		qd->incoming_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (qd->incoming_fd < 0 || dir_sync_init(&qd->active, queue_dir, "active") < 0) {
+		*error_r = strerror(errno);
+		queue_dir_free(&qd);
+		return NULL;
+	}
+	/* Only messages on HOLD need hold/: without it the others still go. */
+	if (dir_sync_init(&qd->hold, queue_dir, "hold") < 0)
+		qd->hold_errno = errno;
+	return qd;
+}
+
+void queue_dir_free(struct queue_dir **qdp)
+{
+	struct queue_dir *qd = *qdp;
+
+	if (qd == NULL)
+		return;
+	if (qd->incoming_fd >= 0)
+		close(qd->incoming_fd);
+	dir_sync_free(&qd->active);
+	dir_sync_free(&qd->hold);
+	free(qd->path);
+	free(qd);
+	*qdp = NULL;
+}
+
+const char *queue_dir_path(const struct queue_dir *qd)
+{
+	return qd->path;
+}
+
+struct queue_file *queue_file_create_in(struct queue_dir *qd, char *id_r, const char **error_r)
 {
 	struct queue_file *qf = calloc(1, sizeof(*qf));
 
@@ -60,31 +173,37 @@ struct queue_file *queue_file_create(const char *queue_dir, char *id_r, const ch
 		*error_r = "out of memory";
 		return NULL;
 	}
+	qf->dir = qd;
 	qf->fd = -1;
 	for (int attempt = 0; attempt < 20; attempt++) {
 		make_id(qf->id);
-		free(qf->incoming);
-		if (asprintf(&qf->incoming, "%s/incoming/%s", queue_dir, qf->id) < 0) {
-			qf->incoming = NULL;
-			break;
-		}
-		qf->fd = open(qf->incoming, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		qf->fd = openat(qd->incoming_fd, qf->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+				0600);
 		if (qf->fd >= 0 || errno != EEXIST)
 			break;
 	}
 	if (qf->fd < 0) {
-		*error_r = qf->incoming ? strerror(errno) : "out of memory";
-		free(qf->incoming);
+		*error_r = strerror(errno);
 		free(qf);
 		return NULL;
 	}
-	if (asprintf(&qf->active, "%s/active/%s", queue_dir, qf->id) < 0) {
-		qf->active = NULL;
-		queue_file_abort(&qf);
-		*error_r = "out of memory";
+	memcpy(id_r, qf->id, QUEUE_ID_SIZE);
+	return qf;
+}
+
+struct queue_file *queue_file_create(const char *queue_dir, char *id_r, const char **error_r)
+{
+	struct queue_dir *qd = queue_dir_open(queue_dir, error_r);
+	struct queue_file *qf;
+
+	if (qd == NULL)
+		return NULL;
+	qf = queue_file_create_in(qd, id_r, error_r);
+	if (qf == NULL) {
+		queue_dir_free(&qd);
 		return NULL;
 	}
-	memcpy(id_r, qf->id, QUEUE_ID_SIZE);
+	qf->own_dir = true;
 	return qf;
 }
 
@@ -202,21 +321,27 @@ size_t queue_file_size(const struct queue_file *qf)
 	return qf->written;
 }
 
-static int fsync_dir(const char *path, const char **error_r)
+static void queue_file_free(struct queue_file **qfp)
 {
-	if (fsync_parent_dir(path) < 0) {
-		*error_r = strerror(errno);
-		return -1;
-	}
-	return 0;
+	struct queue_file *qf = *qfp;
+
+	if (qf->own_dir)
+		queue_dir_free(&qf->dir);
+	free(qf);
+	*qfp = NULL;
 }
 
 int queue_file_commit(struct queue_file **qfp, const char **error_r)
 {
 	struct queue_file *qf = *qfp;
+	struct dir_sync *to = qf->hold ? &qf->dir->hold : &qf->dir->active;
 	char digits[QF_SIZE_DIGITS + 1];
 
 	snprintf(digits, sizeof(digits), "%0*zu", QF_SIZE_DIGITS, qf->written);
+	if (to->fd < 0) {
+		*error_r = strerror(qf->dir->hold_errno);
+		goto fail;
+	}
 	if (flush(qf, error_r) < 0)
 		goto fail;
 	if (pwrite(qf->fd, digits, QF_SIZE_DIGITS, qf->size_offset) != QF_SIZE_DIGITS) {
@@ -233,19 +358,17 @@ int queue_file_commit(struct queue_file **qfp, const char **error_r)
 		goto fail;
 	}
 	qf->fd = -1;
-	if (rename(qf->incoming, qf->active) < 0) {
+	if (renameat(qf->dir->incoming_fd, qf->id, to->fd, qf->id) < 0) {
 		*error_r = strerror(errno);
 		goto fail;
 	}
-	if (fsync_dir(qf->active, error_r) < 0 || fsync_dir(qf->incoming, error_r) < 0) {
+	if (dir_sync_after(to) < 0) {
+		*error_r = strerror(errno);
 		/* The rename may not be durable: take it back (best effort). */
-		unlink(qf->active);
+		unlinkat(to->fd, qf->id, 0);
 		goto fail;
 	}
-	free(qf->incoming);
-	free(qf->active);
-	free(qf);
-	*qfp = NULL;
+	queue_file_free(qfp);
 	return 0;
 fail:
 	queue_file_abort(qfp);
@@ -254,13 +377,7 @@ fail:
 
 int queue_file_hold(struct queue_file *qf)
 {
-	char *hold = NULL;
-	size_t dir_len = strlen(qf->active) - strlen(qf->id) - strlen("active/");
-
-	if (asprintf(&hold, "%.*shold/%s", (int)dir_len, qf->active, qf->id) < 0)
-		return -1;
-	free(qf->active);
-	qf->active = hold;
+	qf->hold = true;
 	return 0;
 }
 
@@ -272,12 +389,8 @@ void queue_file_abort(struct queue_file **qfp)
 		return;
 	if (qf->fd >= 0)
 		close(qf->fd);
-	if (qf->incoming)
-		unlink(qf->incoming);
-	free(qf->incoming);
-	free(qf->active);
-	free(qf);
-	*qfp = NULL;
+	unlinkat(qf->dir->incoming_fd, qf->id, 0);
+	queue_file_free(qfp);
 }
 
 void queue_file_wake(const char *run_dir)

@@ -96,6 +96,10 @@ struct smtp_listener {
 	struct restrictions *restrictions;
 	struct content_checks *content;
 	struct smtp_rate_slot *rate; /* SMTP_RATE_SLOTS, NULL when no rate limit */
+	struct queue_dir *qdir;     /* queue_directory's open directories, shared
+	                             * with listeners that have the same one;
+	                             * NULL: open by path per message */
+	bool owns_qdir;
 };
 
 struct smtp_role {
