@@ -11,7 +11,10 @@
  * is not fsynced: whether the old name's removal reached the disk does not
  * matter (after a crash a stale incoming/ name of a file that is also in
  * active/ is removed like any other incoming/ leftover; it only drops a
- * link).
+ * link). The directory fsync is a group commit (dir_sync_after): one
+ * fsync(active/) that starts after a rename covers it, so concurrent
+ * commits share one directory fsync instead of one each, as a database
+ * shares its log flush among the transactions committed before it.
  *
  * Descriptors: a struct queue_dir holds incoming/, active/ and hold/ open
  * for the role's life, so a message costs openat/renameat relative to them
@@ -110,11 +113,50 @@ static void dir_sync_free(struct dir_sync *ds)
 	pthread_cond_destroy(&ds->cond);
 }
 
-/* dir_sync_after - call after a rename into ds's directory: fsync it.
- * 0, or -1 with errno. */
+/*
+ * dir_sync_after - call after a rename into ds's directory has returned;
+ * returns once an fsync of the directory that started after that rename
+ * has finished: 0, or -1 with errno when that fsync failed. Whoever finds
+ * no fsync under way runs one for every rename finished so far; the others
+ * wait for it (or for the next one, if theirs came after it started).
+ * After a failure every rename up to that fsync's start is reported as
+ * failed, even one an earlier successful fsync covered but whose thread
+ * had not looked yet: a false 451 costs a retry, a false 250 a message.
+ */
 static int dir_sync_after(struct dir_sync *ds)
 {
-	return fsync(ds->fd);
+	unsigned long long mine;
+	int rc = 0, error = 0;
+
+	pthread_mutex_lock(&ds->lock);
+	mine = ++ds->entered;
+	while (ds->synced < mine) {
+		if (ds->running) {
+			pthread_cond_wait(&ds->cond, &ds->lock);
+			continue;
+		}
+		unsigned long long target = ds->entered;
+		ds->running = true;
+		pthread_mutex_unlock(&ds->lock);
+		int r = fsync(ds->fd);
+		int e = errno;
+		pthread_mutex_lock(&ds->lock);
+		ds->running = false;
+		if (r < 0) {
+			ds->failed = target;
+			ds->error = e;
+		}
+		ds->synced = target;
+		pthread_cond_broadcast(&ds->cond);
+	}
+	if (mine <= ds->failed) {
+		rc = -1;
+		error = ds->error;
+	}
+	pthread_mutex_unlock(&ds->lock);
+	if (rc < 0)
+		errno = error;
+	return rc;
 }
 
 struct queue_dir *queue_dir_open(const char *queue_dir, const char **error_r)
