@@ -19,6 +19,15 @@
  * Descriptors: a struct queue_dir holds incoming/, active/ and hold/ open
  * for the role's life, so a message costs openat/renameat relative to them
  * rather than path walks and per-message directory opens.
+ *
+ * The file itself is created when its 64 KiB buffer first fills, or at
+ * commit: a message that fits is created, written, fsynced and renamed in
+ * one go by queue_file_commit(), which the SMTP role runs on a worker
+ * thread. Creating a file is the costly part of a small message (inode
+ * allocation; on ext4 without a journal it skips every inode freed in the
+ * last minute, one inode-table look-up each), and on the event loop it
+ * stalled every session. The id is still fixed at queue_file_create();
+ * O_EXCL and a rename that never replaces keep it unique on disk.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,12 +68,14 @@ struct queue_dir {
 };
 
 struct queue_file {
-	int fd;
+	int fd;               /* -1 until the file is created */
 	struct queue_dir *dir;
 	bool own_dir;         /* made by queue_file_create(): freed with the file */
 	bool hold;            /* commit into hold/ instead of active/ */
 	char id[QUEUE_ID_SIZE];
+	bool created;         /* incoming/ID exists (ours) */
 	off_t size_offset;    /* where the 15 size digits are */
+	off_t flushed;        /* bytes already written to the file */
 	size_t written;       /* message bytes */
 	size_t buf_len;
 	char buf[QF_BUFSIZE];
@@ -217,18 +228,7 @@ struct queue_file *queue_file_create_in(struct queue_dir *qd, char *id_r, const 
 	}
 	qf->dir = qd;
 	qf->fd = -1;
-	for (int attempt = 0; attempt < 20; attempt++) {
-		make_id(qf->id);
-		qf->fd = openat(qd->incoming_fd, qf->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-				0600);
-		if (qf->fd >= 0 || errno != EEXIST)
-			break;
-	}
-	if (qf->fd < 0) {
-		*error_r = strerror(errno);
-		free(qf);
-		return NULL;
-	}
+	make_id(qf->id);
 	memcpy(id_r, qf->id, QUEUE_ID_SIZE);
 	return qf;
 }
@@ -249,10 +249,26 @@ struct queue_file *queue_file_create(const char *queue_dir, char *id_r, const ch
 	return qf;
 }
 
+/* create - make incoming/ID; EEXIST (another file took the id: the
+ * mixing in make_id() makes that all but impossible) fails the message
+ * with a temporary error rather than overwrite anything. */
+static int create(struct queue_file *qf, const char **error_r)
+{
+	qf->fd = openat(qf->dir->incoming_fd, qf->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (qf->fd < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	qf->created = true;
+	return 0;
+}
+
 static int flush(struct queue_file *qf, const char **error_r)
 {
 	size_t off = 0;
 
+	if (!qf->created && create(qf, error_r) < 0)
+		return -1;
 	while (off < qf->buf_len) {
 		ssize_t n = write(qf->fd, qf->buf + off, qf->buf_len - off);
 		if (n < 0) {
@@ -263,6 +279,7 @@ static int flush(struct queue_file *qf, const char **error_r)
 		}
 		off += (size_t)n;
 	}
+	qf->flushed += (off_t)qf->buf_len;
 	qf->buf_len = 0;
 	return 0;
 }
@@ -343,9 +360,7 @@ int queue_file_envelope(struct queue_file *qf, const struct queue_envelope *env,
 		    record(qf, "notify", *notify ? notify : NULL, error_r) < 0)
 			return -1;
 	}
-	if (flush(qf, error_r) < 0)
-		return -1;
-	qf->size_offset = lseek(qf->fd, 0, SEEK_CUR) + (off_t)strlen("message ");
+	qf->size_offset = qf->flushed + (off_t)qf->buf_len + (off_t)strlen("message ");
 	snprintf(sizefield, sizeof(sizefield), "message %0*d\n", QF_SIZE_DIGITS, 0);
 	return put(qf, sizefield, strlen(sizefield), error_r);
 }
@@ -373,6 +388,22 @@ static void queue_file_free(struct queue_file **qfp)
 	*qfp = NULL;
 }
 
+/* move_no_replace - rename incoming/ID to DIR/ID unless DIR/ID exists
+ * (EEXIST then): a queue file is never replaced by another with the same
+ * id. File systems without RENAME_NOREPLACE get link + unlink, which
+ * cannot replace either. 0, or -1 with errno. */
+static int move_no_replace(int from_dir, int to_dir, const char *id)
+{
+	if (renameat2(from_dir, id, to_dir, id, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (linkat(from_dir, id, to_dir, id, 0) < 0)
+		return -1;
+	unlinkat(from_dir, id, 0);
+	return 0;
+}
+
 int queue_file_commit(struct queue_file **qfp, const char **error_r)
 {
 	struct queue_file *qf = *qfp;
@@ -384,9 +415,15 @@ int queue_file_commit(struct queue_file **qfp, const char **error_r)
 		*error_r = strerror(qf->dir->hold_errno);
 		goto fail;
 	}
-	if (flush(qf, error_r) < 0)
+	if (qf->size_offset >= qf->flushed) {
+		/* Still in the buffer (always, for a message under 64 KiB): the
+		 * whole file goes out in one write. */
+		memcpy(qf->buf + (qf->size_offset - qf->flushed), digits, QF_SIZE_DIGITS);
+		if (flush(qf, error_r) < 0)
+			goto fail;
+	} else if (flush(qf, error_r) < 0) {
 		goto fail;
-	if (pwrite(qf->fd, digits, QF_SIZE_DIGITS, qf->size_offset) != QF_SIZE_DIGITS) {
+	} else if (pwrite(qf->fd, digits, QF_SIZE_DIGITS, qf->size_offset) != QF_SIZE_DIGITS) {
 		*error_r = strerror(errno ? errno : EIO);
 		goto fail;
 	}
@@ -400,7 +437,7 @@ int queue_file_commit(struct queue_file **qfp, const char **error_r)
 		goto fail;
 	}
 	qf->fd = -1;
-	if (renameat(qf->dir->incoming_fd, qf->id, to->fd, qf->id) < 0) {
+	if (move_no_replace(qf->dir->incoming_fd, to->fd, qf->id) < 0) {
 		*error_r = strerror(errno);
 		goto fail;
 	}
@@ -431,7 +468,8 @@ void queue_file_abort(struct queue_file **qfp)
 		return;
 	if (qf->fd >= 0)
 		close(qf->fd);
-	unlinkat(qf->dir->incoming_fd, qf->id, 0);
+	if (qf->created)
+		unlinkat(qf->dir->incoming_fd, qf->id, 0);
 	queue_file_free(qfp);
 }
 

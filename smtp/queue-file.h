@@ -13,7 +13,9 @@
  * queue_file_commit() fills in the message size, fsyncs the file, renames
  * it to active/ID and fsyncs active/ (one fsync shared by the commits
  * that renamed before it started): only when it returns 0 is the message
- * safe. queue_file_abort() removes the incoming file (client
+ * safe. The file itself appears in incoming/ when the 64 KiB write buffer
+ * first fills, or at commit for smaller messages, so that its creation
+ * runs where the commit runs (a worker thread in the SMTP role). queue_file_abort() removes the incoming file (client
  * gone, message rejected). A crash before commit leaves only a file in
  * incoming/, which the queue manager removes at start (never delivered).
  */
@@ -75,9 +77,12 @@ const char *queue_dir_path(const struct queue_dir *qd);
 struct queue_file *queue_file_create_in(struct queue_dir *qd, char *id_r, const char **error_r);
 
 /*
- * queue_file_create - a new file in queue_dir/incoming with a fresh id
- * (written to id_r, QUEUE_ID_SIZE bytes). Returns the handle, or NULL with
- * *error_r (static text with the reason) when the file cannot be made.
+ * queue_file_create - a new queue file under queue_dir with a fresh id
+ * (written to id_r, QUEUE_ID_SIZE bytes); incoming/ID is created later
+ * (see above), so errors creating it (disk full, permissions) come from
+ * queue_file_write() or queue_file_commit(). Returns the handle, or NULL
+ * with *error_r (static text with the reason) when queue_dir's
+ * directories cannot be opened.
  */
 struct queue_file *queue_file_create(const char *queue_dir, char *id_r, const char **error_r);
 

@@ -4,8 +4,9 @@
  * commit of active/): many threads committing at once all end up in
  * active/ complete and nothing stays in incoming/; HOLD goes to hold/;
  * a queue without hold/ still takes normal mail and refuses HOLD with the
- * reason; an aborted file leaves nothing. The byte format is checked in
- * test_smtp_params.c.
+ * reason; an aborted file leaves nothing; a message bigger than the
+ * buffer is whole; a commit never replaces a file with the same id. The
+ * byte format is checked in test_smtp_params.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -72,6 +73,18 @@ static const struct queue_envelope env = {
 	.arrival = { 1700000000, 0 }, .sender = "a@example.com", .proto = "ESMTP",
 	.client_name = "unknown", .client_addr = "192.0.2.1", .rcpts = &rcpt, .n_rcpts = 1,
 };
+
+static const char big_line[] =
+	"0123456789012345678901234567890123456789012345678901234567890123456789012345678\r\n"
+	"0123456789012345678901234567890123456789012345678901234567890123456789012345678\r\n"
+	"0123456789012345678901234567890123456789012345678901234567890123456789012345678\r\n"
+	"0123456789012345678901234567890123456789012345678901234567890123456789012345678\r\n"
+	"0123456789012345678901234567890123456789012345678901234567890123456789012345678\r\n"
+	"0123456789012345678901234567890123456789012345678901234567890123456789012345678\r\n"
+	"0123456789012345678901234567890123456789012345678901234567890123456789012345678\r\n"
+	"0123456789012345678901234567890123456789012345678901234567890123456789012345678\r\n"
+	"0123456789012345678901234567890123456789012345678901234567890123456789012345678\r\n"
+	"0123456789012345678901234567890123456789012345678901234567890123456789012345678\r\n";
 
 /* one_message - create, write, commit; the id goes to id_r. 0 or -1. */
 static int one_message(struct queue_dir *qd, bool hold, char *id_r, const char **err)
@@ -198,6 +211,15 @@ static void test_abort_in_dir(void **state)
 	assert_non_null(qd);
 	qf = queue_file_create_in(qd, id, &err);
 	assert_non_null(qf);
+	/* Nothing on disk until the buffer fills (or the commit). */
+	assert_int_equal(count_entries(dir, "incoming"), 0);
+	queue_file_abort(&qf);
+	assert_null(qf);
+	qf = queue_file_create_in(qd, id, &err);
+	assert_non_null(qf);
+	assert_int_equal(queue_file_envelope(qf, &env, &err), 0);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(queue_file_write(qf, big_line, sizeof(big_line) - 1, &err), 0);
 	assert_int_equal(count_entries(dir, "incoming"), 1);
 	queue_file_abort(&qf);
 	assert_null(qf);
@@ -205,6 +227,75 @@ static void test_abort_in_dir(void **state)
 	assert_int_equal(count_entries(dir, "incoming"), 0);
 	queue_dir_free(&qd);
 	queue_dir_free(&qd);     /* NULL is fine */
+	remove_tree(dir);
+	free(dir);
+}
+
+/* Larger than the buffer: created on the first flush, the size digits
+ * filled in with pwrite at commit. */
+static void test_big_message(void **state)
+{
+	char *dir = make_queue_dir(true), id[QUEUE_ID_SIZE];
+	const char *err;
+	struct queue_dir *qd = queue_dir_open(dir, &err);
+	struct queue_file *qf;
+
+	(void)state;
+	assert_non_null(qd);
+	qf = queue_file_create_in(qd, id, &err);
+	assert_non_null(qf);
+	assert_int_equal(queue_file_envelope(qf, &env, &err), 0);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(queue_file_write(qf, big_line, sizeof(big_line) - 1, &err), 0);
+	assert_int_equal(queue_file_commit(&qf, &err), 0);
+
+	char *path = must_asprintf("%s/active/%s", dir, id);
+	size_t len;
+	char *data = file_read_all(path, 1 << 20, &len, &err);
+	char *size = must_asprintf("message %015zu\n", 200 * (sizeof(big_line) - 1));
+	assert_non_null(data);
+	const char *m = strstr(data, size);
+	assert_non_null(m);
+	assert_int_equal(len - (size_t)(m - data) - strlen(size), 200 * (sizeof(big_line) - 1));
+	free(size);
+	free(data);
+	free(path);
+	queue_dir_free(&qd);
+	remove_tree(dir);
+	free(dir);
+}
+
+/* A file already in active/ under the id is never replaced: the commit
+ * fails (a 451 for the client) and leaves both the old file alone and
+ * nothing in incoming/. */
+static void test_commit_never_replaces(void **state)
+{
+	char *dir = make_queue_dir(true), id[QUEUE_ID_SIZE];
+	const char *err;
+	struct queue_dir *qd = queue_dir_open(dir, &err);
+	struct queue_file *qf;
+
+	(void)state;
+	assert_non_null(qd);
+	qf = queue_file_create_in(qd, id, &err);
+	assert_non_null(qf);
+	char *path = must_asprintf("%s/active/%s", dir, id);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("older message", f);
+	fclose(f);
+	assert_int_equal(queue_file_envelope(qf, &env, &err), 0);
+	assert_int_equal(queue_file_commit(&qf, &err), -1);
+	assert_null(qf);
+	assert_string_equal(err, "File exists");
+	size_t len;
+	char *data = file_read_all(path, 1 << 16, &len, &err);
+	assert_non_null(data);
+	assert_string_equal(data, "older message");
+	assert_int_equal(count_entries(dir, "incoming"), 0);
+	free(data);
+	free(path);
+	queue_dir_free(&qd);
 	remove_tree(dir);
 	free(dir);
 }
@@ -225,6 +316,8 @@ int main(void)
 		cmocka_unit_test(test_hold_goes_to_hold),
 		cmocka_unit_test(test_no_hold_dir),
 		cmocka_unit_test(test_abort_in_dir),
+		cmocka_unit_test(test_big_message),
+		cmocka_unit_test(test_commit_never_replaces),
 		cmocka_unit_test(test_open_fails_with_reason),
 	};
 
