@@ -31,6 +31,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,12 +221,15 @@ const char *queue_dir_path(const struct queue_dir *qd)
 
 struct queue_file *queue_file_create_in(struct queue_dir *qd, char *id_r, const char **error_r)
 {
-	struct queue_file *qf = calloc(1, sizeof(*qf));
+	/* malloc, not calloc: zeroing the 64 KiB buffer for every message
+	 * was 3% of the SMTP role's event loop; only the fields are set. */
+	struct queue_file *qf = malloc(sizeof(*qf));
 
 	if (qf == NULL) {
 		*error_r = "out of memory";
 		return NULL;
 	}
+	memset(qf, 0, offsetof(struct queue_file, buf));
 	qf->dir = qd;
 	qf->fd = -1;
 	make_id(qf->id);
