@@ -91,7 +91,10 @@ static void make_id(char *id)
 	gettimeofday(&tv, NULL);
 	queue_counter++;
 	/* 5 digits of microseconds, then 7 of (seconds, pid, counter) mixed:
-	 * short, unique in practice, and O_EXCL makes it unique for sure. */
+	 * short and unique in practice (within a second of one process the
+	 * counter alone tells ids apart: 40503 is odd). On disk O_EXCL and
+	 * the no-replace rename make a clash fail that message (451), never
+	 * overwrite another. Called on the event loop only (the counter). */
 	unsigned mix = ((unsigned)tv.tv_sec * 2654435761u) ^ ((unsigned)getpid() << 12) ^
 		       (queue_counter * 40503u);
 	snprintf(id, QUEUE_ID_SIZE, "%05X%07X", (unsigned)tv.tv_usec & 0xFFFFF, mix & 0xFFFFFFF);
