@@ -234,7 +234,13 @@ static int compute(struct build *b, int idx, int depth)
 		f.cause_line = v->line;
 	}
 	strbuf_init(&out, CONFIG_MAX_LINE);
-	if (v->raw || def->default_fn == NULL) {
+	if (def->flags & PARAM_F_TEMPLATE) {
+		/* Expanded later by its user, with its own names. */
+		if (strbuf_puts(&out, v->raw ? v->raw : param_default_text(def, NULL, NULL)) < 0) {
+			why = "value expands to more than 65536 bytes; shorten it";
+			r = -1;
+		}
+	} else if (v->raw || def->default_fn == NULL) {
 		r = config_expand_text(v->raw ? v->raw : param_default_text(def, NULL, NULL),
 				       &frame_ops, &f, depth, &out, &why);
 	} else {

@@ -43,6 +43,7 @@ const char *dns_type_name(enum dns_type type)
 	case DNS_MX: return "MX";
 	case DNS_TXT: return "TXT";
 	case DNS_PTR: return "PTR";
+	case DNS_NS: return "NS";
 	}
 	return "?";
 }
@@ -55,6 +56,7 @@ static int dns_type_code(enum dns_type type)
 	case DNS_MX: return 15;
 	case DNS_TXT: return 16;
 	case DNS_PTR: return 12;
+	case DNS_NS: return 2;
 	}
 	return 1;
 }
@@ -390,6 +392,17 @@ static int parse_answer(enum dns_type type, const unsigned char *abuf, int alen,
 			for (char **al = h->h_aliases; al && *al; al++)
 				rrset_add(s, strip_dot(*al), 0, 0);
 		}
+		if (h)
+			ares_free_hostent(h);
+		return st;
+	}
+	case DNS_NS: {
+		struct hostent *h = NULL;
+
+		st = ares_parse_ns_reply(abuf, alen, &h);
+		if (st == ARES_SUCCESS && h)
+			for (char **al = h->h_aliases; al && *al; al++)
+				rrset_add(s, strip_dot(*al), 0, 0);
 		if (h)
 			ares_free_hostent(h);
 		return st;

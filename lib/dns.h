@@ -28,12 +28,12 @@ struct event_base;
 struct dns;
 struct dns_query;
 
-enum dns_type { DNS_A, DNS_AAAA, DNS_MX, DNS_TXT, DNS_PTR };
+enum dns_type { DNS_A, DNS_AAAA, DNS_MX, DNS_TXT, DNS_PTR, DNS_NS };
 
 enum dns_status { DNS_FOUND, DNS_NOTFOUND, DNS_TEMPFAIL };
 
 struct dns_rr {
-	/* A/AAAA: the address as text ("192.0.2.1", "2001:db8::1"); MX, PTR:
+	/* A/AAAA: the address as text ("192.0.2.1", "2001:db8::1"); MX, PTR, NS:
 	 * the host name without trailing dot; TXT: the strings of one record
 	 * joined without separator (RFC 7208 3.3). */
 	const char *text;
@@ -98,7 +98,7 @@ void dns_cancel(struct dns_query **q);
  * into buf. 0, or -1 if addr is not an IP address or buf too small. */
 int dns_reverse_name(const char *addr, char *buf, size_t size);
 
-/* dns_type_name - "A", "AAAA", "MX", "TXT", "PTR" (static). */
+/* dns_type_name - "A", "AAAA", "MX", "TXT", "PTR", "NS" (static). */
 const char *dns_type_name(enum dns_type type);
 
 /*

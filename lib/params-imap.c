@@ -45,7 +45,7 @@ const struct param_def params_imap[] = {
 const struct param_def params_pop3[] = {
 	{ .name = "pop3_uidl_format", .type = PARAM_STRING, .default_value = "%08Xu%08Xv",
 	  .section = "POP3",
-	  .doc = "UIDL of a message (Dovecot syntax): %u UID, %v UIDVALIDITY (X: hex), %f Maildir file base name, %m MD5 of the header" },
+	  .doc = "UIDL of a message (Dovecot syntax): %u UID, %v UIDVALIDITY (08X: zero-padded hex), %f Maildir file name from the previous server; %m is not supported" },
 	{ .name = "pop3_lock_session", .type = PARAM_BOOL, .default_value = "yes",
 	  .section = "POP3",
 	  .doc = "Lock the maildrop for the whole POP3 session; a second session gets -ERR [IN-USE] (RFC 2449)" },
@@ -63,6 +63,6 @@ const struct param_def params_pop3[] = {
 	  .doc = "Allow USER/PASS and AUTH PLAIN before TLS from non-loopback clients" },
 	{ .name = "pop3_enable_apop", .type = PARAM_BOOL, .default_value = "no",
 	  .section = "POP3",
-	  .doc = "Offer APOP (needs plaintext-equivalent passwords; off as RFC 1939 advises)" },
+	  .doc = "APOP needs plaintext-equivalent passwords and Postern stores argon2id hashes: yes stops the pop3 role at start with an error" },
 	{ .name = NULL }
 };

@@ -30,6 +30,7 @@ enum param_type {
 /* flags */
 #define PARAM_F_RESTART  0x01 /* takes effect only after stop+start, not reload */
 #define PARAM_F_GLOBAL   0x02 /* may not be overridden per listener */
+#define PARAM_F_TEMPLATE 0x04 /* a template with its own $name syntax (default_rbl_reply): never expanded */
 
 /* How a computed default reads other parameters' effective values. */
 typedef const char *param_getter_fn(void *ctx, const char *name);

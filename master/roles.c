@@ -4,8 +4,8 @@
  * Called by the master (what to start, whether a listener can be served),
  * by `postern init` (which listeners to write enabled) and `postern check`.
  *
- * Built: auth (always started, no listeners; keeps root only with PAM).
- * Next: smtp, queue (.exclusive), imap, pop3, web. Until a protocol's role
+ * Built: auth (always started, no listeners; keeps root only with PAM),
+ * smtp, pop3. Next: queue (.exclusive), imap, web. Until a protocol's role
  * is listed here, a listener for it makes posternd refuse to start rather
  * than accept connections it cannot serve.
  *
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "auth/auth-role.h"
+#include "pop3/pop3-role.h"
 #include "smtp/smtp-role.h"
 #include "master/master.h"
 #include "role.h"
@@ -29,6 +30,8 @@ static const struct role_def built_roles[] = {
 	  .doc = "SASL socket (Dovecot auth protocol) and user lookups; virtual users and PAM" },
 	{ .name = "smtp", .main = smtp_role_main,
 	  .doc = "SMTP server: mx, submission and smtps listeners; writes the queue's incoming files" },
+	{ .name = "pop3", .main = pop3_role_main,
+	  .doc = "POP3 server: pop3 (110, STLS) and pop3s (995, implicit TLS) listeners" },
 	{ .name = NULL },
 };
 

@@ -6,7 +6,9 @@
  * "250 2.0.0 Ok: N bytes"; the LAST one with "queued as". A BDAT that is
  * refused still has its bytes read and dropped (RFC 3030 2: the server
  * must consume the chunk), unless the count is absurd, then the session
- * ends after the reply. smtpd_data_restrictions do not run for BDAT.
+ * ends after the reply. smtpd_data_restrictions run before the first
+ * chunk is read (Postfix applies them at the first BDAT); a refusal
+ * swallows that chunk and answers with the restriction's reply.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -77,6 +79,9 @@ static void refuse(struct smtp_session *s, unsigned long long count, const char 
 	conn_read_bytes(s->conn, (size_t)count, skip_bytes);
 }
 
+static void first_chunk_checked(struct smtp_session *s, const struct restrict_result *r);
+static void chunk_begin(struct smtp_session *s, unsigned long long count, bool last);
+
 void smtp_cmd_bdat(struct smtp_session *s, char *args, size_t len)
 {
 	unsigned long long count = 0;
@@ -108,6 +113,38 @@ void smtp_cmd_bdat(struct smtp_session *s, char *args, size_t len)
 							     : "503 5.5.1 Error: need MAIL command");
 		return;
 	}
+	if (s->state == SMTP_STATE_RCPT) {
+		/* smtpd_data_restrictions run at the first chunk, as Postfix
+		 * does; the count waits in bdat_left meanwhile. */
+		s->bdat_left = (size_t)count;
+		s->bdat_last = last;
+		if (!session_check(s, RESTRICT_DATA, first_chunk_checked))
+			session_close(s);
+		return;
+	}
+	chunk_begin(s, count, last);
+}
+
+/* The first chunk passed smtpd_data_restrictions (or they refused it). */
+static void first_chunk_checked(struct smtp_session *s, const struct restrict_result *r)
+{
+	unsigned long long count = s->bdat_left;
+
+	s->bdat_left = 0;
+	if (r->action == RESTRICT_REJECT || r->action == RESTRICT_DEFER) {
+		session_log_reject(s, "BDAT", r->reply, NULL);
+		refuse(s, count, r->reply);
+		return;
+	}
+	if (r->action == RESTRICT_HOLD)
+		s->msg.hold = true;
+	else if (r->action == RESTRICT_DISCARD)
+		s->msg.discard = true;
+	chunk_begin(s, count, s->bdat_last);
+}
+
+static void chunk_begin(struct smtp_session *s, unsigned long long count, bool last)
+{
 	if (s->state == SMTP_STATE_RCPT) {
 		if (message_begin(s) < 0) {
 			/* message_begin replied; swallow the chunk quietly */

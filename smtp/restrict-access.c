@@ -1,6 +1,8 @@
 /*
  * restrict-access.c - check_client_access, check_reverse_client_hostname_access,
- * check_helo_access, check_sender_access, check_recipient_access and the
+ * check_helo_access, check_sender_access, check_recipient_access,
+ * check_sasl_access, the _a/_mx/_ns_access forms (look-ups of the host's
+ * addresses, mail exchangers or name servers), and the
  * access(5) actions of their results: OK, all-numeric, REJECT [text],
  * DEFER [text], DEFER_IF_REJECT, DEFER_IF_PERMIT, 4NN/5NN text, DISCARD,
  * HOLD, REDIRECT addr, RELAY, DUNNO, WARN/INFO, and any restriction list
@@ -48,9 +50,11 @@ static const char *take_dsn(const char *text, char *dsn, size_t size, const char
 	return text;
 }
 
-/* Apply one access(5) result; what is the looked-up thing (for replies). */
-static enum rule_status access_action(struct restrict_req *q, const struct rule *rule,
-				      enum restrict_list kind, const char *what, const char *value)
+/* Apply one access(5) result; what is the looked-up thing (for replies),
+ * source the table or policy service that gave it (for logs). */
+enum rule_status restrict_access_action(struct restrict_req *q, const char *source,
+					enum restrict_list kind, const char *what,
+					const char *value)
 {
 	const char *cls = restrict_list_class(kind);
 	char word[32], dsn[16];
@@ -111,7 +115,7 @@ static enum rule_status access_action(struct restrict_req *q, const struct rule 
 		if (strchr(text, '@') == NULL || strlen(text) >= sizeof(q->redirect) ||
 		    strpbrk(text, " \t")) {
 			log_warn("restrictions: %s: entry \"%s\": REDIRECT needs a user@domain target; "
-				 "ignored", map_spec(rule->map), value);
+				 "ignored", source, value);
 			return RULE_DUNNO;
 		}
 		restrict_clean_text(q->redirect, sizeof(q->redirect), text);
@@ -125,7 +129,7 @@ static enum rule_status access_action(struct restrict_req *q, const struct rule 
 	if (strcasecmp(word, "PREPEND") == 0 || strcasecmp(word, "FILTER") == 0 ||
 	    strcasecmp(word, "BCC") == 0) {
 		log_warn("restrictions: %s: action %s is not supported in access tables; ignored",
-			 map_spec(rule->map), word);
+			 source, word);
 		return RULE_DUNNO;
 	}
 	/* Tables inside access tables would be opened for every look-up from
@@ -134,7 +138,7 @@ static enum rule_status access_action(struct restrict_req *q, const struct rule 
 	if (strchr(value, ':') != NULL) {
 		log_warn("restrictions: access table %s has an entry with a lookup table: %s; "
 			 "define a restriction class and use its name instead",
-			 map_spec(rule->map), value);
+			 source, value);
 		return restrict_reply(q, 451, "4.3.5", "Server configuration error");
 	}
 	if (*value == '\0')
@@ -144,8 +148,8 @@ static enum rule_status access_action(struct restrict_req *q, const struct rule 
 		struct rule_list *l = must_calloc(1, sizeof(*l));
 		char *err = NULL;
 
-		if (restrict_parse_list(q->r, map_spec(rule->map), value, l, &err) < 0) {
-			log_warn("restrictions: %s: result \"%s\" for %s: %s", map_spec(rule->map),
+		if (restrict_parse_list(q->r, source, value, l, &err) < 0) {
+			log_warn("restrictions: %s: result \"%s\" for %s: %s", source,
 				 value, what, err);
 			free(err);
 			free(l);
@@ -182,7 +186,7 @@ static enum rule_status try_key(struct restrict_req *q, const struct rule *rule,
 				      what, restrict_list_class(kind));
 	}
 	copy = must_strdup(value);
-	rs = access_action(q, rule, kind, what, copy);
+	rs = restrict_access_action(q, map_spec(rule->map), kind, what, copy);
 	free(copy);
 	return rs;
 }
@@ -302,4 +306,164 @@ enum rule_status rule_recipient_access(struct restrict_req *q, const struct rule
 	    (restrict_resolve(q->r, r, &res) < 0 || res.routed))
 		return RULE_DUNNO;
 	return st;
+}
+
+/* check_sasl_access: the SASL login name as the key (postconf(5));
+ * nothing to look up for a client that did not authenticate. */
+enum rule_status rule_sasl_access(struct restrict_req *q, const struct rule *rule)
+{
+	const char *u = q->f->sasl_username;
+	char what[300];
+	bool hit;
+
+	if (u == NULL || u[0] == '\0')
+		return RULE_DUNNO;
+	restrict_list_name(q, RLIST_SASL, what, sizeof(what));
+	return try_key(q, rule, RLIST_SASL, what, u, false, &hit);
+}
+
+/* ---- check_*_{a,mx,ns}_access (postconf(5)) ---- */
+
+#define SERVER_MAX_HOSTS 10
+
+/* The addresses (A, AAAA) of host against the table. PENDING while a
+ * look-up runs; *hit_r when an entry matched. */
+static enum rule_status server_addrs(struct restrict_req *q, const struct rule *rule,
+				     enum restrict_list kind, const char *what,
+				     const char *host, bool *hit_r)
+{
+	static const enum dns_type types[] = { DNS_A, DNS_AAAA };
+
+	*hit_r = false;
+	for (size_t t = 0; t < 2; t++) {
+		const struct restrict_cached *c;
+		int st = restrict_dns(q, host, types[t], &c);
+
+		if (st < 0)
+			return RULE_PENDING;
+		for (size_t i = 0; st == DNS_FOUND && i < c->n; i++) {
+			enum rule_status rs = check_hostaddr(q, rule, kind, what, c->rr[i], hit_r);
+
+			if (*hit_r)
+				return rs;
+		}
+	}
+	return RULE_DUNNO;
+}
+
+/* Postfix's check_server_access: the A records of name, or its MX hosts,
+ * or its name servers (walking up to the parent domain while there are
+ * none), each host by name and then by address. A failed look-up skips
+ * the rule, with a warning (Postfix). */
+static enum rule_status server_access(struct restrict_req *q, const struct rule *rule,
+				      enum restrict_list kind, const char *what,
+				      const char *name, enum dns_type type)
+{
+	const struct restrict_cached *c = NULL;
+	const char *hosts[SERVER_MAX_HOSTS];
+	size_t nhosts = 0;
+	enum rule_status rs = RULE_DUNNO;
+	bool hit = false;
+	int st;
+
+	if (name == NULL || name[0] == '\0' || strcmp(name, "unknown") == 0)
+		return RULE_DUNNO;
+	/* An address ([192.0.2.1] domain literal, bare address HELO) is its
+	 * own server: only the address is looked up. */
+	{
+		char lit[INET6_ADDRSTRLEN + 8];
+		unsigned char bin[16];
+		size_t n = strlen(name);
+		const char *a = name;
+
+		if (name[0] == '[' && n >= 2 && name[n - 1] == ']' && n - 2 < sizeof(lit)) {
+			memcpy(lit, name + 1, n - 2);
+			lit[n - 2] = '\0';
+			a = strncasecmp(lit, "IPv6:", 5) == 0 ? lit + 5 : lit;
+		}
+		if (inet_pton(AF_INET, a, bin) == 1 || inet_pton(AF_INET6, a, bin) == 1) {
+			rs = check_hostaddr(q, rule, kind, what, a, &hit);
+			return hit ? rs : RULE_DUNNO;
+		}
+	}
+	if (!restrict_valid_hostname(name))
+		return RULE_DUNNO;
+	if (type == DNS_A) {
+		hosts[nhosts++] = name;
+	} else {
+		const char *zone = name;
+
+		for (;;) {
+			st = restrict_dns(q, zone, type, &c);
+			if (st < 0)
+				return RULE_PENDING;
+			if (st == DNS_TEMPFAIL) {
+				/* Postfix logs and skips the table (no 4xx). */
+				log_warn("restrictions: unable to look up %s host for %s: temporary "
+					 "DNS failure", dns_type_name(type), zone);
+				return RULE_DUNNO;
+			}
+			if (st == DNS_FOUND)
+				break;
+			/* no MX: the domain is its own mail host (RFC 5321 5.1);
+			 * no NS: the zone is a parent's (Postfix walks up). */
+			if (type == DNS_MX) {
+				hosts[nhosts++] = name;
+				c = NULL;
+				break;
+			}
+			zone = strchr(zone, '.');
+			if (zone == NULL || strchr(++zone, '.') == NULL)
+				return RULE_DUNNO;
+		}
+		for (size_t i = 0; c && i < c->n && nhosts < SERVER_MAX_HOSTS; i++)
+			if (c->rr[i][0] != '\0') /* a null MX names no host */
+				hosts[nhosts++] = c->rr[i];
+	}
+	for (size_t i = 0; i < nhosts; i++) {
+		if (type != DNS_A) {
+			rs = check_hostname(q, rule, kind, what, hosts[i], &hit);
+			if (hit)
+				break;
+		}
+		rs = server_addrs(q, rule, kind, what, hosts[i], &hit);
+		if (rs == RULE_PENDING || hit)
+			break;
+	}
+	if (rs == RULE_OK && type != DNS_A) {
+		log_warn("restrictions: %s: OK is not allowed for %s host look-ups (a spammer "
+			 "picks its own MX and NS hosts); use DUNNO", map_spec(rule->map),
+			 dns_type_name(type));
+		return RULE_DUNNO;
+	}
+	return hit || rs == RULE_PENDING ? rs : RULE_DUNNO;
+}
+
+enum rule_status rule_server_access(struct restrict_req *q, const struct rule *rule)
+{
+	const char *n = rule->def->name, *name;
+	const struct restrict_facts *f = q->f;
+	enum restrict_list kind;
+	enum dns_type type = strstr(n, "_mx_access") ? DNS_MX :
+		strstr(n, "_ns_access") ? DNS_NS : DNS_A;
+	char what[300];
+
+	if (strncmp(n, "check_client_", 13) == 0) {
+		kind = RLIST_CLIENT;
+		name = f->client_name;
+	} else if (strncmp(n, "check_reverse_client_hostname_", 30) == 0) {
+		kind = RLIST_CLIENT;
+		name = f->reverse_client_name;
+	} else if (strncmp(n, "check_helo_", 11) == 0) {
+		kind = RLIST_HELO;
+		name = f->helo;
+	} else if (strncmp(n, "check_sender_", 13) == 0) {
+		kind = RLIST_SENDER;
+		name = f->sender && f->sender[0] ? restrict_addr_domain(f->sender) : NULL;
+	} else {
+		kind = RLIST_RECIPIENT;
+		name = f->recipient ? restrict_addr_domain(f->recipient) : NULL;
+	}
+	restrict_list_name(q, kind, what, sizeof(what));
+	return server_access(q, rule, kind, what, name, type);
 }

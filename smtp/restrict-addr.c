@@ -321,8 +321,8 @@ enum rule_status restrict_unlisted(struct restrict_req *q, const char *address, 
 		return RULE_DUNNO;
 	if (restrict_resolve(r, address, &res) < 0)
 		goto temp;
-	if (res.cls == ADDR_RELAY || res.cls == ADDR_DEFAULT)
-		return RULE_DUNNO; /* not ours to know (relay_recipient_maps: not supported) */
+	if (res.cls == ADDR_DEFAULT || (res.cls == ADDR_RELAY && r->relay_recipient_maps == NULL))
+		return RULE_DUNNO; /* not ours to know */
 	restrict_fmt(full, sizeof(full), "%s@%s", res.local, res.domain);
 	m = in_maps(r->virtual_alias_maps, full, true,
 		    MAP_ADDR_VIRTUAL | (res.cls == ADDR_LOCAL ? MAP_ADDR_LOCAL_DOMAIN : 0));
@@ -366,6 +366,16 @@ enum rule_status restrict_unlisted(struct restrict_req *q, const char *address, 
 		}
 		return restrict_reply(q, r->unknown_local_code, dsn,
 				      "<%s>: %s rejected: User unknown in local recipient table",
+				      address, cls);
+	case ADDR_RELAY:
+		/* postconf(5) relay_recipient_maps: user@domain, then @domain. */
+		m = in_maps(r->relay_recipient_maps, full, true, MAP_ADDR_VIRTUAL);
+		if (m < 0)
+			goto temp;
+		if (m > 0)
+			return RULE_DUNNO;
+		return restrict_reply(q, r->unknown_relay_code, dsn,
+				      "<%s>: %s rejected: User unknown in relay recipient table",
 				      address, cls);
 	case ADDR_VIRTUAL_ALIAS:
 		return restrict_reply(q, r->unknown_alias_code, dsn,
@@ -477,6 +487,25 @@ enum rule_status rule_unauth_sender_login_mismatch(struct restrict_req *q, const
 {
 	(void)rule;
 	return login_mismatch(q, false, true);
+}
+
+/* reject_known_sender_login_mismatch: only senders that have owners in
+ * smtpd_sender_login_maps are checked (postconf(5)); addresses nobody
+ * claims there pass, whoever is logged in. */
+enum rule_status rule_known_sender_login_mismatch(struct restrict_req *q, const struct rule *rule)
+{
+	const char *s = q->f->sender, *owners = NULL, *err = NULL;
+	enum map_status ms;
+
+	(void)rule;
+	if (s == NULL || s[0] == '\0')
+		return RULE_DUNNO;
+	ms = map_list_lookup_address(q->r->sender_login_maps, s, MAP_ADDR_VIRTUAL, &owners, &err);
+	if (ms == MAP_TEMPFAIL)
+		return restrict_reply(q, 451, "4.3.0", "<%s>: Temporary lookup failure", s);
+	if (ms != MAP_FOUND)
+		return RULE_DUNNO;
+	return login_mismatch(q, true, true);
 }
 
 /* ---- mynetworks ---- */

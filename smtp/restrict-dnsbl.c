@@ -97,13 +97,118 @@ static int dnsxl_listed(struct restrict_req *q, const struct rule *rule, const c
 	return DNS_NOTFOUND;
 }
 
-/* Look name up in zone (arg "zone[=filter]"); on a listing reply with
- * Postfix's default_rbl_reply. A failed look-up counts as not listed
- * (Postfix: "give the requestor the benefit of the doubt"). */
+/* The attributes of default_rbl_reply / rbl_reply_maps templates. */
+struct rbl_vars {
+	const struct restrict_req *q;
+	const char *rbl_class, *what, *zone, *reason;
+	char code[8], client[600], buf[600];
+};
+
+static const char *addr_part(const char *addr, bool local, char *buf, size_t size)
+{
+	const char *at;
+
+	if (addr == NULL)
+		return local ? "" : "";
+	if (addr[0] == '\0')
+		return local ? "<>" : "";
+	at = strrchr(addr, '@');
+	if (!local)
+		return at ? at + 1 : "";
+	str_copy(buf, addr, size);
+	if (at && (size_t)(at - addr) < size)
+		buf[at - addr] = '\0';
+	return buf;
+}
+
+static const char *rbl_var(void *ctx, const char *name)
+{
+	struct rbl_vars *v = ctx;
+	const struct restrict_facts *f = v->q->f;
+	const char *s;
+
+	if (strcmp(name, "rbl_code") == 0)
+		return v->code;
+	if (strcmp(name, "rbl_class") == 0)
+		return v->rbl_class;
+	if (strcmp(name, "rbl_what") == 0)
+		return v->what;
+	if (strcmp(name, "rbl_domain") == 0)
+		return v->zone;
+	if (strcmp(name, "rbl_reason") == 0)
+		return v->reason;
+	if (strcmp(name, "client") == 0)
+		return v->client;
+	if (strcmp(name, "client_address") == 0)
+		return f->client_addr ? f->client_addr : "";
+	if (strcmp(name, "client_name") == 0)
+		return f->client_name ? f->client_name : "unknown";
+	if (strcmp(name, "reverse_client_name") == 0)
+		return f->reverse_client_name ? f->reverse_client_name : "unknown";
+	if (strcmp(name, "helo_name") == 0)
+		return f->helo ? f->helo : "";
+	if (strcmp(name, "sender") == 0 || strcmp(name, "recipient") == 0) {
+		s = name[0] == 's' ? f->sender : f->recipient;
+		return s == NULL ? "" : s[0] ? s : "<>";
+	}
+	if (strcmp(name, "sender_domain") == 0)
+		return addr_part(f->sender, false, NULL, 0);
+	if (strcmp(name, "recipient_domain") == 0)
+		return addr_part(f->recipient, false, NULL, 0);
+	if (strcmp(name, "sender_name") == 0)
+		return addr_part(f->sender, true, v->buf, sizeof(v->buf));
+	if (strcmp(name, "recipient_name") == 0)
+		return addr_part(f->recipient, true, v->buf, sizeof(v->buf));
+	return NULL;
+}
+
+/* The reply for a listing: the template of rbl_reply_maps for zone, or
+ * default_rbl_reply, expanded (postconf(5) default_rbl_reply). */
+static enum rule_status rbl_reply(struct restrict_req *q, const char *rbl_class,
+				  const char *what, const char *zone, const char *reason)
+{
+	struct rbl_vars v = { .q = q, .rbl_class = rbl_class, .what = what, .zone = zone,
+			      .reason = reason };
+	const char *tmpl = q->r->default_rbl_reply, *value = NULL, *err = NULL, *text;
+	char out[512], dsn[16];
+	int code;
+
+	snprintf(v.code, sizeof(v.code), "%d", q->r->rbl_code);
+	snprintf(v.client, sizeof(v.client), "%s[%s]",
+		 q->f->client_name ? q->f->client_name : "unknown",
+		 q->f->client_addr ? q->f->client_addr : "");
+	if (q->r->rbl_reply_maps) {
+		enum map_status ms = map_list_lookup(q->r->rbl_reply_maps, zone, &value, &err);
+
+		if (ms == MAP_FOUND) {
+			tmpl = value;
+		} else if (ms == MAP_TEMPFAIL) {
+			log_warn("restrictions: rbl_reply_maps: lookup of %s failed: %s", zone,
+				 err ? err : "temporary failure");
+			return restrict_reply(q, 451, "4.3.5", "Server configuration error");
+		}
+	}
+	restrict_template_expand(tmpl, rbl_var, &v, out, sizeof(out));
+	if (restrict_reply_split(out, &code, dsn, sizeof(dsn), &text) < 0) {
+		/* Postfix: a template must start with a 4xx/5xx code; else a
+		 * generic temporary reply, so nothing is lost to a typo. */
+		log_warn("restrictions: reply template for %s does not start with a 4xx or 5xx "
+			 "code and a space: \"%s\"; fix rbl_reply_maps or default_rbl_reply",
+			 zone, out);
+		return restrict_reply(q, 450, "4.7.1", "Service unavailable");
+	}
+	if (dsn[0] == '\0')
+		str_copy(dsn, code >= 500 ? "5.7.1" : "4.7.1", sizeof(dsn));
+	return restrict_reply(q, code, dsn, "%s", *text ? text : "Service unavailable");
+}
+
+/* Look name up in zone (arg "zone[=filter]"); on a listing reply with the
+ * template (rbl_reply). A failed look-up counts as not listed (Postfix:
+ * "give the requestor the benefit of the doubt"). */
 static enum rule_status dnsbl(struct restrict_req *q, const struct rule *rule, const char *name,
 			      const char *rbl_class, const char *what)
 {
-	char zone[256], qname[600];
+	char zone[256], qname[600], reason[501] = "";
 	const struct restrict_cached *t;
 	int st = dnsxl_listed(q, rule, name, zone, sizeof(zone), qname, sizeof(qname));
 
@@ -115,7 +220,7 @@ static enum rule_status dnsbl(struct restrict_req *q, const struct rule *rule, c
 	if (st < 0)
 		return RULE_PENDING;
 	if (st == DNS_FOUND && t->n > 0) {
-		char joined[501], reason[501];
+		char joined[501];
 		struct strbuf sb;
 
 		/* Postfix joins the TXT records with " / ", up to 500 bytes. */
@@ -129,16 +234,8 @@ static enum rule_status dnsbl(struct restrict_req *q, const struct rule *rule, c
 		str_copy(joined, sb.data ? sb.data : "", sizeof(joined));
 		strbuf_free(&sb);
 		restrict_clean_text(reason, sizeof(reason), joined);
-		if (reason[0] == '\0')
-			return restrict_reply(q, q->r->rbl_code, "5.7.1",
-					      "Service unavailable; %s [%s] blocked using %s",
-					      rbl_class, what, zone);
-		return restrict_reply(q, q->r->rbl_code, "5.7.1",
-				      "Service unavailable; %s [%s] blocked using %s; %s",
-				      rbl_class, what, zone, reason);
 	}
-	return restrict_reply(q, q->r->rbl_code, "5.7.1",
-			      "Service unavailable; %s [%s] blocked using %s", rbl_class, what, zone);
+	return rbl_reply(q, rbl_class, what, zone, reason);
 }
 
 enum rule_status rule_rbl_client(struct restrict_req *q, const struct rule *rule)
@@ -353,8 +450,9 @@ enum rule_status rule_unknown_client(struct restrict_req *q, const struct rule *
 	if (f->client_addr == NULL || f->client_name == NULL ||
 	    strcmp(f->client_name, "unknown") != 0)
 		return RULE_DUNNO;
-	/* A temporary failure answers 450 at once (Postfix does the same). */
-	return restrict_reply(q, f->client_name_tempfail ? 450 : q->r->unknown_client_code, "4.7.1",
+	/* A temporary failure answers 450 at once (Postfix does the same).
+	 * 4.7.25: RFC 7372 "Reverse DNS validation failed", as Postfix 3.x. */
+	return restrict_reply(q, f->client_name_tempfail ? 450 : q->r->unknown_client_code, "4.7.25",
 			      "Client host rejected: cannot find your hostname, [%s]",
 			      f->client_addr);
 }

@@ -155,6 +155,25 @@ static void shared_add(struct restrictions *r, const char *key, const struct res
 	e->expires = now_secs() + RESTRICT_DNS_CACHE_SECS;
 }
 
+const struct restrict_cached *restrict_cache_get(struct restrict_req *q, const char *key)
+{
+	return cache_find(q, key);
+}
+
+void restrict_answer(struct restrict_req *q, const char *key, int status, const char *value)
+{
+	struct restrict_cached *c = cache_add(q, key);
+
+	c->status = status;
+	if (value)
+		c->rr[c->n++] = must_strdup(value);
+}
+
+void restrict_resume(struct restrict_req *q)
+{
+	resume(q);
+}
+
 static void dns_answer_cb(void *ctx, const struct dns_answer *a)
 {
 	struct restrict_req *q = ctx;
@@ -276,6 +295,7 @@ static void req_free(struct restrict_req *q)
 	while (q->depth > 0)
 		pop(q);
 	dns_cancel(&q->dns_q);
+	restrict_policy_cancel(&q->policy);
 	if (q->userdb_id && q->r->userdb_cancel)
 		q->r->userdb_cancel(q->r->userdb_ctx, q->userdb_id);
 	free(q->pending_key);

@@ -54,11 +54,39 @@ static const struct rule_def rule_defs[] = {
 	{ "reject_sender_login_mismatch", ARG_NONE, rule_sender_login_mismatch, false },
 	{ "reject_authenticated_sender_login_mismatch", ARG_NONE, rule_auth_sender_login_mismatch, false },
 	{ "reject_unauthenticated_sender_login_mismatch", ARG_NONE, rule_unauth_sender_login_mismatch, false },
+	{ "reject_known_sender_login_mismatch", ARG_NONE, rule_known_sender_login_mismatch, false },
 	{ "check_client_access", ARG_TABLE, rule_client_access, false },
 	{ "check_reverse_client_hostname_access", ARG_TABLE, rule_reverse_client_access, false },
 	{ "check_helo_access", ARG_TABLE, rule_helo_access, false },
 	{ "check_sender_access", ARG_TABLE, rule_sender_access, false },
 	{ "check_recipient_access", ARG_TABLE, rule_recipient_access, false },
+	{ "check_sasl_access", ARG_TABLE, rule_sasl_access, false },
+	{ "check_policy_service", ARG_SERVICE, rule_policy_service, false },
+	{ "check_client_a_access", ARG_TABLE, rule_server_access, false },
+	{ "check_client_mx_access", ARG_TABLE, rule_server_access, false },
+	{ "check_client_ns_access", ARG_TABLE, rule_server_access, false },
+	{ "check_reverse_client_hostname_a_access", ARG_TABLE, rule_server_access, false },
+	{ "check_reverse_client_hostname_mx_access", ARG_TABLE, rule_server_access, false },
+	{ "check_reverse_client_hostname_ns_access", ARG_TABLE, rule_server_access, false },
+	{ "check_helo_a_access", ARG_TABLE, rule_server_access, false },
+	{ "check_helo_mx_access", ARG_TABLE, rule_server_access, false },
+	{ "check_helo_ns_access", ARG_TABLE, rule_server_access, false },
+	{ "check_sender_a_access", ARG_TABLE, rule_server_access, false },
+	{ "check_sender_mx_access", ARG_TABLE, rule_server_access, false },
+	{ "check_sender_ns_access", ARG_TABLE, rule_server_access, false },
+	{ "check_recipient_a_access", ARG_TABLE, rule_server_access, false },
+	{ "check_recipient_mx_access", ARG_TABLE, rule_server_access, false },
+	{ "check_recipient_ns_access", ARG_TABLE, rule_server_access, false },
+};
+
+/* Rules of Postfix that Postern refuses with a reason, not "unknown". */
+static const struct { const char *name, *why; } rules_missing[] = {
+	{ "reject_unverified_sender", "needs the queue's address verification (issue #7), "
+	  "which is not built yet; use reject_unknown_sender_domain or "
+	  "reject_unlisted_sender meanwhile" },
+	{ "reject_unverified_recipient", "needs the queue's address verification (issue #7), "
+	  "which is not built yet; use reject_unknown_recipient_domain or "
+	  "reject_unlisted_recipient meanwhile" },
 };
 
 const struct rule_def *restrict_rule_find(const char *name)
@@ -211,6 +239,13 @@ int restrict_parse_list(struct restrictions *r, const char *param, const char *t
 			if (rule->cls == NULL) {
 				const char *near = restrict_rule_nearest(name);
 
+				for (size_t m = 0; m < sizeof(rules_missing) / sizeof(rules_missing[0]); m++)
+					if (strcasecmp(name, rules_missing[m].name) == 0) {
+						*error_r = must_asprintf("%s: %s is not supported: it %s",
+									 param, rules_missing[m].name,
+									 rules_missing[m].why);
+						goto fail;
+					}
 				if (strchr(name, ':'))
 					*error_r = must_asprintf("%s: table \"%s\" without a rule; write "
 								 "check_client_access, check_sender_access, ... "
@@ -243,6 +278,29 @@ int restrict_parse_list(struct restrictions *r, const char *param, const char *t
 				rule->map = map_open(arg, 0, &err);
 				if (rule->map == NULL) {
 					*error_r = must_asprintf("%s: %s %s: %s", param, name, arg, err);
+					goto fail;
+				}
+			} else if (rule->def->arg == ARG_SERVICE) {
+				char *err = NULL;
+
+				if (arg == NULL) {
+					*error_r = must_asprintf("%s: %s needs a policy server; write %s "
+								 "inet:127.0.0.1:10023 or %s unix:/path",
+								 param, name, name, name);
+					goto fail;
+				}
+				/* unix:relative resolves in run_directory, as Postfix's
+				 * unix:private/name does in its queue directory. */
+				if (strncmp(arg, "unix:", 5) == 0 && arg[5] != '/' && arg[5] != '\0')
+					rule->arg = must_asprintf("unix:%s/%s", r->run_directory
+								  ? r->run_directory : ".", arg + 5);
+				else
+					rule->arg = must_strdup(arg);
+				if (restrict_policy_spec_check(rule->arg, &err) < 0) {
+					*error_r = must_asprintf("%s: %s: %s", param, name, err);
+					free(err);
+					free(rule->arg);
+					rule->arg = NULL;
 					goto fail;
 				}
 			} else {

@@ -6,11 +6,14 @@
  *   restrict-parse.c   restriction list syntax and the rule table
  *   restrict-eval.c    restrict_check: the evaluation state machine
  *   restrict-rules.c   the rules that need no tables
- *   restrict-access.c  check_*_access and access(5) actions
+ *   restrict-access.c  check_*_access, check_*_{a,mx,ns}_access,
+ *                      check_sasl_access and access(5) actions
  *   restrict-dnsbl.c   reject_rbl_client, reject_rhsbl_*, unknown_* (DNS)
  *   restrict-addr.c    address classes, relay decision, unlisted users,
  *                      sender ownership, mynetworks
  *   restrict-reply.c   reply and log texts
+ *   restrict-template.c default_rbl_reply / rbl_reply_maps templates
+ *   restrict-policy.c  check_policy_service (policy delegation protocol)
  *   restrict-userdb.c  the default user look-up through auth-client
  */
 #ifndef POSTERN_SMTP_RESTRICT_PRIVATE_H
@@ -38,6 +41,7 @@
 /* Which list a rule sits in: decides the reply's "<name>: Class rejected". */
 enum restrict_list {
 	RLIST_CLIENT, RLIST_HELO, RLIST_SENDER, RLIST_RECIPIENT, RLIST_DATA, RLIST_EOD,
+	RLIST_SASL,   /* check_sasl_access results: "<login>: SASL login name rejected" */
 };
 
 struct rule_list;
@@ -56,7 +60,7 @@ enum rule_status {
 struct rule;
 typedef enum rule_status rule_fn(struct restrict_req *q, const struct rule *rule);
 
-enum rule_arg { ARG_NONE, ARG_TABLE, ARG_DOMAIN };
+enum rule_arg { ARG_NONE, ARG_TABLE, ARG_DOMAIN, ARG_SERVICE };
 
 struct rule_def {
 	const char *name;
@@ -111,6 +115,7 @@ struct restrictions {
 	struct restrict_dns_cached dns_cache[RESTRICT_DNS_CACHE];
 	size_t dns_cache_next;
 	char *myorigin;
+	char *run_directory;          /* for relative unix: policy sockets */
 	struct rule_list lists[7];    /* client, helo, sender, relay, recipient, data, eod */
 	struct rule_list *classes;
 	size_t nclasses;
@@ -127,7 +132,14 @@ struct restrictions {
 	int reject_code, defer_code, relay_code, access_reject_code, access_defer_code,
 		invalid_hostname_code, non_fqdn_code, unknown_address_code, unknown_client_code,
 		unknown_hostname_code, rbl_code, unknown_local_code, unknown_alias_code,
-		unknown_mailbox_code, multi_bounce_code, plaintext_code;
+		unknown_mailbox_code, multi_bounce_code, plaintext_code, unknown_relay_code;
+	struct map_list *relay_recipient_maps; /* NULL: relay_recipient_maps is empty */
+	struct map_list *rbl_reply_maps;       /* NULL: rbl_reply_maps is empty */
+	char *default_rbl_reply;
+	/* check_policy_service */
+	int policy_timeout;                    /* seconds */
+	int policy_try_limit, policy_retry_delay;
+	char *policy_default_action, *policy_context;
 	/* user database */
 	restrict_userdb_lookup_fn *userdb_lookup;
 	restrict_userdb_cancel_fn *userdb_cancel;
@@ -171,6 +183,7 @@ struct restrict_req {
 	unsigned steps, lookups;
 	/* pending look-up */
 	struct dns_query *dns_q;
+	struct policy_call *policy;   /* pending check_policy_service request */
 	unsigned userdb_id;
 	char *pending_key;            /* cache key of the userdb look-up */
 	struct restrict_req **alive;  /* restrict_check's frame: cleared on free */
@@ -212,6 +225,12 @@ int restrict_dns(struct restrict_req *q, const char *name, enum dns_type type,
 int restrict_userdb(struct restrict_req *q, const char *what, const char *user,
 		    const struct restrict_cached **c_r);
 enum restrict_list restrict_cur_kind(const struct restrict_req *q);
+/* The check's cached answer for key, or NULL (look-ups other than DNS and
+ * userdb, e.g. the policy service, store theirs with restrict_answer and
+ * continue the check with restrict_resume, which may free q). */
+const struct restrict_cached *restrict_cache_get(struct restrict_req *q, const char *key);
+void restrict_answer(struct restrict_req *q, const char *key, int status, const char *value);
+void restrict_resume(struct restrict_req *q);
 /* restrict_dns_cache_free - forget the answers kept across checks. */
 void restrict_dns_cache_free(struct restrictions *r);
 /* Push a nested list (class or access result; owned is freed on pop). */
@@ -240,6 +259,36 @@ void restrict_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((f
 void restrict_clean_text(char *dst, size_t size, const char *src);
 void restrict_log_line(struct restrict_req *q, const char *what, const char *detail);
 
+/* ---- restrict-template.c ---- */
+/* A template attribute's value, or NULL when the name is unknown (it
+ * expands to nothing). */
+typedef const char *restrict_template_fn(void *ctx, const char *name);
+/* restrict_template_expand - expand tmpl (default_rbl_reply syntax) into
+ * out, cut to size - 1 bytes; values are inserted literally. */
+void restrict_template_expand(const char *tmpl, restrict_template_fn *get, void *ctx,
+			      char *out, size_t size);
+/* restrict_reply_split - "CODE [D.D.D] text": 0 with *code_r, dsn ("" when
+ * none; its class set to the code's) and *text_r (inside reply), or -1
+ * when reply does not start with a 4xx/5xx code. */
+int restrict_reply_split(const char *reply, int *code_r, char *dsn, size_t dsn_size,
+			 const char **text_r);
+
+/* ---- restrict-policy.c ---- */
+struct policy_call;
+/* restrict_policy_cancel - forget a pending policy request (no answer). */
+void restrict_policy_cancel(struct policy_call **c);
+/* restrict_policy_spec_check - is spec inet:host:port or unix:/path? 0,
+ * or -1 with *error_r (new memory). */
+int restrict_policy_spec_check(const char *spec, char **error_r);
+
+/* ---- restrict-access.c ---- */
+/* restrict_access_action - apply one access(5) result value found by
+ * source (a table or "policy service NAME", for logs) for what (the
+ * reply's name) in list kind; map may be NULL. */
+enum rule_status restrict_access_action(struct restrict_req *q, const char *source,
+					enum restrict_list kind, const char *what,
+					const char *value);
+
 /* ---- rules (restrict-rules.c, restrict-access.c, restrict-dnsbl.c, restrict-addr.c) ---- */
 rule_fn rule_permit, rule_reject, rule_defer, rule_defer_if_permit, rule_defer_if_reject,
 	rule_permit_mynetworks, rule_permit_sasl, rule_permit_auth_destination,
@@ -253,7 +302,8 @@ rule_fn rule_permit, rule_reject, rule_defer, rule_defer_if_permit, rule_defer_i
 	rule_sender_login_mismatch, rule_auth_sender_login_mismatch,
 	rule_unauth_sender_login_mismatch, rule_client_access, rule_reverse_client_access,
 	rule_helo_access, rule_sender_access, rule_recipient_access, rule_dnswl_client,
-	rule_rhswl_client, rule_plaintext_session;
+	rule_rhswl_client, rule_plaintext_session, rule_policy_service, rule_server_access,
+	rule_sasl_access, rule_known_sender_login_mismatch;
 
 /* restrict-rules.c */
 bool restrict_valid_hostname(const char *h);

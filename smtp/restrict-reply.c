@@ -22,6 +22,7 @@ const char *restrict_list_class(enum restrict_list k)
 	case RLIST_RECIPIENT: return "Recipient address";
 	case RLIST_DATA: return "Data command";
 	case RLIST_EOD: return "End-of-data";
+	case RLIST_SASL: return "SASL login name";
 	}
 	return "Request";
 }
@@ -50,6 +51,9 @@ const char *restrict_list_name(const struct restrict_req *q, enum restrict_list 
 		break;
 	case RLIST_EOD:
 		snprintf(buf, size, "END-OF-MESSAGE");
+		break;
+	case RLIST_SASL:
+		restrict_clean_text(buf, size, f->sasl_username ? f->sasl_username : "");
 		break;
 	}
 	return buf;

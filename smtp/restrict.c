@@ -215,6 +215,19 @@ static void read_codes(struct restrictions *r, const struct config *view)
 	r->unknown_mailbox_code = (int)config_int(view, "unknown_virtual_mailbox_reject_code");
 	r->multi_bounce_code = (int)config_int(view, "multi_recipient_bounce_reject_code");
 	r->plaintext_code = (int)config_int(view, "plaintext_reject_code");
+	r->unknown_relay_code = (int)config_int(view, "unknown_relay_recipient_reject_code");
+}
+
+/* An optional table list: NULL when the parameter is empty. */
+static int open_optional_maps(const struct config *view, const char *param,
+			      struct map_list **ml, char **error_r)
+{
+	const char *v = config_str(view, param);
+
+	*ml = NULL;
+	if (v[0] == '\0' || strspn(v, " \t,") == strlen(v))
+		return 0;
+	return open_maps(view, param, ml, error_r);
 }
 
 struct restrictions *restrictions_new(const struct config *view, struct event_base *base,
@@ -225,6 +238,7 @@ struct restrictions *restrictions_new(const struct config *view, struct event_ba
 
 	r->base = base;
 	r->myorigin = must_strdup(config_str(view, "myorigin"));
+	r->run_directory = must_strdup(config_str(view, "run_directory"));
 	str_lower(r->myorigin);
 	r->delay_reject = config_bool(view, "smtpd_delay_reject");
 	r->reject_unlisted_recipient = config_bool(view, "smtpd_reject_unlisted_recipient");
@@ -234,12 +248,20 @@ struct restrictions *restrictions_new(const struct config *view, struct event_ba
 	r->untrusted_routing = config_bool(view, "allow_untrusted_routing");
 	r->dequote = config_bool(view, "resolve_dequoted_address");
 	r->luser_relay = config_str(view, "luser_relay")[0] != '\0';
+	r->default_rbl_reply = must_strdup(config_str(view, "default_rbl_reply"));
+	r->policy_timeout = (int)config_time(view, "smtpd_policy_service_timeout");
+	r->policy_try_limit = (int)config_int(view, "smtpd_policy_service_try_limit");
+	r->policy_retry_delay = (int)config_time(view, "smtpd_policy_service_retry_delay");
+	r->policy_default_action = must_strdup(config_str(view, "smtpd_policy_service_default_action"));
+	r->policy_context = must_strdup(config_str(view, "smtpd_policy_service_policy_context"));
 	read_codes(r, view);
 	if (init_domains(r, view, error_r) < 0 ||
 	    restrict_mynetworks_init(r, view, error_r) < 0 ||
 	    open_maps(view, "virtual_alias_maps", &r->virtual_alias_maps, error_r) < 0 ||
 	    open_maps(view, "alias_maps", &r->alias_maps, error_r) < 0 ||
 	    open_maps(view, "smtpd_sender_login_maps", &r->sender_login_maps, error_r) < 0 ||
+	    open_optional_maps(view, "relay_recipient_maps", &r->relay_recipient_maps, error_r) < 0 ||
+	    open_optional_maps(view, "rbl_reply_maps", &r->rbl_reply_maps, error_r) < 0 ||
 	    init_local_maps(r, view, error_r) < 0 || init_classes(r, view, error_r) < 0)
 		goto fail;
 	for (size_t i = 0; i < 7; i++)
@@ -325,11 +347,17 @@ void restrictions_free(struct restrictions **rp)
 	map_list_close(&r->sender_login_maps);
 	map_list_close(&r->local_maps);
 	map_list_close(&r->mynetworks_maps);
+	map_list_close(&r->relay_recipient_maps);
+	map_list_close(&r->rbl_reply_maps);
+	free(r->default_rbl_reply);
+	free(r->policy_default_action);
+	free(r->policy_context);
 	free(r->mynetworks);
 	restrict_userdb_default_free(r);
 	free(r->userdb_path);
 	dns_free(&r->dns);
 	restrict_dns_cache_free(r);
 	free(r->myorigin);
+	free(r->run_directory);
 	free(r);
 }

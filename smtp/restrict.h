@@ -13,8 +13,9 @@
  * its resolver (lib/dns.h) and a userdb client of the auth role.
  *
  * Evaluation (restrict_check) is asynchronous: DNS look-ups (rbl, rhsbl,
- * unknown_*_domain, unknown_helo_hostname) and userdb look-ups (unlisted
- * recipients, sender ownership) run on the event loop and never stall
+ * unknown_*_domain, unknown_helo_hostname, check_*_{a,mx,ns}_access),
+ * userdb look-ups (unlisted recipients, sender ownership) and
+ * check_policy_service requests run on the event loop and never stall
  * other sessions. It follows Postfix:
  *   - each list is evaluated first match: permit/OK ends this list and the
  *     next list is tried; reject/defer ends everything; DUNNO goes on;

@@ -353,7 +353,7 @@ int store_deliver(const struct store_settings *set, const struct store_deliver_r
 	src.prefix = prefix.data;
 	src.prefix_len = prefix.len;
 	src.fd = req->fd;
-	if (store_msg_append_locked(box, &src, STORE_FLAG_RECENT, NULL, 0, uid_r, err) < 0)
+	if (store_msg_append_locked(box, &src, STORE_FLAG_RECENT, NULL, 0, NULL, uid_r, err) < 0)
 		goto out;
 	if (req->dedup && have_msgid)
 		dedup_add(req->dedup, key);

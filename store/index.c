@@ -284,6 +284,35 @@ int index_commit(MDB_txn *txn, struct store_error *err)
 	return 0;
 }
 
+int index_commit_keep(struct store_index *idx, MDB_txn *txn, struct store_error *err)
+{
+	int rc;
+
+	/* Like index_commit, but byte 0 (the writers' lock) stays ours: the
+	 * caller may still have to undo a file change the commit was to
+	 * record, before any other process can sync and see that file. */
+	rc = mdb_txn_commit(txn);
+	if (idx->write_txn == txn)
+		idx->write_txn = NULL;
+	if (rc != 0) {
+		index_mdb_error(err, rc, "commit");
+		return -1;
+	}
+	return 0;
+}
+
+void index_abort_keep(struct store_index *idx, MDB_txn *txn)
+{
+	mdb_txn_abort(txn);
+	if (idx->write_txn == txn)
+		idx->write_txn = NULL;
+}
+
+void index_write_release(struct store_index *idx)
+{
+	lock_byte(idx->lock_fd, 0, F_UNLCK);
+}
+
 void index_abort(MDB_txn *txn)
 {
 	struct store_index *idx;

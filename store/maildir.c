@@ -17,8 +17,10 @@
  * The index's sync moves new/X to cur/X:2, when a session picks it up
  * (files from other programs get ",U=<uid>" added then), so a rebuilt
  * index finds the same UIDs. Flag changes are renames within cur/; flag
- * letters Postern has no flag for (P, Dovecot keyword letters) are kept.
- * IMAP keywords live in the index only.
+ * letters Postern has no flag for (P) are kept. IMAP keywords are the
+ * letters a..z named by the folder's dovecot-keywords file (Dovecot's
+ * scheme), so they survive an index rebuild. A folder Dovecot used keeps
+ * its UIDVALIDITY and UIDs through dovecot-uidlist (maildir-dovecot.c).
  *
  * Called by: the store core through store_backend_maildir.
  */
@@ -34,6 +36,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "store/maildir-dovecot.h"
 #include "store/maildir-name.h"
 #include "store/store-private.h"
 #include "util.h"
@@ -62,6 +65,15 @@ struct maildir_box {
 	size_t n_scan, cap_scan;
 	struct maildir_stamp old_stamp; /* from sync_check, for a partial scan */
 	bool have_old_stamp;
+	char last_append[MAILDIR_PATH_MAX]; /* the file msg_append linked last */
+	/* Dovecot's side files, read at most once per scan and only when a
+	 * file needs them (no U= field; keyword letters). */
+	struct maildir_uidlist uidlist;
+	struct maildir_keywords keywords;
+	bool uidlist_loaded, keywords_loaded, keywords_checked;
+	ino_t kw_ino;             /* dovecot-keywords as last read */
+	off_t kw_size;
+	int64_t kw_mtime;
 };
 
 static unsigned unique_counter;
@@ -388,6 +400,46 @@ static void scan_clear(struct maildir_box *mb)
 		free(mb->scan[i].path);
 	}
 	mb->n_scan = 0;
+	maildir_uidlist_free(&mb->uidlist);
+	mb->uidlist_loaded = mb->keywords_checked = false;
+}
+
+/* The UID Dovecot gave the file with this base (0: none or no uidlist).
+ * The core keeps it only where it is free (first indexing of the folder,
+ * or above UIDNEXT), so a stale uidlist cannot give two files one UID. */
+static uint32_t dovecot_uid(struct maildir_box *mb, const char *base, size_t len)
+{
+	if (!mb->uidlist_loaded) {
+		char p[MAILDIR_PATH_MAX];
+		const char *why = NULL;
+
+		mb->uidlist_loaded = true;
+		if (store_path_fmt(p, sizeof(p), "%s/dovecot-uidlist", mb->dir) == 0 &&
+		    maildir_uidlist_read(p, &mb->uidlist, &why) < 0)
+			log_warn("store: %s: %s; its UIDs are not kept (the files get new ones)", p,
+				 why ? why : "unreadable");
+	}
+	return mb->uidlist.n ? maildir_uidlist_lookup(&mb->uidlist, base, len) : 0;
+}
+
+static int kw_map_load(struct maildir_box *mb, char *path, size_t size);
+
+/* The keywords named by the letters a..z of extra into out ("" if none). */
+static void dovecot_keywords(struct maildir_box *mb, const char *extra, struct strbuf *out)
+{
+	strbuf_reset(out);
+	if (strpbrk(extra, "abcdefghijklmnopqrstuvwxyz") == NULL)
+		return;
+	if (!mb->keywords_checked) {
+		char p[MAILDIR_PATH_MAX];
+
+		mb->keywords_checked = true;
+		if (kw_map_load(mb, p, sizeof(p)) < 0)
+			log_warn("store: %s: cannot read it; keyword letters in file names are "
+				 "ignored", p);
+	}
+	if (maildir_keywords_from_letters(&mb->keywords, extra, out) < 0)
+		strbuf_reset(out);
 }
 
 static int md_box_open(struct store_mailbox *box, struct store_error *err)
@@ -425,6 +477,7 @@ static void md_box_close(struct store_mailbox *box)
 	if (mb == NULL)
 		return;
 	scan_clear(mb);
+	maildir_keywords_free(&mb->keywords);
 	free(mb->scan);
 	free(mb->dir);
 	free(mb->new_dir);
@@ -519,6 +572,9 @@ static int scan_dir(struct maildir_box *mb, const char *dir, bool is_new, struct
 		store_error_sys(err, "opendir %s", dir);
 		return -1;
 	}
+	struct strbuf kw;
+
+	strbuf_init(&kw, STORE_KEYWORDS_MAX);
 	while ((de = readdir(d)) != NULL) {
 		struct maildir_name n;
 		struct store_sync_item item;
@@ -530,10 +586,18 @@ static int scan_dir(struct maildir_box *mb, const char *dir, bool is_new, struct
 		loc[n.base_len] = '\0';
 		memset(&item, 0, sizeof(item));
 		item.uid_hint = n.uid;
+		if (n.uid == 0) {
+			item.uid_hint = dovecot_uid(mb, loc, n.base_len);
+			item.hint_external = item.uid_hint != 0;
+		}
 		item.loc = loc;
 		item.flags = n.flags;
-		/* Files in new/ carry no flags (the spec): keep the index's. */
-		item.flags_known = !is_new;
+		dovecot_keywords(mb, n.extra, &kw);
+		item.keywords = kw.len ? kw.data : NULL;
+		/* Files in new/ carry no flags (the spec): keep the index's.
+		 * Dovecot does give new/ files an info part when a client set
+		 * flags before the message was picked up: then it counts. */
+		item.flags_known = !is_new || n.has_info;
 		item.recent = is_new;
 		item.physical_size = n.size;
 		item.vsize = n.vsize;
@@ -547,10 +611,12 @@ static int scan_dir(struct maildir_box *mb, const char *dir, bool is_new, struct
 			if (err->cls == STORE_OK)
 				store_error_set(err, STORE_ERR_TEMP, "Out of memory");
 			closedir(d);
+			strbuf_free(&kw);
 			return -1;
 		}
 	}
 	closedir(d);
+	strbuf_free(&kw);
 	return 0;
 }
 
@@ -613,17 +679,20 @@ static int md_sync_scan(struct store_mailbox *box, struct store_sync *sc, struct
 		return -1;
 	if (mb->n_scan > 1)
 		qsort(mb->scan, mb->n_scan, sizeof(*mb->scan), scan_cmp);
+	maildir_uidlist_free(&mb->uidlist);
 	store_sync_set_stamp(sc, &s, sizeof(s));
 	if (!partial)
 		clean_tmp(mb, now.tv_sec);
 	return 0;
 }
 
+static void kw_letters_lookup(struct maildir_box *mb, const char *keywords, char *letters);
+
 /* The current path of message loc (whose index flags are flags). Tries
  * the expected name, new/, the last scan, then a readdir of cur/.
  * Returns 0 with path filled, or -1 with errno ENOENT. */
-static int find_file(struct maildir_box *mb, const char *loc, unsigned flags, char *path,
-		     size_t size)
+static int find_file(struct maildir_box *mb, const char *loc, unsigned flags,
+		     const char *keywords, char *path, size_t size)
 {
 	char info[MAILDIR_EXTRA_MAX + 8];
 	const char *p;
@@ -635,6 +704,16 @@ static int find_file(struct maildir_box *mb, const char *loc, unsigned flags, ch
 	store_path_fmt(path, size, "%s/%s%s", mb->cur_dir, loc, info);
 	if (access(path, F_OK) == 0)
 		return 0;
+	if (keywords && *keywords) {
+		/* the name as we would have written it, keyword letters included */
+		char letters[MAILDIR_KEYWORDS_MAX + 1];
+
+		kw_letters_lookup(mb, keywords, letters);
+		maildir_info_format(info, sizeof(info), flags, letters);
+		store_path_fmt(path, size, "%s/%s%s", mb->cur_dir, loc, info);
+		if (letters[0] && access(path, F_OK) == 0)
+			return 0;
+	}
 	store_path_fmt(path, size, "%s/%s", mb->new_dir, loc);
 	if (access(path, F_OK) == 0)
 		return 0;
@@ -658,9 +737,10 @@ static int find_file(struct maildir_box *mb, const char *loc, unsigned flags, ch
 	return -1;
 }
 
-/* Rename the file of loc to cur/NEWBASE:2,FLAGS keeping extra letters. */
-static int move_to_cur(struct maildir_box *mb, const char *from, const char *newbase,
-		       unsigned flags, struct store_error *err)
+/* Rename the file of loc to cur/NEWBASE:2,FLAGS keeping extra letters;
+ * with keyword_letters != NULL the letters a..z are replaced by those. */
+static int move_to_cur_kw(struct maildir_box *mb, const char *from, const char *newbase,
+			  unsigned flags, const char *keyword_letters, struct store_error *err)
 {
 	const char *slash = strrchr(from, '/');
 	struct maildir_name n;
@@ -669,6 +749,18 @@ static int move_to_cur(struct maildir_box *mb, const char *from, const char *new
 	slash = slash ? slash + 1 : from;
 	if (maildir_name_parse(slash, strlen(slash), &n) < 0)
 		memset(&n, 0, sizeof(n));
+	if (keyword_letters != NULL) {
+		char extra[MAILDIR_EXTRA_MAX];
+		size_t k = 0;
+
+		for (const char *p = n.extra; *p && k + 1 < sizeof(extra); p++)
+			if (*p < 'a' || *p > 'z')
+				extra[k++] = *p;
+		for (const char *p = keyword_letters; *p && k + 1 < sizeof(extra); p++)
+			extra[k++] = *p;
+		extra[k] = '\0';
+		str_copy(n.extra, extra, sizeof(n.extra));
+	}
 	maildir_info_format(info, sizeof(info), flags, n.extra);
 	store_path_fmt(to, sizeof(to), "%s/%s%s", mb->cur_dir, newbase, info);
 	if (strcmp(from, to) == 0)
@@ -679,6 +771,163 @@ static int move_to_cur(struct maildir_box *mb, const char *from, const char *new
 		else
 			store_error_sys(err, "rename %s to %s", from, to);
 		return -1;
+	}
+	return 0;
+}
+
+static int move_to_cur(struct maildir_box *mb, const char *from, const char *newbase,
+		       unsigned flags, struct store_error *err)
+{
+	return move_to_cur_kw(mb, from, newbase, flags, NULL, err);
+}
+
+/* ---- keyword letters (dovecot-keywords) ---- */
+
+/* Whether mb->keywords is what the file holds now (another process may
+ * have added a keyword since we read it). */
+static int kw_map_load(struct maildir_box *mb, char *path, size_t size)
+{
+	struct stat st;
+
+	if (store_path_fmt(path, size, "%s/dovecot-keywords", mb->dir) < 0)
+		return -1;
+	if (stat(path, &st) < 0) {
+		if (errno != ENOENT)
+			return -1;
+		memset(&st, 0, sizeof(st));
+	}
+	if (mb->keywords_loaded && st.st_ino == mb->kw_ino && st.st_size == mb->kw_size &&
+	    mtime_ns(&st) == mb->kw_mtime)
+		return 0;
+	maildir_keywords_free(&mb->keywords);
+	mb->keywords_loaded = true;
+	mb->kw_ino = st.st_ino;
+	mb->kw_size = st.st_size;
+	mb->kw_mtime = mtime_ns(&st);
+	return maildir_keywords_read(path, &mb->keywords) < 0 ? -1 : 0;
+}
+
+/* Keyword w[0..len) -> its letter, assigning a free one (*dirty set);
+ * 0 when all 26 are taken (the keyword then lives in the index only). */
+static char kw_letter(struct maildir_keywords *kw, const char *w, size_t len, bool *dirty)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < MAILDIR_KEYWORDS_MAX; i++) {
+		if (kw->name[i] == NULL) {
+			if (free_slot < 0)
+				free_slot = i;
+		} else if (strlen(kw->name[i]) == len && strncasecmp(kw->name[i], w, len) == 0) {
+			return (char)('a' + i);
+		}
+	}
+	if (free_slot < 0 || (kw->name[free_slot] = strndup(w, len)) == NULL)
+		return 0;
+	*dirty = true;
+	return (char)('a' + free_slot);
+}
+
+/* The letters keywords already have (none assigned) into letters. */
+static void kw_letters_lookup(struct maildir_box *mb, const char *keywords, char *letters)
+{
+	char path[MAILDIR_PATH_MAX];
+	size_t k = 0;
+
+	letters[0] = '\0';
+	if (kw_map_load(mb, path, sizeof(path)) < 0)
+		return;
+	for (const char *p = keywords; *p;) {
+		const char *e;
+		size_t l;
+
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		e = strchr(p, ' ');
+		l = e ? (size_t)(e - p) : strlen(p);
+		for (int i = 0; i < MAILDIR_KEYWORDS_MAX; i++) {
+			const char *n = mb->keywords.name[i];
+
+			if (n && strlen(n) == l && strncasecmp(n, p, l) == 0 &&
+			    k < MAILDIR_KEYWORDS_MAX && strchr(letters, 'a' + i) == NULL) {
+				letters[k++] = (char)('a' + i);
+				letters[k] = '\0';
+			}
+		}
+		p += l;
+	}
+}
+
+/*
+ * The letters for keywords (space-separated) into letters (27 bytes),
+ * adding new keywords to dovecot-keywords (written through tmp/ and a
+ * rename, as Dovecot replaces it). Called inside the core's write
+ * transaction, which serialises every Postern writer of the mailbox.
+ * 0, or -1 with err (the file could not be written).
+ */
+static int kw_letters(struct maildir_box *mb, const char *keywords, char *letters,
+		      struct store_error *err)
+{
+	char path[MAILDIR_PATH_MAX], tmp[MAILDIR_PATH_MAX];
+	bool dirty = false;
+	size_t k = 0;
+
+	letters[0] = '\0';
+	if (keywords == NULL || *keywords == '\0')
+		return 0;
+	if (kw_map_load(mb, path, sizeof(path)) < 0) {
+		store_error_sys(err, "read %s", path);
+		return -1;
+	}
+	for (const char *p = keywords; *p;) {
+		const char *e;
+		size_t l;
+		char c;
+
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		e = strchr(p, ' ');
+		l = e ? (size_t)(e - p) : strlen(p);
+		c = kw_letter(&mb->keywords, p, l, &dirty);
+		if (c && strchr(letters, c) == NULL && k < MAILDIR_KEYWORDS_MAX) {
+			letters[k++] = c;
+			letters[k] = '\0';
+		}
+		p += l;
+	}
+	if (dirty) {
+		struct strbuf sb;
+		int fd = -1, rc = -1;
+
+		strbuf_init(&sb, 1 << 16);
+		if (maildir_keywords_format(&mb->keywords, &sb) == 0 &&
+		    store_path_fmt(tmp, sizeof(tmp), "%s/dovecot-keywords.%ld", mb->tmp_dir,
+				   (long)getpid()) == 0 &&
+		    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0 &&
+		    write(fd, sb.data, sb.len) == (ssize_t)sb.len && fsync(fd) == 0 &&
+		    close(fd) == 0 && (fd = -1, rename(tmp, path) == 0)) {
+			rc = 0;
+		}
+		if (rc < 0) {
+			store_error_sys(err, "write %s", path);
+			if (fd >= 0)
+				close(fd);
+			(void)unlink(tmp);
+			mb->keywords_loaded = false; /* our map has names the file lacks */
+		} else {
+			struct stat st;
+
+			if (stat(path, &st) == 0) {
+				mb->kw_ino = st.st_ino;
+				mb->kw_size = st.st_size;
+				mb->kw_mtime = mtime_ns(&st);
+			}
+		}
+		strbuf_free(&sb);
+		return rc;
 	}
 	return 0;
 }
@@ -696,7 +945,7 @@ static int md_sync_assign(struct store_mailbox *box, const char *loc, uint32_t u
 	p = scan_find(mb, loc);
 	if (p != NULL)
 		str_copy(from, p, sizeof(from));
-	else if (find_file(mb, loc, flags, from, sizeof(from)) < 0) {
+	else if (find_file(mb, loc, flags, NULL, from, sizeof(from)) < 0) {
 		store_error_set(err, STORE_ERR_EXPUNGED, "Message was expunged");
 		return -1;
 	}
@@ -724,7 +973,7 @@ static int md_msg_open(struct store_mailbox *box, const struct store_backend_msg
 
 	/* A rename by another session can race the open: retry the lookup. */
 	for (int tries = 0; tries < 3 && fd < 0; tries++) {
-		if (find_file(mb, m->loc, m->flags, path, sizeof(path)) < 0)
+		if (find_file(mb, m->loc, m->flags, m->keywords, path, sizeof(path)) < 0)
 			break;
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	}
@@ -799,7 +1048,15 @@ static int md_msg_append(struct store_mailbox *box, const struct store_source *s
 	if (m->flags & STORE_FLAG_RECENT) {
 		store_path_fmt(final, sizeof(final), "%s/%s", mb->new_dir, base);
 	} else {
-		maildir_info_format(info, sizeof(info), m->flags, "");
+		char letters[MAILDIR_KEYWORDS_MAX + 1];
+
+		/* Keywords as Dovecot's letters, so they survive a rebuild;
+		 * a failure to record a new letter keeps them in the index. */
+		if (kw_letters(mb, m->keywords, letters, err) < 0) {
+			memset(err, 0, sizeof(*err));
+			letters[0] = '\0';
+		}
+		maildir_info_format(info, sizeof(info), m->flags, letters);
 		store_path_fmt(final, sizeof(final), "%s/%s%s", mb->cur_dir, base, info);
 	}
 	/* link() never replaces an existing file (the spec's reason to use it). */
@@ -814,10 +1071,13 @@ static int md_msg_append(struct store_mailbox *box, const struct store_source *s
 		return -1;
 	}
 	if ((*loc_r = strdup(base)) == NULL) {
-		/* Delivered all the same; the next sync indexes it. */
+		/* The caller reports a failure: take the message back. */
 		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
+		if (unlink(final) == 0)
+			(void)fsync_parent_dir(final);
 		return -1;
 	}
+	str_copy(mb->last_append, final, sizeof(mb->last_append));
 	*physical_r = phys;
 	*vsize_r = vsize;
 	return 0;
@@ -828,6 +1088,33 @@ fail:
 	return -1;
 }
 
+static int md_msg_append_undo(struct store_mailbox *box, const char *loc,
+			      struct store_error *err)
+{
+	struct maildir_box *mb = store_mailbox_backend_data(box);
+	const char *slash = strrchr(mb->last_append, '/');
+
+	/* The name is unique and nobody renames a file the index does not
+	 * know (our syncs wait for the write transaction the core holds):
+	 * it is still where msg_append linked it. */
+	if (slash == NULL || strncmp(slash + 1, loc, strlen(loc)) != 0) {
+		store_error_set(err, STORE_ERR_TEMP, "Internal error: no such appended message");
+		return -1;
+	}
+	if (unlink(mb->last_append) < 0) {
+		store_error_sys(err, "unlink %s", mb->last_append);
+		return -1;
+	}
+	/* Durably gone, or a crash could bring back the delivery that was
+	 * reported failed (and is about to be retried). */
+	if (fsync_parent_dir(mb->last_append) < 0) {
+		store_error_sys(err, "fsync directory of %s", mb->last_append);
+		return -1;
+	}
+	mb->last_append[0] = '\0';
+	return 0;
+}
+
 static int md_msg_set_flags(struct store_mailbox *box, const struct store_backend_msg *m,
 			    unsigned new_flags, char **new_loc_r, struct store_error *err)
 {
@@ -835,11 +1122,33 @@ static int md_msg_set_flags(struct store_mailbox *box, const struct store_backen
 	char from[MAILDIR_PATH_MAX];
 
 	*new_loc_r = NULL;
-	if (find_file(mb, m->loc, m->flags, from, sizeof(from)) < 0) {
+	if (find_file(mb, m->loc, m->flags, m->keywords, from, sizeof(from)) < 0) {
 		store_error_set(err, STORE_ERR_EXPUNGED, "Message was expunged");
 		return -1;
 	}
 	return move_to_cur(mb, from, m->loc, new_flags, err);
+}
+
+static int md_msg_set_flags_kw(struct store_mailbox *box, const struct store_backend_msg *m,
+			       unsigned new_flags, const char *new_keywords, char **new_loc_r,
+			       struct store_error *err)
+{
+	struct maildir_box *mb = store_mailbox_backend_data(box);
+	char from[MAILDIR_PATH_MAX], letters[MAILDIR_KEYWORDS_MAX + 1];
+
+	*new_loc_r = NULL;
+	if (find_file(mb, m->loc, m->flags, m->keywords, from, sizeof(from)) < 0) {
+		store_error_set(err, STORE_ERR_EXPUNGED, "Message was expunged");
+		return -1;
+	}
+	if (kw_letters(mb, new_keywords, letters, err) < 0) {
+		/* dovecot-keywords not writable: the keywords stay in the
+		 * index, the file keeps the letters it has. */
+		log_warn("store: %s: keyword letters not updated in the file name", mb->dir);
+		memset(err, 0, sizeof(*err));
+		return move_to_cur(mb, from, m->loc, new_flags, err);
+	}
+	return move_to_cur_kw(mb, from, m->loc, new_flags, letters, err);
 }
 
 static int md_msg_expunge(struct store_mailbox *box, const struct store_backend_msg *m,
@@ -848,7 +1157,7 @@ static int md_msg_expunge(struct store_mailbox *box, const struct store_backend_
 	struct maildir_box *mb = store_mailbox_backend_data(box);
 	char path[MAILDIR_PATH_MAX];
 
-	if (find_file(mb, m->loc, m->flags, path, sizeof(path)) < 0)
+	if (find_file(mb, m->loc, m->flags, m->keywords, path, sizeof(path)) < 0)
 		return 0;
 	if (unlink(path) < 0 && errno != ENOENT) {
 		store_error_sys(err, "unlink %s", path);
@@ -868,15 +1177,44 @@ static size_t md_watch_paths(struct store_mailbox *box, const char **paths, size
 	return 2;
 }
 
+static int md_uid_state_write(struct store_mailbox *box, uint32_t uidvalidity, uint32_t uidnext,
+			      struct store_error *err);
+
 static int md_uid_state_read(struct store_mailbox *box, uint32_t *uidvalidity_r,
 			     uint32_t *uidnext_r, struct store_error *err)
 {
 	struct maildir_box *mb = store_mailbox_backend_data(box);
 	char path[MAILDIR_PATH_MAX];
 
+	struct maildir_uidlist ul;
+	const char *why = NULL;
+	int rc;
+
 	if (store_path_fmt(path, sizeof(path), "%s/postern-uidvalidity", mb->dir) < 0)
 		return 0;
-	return store_uid_state_file_read(path, uidvalidity_r, uidnext_r, err);
+	rc = store_uid_state_file_read(path, uidvalidity_r, uidnext_r, err);
+	if (rc != 0)
+		return rc;
+	/* Never indexed by us: a folder Dovecot kept UIDs for keeps its
+	 * UIDVALIDITY and UIDNEXT, so clients (and POP3 UIDLs made of UID
+	 * and UIDVALIDITY) see no change. Recorded in our own file at once:
+	 * from now on Dovecot's file is only read for names without U=. */
+	if (store_path_fmt(path, sizeof(path), "%s/dovecot-uidlist", mb->dir) < 0)
+		return 0;
+	rc = maildir_uidlist_read(path, &ul, &why);
+	if (rc <= 0) {
+		if (rc < 0)
+			log_warn("store: %s: %s; a new UIDVALIDITY is used", path, why);
+		return 0;
+	}
+	*uidvalidity_r = ul.uidvalidity;
+	*uidnext_r = ul.nextuid;
+	maildir_uidlist_free(&ul);
+	log_info("store: %s: taking over Dovecot's UIDVALIDITY %u and UIDNEXT %u", path,
+		 *uidvalidity_r, *uidnext_r);
+	if (md_uid_state_write(box, *uidvalidity_r, *uidnext_r, err) < 0)
+		return -1;
+	return 1;
 }
 
 static int md_uid_state_write(struct store_mailbox *box, uint32_t uidvalidity, uint32_t uidnext,
@@ -909,7 +1247,9 @@ const struct store_backend store_backend_maildir = {
 	.sync_assign = md_sync_assign,
 	.msg_open = md_msg_open,
 	.msg_append = md_msg_append,
+	.msg_append_undo = md_msg_append_undo,
 	.msg_set_flags = md_msg_set_flags,
+	.msg_set_flags_kw = md_msg_set_flags_kw,
 	.msg_expunge = md_msg_expunge,
 	.watch_paths = md_watch_paths,
 	.uid_state_read = md_uid_state_read,

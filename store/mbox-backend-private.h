@@ -47,6 +47,8 @@ int mbox_box_msg_open(struct store_mailbox *box, const struct store_backend_msg 
 int mbox_box_msg_append(struct store_mailbox *box, const struct store_source *src,
 			const struct store_backend_msg *m, char **loc_r, uint64_t *physical_r,
 			uint64_t *vsize_r, struct store_error *err);
+int mbox_box_msg_append_undo(struct store_mailbox *box, const char *loc,
+			      struct store_error *err);
 int mbox_box_msg_set_flags(struct store_mailbox *box, const struct store_backend_msg *m,
 			   unsigned new_flags, char **new_loc_r, struct store_error *err);
 int mbox_box_msg_expunge(struct store_mailbox *box, const struct store_backend_msg *m,

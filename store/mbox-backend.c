@@ -407,6 +407,7 @@ const struct store_backend store_backend_mbox = {
 	.sync_scan = mbox_box_sync_scan,
 	.msg_open = mbox_box_msg_open,
 	.msg_append = mbox_box_msg_append,
+	.msg_append_undo = mbox_box_msg_append_undo,
 	.msg_set_flags = mbox_box_msg_set_flags,
 	.msg_expunge = mbox_box_msg_expunge,
 	.expunge_finish = mbox_box_expunge_finish,

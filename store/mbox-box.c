@@ -50,6 +50,12 @@ struct mbox_box {
 	bool cache_valid;
 	char **expunge;             /* locs marked by msg_expunge */
 	size_t n_expunge, cap_expunge;
+	/* The message msg_append wrote under the current write lock: found
+	 * without a scan (the cache fill reads it back at once) and cut off
+	 * again by msg_append_undo. Valid until the lock is released. */
+	struct mbox_entry last;
+	uint64_t last_start, last_end; /* file size before / after that append */
+	bool last_valid;
 };
 
 static void file_id_of(const struct stat *st, struct file_id *id)
@@ -380,6 +386,7 @@ void mbox_box_unlock(struct store_mailbox *box)
 	if (mb->fd >= 0)
 		close(mb->fd);
 	mb->fd = -1;
+	mb->last_valid = false;
 }
 
 /* The descriptor to read: the locked one, or a fresh read-only one
@@ -453,6 +460,8 @@ static const struct mbox_entry *locate(struct mbox_box *mb, int fd, const char *
 {
 	const struct mbox_entry *e;
 
+	if (mb->last_valid && fd == mb->fd && strcmp(loc, mb->last.loc) == 0)
+		return &mb->last;
 	if (!cache_current(mb, fd) && scan_file(mb, fd, NULL, NULL, NULL, err) < 0)
 		return NULL;
 	e = ents_find(mb, loc);
@@ -608,6 +617,7 @@ int mbox_box_msg_append(struct store_mailbox *box, const struct store_source *sr
 	char sender[MBOX_SENDER_MAX], loc[MBOX_LOC_MAX];
 	char *why = NULL;
 	uint64_t offset = 0;
+	struct stat st0, st1;
 	bool cache_ok, locked_here = false;
 	uint32_t dups = 0;
 	int rc;
@@ -621,6 +631,11 @@ int mbox_box_msg_append(struct store_mailbox *box, const struct store_source *sr
 		locked_here = true;
 	}
 	cache_ok = cache_current(mb, mb->fd);
+	mb->last_valid = false;
+	if (fstat(mb->fd, &st0) < 0) {
+		store_error_sys(err, "fstat %s", mb->path);
+		goto fail;
+	}
 	sender_of(src, sender, sizeof(sender));
 	rc = mbox_append(mb->fd, mb->path, sender, m->internaldate ? m->internaldate : time(NULL),
 			 src_read, &in, &offset, &why);
@@ -678,6 +693,16 @@ int mbox_box_msg_append(struct store_mailbox *box, const struct store_source *sr
 	*loc_r = must_strdup(loc);
 	*physical_r = msg.size_unquoted;
 	*vsize_r = msg.rfc822_size;
+	if (!locked_here && fstat(mb->fd, &st1) == 0) {
+		str_copy(mb->last.loc, loc, sizeof(mb->last.loc));
+		mb->last.ident = msg.ident;
+		mb->last.header_offset = msg.header_offset;
+		mb->last.end_offset = msg.end_offset;
+		mb->last.size_unquoted = msg.size_unquoted;
+		mb->last_start = (uint64_t)st0.st_size;
+		mb->last_end = (uint64_t)st1.st_size;
+		mb->last_valid = true;
+	}
 	if (locked_here)
 		mbox_box_unlock(box);
 	return 0;
@@ -685,6 +710,42 @@ fail:
 	if (locked_here)
 		mbox_box_unlock(box);
 	return -1;
+}
+
+int mbox_box_msg_append_undo(struct store_mailbox *box, const char *loc,
+			      struct store_error *err)
+{
+	struct mbox_box *mb = store_mailbox_backend_data(box);
+	struct stat st;
+
+	/* Only under the write lock of that append, and only when the file
+	 * still ends where the append left it: then nothing was written
+	 * after it (every writer takes the same locks), and cutting back to
+	 * the old size removes exactly that message and its separator. */
+	if (!mb->last_valid || mb->fd < 0 || !mb->exclusive || strcmp(loc, mb->last.loc) != 0) {
+		store_error_set(err, STORE_ERR_TEMP, "The appended message is no longer locked");
+		return -1;
+	}
+	if (fstat(mb->fd, &st) < 0) {
+		store_error_sys(err, "fstat %s", mb->path);
+		return -1;
+	}
+	if ((uint64_t)st.st_size != mb->last_end) {
+		log_error("store: %s: grew from %" PRIu64 " to %" PRIu64 " bytes under our write "
+			  "lock, so the failed delivery at offset %" PRIu64 " stays (a retry may "
+			  "store it twice); make every program writing this mbox take the locks "
+			  "of mbox_write_locks",
+			  mb->path, mb->last_end, (uint64_t)st.st_size, mb->last.header_offset);
+		store_error_set(err, STORE_ERR_TEMP, "Mailbox changed under the lock");
+		return -1;
+	}
+	if (ftruncate(mb->fd, (off_t)mb->last_start) < 0 || fsync(mb->fd) < 0) {
+		store_error_sys(err, "cut %s back to %" PRIu64 " bytes", mb->path, mb->last_start);
+		return -1;
+	}
+	mb->last_valid = false;
+	mb->cache_valid = false;
+	return 0;
 }
 
 int mbox_box_msg_set_flags(struct store_mailbox *box, const struct store_backend_msg *m,

@@ -445,6 +445,12 @@ static struct mime_message *parse_src(struct mime_message *m, const struct mime_
 struct mime_message *mime_parse_fd(int fd, uint64_t size, const struct mime_limits *lim,
 				   const char **error_r)
 {
+	return mime_parse_fd_at(fd, 0, size, lim, error_r);
+}
+
+struct mime_message *mime_parse_fd_at(int fd, uint64_t offset, uint64_t size,
+				      const struct mime_limits *lim, const char **error_r)
+{
 	const char *dummy;
 	struct mime_message *m = calloc(1, sizeof(*m));
 
@@ -455,6 +461,7 @@ struct mime_message *mime_parse_fd(int fd, uint64_t size, const struct mime_limi
 		return NULL;
 	}
 	m->src.fd = fd;
+	m->src.base = offset;
 	m->src.size = size;
 	return parse_src(m, lim, error_r);
 }

@@ -17,6 +17,7 @@ struct mime_src {
 	int fd;                      /* -1 for memory */
 	const unsigned char *mem;
 	uint64_t size;
+	uint64_t base;               /* fd: file offset of the message's byte 0 */
 	unsigned char *buf;          /* fd window */
 	size_t cap;                  /* window size */
 	uint64_t buf_off;

@@ -33,7 +33,7 @@ static int src_fill(struct mime_src *s, uint64_t off)
 		want = (size_t)(s->size - off);
 	while (s->buf_len < want) {
 		ssize_t n = pread(s->fd, s->buf + s->buf_len, want - s->buf_len,
-				  (off_t)(off + s->buf_len));
+				  (off_t)(s->base + off + s->buf_len));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {

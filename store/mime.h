@@ -86,6 +86,11 @@ struct mime_message;
  */
 struct mime_message *mime_parse_fd(int fd, uint64_t size, const struct mime_limits *lim,
 				   const char **error_r);
+/* mime_parse_fd_at - (added) mime_parse_fd for a message that starts at
+ * offset in fd (an mbox file, as store_msg_open() returns it); every
+ * offset the views report stays relative to the message's first byte. */
+struct mime_message *mime_parse_fd_at(int fd, uint64_t offset, uint64_t size,
+				      const struct mime_limits *lim, const char **error_r);
 /* mime_parse_mem - the same for a message in memory; data is not copied
  * and must outlive the returned message. */
 struct mime_message *mime_parse_mem(const void *data, size_t size, const struct mime_limits *lim,

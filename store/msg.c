@@ -58,6 +58,17 @@ static void wabort(struct store_mailbox *box, MDB_txn *txn)
 		box->user->backend->unlock(box);
 }
 
+/* The numbers of a committed change; \Recent and the first unseen UID
+ * stay as the last sync computed them. */
+static void status_after_write(struct store_mailbox *box, const struct index_box *b)
+{
+	uint32_t recent = box->status.recent, fu = box->status.first_unseen_uid;
+
+	store_box_status_from(box, b);
+	box->status.recent = recent;
+	box->status.first_unseen_uid = fu;
+}
+
 static int wend(struct store_mailbox *box, MDB_txn *txn, struct index_box *b,
 		struct store_error *err)
 {
@@ -70,13 +81,8 @@ static int wend(struct store_mailbox *box, MDB_txn *txn, struct index_box *b,
 	rc = index_commit(txn, err);
 	if (box->user->backend->unlock)
 		box->user->backend->unlock(box);
-	if (rc == 0) {
-		uint32_t recent = box->status.recent, fu = box->status.first_unseen_uid;
-
-		store_box_status_from(box, b);
-		box->status.recent = recent;
-		box->status.first_unseen_uid = fu;
-	}
+	if (rc == 0)
+		status_after_write(box, b);
 	return rc;
 }
 
@@ -220,6 +226,7 @@ int store_msg_set_flags(struct store_mailbox *box, uint32_t uid, enum store_flag
 	unsigned cur, nf;
 	char *new_loc = NULL;
 	struct index_msg m;
+	bool kw_changed, file_changed = false;
 	int ret = -1;
 
 	memset(err, 0, sizeof(*err));
@@ -254,19 +261,25 @@ int store_msg_set_flags(struct store_mailbox *box, uint32_t uid, enum store_flag
 		ret = 1;
 		goto out;
 	}
-	if (nf != cur) {
+	kw_changed = strcmp(kw.data ? kw.data : "", c.kw) != 0;
+	if (nf != cur || (kw_changed && be->msg_set_flags_kw)) {
 		struct store_backend_msg bm = backend_msg(&c.m);
+		int rc = be->msg_set_flags_kw
+				 ? be->msg_set_flags_kw(box, &bm, nf, kw.data ? kw.data : "",
+							&new_loc, err)
+				 : be->msg_set_flags(box, &bm, nf, &new_loc, err);
 
-		if (be->msg_set_flags(box, &bm, nf, &new_loc, err) < 0) {
+		if (rc < 0) {
 			wabort(box, txn);
 			goto out;
 		}
+		file_changed = true;
 	}
 	m = c.m;
 	m.flags = nf | (c.m.flags & INDEX_FLAG_IN_NEW);
 	if (new_loc)
 		m.loc = new_loc;
-	else if (nf != cur)
+	else if (file_changed)
 		m.flags &= ~(uint32_t)INDEX_FLAG_IN_NEW; /* Maildir moved it to cur/ */
 	m.keywords = kw.data ? kw.data : "";
 	m.modseq = b.highestmodseq + 1;
@@ -448,17 +461,42 @@ int store_mailbox_expunge(struct store_mailbox *box, const uint32_t *uid_set, si
 
 /* ---- append, copy, move ---- */
 
+bool (*store_fault_hook)(enum store_fault point);
+
+static bool fault(enum store_fault point)
+{
+	return store_fault_hook != NULL && store_fault_hook(point);
+}
+
+/* Take back what msg_append wrote when the index could not record it: the
+ * caller reports a temporary failure, the sender retries, and the copy
+ * left behind would be found by the next sync - a duplicate. */
+static void append_undo(struct store_mailbox *box, const char *loc)
+{
+	const struct store_backend *be = box->user->backend;
+	struct store_error e2 = { 0 };
+
+	if (be->msg_append_undo == NULL || be->msg_append_undo(box, loc, &e2) < 0)
+		log_error("store: %s: mailbox %s: the message %s the index could not record "
+			  "was not removed (%s); a retry may store it twice - remove the copy "
+			  "by hand if the sender retries",
+			  box->user->name, box->name, loc,
+			  e2.text[0] ? e2.text : "the format cannot take an append back");
+}
+
 int store_msg_append_locked(struct store_mailbox *box, const struct store_source *src,
 			    unsigned flags, const char *keywords, time_t internaldate,
-			    uint32_t *uid_r, struct store_error *err)
+			    const struct store_cache_in *cache, uint32_t *uid_r,
+			    struct store_error *err)
 {
 	const struct store_backend *be = box->user->backend;
 	struct store_backend_msg bm;
 	struct index_box b;
 	struct index_msg m;
 	MDB_txn *txn;
-	char *loc = NULL;
+	char *loc = NULL, *env = NULL, *bs = NULL;
 	uint64_t phys = 0, vsize = 0;
+	int rc;
 
 	if (keywords && strlen(keywords) > STORE_KEYWORDS_MAX) {
 		store_error_set(err, STORE_ERR_PERM, "Too many keywords");
@@ -476,6 +514,28 @@ int store_msg_append_locked(struct store_mailbox *box, const struct store_source
 		return -1;
 	}
 	memset(&m, 0, sizeof(m));
+	/* The cache is filled in this same transaction: parsing reads the
+	 * file just written (in the page cache), and a second transaction
+	 * per message would double the commits (fsyncs) of a delivery. */
+	if (cache && cache->envelope && cache->bodystructure) {
+		m.envelope = cache->envelope;
+		m.bodystructure = cache->bodystructure;
+	} else if (phys <= STORE_CACHE_PARSE_MAX) {
+		struct store_error e2 = { 0 };
+		int fd;
+		off_t off;
+		uint64_t size;
+
+		bm.loc = loc;
+		bm.physical_size = phys;
+		if (be->msg_open(box, &bm, &fd, &off, &size, &e2) == 0) {
+			if (store_cache_build(fd, off, size, &env, &bs) == 0) {
+				m.envelope = env;
+				m.bodystructure = bs;
+			}
+			close(fd);
+		}
+	}
 	m.uid = bm.uid;
 	m.flags = (flags & STORE_FLAGS_STORED) | ((flags & STORE_FLAG_RECENT) ? INDEX_FLAG_IN_NEW : 0);
 	m.modseq = b.highestmodseq + 1;
@@ -485,18 +545,45 @@ int store_msg_append_locked(struct store_mailbox *box, const struct store_source
 	m.loc = loc;
 	m.keywords = keywords ? keywords : "";
 	b.uidnext = bm.uid + 1;
-	if (index_msg_put(box->user->index, txn, &b, NULL, &m, err) < 0) {
-		/* The file is durable; the next sync indexes it under its UID. */
-		free(loc);
-		wabort(box, txn);
-		return -1;
+	if (fault(STORE_FAULT_APPEND_RECORD)) {
+		store_error_set(err, STORE_ERR_TEMP, "Internal error updating the index (injected)");
+		rc = -1;
+	} else {
+		rc = index_msg_put(box->user->index, txn, &b, NULL, &m, err);
 	}
-	free(loc);
-	if (wend(box, txn, &b, err) < 0)
-		return -1;
+	if (rc == 0)
+		rc = index_box_put(box->user->index, txn, store_box_key(box->name), &b, err);
+	if (rc < 0) {
+		/* Still inside the write transaction and the backend lock:
+		 * no other process can have seen the file through the index. */
+		append_undo(box, loc);
+		wabort(box, txn);
+		goto out;
+	}
+	if (fault(STORE_FAULT_APPEND_COMMIT)) {
+		index_abort_keep(box->user->index, txn);
+		store_error_set(err, STORE_ERR_TEMP, "Internal error updating the index (injected)");
+		rc = -1;
+	} else {
+		rc = index_commit_keep(box->user->index, txn, err);
+	}
+	/* A failed commit released LMDB's writer mutex but not our writer
+	 * lock: the file goes before any other process can sync it in. */
+	if (rc < 0)
+		append_undo(box, loc);
+	index_write_release(box->user->index);
+	if (be->unlock)
+		be->unlock(box);
+	if (rc < 0)
+		goto out;
+	status_after_write(box, &b);
 	if (uid_r)
 		*uid_r = m.uid;
-	return 0;
+out:
+	free(loc);
+	free(env);
+	free(bs);
+	return rc;
 }
 
 int store_mailbox_append(struct store_mailbox *box, int fd, unsigned flags,
@@ -514,7 +601,7 @@ int store_mailbox_append(struct store_mailbox *box, int fd, unsigned flags,
 	if (store_quota_check(box->user, end > cur ? (uint64_t)(end - cur) : 0, 1, err) < 0)
 		return -1;
 	return store_msg_append_locked(box, &src, flags & STORE_FLAGS_STORED, keywords, internaldate,
-				       uid_r, err);
+				       NULL, uid_r, err);
 }
 
 struct copy_info {
@@ -522,6 +609,7 @@ struct copy_info {
 	char keywords[STORE_KEYWORDS_MAX + 1];
 	time_t internaldate;
 	uint64_t size;
+	char *env, *bs;          /* the source's cache, NULL if none */
 };
 
 static int copy_info_cb(const struct store_msg *m, void *ctx)
@@ -532,13 +620,39 @@ static int copy_info_cb(const struct store_msg *m, void *ctx)
 	str_copy(ci->keywords, m->keywords, sizeof(ci->keywords));
 	ci->internaldate = m->internaldate;
 	ci->size = m->size;
+	/* The bytes served are the same in every format, so the texts are
+	 * too; out of memory only costs the copy its cache (parsed again). */
+	if (m->envelope && m->bodystructure) {
+		ci->env = strdup(m->envelope);
+		ci->bs = strdup(m->bodystructure);
+	}
 	return 0;
 }
+
+static int msg_copy(struct store_mailbox *src, uint32_t uid, struct store_mailbox *dst,
+		    bool check_quota, uint32_t *new_uid_r, struct store_error *err);
 
 int store_msg_copy(struct store_mailbox *src, uint32_t uid, struct store_mailbox *dst,
 		   uint32_t *new_uid_r, struct store_error *err)
 {
-	struct copy_info ci;
+	return msg_copy(src, uid, dst, true, new_uid_r, err);
+}
+
+int store_msg_move_within(struct store_mailbox *src, uint32_t uid, struct store_mailbox *dst,
+			  struct store_error *err)
+{
+	uint32_t new_uid;
+
+	if (msg_copy(src, uid, dst, false, &new_uid, err) < 0)
+		return -1;
+	return store_msg_expunge(src, uid, err) < 0 ? -1 : 0;
+}
+
+static int msg_copy(struct store_mailbox *src, uint32_t uid, struct store_mailbox *dst,
+		    bool check_quota, uint32_t *new_uid_r, struct store_error *err)
+{
+	struct copy_info ci = { 0 };
+	struct store_cache_in cache;
 	struct store_source s;
 	off_t off;
 	uint64_t size;
@@ -549,16 +663,16 @@ int store_msg_copy(struct store_mailbox *src, uint32_t uid, struct store_mailbox
 	if (rc <= 0) {
 		if (rc == 0)
 			store_error_set(err, STORE_ERR_EXPUNGED, "Message was expunged");
-		return -1;
+		goto fail;
 	}
-	if (store_quota_check(dst->user, ci.size, 1, err) < 0)
-		return -1;
+	if (check_quota && store_quota_check(dst->user, ci.size, 1, err) < 0)
+		goto fail;
 	if (store_msg_open(src, uid, &fd, &off, &size, err) < 0)
-		return -1;
+		goto fail;
 	if (lseek(fd, off, SEEK_SET) != off) {
 		store_error_sys(err, "seek in message %u of %s", uid, src->name);
 		close(fd);
-		return -1;
+		goto fail;
 	}
 	memset(&s, 0, sizeof(s));
 	s.fd = fd;
@@ -572,10 +686,18 @@ int store_msg_copy(struct store_mailbox *src, uint32_t uid, struct store_mailbox
 		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		s.fd = fd;
 	}
+	cache.envelope = ci.env;
+	cache.bodystructure = ci.bs;
 	rc = store_msg_append_locked(dst, &s, ci.flags, ci.keywords,
-				     ci.internaldate, new_uid_r, err);
+				     ci.internaldate, &cache, new_uid_r, err);
 	close(fd);
+	free(ci.env);
+	free(ci.bs);
 	return rc;
+fail:
+	free(ci.env);
+	free(ci.bs);
+	return -1;
 }
 
 int store_msg_move(struct store_mailbox *src, uint32_t uid, struct store_mailbox *dst,

@@ -78,6 +78,15 @@ struct store_sync_item {
 	uint64_t physical_size;  /* 0: unknown (the core stats through msg_open) */
 	uint64_t vsize;          /* RFC822.SIZE if known cheaply (Maildir ,W=), else 0 */
 	time_t internaldate;     /* 0: unknown */
+	/* (added) keywords the file itself carries (Maildir: Dovecot keyword
+	 * letters), space-separated; NULL: none. Used only when the message
+	 * is first indexed (takeover, rebuild): afterwards the index's
+	 * keywords win, since the file cannot hold every keyword. */
+	const char *keywords;
+	/* (added) uid_hint comes from a side file (Dovecot's uidlist), not
+	 * from the file name: when the core keeps it, it calls sync_assign so
+	 * the file carries it from then on. */
+	bool hint_external;
 };
 
 /* The message bytes to write: prefix (may be NULL) then fd from its current
@@ -165,11 +174,32 @@ struct store_backend {
 			  const struct store_backend_msg *m, char **loc_r, uint64_t *physical_r,
 			  uint64_t *vsize_r, struct store_error *err);
 
+	/* (added) msg_append_undo - remove the message msg_append has just
+	 * written (loc as it returned). The core calls it, still holding the
+	 * lock and the write transaction of that msg_append, when the index
+	 * cannot record the message: the caller then reports a temporary
+	 * failure and the sender retries, so a message left behind would be
+	 * delivered twice. Nobody can have indexed it meanwhile (a sync needs
+	 * the write transaction). Maildir: unlink + fsync of the directory;
+	 * mbox: cut the file back to its size before the append when nothing
+	 * was written after it. May be NULL. 0, or -1 with err (logged; the
+	 * message then stays and the next sync indexes it). */
+	int (*msg_append_undo)(struct store_mailbox *box, const char *loc,
+			       struct store_error *err);
+
 	/* msg_set_flags - make the file carry new_flags (Maildir: rename; mbox
 	 * may keep flags in the index only and do nothing). *new_loc_r as in
 	 * sync_assign. EXPUNGED when the file is gone. */
 	int (*msg_set_flags)(struct store_mailbox *box, const struct store_backend_msg *m,
 			     unsigned new_flags, char **new_loc_r, struct store_error *err);
+
+	/* (added) msg_set_flags_kw - msg_set_flags that also gets the new
+	 * keywords (space-separated), so the file can carry them (Maildir:
+	 * Dovecot's keyword letters). May be NULL; when set, the core calls
+	 * it instead of msg_set_flags, also when only keywords change. */
+	int (*msg_set_flags_kw)(struct store_mailbox *box, const struct store_backend_msg *m,
+				unsigned new_flags, const char *new_keywords, char **new_loc_r,
+				struct store_error *err);
 
 	/* msg_expunge - remove (or mark for expunge_finish). 0 also when the
 	 * message was already gone. */

@@ -92,6 +92,14 @@ int index_remove(const char *dir, struct store_error *err);
 int index_begin(struct store_index *idx, bool write, MDB_txn **txn_r, struct store_error *err);
 int index_commit(MDB_txn *txn, struct store_error *err);
 void index_abort(MDB_txn *txn);
+/* index_commit_keep - commit a write transaction of idx but keep the
+ * process-wide writer lock (fcntl byte 0) until index_write_release(idx),
+ * so a file change can be undone before another writer runs. 0 or -1. */
+int index_commit_keep(struct store_index *idx, MDB_txn *txn, struct store_error *err);
+/* index_abort_keep - abort, keeping the writer lock likewise (tests make
+ * a commit "fail" with it). */
+void index_abort_keep(struct store_index *idx, MDB_txn *txn);
+void index_write_release(struct store_index *idx);
 
 /* 1 found, 0 not, -1 */
 int index_box_get(struct store_index *idx, MDB_txn *txn, const char *name, struct index_box *b,
@@ -153,9 +161,51 @@ void store_box_status_from(struct store_mailbox *box, const struct index_box *b)
 
 
 /* ---- deliver.c / msg.c ---- */
+
+/* Messages bigger than this (physical bytes) are not parsed at append
+ * time: their ENVELOPE/BODYSTRUCTURE cache stays empty and the IMAP role
+ * fills it on the first FETCH (store_msg_set_cache). Parsing streams, so
+ * the limit bounds the time the index write lock is held, not memory. */
+#define STORE_CACHE_PARSE_MAX (10u * 1024 * 1024)
+
+/* What an append writes into the cache: NULL members (or a NULL struct)
+ * mean "parse the stored message" (store_msg_copy passes the source's). */
+struct store_cache_in {
+	const char *envelope;
+	const char *bodystructure;
+};
+
+/*
+ * store_msg_append_locked - the one append path (APPEND, COPY, delivery):
+ * backend lock -> write transaction -> msg_append -> cache fill -> record
+ * -> commit. If the index cannot record the message after the file was
+ * written, the file is removed again (msg_append_undo) before the TEMP
+ * error is returned, so a retry does not make a duplicate. 0 or -1.
+ */
 int store_msg_append_locked(struct store_mailbox *box, const struct store_source *src,
 			    unsigned flags, const char *keywords, time_t internaldate,
-			    uint32_t *uid_r, struct store_error *err);
+			    const struct store_cache_in *cache, uint32_t *uid_r,
+			    struct store_error *err);
+
+/* store_msg_move_within - move uid from src to dst of the same user
+ * without a quota check (the usage does not grow; a user at the limit
+ * must still be able to rename INBOX). 0 or -1. */
+int store_msg_move_within(struct store_mailbox *src, uint32_t uid, struct store_mailbox *dst,
+			  struct store_error *err);
+
+/* store_cache_build - ENVELOPE and BODYSTRUCTURE (the texts IMAP FETCH
+ * sends) of the size bytes at offset in fd into *env_r / *bs_r (new
+ * memory, caller frees). 0, or -1 (logged; nothing allocated). */
+int store_cache_build(int fd, off_t offset, uint64_t size, char **env_r, char **bs_r);
+
+/* Fault injection for tests: points where the core pretends an index
+ * operation failed. store_fault_hook is NULL unless a test sets it; it
+ * is compiled into every build but costs one pointer test. */
+enum store_fault {
+	STORE_FAULT_APPEND_RECORD = 1, /* index_msg_put after msg_append */
+	STORE_FAULT_APPEND_COMMIT,     /* the commit after msg_append */
+};
+extern bool (*store_fault_hook)(enum store_fault point);
 /* store_quota_check - would adding bytes/msgs exceed u's quota? 0 ok, -1 QUOTA. */
 int store_quota_check(struct store_user *u, uint64_t add_bytes, uint32_t add_msgs,
 		      struct store_error *err);

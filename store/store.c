@@ -472,6 +472,75 @@ static int rename_record(struct store_user *u, const char *from, const char *to,
 	return index_commit(txn, err);
 }
 
+struct uid_list {
+	uint32_t *v;
+	size_t n, cap;
+	bool oom;
+};
+
+static int uid_list_add(const struct store_msg *m, void *ctx)
+{
+	struct uid_list *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		uint32_t *v = realloc(l->v, cap * sizeof(*v));
+
+		if (v == NULL) {
+			l->oom = true;
+			return 1;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = m->uid;
+	return 0;
+}
+
+/*
+ * RFC 3501 6.3.5: renaming INBOX moves all its messages into a new
+ * mailbox and leaves INBOX empty; its children are not renamed. Each
+ * message is copied, then expunged, so a failure midway loses nothing
+ * (the messages moved so far are in newname, the rest still in INBOX);
+ * the new mailbox has its own UIDVALIDITY, as any new mailbox.
+ * Messages delivered during the move stay in INBOX.
+ */
+static int rename_inbox(struct store_user *u, const char *newname, struct store_error *err)
+{
+	struct store_mailbox *in = NULL, *out = NULL;
+	struct uid_list l = { 0 };
+	int rc = -1;
+
+	if (store_mailbox_create(u, newname, 0, err) < 0)
+		return -1;
+	in = store_mailbox_open(u, "INBOX", 0, err);
+	out = in ? store_mailbox_open(u, newname, 0, err) : NULL;
+	if (out == NULL)
+		goto out;
+	if (store_mailbox_foreach(in, 0, uid_list_add, &l, err) < 0)
+		goto out;
+	if (l.oom) {
+		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		if (store_msg_move_within(in, l.v[i], out, err) < 0) {
+			if (err->cls == STORE_ERR_EXPUNGED)
+				continue; /* expunged by another session meanwhile */
+			goto out;
+		}
+	}
+	memset(err, 0, sizeof(*err));
+	rc = 0;
+out:
+	free(l.v);
+	if (out)
+		store_mailbox_close(&out);
+	if (in)
+		store_mailbox_close(&in);
+	return rc;
+}
+
 int store_mailbox_rename(struct store_user *u, const char *oldname, const char *newname,
 			 struct store_error *err)
 {
@@ -481,16 +550,13 @@ int store_mailbox_rename(struct store_user *u, const char *oldname, const char *
 	memset(err, 0, sizeof(*err));
 	if (check_name(oldname, err) < 0 || check_name(newname, err) < 0)
 		return -1;
-	if (strcasecmp(oldname, "INBOX") == 0) {
-		store_error_set(err, STORE_ERR_PERM,
-				"Renaming INBOX is not supported; move its messages instead");
-		return -1;
-	}
 	if (strcasecmp(newname, "INBOX") == 0 ||
 	    u->backend->mailbox_exists(u, newname, err) > 0) {
 		store_error_set(err, STORE_ERR_EXISTS, "Mailbox already exists");
 		return -1;
 	}
+	if (strcasecmp(oldname, "INBOX") == 0)
+		return rename_inbox(u, newname, err);
 	rc = u->backend->mailbox_exists(u, oldname, err);
 	if (rc <= 0) {
 		if (rc == 0)

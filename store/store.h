@@ -257,8 +257,12 @@ struct store_msg {
 	time_t internaldate;
 	uint64_t size;           /* RFC822.SIZE: lines counted with CRLF */
 	uint64_t physical_size;  /* bytes in the file */
-	const char *envelope;    /* cached IMAP ENVELOPE text, NULL if not cached */
-	const char *bodystructure; /* cached BODYSTRUCTURE text, NULL if not cached */
+	/* Cached texts exactly as FETCH ENVELOPE / BODYSTRUCTURE send them
+	 * (mime_envelope(), mime_bodystructure(extended)). Filled at delivery,
+	 * APPEND and COPY; NULL for messages over 10 MiB and for messages a
+	 * sync indexed (other writers, rebuild): build and store_msg_set_cache. */
+	const char *envelope;
+	const char *bodystructure;
 };
 
 /* Called in UID order; strings valid during the call only. Non-zero stops
@@ -401,5 +405,20 @@ bool store_error_is_temp(const struct store_settings *set, const struct store_er
  * files (UIDs and UIDVALIDITY kept where the files carry them).
  * *messages_r (may be NULL) gets the number of messages indexed. 0 or -1. */
 int store_index_rebuild(struct store_user *u, uint64_t *messages_r, struct store_error *err);
+
+/* ---- Maildir file names (added for POP3's pop3_uidl_format %f) ---- */
+
+/* Called in UID order; name valid during the call only. */
+typedef int store_name_fn(uint32_t uid, const char *name, void *ctx);
+
+/*
+ * store_mailbox_foreach_name - (added) each message's Maildir file base
+ * name as the server that wrote it named it: without the ":2," info and
+ * without Postern's ",U=" field (so UIDLs of a Maildir taken over from
+ * Dovecot stay the same). name is NULL for mbox. As of the last sync.
+ * 0, the callback's non-zero value, or -1 with err. (store/msg-name.c)
+ */
+int store_mailbox_foreach_name(struct store_mailbox *box, store_name_fn *fn, void *ctx,
+			       struct store_error *err);
 
 #endif

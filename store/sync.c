@@ -81,6 +81,21 @@ int store_sync_add(struct store_sync *sc, const struct store_sync_item *item,
 		return -1;
 	}
 	sc->items[sc->n].it.loc = sc->items[sc->n].loc;
+	sc->items[sc->n].it.keywords = NULL;
+	if (item->keywords && *item->keywords) {
+		char *kw;
+
+		/* A list too long for the index is dropped, not cut (a cut
+		 * could leave half a keyword). */
+		if (strlen(item->keywords) <= STORE_KEYWORDS_MAX) {
+			if ((kw = strdup(item->keywords)) == NULL) {
+				free(sc->items[sc->n].loc);
+				store_error_set(err, STORE_ERR_TEMP, "Out of memory");
+				return -1;
+			}
+			sc->items[sc->n].it.keywords = kw;
+		}
+	}
 	sc->n++;
 	return 0;
 }
@@ -101,8 +116,10 @@ void store_sync_set_stamp(struct store_sync *sc, const void *stamp, size_t len)
 
 static void sync_free(struct store_sync *sc)
 {
-	for (size_t i = 0; i < sc->n; i++)
+	for (size_t i = 0; i < sc->n; i++) {
 		free(sc->items[i].loc);
+		free((char *)sc->items[i].it.keywords);
+	}
 	free(sc->items);
 }
 
@@ -456,7 +473,7 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 			goto fail;
 		}
 		item_fill_sizes(box, si, uid);
-		if (uid != si->it.uid_hint || si->it.recent) {
+		if (uid != si->it.uid_hint || si->it.recent || si->it.hint_external) {
 			struct store_error e2 = { 0 };
 
 			if (be->sync_assign && be->sync_assign(box, si->loc, uid, si->it.flags, &nl,
@@ -479,7 +496,7 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 		m.vsize = si->it.vsize;
 		m.physical = si->it.physical_size;
 		m.loc = nl ? nl : si->loc;
-		m.keywords = "";
+		m.keywords = si->it.keywords ? si->it.keywords : "";
 		rc = index_msg_put(u->index, txn, b, NULL, &m, err);
 		free(nl);
 		if (rc < 0)

@@ -3,7 +3,8 @@
  * (smtp/restrict-eval.c and the rules): the input gives the SMTP facts
  * (client address, client name, HELO, sender, recipient, separated by
  * newlines; the first byte picks stage and flags) and runs them through a
- * configuration that uses every rule, with a fake resolver that answers
+ * configuration that uses every rule (but check_policy_service, which would
+ * need a server), with a fake resolver that answers
  * from a hash of the name and a fake userdb. Checks that done runs exactly
  * once and that a reject is a 4xx/5xx line. Built by `make fuzz`; seeds
  * in tests/fuzz/corpus/fuzz_restrict_eval/.
@@ -78,10 +79,18 @@ static void setup(void)
 		"reject_rhsbl_client dbl.example, warn_if_reject reject_unauth_pipelining\n"
 		"smtpd_helo_restrictions = reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname, "
 		"reject_unknown_helo_hostname, reject_rhsbl_helo dbl.example, "
-		"check_helo_access inline:{ { h.example = REDIRECT r@example.com } }\n"
+		"check_helo_access inline:{ { h.example = REDIRECT r@example.com } }, "
+		"check_helo_a_access inline:{ 127.0.0.2=DUNNO }, check_client_mx_access "
+		"inline:{ x.example=REJECT }, check_reverse_client_hostname_ns_access "
+		"inline:{ x.example=OK }\n"
+		"rbl_reply_maps = inline:{ { zen.example = 450 $$rbl_what $${rbl_reason?{$$client}:{x}} } }\n"
 		"smtpd_sender_restrictions = reject_non_fqdn_sender, reject_unknown_sender_domain, "
 		"reject_sender_login_mismatch, reject_unlisted_sender, reject_rhsbl_sender dbl.example, "
-		"check_sender_access inline:{ { <> = DISCARD }, { s.example = defer_if_permit } }\n"
+		"check_sender_access inline:{ { <> = DISCARD }, { s.example = defer_if_permit } }, "
+		"check_sender_mx_access inline:{ x.example=REJECT }, check_sender_ns_access "
+		"inline:{ 127.0.0.2=DEFER }, check_recipient_a_access inline:{ ::1=REJECT }, "
+		"check_sasl_access inline:{ alice=c1 }\n"
+		"relay_recipient_maps = inline:{ r@relay.example=x }\n"
 		"smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, "
 		"check_recipient_access inline:{ example.com=OK }, reject_unauth_destination\n"
 		"smtpd_recipient_restrictions = reject_non_fqdn_recipient, reject_unknown_recipient_domain, "

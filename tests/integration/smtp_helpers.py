@@ -147,12 +147,13 @@ def wait_until(pred, what, timeout=None):
     raise AssertionError("timed out waiting for " + what)
 
 
-def module_instance(params=(), users=(), files=None):
+def module_instance(params=(), users=(), files=None, extra_conf=""):
     """A generator for module-scoped fixtures: one running instance shared
     by the tests of a file (start-up costs a second), checked on teardown
     like the function-scoped `instance` fixture. files: name -> text
     written into the instance directory first; "{dir}" in params is that
-    directory."""
+    directory. extra_conf: lines appended to postern.conf as they are
+    (restriction class definitions, which `config -e` refuses)."""
     import shutil
     import tempfile
     from harness import BAD_MARKERS, make_instance, reap_leftovers
@@ -163,6 +164,8 @@ def module_instance(params=(), users=(), files=None):
         with open(os.path.join(inst.dir, name), "w") as f:
             f.write(text)
         os.chmod(os.path.join(inst.dir, name), 0o644)
+    if extra_conf:
+        inst.append_conf(extra_conf.replace("{dir}", inst.dir))
     start_smtp(inst, [p.replace("{dir}", inst.dir) for p in params], users)
     yield inst
     problems = []

@@ -61,10 +61,10 @@ def test_init_config_lists_every_choice(instance):
                  "tls_cert_file = %s/tls/cert.pem" % d, "tls_key_file = %s/tls/key.pem" % d):
         assert line + "\n" in text, line
     assert re.search(r"^mail_owner = \S+$", text, re.M)
-    # Listeners of built roles (smtp) are enabled, the others are there
-    # commented out, at the chosen port base, saying why.
+    # Listeners of built roles (smtp, pop3) are enabled, the others are
+    # there commented out, at the chosen port base, saying why.
     for name, port in instance.ports.items():
-        prefix = "" if name in ("mx", "submission", "smtps") else "#"
+        prefix = "" if name in ("mx", "submission", "smtps", "pop3", "pop3s") else "#"
         assert re.search(r"^%s%s/listen = \S+ 127\.0\.0\.1:%d tls=" % (prefix, name, port), text, re.M), name
     assert "# (the imap role is not built yet)" in text
     assert "submission/smtpd_tls_security_level = encrypt\n" in text
@@ -102,11 +102,11 @@ def test_start_status_shows_master_roles_listeners(running):
 
 
 def test_status_without_listener_roles(tmp_root):
-    """An instance without enabled listeners (the SMTP ones commented out):
+    """An instance without enabled listeners (the SMTP and POP3 ones commented out):
     only the always-started auth role runs next to the master, and status
     lists exactly that instead of inventing rows."""
     inst = make_instance(tmp_root)
-    inst.write_conf(re.sub(r"^(mx|submission|smtps)/", r"#\1/", inst.read_conf(), flags=re.M))
+    inst.write_conf(re.sub(r"^(mx|submission|smtps|pop3|pop3s)/", r"#\1/", inst.read_conf(), flags=re.M))
     inst.start()
     try:
         r = inst.run("status")

@@ -53,6 +53,10 @@ static const struct rt_rr rt_zone[] = {
 	{ "aonly.example", DNS_A, DNS_FOUND, { "192.0.2.11" } },
 	{ "spam.example.dbl.example", DNS_A, DNS_FOUND, { "127.0.1.2" } },
 	{ "host.spam.example.dbl.example", DNS_A, DNS_FOUND, { "127.0.1.2" } },
+	/* check_*_{a,mx,ns}_access (test_restrict_more.c) */
+	{ "mx.good.example", DNS_A, DNS_FOUND, { "192.0.2.20" } },
+	{ "good.example", DNS_NS, DNS_FOUND, { "ns1.good.example", "ns2.good.example" } },
+	{ "ns2.good.example", DNS_AAAA, DNS_FOUND, { "2001:db8::53" } },
 	{ NULL, DNS_A, DNS_NOTFOUND, { NULL } },
 };
 static unsigned rt_dns_queries;

@@ -1,7 +1,7 @@
 /*
  * test_dns.c - lib/dns.c and lib/dns-client-name.c against a tiny UDP DNS
  * responder on 127.0.0.1 (a thread in this test; RFC 1035 4.1 messages):
- * A, AAAA, MX, TXT, PTR answers, NXDOMAIN, NODATA, SERVFAIL, a timeout,
+ * A, AAAA, MX, TXT, PTR, NS answers, NXDOMAIN, NODATA, SERVFAIL, a timeout,
  * the outstanding-query limit, cancellation and forward-confirmed
  * reverse DNS.
  */
@@ -59,6 +59,8 @@ static const struct rec zone[] = {
 	{ "a.test", 15, "mx1.a.test", 10 },
 	{ "a.test", 15, "mx2.a.test", 20 },
 	{ "a.test", 16, "v=spf1 |-all", 0 },       /* '|' splits character-strings */
+	{ "a.test", 2, "ns1.a.test", 0 },
+	{ "a.test", 2, "NS2.A.test", 0 },
 	{ "1.2.0.192.in-addr.arpa", 12, "host.test", 0 },
 	{ "host.test", 1, "192.0.2.1", 0 },
 	{ "2.2.0.192.in-addr.arpa", 12, "liar.test", 0 },
@@ -136,7 +138,7 @@ static void *server_main(void *arg)
 				rd[0] = 0;
 				rd[1] = (unsigned char)z->pref;
 				len = 2 + put_name(rd + 2, z->data);
-			} else if (type == 12) {
+			} else if (type == 12 || type == 2) {
 				len = put_name(rd, z->data);
 			} else if (type == 16) {
 				const char *s = z->data;
@@ -287,6 +289,15 @@ static void test_records(void **state)
 	lookup(d, base, "1.2.0.192.in-addr.arpa", DNS_PTR, &g);
 	assert_int_equal(g.status, DNS_FOUND);
 	assert_string_equal(g.rr[0], "host.test");
+	/* NS: names in lower case, without the final dot */
+	lookup(d, base, "a.test", DNS_NS, &g);
+	assert_int_equal(g.status, DNS_FOUND);
+	assert_int_equal(g.n, 2);
+	assert_string_equal(g.rr[0], "ns1.a.test");
+	assert_string_equal(g.rr[1], "ns2.a.test");
+	lookup(d, base, "host.test", DNS_NS, &g);
+	assert_int_equal(g.status, DNS_NOTFOUND);
+	assert_string_equal(dns_type_name(DNS_NS), "NS");
 	dns_free(&d);
 	assert_null(d);
 	event_base_free(base);

@@ -454,6 +454,7 @@ static void test_crash(void **state)
 	srand(12345);
 	for (int round = 0; round < CRASH_ROUNDS; round++) {
 		int first = next_id;
+		off_t round_start = mbt_size(done_log);
 		pid_t pid;
 
 		next_id += 1000;
@@ -477,7 +478,12 @@ static void test_crash(void **state)
 			}
 			_exit(0);
 		}
-		usleep((useconds_t)(20000 + rand() % 60000));
+		/* Kill at a random moment after the round's first reported
+		 * delivery: a fixed window proved nothing on a loaded machine
+		 * (no delivery finished inside it). */
+		for (int waited = 0; waited < 20000 && mbt_size(done_log) <= round_start; waited++)
+			usleep(1000);
+		usleep((useconds_t)(rand() % 60000));
 		kill(pid, SIGKILL);
 		assert_int_equal(waitpid(pid, &status, 0), pid);
 	}
@@ -513,7 +519,7 @@ static void test_crash(void **state)
 			if (seen[id] != 1)
 				fail_msg("id %d was reported delivered but is there %d times", id, seen[id]);
 		}
-		assert_true(reported > CRASH_ROUNDS);
+		assert_true(reported >= CRASH_ROUNDS);
 	}
 	free(log_text);
 	free(seen);
