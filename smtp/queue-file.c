@@ -416,10 +416,18 @@ int queue_file_commit(struct queue_file **qfp, const char **error_r)
 	struct queue_file *qf = *qfp;
 	struct dir_sync *to = qf->hold ? &qf->dir->hold : &qf->dir->active;
 	char digits[QF_SIZE_DIGITS + 1];
+	struct stat st;
 
 	snprintf(digits, sizeof(digits), "%0*zu", QF_SIZE_DIGITS, qf->written);
 	if (to->fd < 0) {
 		*error_r = strerror(qf->dir->hold_errno);
+		goto fail;
+	}
+	/* The directories are held open: if someone removed the queue (and
+	 * made a new one) since the role started, a 250 would queue the
+	 * message where nothing ever looks. Refuse it instead. */
+	if (fstat(to->fd, &st) == 0 && st.st_nlink == 0) {
+		*error_r = "the queue directory was removed after posternd started; restart it";
 		goto fail;
 	}
 	if (qf->size_offset >= qf->flushed) {

@@ -300,6 +300,35 @@ static void test_commit_never_replaces(void **state)
 	free(dir);
 }
 
+/* The queue removed and made again while the role holds the old
+ * directories open: the commit refuses (451) instead of a 250 for a file
+ * in a directory nobody reads. */
+static void test_removed_queue_refused(void **state)
+{
+	char *dir = make_queue_dir(true), id[QUEUE_ID_SIZE];
+	const char *err;
+	struct queue_dir *qd = queue_dir_open(dir, &err);
+	struct queue_file *qf;
+
+	(void)state;
+	assert_non_null(qd);
+	qf = queue_file_create_in(qd, id, &err);
+	assert_non_null(qf);
+	assert_int_equal(queue_file_envelope(qf, &env, &err), 0);
+	remove_tree(dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	for (const char *const *sub = (const char *const[]){ "incoming", "active", NULL }; *sub; sub++) {
+		char *p = must_asprintf("%s/%s", dir, *sub);
+		assert_int_equal(mkdir(p, 0700), 0);
+		free(p);
+	}
+	assert_int_equal(queue_file_commit(&qf, &err), -1);
+	assert_string_equal(err, "the queue directory was removed after posternd started; restart it");
+	queue_dir_free(&qd);
+	remove_tree(dir);
+	free(dir);
+}
+
 static void test_open_fails_with_reason(void **state)
 {
 	const char *err = NULL;
@@ -318,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_abort_in_dir),
 		cmocka_unit_test(test_big_message),
 		cmocka_unit_test(test_commit_never_replaces),
+		cmocka_unit_test(test_removed_queue_refused),
 		cmocka_unit_test(test_open_fails_with_reason),
 	};
 
