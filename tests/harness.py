@@ -65,6 +65,9 @@ def ports_free(base, address="127.0.0.1"):
         for port in STANDARD_PORTS.values():
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             socks.append(s)
+            # As posternd binds (SO_REUSEADDR): a port whose last
+            # connections linger in TIME_WAIT is free for it too.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((address, base + port))
         return True
     except OSError:
@@ -78,8 +81,8 @@ def ports_free(base, address="127.0.0.1"):
 # between the check here and posternd's bind, an outgoing connection of any
 # test client (curl, fetchmail, the auth client) may take a free ephemeral
 # port, which made a start fail with "Address already in use".
-_BASE_FIRST, _BASE_LAST = 11000, 31000
-_next_base = [_BASE_FIRST + (os.getpid() % 21) * 1000]
+_BASE_FIRST, _BASE_LAST = 2000, 31000
+_next_base = [_BASE_FIRST + (os.getpid() % 30) * 1000]
 
 
 def free_port_base():
@@ -102,6 +105,7 @@ def free_port(address="127.0.0.1"):
         port = _next_single[0]
         _next_single[0] = 31500 if port >= 32499 else port + 1
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((address, port))
             return port
