@@ -402,14 +402,19 @@ static int changed_cb(const struct store_msg *m, void *ctx)
 	uint32_t seq;
 	struct strbuf sb;
 
-	if (m->uid > c->known_max || own_change(sp(s), m->uid, m->modseq))
+	if (m->uid > c->known_max)
+		return 0;
+	/* A keyword the client has not seen: FLAGS (and PERMANENTFLAGS) before
+	 * any line using it (RFC 3501 7.2.6). Checked before the own-change
+	 * skip: this session's own STORE may be what added the keyword, and
+	 * the client must be told even though its FETCH is not echoed. */
+	if (m->keywords && *m->keywords && keywords_add(&sp(s)->keywords, m->keywords))
+		imap_sync_send_flags(s);
+	if (own_change(sp(s), m->uid, m->modseq))
 		return 0;
 	seq = imap_uid_to_seq(s, m->uid);
 	if (seq == 0)
 		return 0;
-	/* a keyword the client has not seen: FLAGS before the line using it */
-	if (m->keywords && *m->keywords && keywords_add(&sp(s)->keywords, m->keywords))
-		imap_sync_send_flags(s);
 	strbuf_init(&sb, 4096);
 	flags_text(&sb, m->flags, m->keywords, imap_has_recent(s, m->uid));
 	if (s->enabled & IMAP_ENABLED_CONDSTORE)

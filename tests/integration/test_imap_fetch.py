@@ -548,7 +548,7 @@ def test_store(corpus):
     assert len([r for r in untagged if b"FETCH" in r]) == 1, untagged
     assert fetches(c.ok("STORE 1 +FLAGS \\Seen"))[1] == b"FLAGS (\\Flagged \\Seen \\Recent $Work)"
     assert fetches(c.ok("STORE 1 -FLAGS ($work \\Flagged)"))[1] == b"FLAGS (\\Seen \\Recent)"
-    # (Junk is new too: that FETCH comes from the sync, with UID)
+    # (Junk is new too: FLAGS first, then STORE's own FETCH)
     got = fetches(c.ok("STORE 1 FLAGS (\\Answered \\Draft Junk)"))[1]
     assert re.sub(rb"^UID \d+ ", b"", got) == b"FLAGS (\\Answered \\Draft \\Recent Junk)", got
     assert fetches(c.ok("STORE 1 FLAGS ()"))[1] == b"FLAGS (\\Recent)"
