@@ -362,34 +362,6 @@ void imap_sync_send_flags(struct imap_session *s)
 
 /* ---- the report ---- */
 
-static void flags_text(struct strbuf *out, unsigned flags, const char *keywords, bool recent)
-{
-	static const struct { unsigned bit; const char *name; } names[] = {
-		{ STORE_FLAG_ANSWERED, "\\Answered" }, { STORE_FLAG_FLAGGED, "\\Flagged" },
-		{ STORE_FLAG_DELETED, "\\Deleted" }, { STORE_FLAG_SEEN, "\\Seen" },
-		{ STORE_FLAG_DRAFT, "\\Draft" },
-	};
-	size_t start = out->len;
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (flags & names[i].bit) {
-			if (out->len > start)
-				strbuf_putc(out, ' ');
-			strbuf_puts(out, names[i].name);
-		}
-	}
-	if (recent) {
-		if (out->len > start)
-			strbuf_putc(out, ' ');
-		strbuf_puts(out, "\\Recent");
-	}
-	if (keywords && *keywords) {
-		if (out->len > start)
-			strbuf_putc(out, ' ');
-		strbuf_puts(out, keywords);
-	}
-}
-
 struct changed_ctx {
 	struct imap_session *s;
 	uint32_t known_max;   /* UIDs above are new: reported by EXISTS, not FETCH */
@@ -416,7 +388,12 @@ static int changed_cb(const struct store_msg *m, void *ctx)
 	if (seq == 0)
 		return 0;
 	strbuf_init(&sb, 4096);
-	flags_text(&sb, m->flags, m->keywords, imap_has_recent(s, m->uid));
+	if (imap_flags_format(&sb, m->flags, m->keywords, imap_has_recent(s, m->uid)) < 0) {
+		strbuf_free(&sb);
+		log_warn("imap(%s): flags of UID %u do not fit a FETCH line; left out", s->user ? s->user : "?",
+			 m->uid);
+		return 0;
+	}
 	if (s->enabled & IMAP_ENABLED_CONDSTORE)
 		imap_send_untagged(s, "%u FETCH (UID %u FLAGS (%s) MODSEQ (%llu))", seq, m->uid,
 				   sb.data ? sb.data : "", (unsigned long long)m->modseq);
