@@ -70,3 +70,40 @@ def test_store_new_keyword_announced(imap_instance):
     assert "* 2 FETCH (UID 2 FLAGS (newkw))" in untagged, untagged
     a.close()
     b.close()
+
+
+# ---- CAPABILITY: what is advertised works --------------------------------
+
+def test_create_special_use_and_status_size_advertised(imap_instance):
+    user = fresh_user(imap_instance, "cap")
+    for i in range(3):
+        deliver(imap_instance, user, message("size %d" % i, body="x" * (100 * i) + "\r\n"))
+    r = Raw(imap_instance)
+    r.login(user, PASSWORD)
+    caps = r.cmd("c", "CAPABILITY")[0][0].split()
+    for cap in ("CREATE-SPECIAL-USE", "STATUS=SIZE", "SPECIAL-USE", "LIST-EXTENDED"):
+        assert cap in caps, caps
+
+    # RFC 6154 3: CREATE with a USE list; the attribute shows in LIST
+    assert r.cmd("c1", "CREATE Outbox (USE (\\Sent))")[1] == "c1 OK Create completed."
+    untagged, tagged = r.cmd("c2", 'LIST "" Outbox')
+    assert tagged.startswith("c2 OK"), tagged
+    assert untagged == ['* LIST (\\HasNoChildren \\Sent) "/" "Outbox"'], untagged
+    untagged, tagged = r.cmd("c3", 'LIST (SPECIAL-USE) "" "*"')
+    assert '* LIST (\\HasNoChildren \\Sent) "/" "Outbox"' in untagged, untagged
+    # an attribute the server does not know: NO [USEATTR], nothing created
+    untagged, tagged = r.cmd("c4", "CREATE Odd (USE (\\Bogus))")
+    assert tagged.startswith("c4 NO [USEATTR] "), tagged
+    assert r.cmd("c5", 'LIST "" Odd')[0] == []
+
+    # RFC 8438: SIZE is the sum of the messages' RFC822.SIZE
+    untagged, tagged = r.cmd("s1", "EXAMINE INBOX")
+    untagged, tagged = r.cmd("s2", "FETCH 1:* RFC822.SIZE")
+    sizes = [int(m.group(1)) for m in (re.search(r"RFC822\.SIZE (\d+)", x) for x in untagged) if m]
+    assert len(sizes) == 3, untagged
+    untagged, tagged = r.cmd("s3", "STATUS Outbox (SIZE MESSAGES)")
+    assert untagged == ['* STATUS "Outbox" (SIZE 0 MESSAGES 0)'], untagged
+    untagged, tagged = r.cmd("s4", "STATUS INBOX (MESSAGES SIZE)")
+    assert tagged.startswith("s4 OK"), tagged
+    assert untagged == ['* STATUS "INBOX" (MESSAGES 3 SIZE %d)' % sum(sizes)], untagged
+    r.close()
