@@ -25,9 +25,9 @@
  * \Recent: at SELECT the store hands the first read-write opener the
  * messages above the mailbox's recent floor (they are the top
  * status.recent UIDs); messages that arrive while the mailbox is selected
- * read-write become \Recent in this session. The store offers no way to
- * move the floor for those, so a session opening the mailbox later sees
- * them \Recent too (documented limitation).
+ * read-write are claimed with store_mailbox_claim_recent when EXISTS
+ * reports them, which moves the floor past them: they are \Recent in
+ * this session only, unless another session's SELECT took them first.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -501,10 +501,21 @@ void imap_sync_report(struct imap_session *s, bool allow_expunge)
 				sel->alloc = (uint32_t)want;
 			}
 		}
+		/* \Recent for mail that arrived while selected: claimed in the
+		 * store, so a session opening the mailbox later does not get it
+		 * too; UIDs another session's SELECT took first are not ours */
+		uint32_t recent_from = UINT32_MAX;
+		if (n_new > 0 && !sel->readonly &&
+		    store_mailbox_claim_recent(sel->box, cur.uids[first_new + n_new - 1], &recent_from,
+					       &err) < 0) {
+			log_warn("imap(%s): claiming \\Recent in %s failed: %s", s->user ? s->user : "?",
+				 sel->name, err.text);
+			recent_from = UINT32_MAX;
+		}
 		for (size_t i = 0; i < n_new; i++) {
 			uint32_t uid = cur.uids[first_new + i];
 			sel->uids[sel->count++] = uid;
-			if (!sel->readonly)
+			if (!sel->readonly && uid >= recent_from)
 				recent_add(sel, uid);
 		}
 		imap_send_untagged(s, "%u EXISTS", sel->count);

@@ -107,3 +107,47 @@ def test_create_special_use_and_status_size_advertised(imap_instance):
     assert tagged.startswith("s4 OK"), tagged
     assert untagged == ['* STATUS "INBOX" (MESSAGES 3 SIZE %d)' % sum(sizes)], untagged
     r.close()
+
+
+# ---- \Recent goes to one session (RFC 3501 2.3.2) --------------------------
+
+def test_recent_arriving_while_selected_is_one_sessions(imap_instance):
+    user = fresh_user(imap_instance, "rec")
+    deliver(imap_instance, user, message("before"))
+    a, untagged = session(imap_instance, user)
+    assert "* 1 RECENT" in untagged, untagged      # A took the first one at SELECT
+
+    deliver(imap_instance, user, message("while selected"))
+    untagged, tagged = a.cmd("n1", "NOOP")
+    assert untagged == ["* 2 EXISTS", "* 2 RECENT"], untagged
+    untagged, _ = a.cmd("f1", "FETCH 1:2 FLAGS")
+    assert untagged == ["* 1 FETCH (FLAGS (\\Recent))", "* 2 FETCH (FLAGS (\\Recent))"], untagged
+
+    # a session opening the mailbox later is not told again
+    b, untagged = session(imap_instance, user)
+    assert "* 0 RECENT" in untagged, untagged
+    untagged, _ = b.cmd("f2", "FETCH 1:2 FLAGS")
+    assert untagged == ["* 1 FETCH (FLAGS ())", "* 2 FETCH (FLAGS ())"], untagged
+    c = Raw(imap_instance)
+    c.login(user, PASSWORD)
+    assert c.cmd("st", "STATUS INBOX (RECENT)")[0] == ['* STATUS "INBOX" (RECENT 0)']
+
+    # mail arriving while both have it selected: the first to report it
+    # holds it, the other sees it without \Recent
+    deliver(imap_instance, user, message("both selected"))
+    untagged, _ = b.cmd("n2", "NOOP")
+    assert untagged == ["* 3 EXISTS", "* 1 RECENT"], untagged
+    untagged, _ = a.cmd("n3", "NOOP")
+    assert untagged == ["* 3 EXISTS", "* 2 RECENT"], untagged
+    assert b.cmd("f3", "FETCH 3 FLAGS")[0] == ["* 3 FETCH (FLAGS (\\Recent))"]
+    assert a.cmd("f4", "FETCH 3 FLAGS")[0] == ["* 3 FETCH (FLAGS ())"]
+    # EXAMINE never takes \Recent, nor does it get it for new mail
+    e = Raw(imap_instance)
+    e.login(user, PASSWORD)
+    assert e.cmd("x", "EXAMINE INBOX")[1].startswith("x OK [READ-ONLY]")
+    deliver(imap_instance, user, message("examined"))
+    assert e.cmd("n4", "NOOP")[0] == ["* 4 EXISTS", "* 0 RECENT"]
+    untagged, _ = a.cmd("n5", "NOOP")
+    assert untagged == ["* 4 EXISTS", "* 3 RECENT"], untagged
+    for r in (a, b, c, e):
+        r.close()
