@@ -26,7 +26,7 @@ from imap_helpers import (PASSWORD, USERS, Raw, add_user, deliver, fresh_user, i
                           set_maildir_flags, start_imap)
 
 CAPS = ("IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN "
-        "SPECIAL-USE LIST-EXTENDED UIDPLUS MOVE")
+        "SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED UIDPLUS MOVE STATUS=SIZE")
 PRE_LOGIN = CAPS + " STARTTLS AUTH=PLAIN AUTH=LOGIN AUTH=SCRAM-SHA-256"
 
 
