@@ -583,6 +583,37 @@ def test_store(corpus):
     c.close()
 
 
+def test_store_silent_over_many_messages(env):
+    # mutt's "UID STORE 4,6:9,33:99,326:400 +FLAGS.SILENT (Old)" and
+    # mbsync's flag pushes cover hundreds of messages: .SILENT must stay
+    # silent past the 256 own changes the sync remembers one by one (it
+    # used to echo a FETCH for every message beyond them)
+    n = 300
+    c = env.login(mailbox=None)
+    batch = b""
+    for i in range(n):
+        m = b"From: a@example.test\r\nSubject: many %d\r\n\r\nbody\r\n" % i
+        batch += b"a%d APPEND INBOX {%d+}\r\n" % (i, len(m)) + m + b"\r\n"
+    c.send(batch)
+    for i in range(n):
+        _, tagged = c.collect("a%d" % i)
+        assert tagged.startswith("OK"), tagged
+    c.ok('SELECT "INBOX"')
+    for text in ("UID STORE 1:* +FLAGS.SILENT (\\Seen)", "STORE 1:* -FLAGS.SILENT (\\Seen)",
+                 "STORE 1:* +FLAGS.SILENT (Kwmany)", "UID STORE 1:* FLAGS.SILENT (\\Flagged)"):
+        untagged = c.ok(text)
+        f = fetches(untagged)
+        if "Kwmany" in text:
+            # a new keyword: FLAGS, then the sync's FETCH of the first
+            # message that carries it (cmd-store.c), and no other
+            assert untagged[0].startswith(b"* FLAGS (") and list(f) == [1], untagged[:3]
+        else:
+            assert f == {}, (text, len(f), untagged[:3])
+    f = fetches(c.ok("FETCH 1:* FLAGS"))
+    assert len(f) == n and set(f.values()) == {b"FLAGS (\\Flagged \\Recent)"}, set(f.values())
+    c.close()
+
+
 # ---- COPY / MOVE ---------------------------------------------------------
 
 def test_copy(corpus):
