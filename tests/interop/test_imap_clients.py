@@ -17,7 +17,8 @@ issue 9's interop proof.
                       ;PARTIAL=), EXAMINE (-X), SEARCH (?query), upload
                       (-T = APPEND); STARTTLS with --ssl-reqd
   fetchmail           protocol IMAP over implicit TLS: keep (messages intact,
-                      \\Seen set after) and nokeep (deleted + expunged)
+                      \\Seen set after) and nokeep (deleted + expunged);
+                      `idle` (RFC 2177): a delivery reaches it within seconds
 
 Server state is read back through imaplib (UID FETCH BODY.PEEK[]), so
 every comparison is against the bytes the server hands out; those are the
@@ -584,6 +585,9 @@ def test_curl_imaps(imap_instance, workdir):
 
 # --- fetchmail ---------------------------------------------------------------
 
+# As root, fetchmail's lock is /var/run/fetchmail.pid: another fetchmail on
+# the machine (another test, another worktree) would make ours give up, so
+# every run names its own --pidfile.
 def fetchmail(inst, workdir, user, keep):
     out = os.path.join(workdir, "fetched-%s" % ("keep" if keep else "nokeep"))
     os.makedirs(out)
@@ -603,6 +607,7 @@ def fetchmail(inst, workdir, user, keep):
                 % (inst.ports["imaps"], user, PASSWORD, "keep" if keep else "no keep", saver, out))
     os.chmod(rc, 0o600)
     r = run(["fetchmail", "-f", rc, "--idfile", os.path.join(workdir, "fetchids"),
+             "--pidfile", os.path.join(workdir, "fetchmail.pid"),
              "--nosyslog", "--invisible", "-v"], workdir)
     assert r.returncode == 0, log_of(r)
     got = []
@@ -638,3 +643,76 @@ def test_fetchmail_imap_keep_and_nokeep(imap_instance, workdir):
         assert os.listdir(os.path.join(root, "cur")) + os.listdir(os.path.join(root, "new")) == []
     finally:
         srv.close()
+
+
+@pytest.mark.skipif(shutil.which("fetchmail") is None, reason="fetchmail is not installed")
+def test_fetchmail_imap_idle_wakes_on_delivery(imap_instance, workdir):
+    """fetchmail's `idle` option (RFC 2177): after the first poll it waits
+    in IDLE; a delivery must reach its MDA within seconds, not at the next
+    poll (-d 300)."""
+    inst = imap_instance
+    user = fresh_user(inst, "fmi")
+    deliver(inst, user, msg("before idle", "already here\r\n"))
+    out = os.path.join(workdir, "fetched")
+    os.makedirs(out)
+    saver = os.path.join(workdir, "save.py")
+    with open(saver, "w") as f:
+        f.write("import sys, os\n"
+                "d = sys.argv[1]\n"
+                "n = len(os.listdir(d))\n"
+                "open(os.path.join(d, '.tmp%03d' % n), 'wb').write(sys.stdin.buffer.read())\n"
+                "os.rename(os.path.join(d, '.tmp%03d' % n), os.path.join(d, '%03d' % n))\n")
+    rc = os.path.join(workdir, "fetchmailrc")
+    with open(rc, "w") as f:
+        f.write('set no bouncemail\n'
+                'poll 127.0.0.1 with protocol IMAP port %d and options no dns\n'
+                '  user "%s" there with password "%s" is root here\n'
+                '  ssl no sslcertck keep idle no rewrite\n'
+                '  mda "/usr/bin/python3 %s %s"\n' % (inst.ports["imaps"], user, PASSWORD, saver, out))
+    os.chmod(rc, 0o600)
+    log = os.path.join(workdir, "fetchmail.log")
+    with open(log, "wb") as logf:
+        p = subprocess.Popen(["fetchmail", "-f", rc, "--nosyslog", "--invisible", "-v", "--nodetach",
+                              "-d", "300", "--pidfile", os.path.join(workdir, "fetchmail.pid")],
+                             stdout=logf, stderr=logf, cwd=workdir,
+                             env=dict(os.environ, HOME=workdir), start_new_session=True)
+
+    def fetched(n, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            names = sorted(x for x in os.listdir(out) if not x.startswith("."))
+            if len(names) >= n:
+                return names
+            time.sleep(0.05)
+        return sorted(x for x in os.listdir(out) if not x.startswith("."))
+
+    def text():
+        with open(log, "rb") as f:
+            return f.read().decode(errors="replace")[-6000:]
+
+    try:
+        assert len(fetched(1, 30)) == 1, text()
+        deadline = time.time() + 30
+        while "+ idling" not in text() and time.time() < deadline:
+            time.sleep(0.05)
+        assert "+ idling" in text(), text()
+        t0 = time.time()
+        deliver(inst, user, msg("during idle", "wake up\r\n"))
+        names = fetched(2, 10)
+        took = time.time() - t0
+        assert len(names) == 2, text()
+        assert took < 5, "IDLE took %.1f s\n%s" % (took, text())
+        with open(os.path.join(out, names[1]), "rb") as f:
+            got = f.read()
+        srv = Server(inst, user)
+        try:
+            assert got == lf(srv.by_subject()["during idle"][2]), text()
+        finally:
+            srv.close()
+    finally:
+        p.terminate()
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
