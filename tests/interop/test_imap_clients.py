@@ -8,7 +8,9 @@ issue 9's interop proof.
                       new (nested) folder, pull server-side changes, a local
                       deletion expunged on the server (Expunge Both), and a
                       last round that changes nothing on either side; a
-                      STARTTLS sync too
+                      STARTTLS sync; five syncs while another client flags,
+                      expunges and appends (each must succeed), then both
+                      sides agree
   mutt                reads (copies a folder to a local mbox through a pty:
                       mutt is a curses program), writes (deletes, flags,
                       syncs) and, in real batch mode (-s, stdin not a tty),
@@ -357,6 +359,72 @@ def test_mbsync_starttls(imap_instance, workdir):
         assert without_tuid(near["over starttls"][2]) == lf(srv.by_subject()["over starttls"][2])
     finally:
         srv.close()
+
+
+@pytest.mark.skipif(shutil.which("mbsync") is None, reason="isync (mbsync) is not installed")
+def test_mbsync_while_another_client_expunges(imap_instance, workdir):
+    """mbsync runs while another session flags, expunges and appends: every
+    run must succeed (a UID expunged under it is not an error, RFC 3501
+    6.4.8), and a last quiet run leaves both sides with the same messages
+    and flags."""
+    import random
+    import threading
+    inst = imap_instance
+    user = fresh_user(inst, "mbc")
+    for i in range(60):
+        deliver(inst, user, msg("c%02d" % i, "churn %d\r\n" % i))
+    rc, local = mbsync_rc(inst, workdir, user)
+    mbsync(rc, workdir, "sync:INBOX")
+    stop = threading.Event()
+    errors = []
+
+    def churn():
+        rnd = random.Random(9)
+        other = Server(inst, user)
+        try:
+            other.c.select("INBOX")
+            n = 0
+            while not stop.is_set():
+                typ, data = other.c.search(None, "ALL")
+                ids = data[0].split()
+                if len(ids) < 10:
+                    other.c.append("INBOX", None, None, msg("late%d" % n, "x\r\n"))
+                    n += 1
+                    continue
+                seq = rnd.choice(ids).decode()
+                other.c.store(seq, rnd.choice(["+FLAGS", "-FLAGS"]),
+                              rnd.choice(["(\\Seen)", "(\\Flagged)", "(\\Answered)"]))
+                if rnd.random() < 0.3:
+                    other.c.store(seq, "+FLAGS.SILENT", "(\\Deleted)")
+                    other.c.expunge()
+                if rnd.random() < 0.2:
+                    other.c.append("INBOX", None, None, msg("late%d" % n, "x\r\n"))
+                    n += 1
+        except Exception as e:  # reported by the test, not lost in the thread
+            errors.append(repr(e))
+        finally:
+            other.close()
+
+    t = threading.Thread(target=churn)
+    t.start()
+    try:
+        for _ in range(5):
+            r = run(["mbsync", "-V", "-c", rc, "sync:INBOX"], workdir)
+            assert r.returncode == 0, "mbsync failed under concurrent changes" + log_of(r)
+    finally:
+        stop.set()
+        t.join(60)
+    assert not errors, errors
+    r = mbsync(rc, workdir, "sync:INBOX")
+    srv = Server(inst, user)
+    try:
+        far = srv.by_subject()
+    finally:
+        srv.close()
+    near = local_folder(local, "INBOX")
+    assert sorted(near) == sorted(far), log_of(r)
+    for subj, (uid, flags, data) in far.items():
+        assert near[subj][1] == flags - {"\\Deleted"}, (subj, near[subj][1], flags, log_of(r))
 
 
 # --- mutt ------------------------------------------------------------------
