@@ -8,7 +8,8 @@
  * mailbox (EXAMINE) gets NO; \Recent in the list gets BAD (2.3.2: only
  * the server sets it). Messages another session expunged meanwhile are
  * left out and the reply is NO [EXPUNGEISSUED] after the others were
- * changed (RFC 2180 4.2.1, RFC 5530).
+ * changed (RFC 2180 4.2.1, RFC 5530); for UID STORE such a UID no longer
+ * exists and is ignored (RFC 3501 6.4.8): OK, after the EXPUNGE.
  *
  * Each message is one synchronous index commit, so a STORE over many
  * messages runs in time slices (imap-timeslice.c) and yields the worker
@@ -209,7 +210,7 @@ static enum imap_cmd_result store_resume(struct imap_cmd *cmd)
 	expunged = c->expunged;
 	store_ctx_free(&c);
 	cmd->ctx = NULL;
-	if (expunged)
+	if (expunged && !cmd->uid)
 		return imap_cmd_no(cmd, "EXPUNGEISSUED", "Some of the messages no longer exist");
 	return imap_cmd_ok(cmd, NULL, "%sSTORE completed", cmd->uid ? "UID " : "");
 }
