@@ -94,42 +94,27 @@ static void where(const struct config *v, const char *name, char *buf, size_t si
 		snprintf(buf, size, "%s", config_path(v) ? config_path(v) : "postern.conf");
 }
 
-static int settings_load(struct pop3_listener *l)
+/* The values the registry cannot check: 0, or -1 with *error_r (new
+ * memory) naming the file and line. Shared by the role's start and by
+ * pop3_role_check_config, so posternd refuses them before starting. */
+static int settings_check(const struct config *v, char **error_r)
 {
-	const struct config *v = l->view;
-	struct pop3_settings *set = &l->set;
+	const char *uidl = config_str(v, "pop3_uidl_format");
+	const char *expire = config_str(v, "pop3_expire");
 	const char *err;
 	char at[512];
-	char *serr = NULL;
 
-	set->hostname = config_str(v, "myhostname");
-	set->timeout = (int)config_time(v, "pop3_client_idle_timeout");
-	set->allow_plaintext = config_bool(v, "pop3_allow_plaintext_auth");
-	set->lock_session = config_bool(v, "pop3_lock_session");
-	set->login_delay = config_time(v, "pop3_login_delay");
-	set->expire = config_str(v, "pop3_expire");
-	set->uidl_format = config_str(v, "pop3_uidl_format");
-	set->auth_socket = config_str(v, "auth_socket_path");
-	set->userdb_socket = config_str(v, "auth_userdb_socket_path");
-	if (pop3_uidl_check(set->uidl_format, &err) < 0) {
+	if (pop3_uidl_check(uidl, &err) < 0) {
 		where(v, "pop3_uidl_format", at, sizeof(at));
-		log_error("%s: pop3_uidl_format: %s", at, err);
+		*error_r = must_asprintf("%s: pop3_uidl_format: %s", at, err);
 		return -1;
 	}
-	set->uidl_names = pop3_uidl_uses_name(set->uidl_format);
-	if (set->allow_plaintext && config_bool(v, "disable_plaintext_auth")) {
-		/* The auth role checks the same thing by local port and would
-		 * still refuse PLAIN/LOGIN: say so now, not at the first login. */
-		where(v, "pop3_allow_plaintext_auth", at, sizeof(at));
-		log_warn("%s: pop3_allow_plaintext_auth = yes, but disable_plaintext_auth = yes makes the auth role refuse plaintext logins on %s anyway; also set %s/disable_plaintext_auth = no",
-			 at, l->cl->name, l->cl->name);
-	}
-	if (strcmp(set->expire, "NEVER") != 0) {
+	if (strcmp(expire, "NEVER") != 0) {
 		uint32_t days;
-		if (pop3_msgnum_parse(set->expire, strlen(set->expire), &days) < 0 || days > 36500) {
+		if (pop3_msgnum_parse(expire, strlen(expire), &days) < 0 || days > 36500) {
 			where(v, "pop3_expire", at, sizeof(at));
-			log_error("%s: pop3_expire: \"%s\" is neither NEVER nor a number of days; write pop3_expire = NEVER or e.g. 30",
-				  at, set->expire);
+			*error_r = must_asprintf("%s: pop3_expire: \"%s\" is neither NEVER nor a number of days; write pop3_expire = NEVER or e.g. 30",
+						 at, expire);
 			return -1;
 		}
 	}
@@ -139,9 +124,52 @@ static int settings_load(struct pop3_listener *l)
 		 * hashes only, so it cannot be checked. Refuse loudly rather
 		 * than announce something that always fails. */
 		where(v, "pop3_enable_apop", at, sizeof(at));
-		log_error("%s: pop3_enable_apop: APOP needs plaintext-equivalent passwords and Postern stores argon2id hashes; set pop3_enable_apop = no (clients use USER/PASS or AUTH over TLS)",
-			  at);
+		*error_r = must_asprintf("%s: pop3_enable_apop: APOP needs plaintext-equivalent passwords and Postern stores argon2id hashes; set pop3_enable_apop = no (clients use USER/PASS or AUTH over TLS)",
+					 at);
 		return -1;
+	}
+	return 0;
+}
+
+int pop3_role_check_config(const struct config *cfg, char **error_r)
+{
+	for (size_t i = 0; i < config_listener_count(cfg); i++) {
+		const struct config_listener *l = config_listener_at(cfg, i);
+
+		if (strcmp(l->protocol, "pop3") == 0 && settings_check(l->view, error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int settings_load(struct pop3_listener *l)
+{
+	const struct config *v = l->view;
+	struct pop3_settings *set = &l->set;
+	char at[512];
+	char *serr = NULL;
+
+	if (settings_check(v, &serr) < 0) {
+		log_error("%s", serr);
+		free(serr);
+		return -1;
+	}
+	set->hostname = config_str(v, "myhostname");
+	set->timeout = (int)config_time(v, "pop3_client_idle_timeout");
+	set->allow_plaintext = config_bool(v, "pop3_allow_plaintext_auth");
+	set->lock_session = config_bool(v, "pop3_lock_session");
+	set->login_delay = config_time(v, "pop3_login_delay");
+	set->expire = config_str(v, "pop3_expire");
+	set->uidl_format = config_str(v, "pop3_uidl_format");
+	set->auth_socket = config_str(v, "auth_socket_path");
+	set->userdb_socket = config_str(v, "auth_userdb_socket_path");
+	set->uidl_names = pop3_uidl_uses_name(set->uidl_format);
+	if (set->allow_plaintext && config_bool(v, "disable_plaintext_auth")) {
+		/* The auth role checks the same thing by local port and would
+		 * still refuse PLAIN/LOGIN: say so now, not at the first login. */
+		where(v, "pop3_allow_plaintext_auth", at, sizeof(at));
+		log_warn("%s: pop3_allow_plaintext_auth = yes, but disable_plaintext_auth = yes makes the auth role refuse plaintext logins on %s anyway; also set %s/disable_plaintext_auth = no",
+			 at, l->cl->name, l->cl->name);
 	}
 	auth_link_mechs(v, set->mechs, sizeof(set->mechs));
 	if (store_settings_from_config(&l->store_set, v, &serr) < 0) {

@@ -232,3 +232,37 @@ out:
 	event_base_free(role.base);
 	return status;
 }
+
+/* One view (a listener's, or the global one when no smtp listener is
+ * configured): the restriction lists and the content checks. */
+static int check_view(const struct config *view, const char *listener, char **error_r)
+{
+	struct restrictions *r;
+	struct content_checks *cc;
+	char *err = NULL;
+
+	r = restrictions_new(view, NULL, &err);
+	if (r == NULL)
+		goto fail;
+	restrictions_free(&r);
+	cc = content_checks_new(view, &err);
+	if (cc == NULL)
+		goto fail;
+	content_checks_free(&cc);
+	return 0;
+fail:
+	*error_r = listener ? must_asprintf("listener %s: %s", listener, err) : must_asprintf("%s", err);
+	free(err);
+	return -1;
+}
+
+int smtp_role_check_config(const struct config *cfg, char **error_r)
+{
+	for (size_t i = 0; i < config_listener_count(cfg); i++) {
+		const struct config_listener *l = config_listener_at(cfg, i);
+
+		if (strcmp(l->protocol, "smtp") == 0 && check_view(l->view, l->name, error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
