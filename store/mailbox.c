@@ -199,7 +199,7 @@ struct foreach_ctx {
 	void *ctx;
 };
 
-static void to_store_msg(const struct index_msg *m, struct store_msg *out)
+void store_msg_from_index(const struct index_msg *m, struct store_msg *out)
 {
 	out->uid = m->uid;
 	out->flags = m->flags & STORE_FLAGS_STORED;
@@ -219,7 +219,7 @@ static int foreach_cb(const struct index_msg *m, void *ctx)
 
 	if (m->modseq <= fc->since)
 		return 0;
-	to_store_msg(m, &sm);
+	store_msg_from_index(m, &sm);
 	return fc->fn(&sm, fc->ctx);
 }
 
@@ -251,7 +251,7 @@ int store_msg_get(struct store_mailbox *box, uint32_t uid, store_msg_fn *fn, voi
 		return -1;
 	rc = index_msg_get(box->user->index, txn, box->box_id, uid, &m, err);
 	if (rc > 0) {
-		to_store_msg(&m, &sm);
+		store_msg_from_index(&m, &sm);
 		fn(&sm, ctx);
 	}
 	index_abort(txn);

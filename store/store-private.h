@@ -82,6 +82,10 @@ struct index_msg {
 	const char *bodystructure; /* NULL: not cached */
 };
 
+/* store_msg_from_index - the public view of a record (strings borrowed
+ * from m). (mailbox.c) */
+void store_msg_from_index(const struct index_msg *m, struct store_msg *out);
+
 int index_open(const char *dir, bool create, struct store_index **idx_r, struct store_error *err);
 void index_close(struct store_index **idx);
 /* index_shared - whether another store_user of this process has it open. */
