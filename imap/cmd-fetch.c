@@ -19,7 +19,10 @@
  * Cache: ENVELOPE and BODYSTRUCTURE come from the index (struct
  * store_msg) when cached; otherwise they are computed from the message
  * (mime_envelope, mime_bodystructure(extended=true): exactly the text the
- * store caches at delivery) and written back with store_msg_set_cache.
+ * store caches at delivery) and written back with store_msgs_set_cache,
+ * up to FETCH_FILL_BATCH messages per index commit (flushed before the
+ * handler yields and at the end, so a cancelled FETCH loses only the
+ * batch in hand).
  * BODY (non-extended) is always computed: it needs the parsed message
  * anyway and is rare (FULL macro).
  *
@@ -48,6 +51,9 @@
 #include "imap/imap-timeslice.h"
 #include "log.h"
 
+/* Cache fills kept before one index commit writes them. */
+#define FETCH_FILL_BATCH 64
+
 struct fetch_ctx {
 	struct imap_fetch_query q;
 	uint32_t *uids;
@@ -62,6 +68,10 @@ struct fetch_ctx {
 	struct mime_message *mime;
 	struct imap_timeslice slice;
 	bool header_only;           /* parse just the header (imap_fetch_header_only) */
+	/* cache texts computed for messages already sent, written in one
+	 * index transaction per slice (fills_flush), not one per message */
+	struct store_cache_fill fills[FETCH_FILL_BATCH];
+	size_t n_fills;
 };
 
 struct msg_copy {
@@ -98,12 +108,31 @@ static void msg_release(struct fetch_ctx *c)
 	x_free(&c->bodystructure);
 }
 
+/* Write the collected cache texts (best effort: the store logs a failure
+ * itself, and the next FETCH computes them again). */
+static void fills_flush(struct imap_session *s, struct fetch_ctx *c)
+{
+	struct store_error err;
+
+	if (c->n_fills > 0 && s->sel != NULL)
+		(void)store_msgs_set_cache(s->sel->box, c->fills, c->n_fills, &err);
+	for (size_t i = 0; i < c->n_fills; i++) {
+		free((char *)c->fills[i].envelope);
+		free((char *)c->fills[i].bodystructure);
+	}
+	c->n_fills = 0;
+}
+
 static void fetch_ctx_free(struct fetch_ctx **cp)
 {
 	struct fetch_ctx *c = *cp;
 
 	if (c == NULL)
 		return;
+	for (size_t i = 0; i < c->n_fills; i++) {
+		free((char *)c->fills[i].envelope);
+		free((char *)c->fills[i].bodystructure);
+	}
 	msg_release(c);
 	imap_timeslice_free(&c->slice);
 	imap_fetch_query_free(&c->q);
@@ -307,11 +336,16 @@ static void fetch_done_one(struct imap_cmd *cmd, struct fetch_ctx *c)
 	struct imap_session *s = cmd->sess;
 
 	if (c->r.new_envelope != NULL || c->r.new_bodystructure != NULL) {
-		struct store_error err;
+		struct store_cache_fill *f = &c->fills[c->n_fills++];
 
-		/* best effort: the store logs a failure itself */
-		(void)store_msg_set_cache(s->sel->box, c->m.uid, c->r.new_envelope,
-					  c->r.new_bodystructure, &err);
+		/* the texts change owner: freed by fills_flush */
+		f->uid = c->m.uid;
+		f->envelope = c->r.new_envelope;
+		f->bodystructure = c->r.new_bodystructure;
+		c->r.new_envelope = NULL;
+		c->r.new_bodystructure = NULL;
+		if (c->n_fills == FETCH_FILL_BATCH)
+			fills_flush(s, c);
 	}
 	s->fetched++;
 	msg_release(c);
@@ -340,10 +374,15 @@ static enum imap_cmd_result fetch_resume(struct imap_cmd *cmd)
 		if (!c->active) {
 			if (c->i >= c->n)
 				break;
-			if (out_full(s))
+			if (out_full(s)) {
+				fills_flush(s, c);
 				return IMAP_CMD_PENDING; /* resumed when the output drained */
-			if (imap_timeslice_over(&c->slice) && imap_timeslice_yield(&c->slice, cmd) == 0)
-				return IMAP_CMD_PENDING;
+			}
+			if (imap_timeslice_over(&c->slice)) {
+				fills_flush(s, c);
+				if (imap_timeslice_yield(&c->slice, cmd) == 0)
+					return IMAP_CMD_PENDING;
+			}
 			memset(&err, 0, sizeof(err));
 			rc = fetch_prepare(cmd, c, &err);
 			if (rc < 0) {
@@ -379,6 +418,7 @@ static enum imap_cmd_result fetch_resume(struct imap_cmd *cmd)
 	}
 	bool expunged = c->expunged;
 
+	fills_flush(s, c);
 	fetch_ctx_free(&c);
 	cmd->ctx = NULL;
 	if (expunged)
