@@ -51,6 +51,16 @@
 #include "imap/imap-timeslice.h"
 #include "log.h"
 
+struct msg_copy {
+	struct store_msg m;
+	char *keywords, *envelope, *bodystructure;
+	bool oom;
+};
+
+/* Records read in one store transaction (store_msgs_get) ahead of
+ * rendering: one read transaction per 64 messages instead of one each. */
+#define FETCH_PREFETCH 64
+
 /* Cache fills kept before one index commit writes them. */
 #define FETCH_FILL_BATCH 64
 
@@ -72,12 +82,11 @@ struct fetch_ctx {
 	 * index transaction per slice (fills_flush), not one per message */
 	struct store_cache_fill fills[FETCH_FILL_BATCH];
 	size_t n_fills;
-};
-
-struct msg_copy {
-	struct store_msg m;
-	char *keywords, *envelope, *bodystructure;
-	bool oom;
+	/* uids[pre_start .. pre_start + pre_n) as read by prefetch();
+	 * pre_found[k] false: not in the index (expunged) */
+	struct msg_copy pre[FETCH_PREFETCH];
+	bool pre_found[FETCH_PREFETCH];
+	size_t pre_start, pre_n, pre_cursor;
 };
 
 static int msg_copy_cb(const struct store_msg *msg, void *ctx)
@@ -123,12 +132,24 @@ static void fills_flush(struct imap_session *s, struct fetch_ctx *c)
 	c->n_fills = 0;
 }
 
+static void prefetch_clear(struct fetch_ctx *c)
+{
+	for (size_t k = 0; k < c->pre_n; k++) {
+		free(c->pre[k].keywords);
+		free(c->pre[k].envelope);
+		free(c->pre[k].bodystructure);
+	}
+	memset(c->pre, 0, sizeof(c->pre));
+	c->pre_n = 0;
+}
+
 static void fetch_ctx_free(struct fetch_ctx **cp)
 {
 	struct fetch_ctx *c = *cp;
 
 	if (c == NULL)
 		return;
+	prefetch_clear(c);
 	for (size_t i = 0; i < c->n_fills; i++) {
 		free((char *)c->fills[i].envelope);
 		free((char *)c->fills[i].bodystructure);
@@ -228,6 +249,48 @@ fail:
 	return -1;
 }
 
+/* prefetch_cb - one record of store_msgs_get: the UIDs come back in the
+ * order asked, missing ones skipped, so a cursor finds the slot. */
+static int prefetch_cb(const struct store_msg *msg, void *ctx)
+{
+	struct fetch_ctx *c = ctx;
+
+	while (c->pre_cursor < c->pre_n && c->uids[c->pre_start + c->pre_cursor] != msg->uid)
+		c->pre_cursor++;
+	if (c->pre_cursor == c->pre_n)
+		return 0;
+	msg_copy_cb(msg, &c->pre[c->pre_cursor]);
+	c->pre_found[c->pre_cursor++] = true;
+	return 0;
+}
+
+/*
+ * The record of uids[c->i] (copies owned by *mc, which the caller frees):
+ * from the records read ahead, reading the next FETCH_PREFETCH when c->i
+ * is past them. 1 found, 0 not in the index, -1 with err.
+ */
+static int record_get(struct fetch_ctx *c, struct store_mailbox *box, struct msg_copy *mc,
+		      struct store_error *err)
+{
+	size_t k;
+
+	if (c->i < c->pre_start || c->i >= c->pre_start + c->pre_n) {
+		prefetch_clear(c);
+		memset(c->pre_found, 0, sizeof(c->pre_found));
+		c->pre_start = c->i;
+		c->pre_n = c->n - c->i < FETCH_PREFETCH ? c->n - c->i : FETCH_PREFETCH;
+		c->pre_cursor = 0;
+		if (store_msgs_get(box, c->uids + c->i, c->pre_n, prefetch_cb, c, err) < 0) {
+			prefetch_clear(c);
+			return -1;
+		}
+	}
+	k = c->i - c->pre_start;
+	*mc = c->pre[k];
+	memset(&c->pre[k], 0, sizeof(c->pre[k])); /* the copies change owner */
+	return c->pre_found[k] ? 1 : 0;
+}
+
 /*
  * Set up c->m and c->r for uids[c->i]. 1 ready, 0 skip it (vanished),
  * -1 with err for the tagged NO.
@@ -245,7 +308,7 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_ctx *c, struct store
 	c->m.seq = imap_uid_to_seq(s, uid);
 	if (c->m.seq == 0)
 		return 0;
-	rc = store_msg_get(box, uid, msg_copy_cb, &mc, err);
+	rc = record_get(c, box, &mc, err);
 	c->keywords = mc.keywords;
 	c->envelope = mc.envelope;
 	c->bodystructure = mc.bodystructure;

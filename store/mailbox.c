@@ -257,3 +257,30 @@ int store_msg_get(struct store_mailbox *box, uint32_t uid, store_msg_fn *fn, voi
 	index_abort(txn);
 	return rc;
 }
+
+int store_msgs_get(struct store_mailbox *box, const uint32_t *uids, size_t n, store_msg_fn *fn,
+		   void *ctx, struct store_error *err)
+{
+	struct index_msg m;
+	struct store_msg sm;
+	MDB_txn *txn;
+	int rc = 0, found = 0;
+
+	memset(err, 0, sizeof(*err));
+	if (n == 0)
+		return 0;
+	/* one transaction (and one pair of lock calls) for the lot: per
+	 * message they were most of a FETCH 1:* (FLAGS) */
+	if (index_begin(box->user->index, false, &txn, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n && rc >= 0; i++) {
+		rc = index_msg_get(box->user->index, txn, box->box_id, uids[i], &m, err);
+		if (rc > 0) {
+			store_msg_from_index(&m, &sm);
+			fn(&sm, ctx);
+			found++;
+		}
+	}
+	index_abort(txn);
+	return rc < 0 ? -1 : found;
+}

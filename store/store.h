@@ -283,6 +283,13 @@ int store_mailbox_foreach(struct store_mailbox *box, uint64_t since_modseq, stor
 int store_msg_get(struct store_mailbox *box, uint32_t uid, store_msg_fn *fn, void *ctx,
 		  struct store_error *err);
 
+/* store_msgs_get - (added: FETCH reads a slice of records at once)
+ * store_msg_get for n UIDs in one read transaction: fn is called for each
+ * UID found, in the order of uids (missing ones are skipped). The number
+ * found, or -1 with err. */
+int store_msgs_get(struct store_mailbox *box, const uint32_t *uids, size_t n, store_msg_fn *fn,
+		   void *ctx, struct store_error *err);
+
 /*
  * store_msg_open - the message's bytes for streaming (no copy): *fd_r is a
  * new descriptor the caller closes, the message is *size_r bytes from
