@@ -90,7 +90,8 @@ static int take_recent(struct store_mailbox *box, struct store_error *err)
 		index_abort(txn);
 		return -1;
 	}
-	return index_commit(txn, err);
+	/* losing the floor to a power cut only makes messages \Recent again */
+	return index_commit_light(txn, err);
 }
 
 struct store_mailbox *store_mailbox_open(struct store_user *u, const char *name, unsigned flags,

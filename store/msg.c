@@ -69,7 +69,9 @@ static void status_after_write(struct store_mailbox *box, const struct index_box
 	box->status.first_unseen_uid = fu;
 }
 
-static int wend(struct store_mailbox *box, MDB_txn *txn, struct index_box *b,
+/* light: a flag change, which may use the cheaper commit (README.md
+ * "Index durability"); expunges commit fully. */
+static int wend(struct store_mailbox *box, MDB_txn *txn, struct index_box *b, bool light,
 		struct store_error *err)
 {
 	int rc = index_box_put(box->user->index, txn, store_box_key(box->name), b, err);
@@ -78,7 +80,7 @@ static int wend(struct store_mailbox *box, MDB_txn *txn, struct index_box *b,
 		wabort(box, txn);
 		return -1;
 	}
-	rc = index_commit(txn, err);
+	rc = light ? index_commit_light(txn, err) : index_commit(txn, err);
 	if (box->user->backend->unlock)
 		box->user->backend->unlock(box);
 	if (rc == 0)
@@ -320,7 +322,7 @@ int store_msg_set_flags(struct store_mailbox *box, uint32_t uid, enum store_flag
 		wabort(box, txn);
 		return rc;
 	}
-	return wend(box, txn, &b, err) < 0 ? -1 : 1;
+	return wend(box, txn, &b, true, err) < 0 ? -1 : 1;
 }
 
 int store_msgs_set_flags(struct store_mailbox *box, const uint32_t *uids, size_t n,
@@ -366,7 +368,7 @@ int store_msgs_set_flags(struct store_mailbox *box, const uint32_t *uids, size_t
 		wabort(box, txn);
 		return 0;
 	}
-	return wend(box, txn, &b, err) < 0 ? -1 : changed;
+	return wend(box, txn, &b, true, err) < 0 ? -1 : changed;
 }
 
 int store_msgs_set_cache(struct store_mailbox *box, const struct store_cache_fill *fills,
@@ -421,7 +423,7 @@ int store_msgs_set_cache(struct store_mailbox *box, const struct store_cache_fil
 	if (rc == 0)
 		rc = index_box_put(box->user->index, txn, store_box_key(box->name), &b, err);
 	if (rc == 0)
-		rc = index_commit(txn, err);
+		rc = index_commit_light(txn, err);
 	else
 		index_abort(txn);
 	return rc < 0 ? -1 : stored;
@@ -537,7 +539,7 @@ static int expunge_uids(struct store_mailbox *box, struct del_ctx *d, bool colle
 		wabort(box, txn);
 		return -1;
 	}
-	if (wend(box, txn, &b, err) < 0)
+	if (wend(box, txn, &b, false, err) < 0)
 		return -1;
 	if (be->expunge_finish && store_sync_box(box, true, err) < 0)
 		return -1;
