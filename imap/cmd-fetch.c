@@ -34,17 +34,13 @@
  * client fetches for new mail) parse just the header's bytes, so a big
  * attachment is not read from disk to answer them.
  *
- * mbox: the MIME parser reads a message from offset 0 of a descriptor, so
- * a message inside an mbox file (offset > 0) is first copied (only its
- * header for header-only requests) into an anonymous memory file; Maildir
- * messages are parsed in place.
+ * Messages are parsed in place: a Maildir file from offset 0, a message
+ * inside an mbox file from its offset (mime_parse_fd_at), no copy.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include "imap/imap-fetch.h"
@@ -207,46 +203,29 @@ static int header_length(int fd, off_t off, uint64_t size, uint64_t *len_r)
 	return 0;
 }
 
-/* A descriptor whose offset 0 is the message's first byte, and how many
- * bytes to parse: the file itself (Maildir) or a memory file holding a
- * copy (mbox); with header_only just the header (and only that is copied).
- * -1 with err. */
-static int message_fd(struct store_mailbox *box, uint32_t uid, bool header_only, uint64_t *size_r,
-		      struct store_error *err)
+/* The message's descriptor (Maildir: its file; mbox: the mbox file, the
+ * message at *off_r), and how many bytes to parse: with header_only just
+ * the header. The MIME parser reads from the offset in place
+ * (mime_parse_fd_at), so nothing is copied. -1 with err. */
+static int message_fd(struct store_mailbox *box, uint32_t uid, bool header_only, uint64_t *off_r,
+		      uint64_t *size_r, struct store_error *err)
 {
 	off_t off;
-	int fd, mfd = -1;
+	int fd;
 
 	if (store_msg_open(box, uid, &fd, &off, size_r, err) < 0)
 		return -1;
 	errno = 0;
-	if (header_only && header_length(fd, off, *size_r, size_r) < 0)
-		goto fail;
-	if (off == 0)
-		return fd;
-	mfd = memfd_create("postern-fetch", MFD_CLOEXEC);
-	if (mfd < 0)
-		goto fail;
-	for (uint64_t left = *size_r; left > 0;) {
-		ssize_t n = sendfile(mfd, fd, &off, left > (1 << 30) ? (1 << 30) : (size_t)left);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto fail;
-		left -= (uint64_t)n;
+	if (header_only && header_length(fd, off, *size_r, size_r) < 0) {
+		log_error("imap: reading message %u of %s for FETCH: %s", uid, store_mailbox_name(box),
+			  strerror(errno ? errno : EIO));
+		close(fd);
+		err->cls = STORE_ERR_TEMP;
+		str_copy(err->text, "Internal error reading the message", sizeof(err->text));
+		return -1;
 	}
-	close(fd);
-	return mfd;
-fail:
-	log_error("imap: reading message %u of %s for FETCH: %s", uid, store_mailbox_name(box),
-		  strerror(errno ? errno : EIO));
-	if (mfd >= 0)
-		close(mfd);
-	close(fd);
-	err->cls = STORE_ERR_TEMP;
-	str_copy(err->text, "Internal error reading the message", sizeof(err->text));
-	return -1;
+	*off_r = (uint64_t)off;
+	return fd;
 }
 
 /* prefetch_cb - one record of store_msgs_get: the UIDs come back in the
@@ -357,9 +336,9 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_ctx *c, struct store
 
 	if (imap_fetch_needs_mime(&c->q, &c->m)) {
 		const char *perr = NULL;
-		uint64_t size;
+		uint64_t off, size;
 
-		c->fd = message_fd(box, uid, c->header_only, &size, err);
+		c->fd = message_fd(box, uid, c->header_only, &off, &size, err);
 		if (c->fd < 0) {
 			msg_release(c);
 			if (err->cls == STORE_ERR_EXPUNGED || err->cls == STORE_ERR_NOTFOUND) {
@@ -368,7 +347,7 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_ctx *c, struct store
 			}
 			return -1;
 		}
-		c->mime = mime_parse_fd(c->fd, size, NULL, &perr);
+		c->mime = mime_parse_fd_at(c->fd, off, size, NULL, &perr);
 		if (c->mime == NULL) {
 			log_error("imap %s: parsing message %u of %s: %s", s->id, uid, s->sel->name, perr);
 			msg_release(c);

@@ -14,13 +14,14 @@
  * messages or SEARCH_SLICE_USEC, whichever ends first), and the handler
  * returns IMAP_CMD_PENDING between slices so the session loop runs others
  * before resuming it (through a zero timer, so the loop polls for input
- * in between). A message expunged meanwhile does not match. Messages in
- * an mbox are copied to a memfd first (the MIME parser reads from offset
- * 0); a program with header keys only parses just the header. What such a
- * parse yields for the index cache (the ENVELOPE, and the BODYSTRUCTURE
- * after a whole-message parse) is written back once per slice
- * (store_msgs_set_cache), so later SUBJECT/SENT* searches and FETCH
- * ENVELOPE read no file - Dovecot fills its header cache the same way.
+ * in between). A message expunged meanwhile does not match. Messages are
+ * parsed in place (an mbox message from its offset in the mbox file,
+ * mime_parse_fd_at); a program with header keys only parses just the
+ * header. What such a parse yields for the index cache (the ENVELOPE,
+ * and the BODYSTRUCTURE after a whole-message parse) is written back once
+ * per slice (store_msgs_set_cache), so later SUBJECT/SENT* searches and
+ * FETCH ENVELOPE read no file - Dovecot fills its header cache the same
+ * way.
  *
  * Entry point: imap_cmd_search (imap-private.h); everything else static.
  */
@@ -29,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -172,58 +172,6 @@ struct opener {
 	bool store_failed;
 };
 
-/* copy_range - size bytes of from at offset to the end of to. 0 or -1. */
-static int copy_range(int from, off_t offset, int to, uint64_t size)
-{
-	off_t in = offset;
-	uint64_t left = size;
-	char buf[16384];
-
-	while (left > 0) {
-		ssize_t n = copy_file_range(from, &in, to, NULL, left, 0);
-
-		if (n > 0) {
-			left -= (uint64_t)n;
-			continue;
-		}
-		if (n == 0 || (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
-			       errno != EOPNOTSUPP))
-			return -1;
-		/* across file systems (Linux >= 5.19 refuses): copy by hand */
-		while (left > 0) {
-			size_t want = left < sizeof(buf) ? (size_t)left : sizeof(buf);
-			ssize_t r = pread(from, buf, want, in);
-
-			if (r <= 0 || write(to, buf, (size_t)r) != r)
-				return -1;
-			in += r;
-			left -= (uint64_t)r;
-		}
-	}
-	return 0;
-}
-
-/*
- * message_fd - an fd whose bytes from offset 0 are the message: the
- * store's own fd for Maildir (offset 0), or for a message inside an mbox
- * file a memfd copy (the MIME parser reads from offset 0).
- * fd is consumed either way; -1 on failure.
- */
-static int message_fd(int fd, off_t offset, uint64_t size)
-{
-	int mfd;
-
-	if (offset == 0)
-		return fd;
-	mfd = memfd_create("postern-search", MFD_CLOEXEC);
-	if (mfd >= 0 && copy_range(fd, offset, mfd, size) < 0) {
-		close(mfd);
-		mfd = -1;
-	}
-	close(fd);
-	return mfd;
-}
-
 /*
  * header_size - bytes up to and including the blank line that ends the
  * header, when it is in the first HEADER_PEEK bytes; otherwise size. Header
@@ -232,13 +180,13 @@ static int message_fd(int fd, off_t offset, uint64_t size)
  */
 #define HEADER_PEEK (16 * 1024)
 
-static uint64_t header_size(int fd, uint64_t size)
+static uint64_t header_size(int fd, off_t off, uint64_t size)
 {
 	char buf[HEADER_PEEK];
 	ssize_t n;
 	uint64_t end = size;
 
-	n = pread(fd, buf, sizeof(buf), 0);
+	n = pread(fd, buf, size < sizeof(buf) ? (size_t)size : sizeof(buf), off);
 	/* an empty header: the message starts with its blank line */
 	if (n >= 1 && buf[0] == '\n')
 		return 1 < size ? 1 : size;
@@ -273,14 +221,12 @@ static struct mime_message *opener_open(void *ctx, const char **error_r)
 		*error_r = o->err.text;
 		return NULL;
 	}
-	o->fd = message_fd(fd, off, size);
-	if (o->fd < 0) {
-		*error_r = "cannot copy the message out of its mbox";
-		return NULL;
-	}
+	/* parsed in place: a Maildir file from 0, an mbox message from its
+	 * offset in the mbox file (no copy) */
+	o->fd = fd;
 	if (o->header_only)
-		size = header_size(o->fd, size);
-	o->mime = mime_parse_fd(o->fd, size, NULL, error_r);
+		size = header_size(o->fd, off, size);
+	o->mime = mime_parse_fd_at(o->fd, (uint64_t)off, size, NULL, error_r);
 	return o->mime;
 }
 

@@ -64,19 +64,17 @@ static int store_one(struct imap_cmd *cmd, uint32_t uid, enum store_flag_mode mo
 	rc = store_msg_set_flags(s->sel->box, uid, mode, flags, keywords, unchanged_since, &modseq, err);
 	if (rc < 0)
 		return err->cls == STORE_ERR_EXPUNGED || err->cls == STORE_ERR_NOTFOUND ? 0 : -1;
-	if (rc > 0 && *announce) {
-		/* A keyword new to the client: FLAGS / PERMANENTFLAGS must name
-		 * it before a FETCH shows it (RFC 3501 7.2.6), and the sync keeps
-		 * that list. The change is deliberately not registered as our
-		 * own, so the sync announces the keyword and sends this message's
-		 * FETCH (UID n FLAGS (...)) itself; no EXPUNGE in the middle of
-		 * STORE (7.4.1). */
-		*announce = false;
-		imap_sync_report(s, false);
-		return 1;
-	}
 	if (rc > 0)
 		imap_sync_own_change(s, uid, modseq);
+	if (rc > 0 && *announce) {
+		/* A keyword new to the client: FLAGS / PERMANENTFLAGS must name
+		 * it before our FETCH shows it (RFC 3501 7.2.6). The sync keeps
+		 * that list and announces new keywords even in our own changes,
+		 * so a report now sends them (once) and skips this message; no
+		 * EXPUNGE in the middle of STORE (7.4.1). */
+		*announce = false;
+		imap_sync_report(s, false);
+	}
 	if (silent)
 		return 1;
 

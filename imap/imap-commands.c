@@ -21,29 +21,27 @@
 #define SEL IMAP_STATE_SELECTED
 
 static const struct imap_command_def commands[] = {
-	/* ---- imapcore: any state (RFC 3501 6.1) ---- */
+	/* any state (RFC 3501 6.1) */
 	{ "CAPABILITY", imap_cmd_capability, ANY, 0, false },
 	{ "NOOP", imap_cmd_noop, ANY, 0, false },
 	{ "LOGOUT", imap_cmd_logout, ANY, 0, false },
 	{ "ID", imap_cmd_id, ANY, 0, false },
-	/* ---- imapcore: not authenticated (RFC 3501 6.2) ---- */
+	/* not authenticated (RFC 3501 6.2) */
 	{ "STARTTLS", imap_cmd_starttls, NOAUTH, 0, false },
 	{ "AUTHENTICATE", imap_cmd_authenticate, NOAUTH, 0, false },
 	{ "LOGIN", imap_cmd_login, NOAUTH, 0, false },
-	/* ---- imapcore: authenticated (RFC 3501 6.3) ---- */
+	/* authenticated (RFC 3501 6.3) */
 	{ "SELECT", imap_cmd_select, AUTHED, 0, false },
 	{ "EXAMINE", imap_cmd_examine, AUTHED, 0, false },
 	{ "ENABLE", imap_cmd_enable, AUTHED, 0, false },
 	{ "IDLE", imap_cmd_idle, AUTHED, 0, false },
-	/* ---- imapcore: selected (RFC 3501 6.4) ---- */
+	/* selected (RFC 3501 6.4); UID EXPUNGE: RFC 4315 */
 	{ "CHECK", imap_cmd_check, SEL, 0, false },
 	{ "CLOSE", imap_cmd_close, SEL, 0, false },
 	{ "UNSELECT", imap_cmd_unselect, SEL, 0, false },
 	{ "EXPUNGE", imap_cmd_expunge, SEL, 0, true },
-
-	/* ---- imapmbox adds here: LIST LSUB NAMESPACE CREATE DELETE RENAME
-	 * SUBSCRIBE UNSUBSCRIBE STATUS (AUTHED) and APPEND (AUTHED,
-	 * IMAP_CMD_FLAG_APPEND) ---- */
+	/* mailboxes (RFC 3501 6.3.1-6.3.11, RFC 2342 NAMESPACE); APPEND's
+	 * message literal spools to a file */
 	{ "LIST", imap_cmd_list, AUTHED, 0, false },
 	{ "LSUB", imap_cmd_lsub, AUTHED, 0, false },
 	{ "NAMESPACE", imap_cmd_namespace, AUTHED, 0, false },
@@ -54,20 +52,13 @@ static const struct imap_command_def commands[] = {
 	{ "UNSUBSCRIBE", imap_cmd_unsubscribe, AUTHED, 0, false },
 	{ "STATUS", imap_cmd_status, AUTHED, 0, false },
 	{ "APPEND", imap_cmd_append, AUTHED, IMAP_CMD_FLAG_APPEND, false },
-	/* ---- end imapmbox ---- */
-
-	/* ---- imapfetch adds here: FETCH STORE (SEL, IMAP_CMD_FLAG_USES_SEQS,
-	 * uid_ok) COPY MOVE (SEL, uid_ok) ---- */
+	/* messages (RFC 3501 6.4.5-6.4.8, RFC 6851 MOVE) */
 	{ "FETCH", imap_cmd_fetch, SEL, IMAP_CMD_FLAG_USES_SEQS, true },
 	{ "STORE", imap_cmd_store, SEL, IMAP_CMD_FLAG_USES_SEQS, true },
 	{ "COPY", imap_cmd_copy, SEL, 0, true },
 	{ "MOVE", imap_cmd_move, SEL, 0, true },
-	/* ---- end imapfetch ---- */
-
-	/* ---- imapsearch adds here: SEARCH (SEL, IMAP_CMD_FLAG_USES_SEQS,
-	 * uid_ok) ---- */
+	/* search (RFC 3501 6.4.4) */
 	{ "SEARCH", imap_cmd_search, SEL, IMAP_CMD_FLAG_USES_SEQS, true },
-	/* ---- end imapsearch ---- */
 	{ NULL, NULL, 0, 0, false },
 };
 

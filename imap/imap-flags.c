@@ -19,7 +19,8 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } system_flags[] = {
-	/* the order FETCH FLAGS shows them in (imap-sync.c uses the same) */
+	/* the order FETCH FLAGS shows them in (STORE, FETCH and the sync all
+	 * format through imap_flags_format) */
 	{ "\\Answered", STORE_FLAG_ANSWERED },
 	{ "\\Flagged", STORE_FLAG_FLAGGED },
 	{ "\\Deleted", STORE_FLAG_DELETED },

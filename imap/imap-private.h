@@ -225,7 +225,12 @@ enum imap_cmd_result imap_cmd_bad(struct imap_cmd *cmd, const char *code, const 
  * text. */
 enum imap_cmd_result imap_cmd_store_error(struct imap_cmd *cmd, const struct store_error *err);
 
-/* imap_session_set_state - the only place the state changes (logs it). */
+/* imap_session_set_state - the only place the state changes (the login
+ * deadline ends, the idle timeout starts). It logs nothing: of the state
+ * changes only login and logout are logged, by their own code: the login
+ * line ("imap-login: Login: user=<..>, method=..", imap_session_login) and
+ * the disconnect line ("Disconnected: <reason>" with the byte counts, or
+ * the failed-auth summary before login). SELECT/CLOSE are not logged. */
 void imap_session_set_state(struct imap_session *s, enum imap_state state);
 
 /* ---- the selected mailbox (imap-sync.c) ---- */

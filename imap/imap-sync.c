@@ -25,9 +25,9 @@
  * \Recent: at SELECT the store hands the first read-write opener the
  * messages above the mailbox's recent floor (they are the top
  * status.recent UIDs); messages that arrive while the mailbox is selected
- * read-write become \Recent in this session. The store offers no way to
- * move the floor for those, so a session opening the mailbox later sees
- * them \Recent too (documented limitation).
+ * read-write are claimed with store_mailbox_claim_recent when EXISTS
+ * reports them, which moves the floor past them: they are \Recent in
+ * this session only, unless another session's SELECT took them first.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -362,34 +362,6 @@ void imap_sync_send_flags(struct imap_session *s)
 
 /* ---- the report ---- */
 
-static void flags_text(struct strbuf *out, unsigned flags, const char *keywords, bool recent)
-{
-	static const struct { unsigned bit; const char *name; } names[] = {
-		{ STORE_FLAG_ANSWERED, "\\Answered" }, { STORE_FLAG_FLAGGED, "\\Flagged" },
-		{ STORE_FLAG_DELETED, "\\Deleted" }, { STORE_FLAG_SEEN, "\\Seen" },
-		{ STORE_FLAG_DRAFT, "\\Draft" },
-	};
-	size_t start = out->len;
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (flags & names[i].bit) {
-			if (out->len > start)
-				strbuf_putc(out, ' ');
-			strbuf_puts(out, names[i].name);
-		}
-	}
-	if (recent) {
-		if (out->len > start)
-			strbuf_putc(out, ' ');
-		strbuf_puts(out, "\\Recent");
-	}
-	if (keywords && *keywords) {
-		if (out->len > start)
-			strbuf_putc(out, ' ');
-		strbuf_puts(out, keywords);
-	}
-}
-
 struct changed_ctx {
 	struct imap_session *s;
 	uint32_t known_max;   /* UIDs above are new: reported by EXISTS, not FETCH */
@@ -402,16 +374,26 @@ static int changed_cb(const struct store_msg *m, void *ctx)
 	uint32_t seq;
 	struct strbuf sb;
 
-	if (m->uid > c->known_max || own_change(sp(s), m->uid, m->modseq))
+	if (m->uid > c->known_max)
+		return 0;
+	/* A keyword the client has not seen: FLAGS (and PERMANENTFLAGS) before
+	 * any line using it (RFC 3501 7.2.6). Checked before the own-change
+	 * skip: this session's own STORE may be what added the keyword, and
+	 * the client must be told even though its FETCH is not echoed. */
+	if (m->keywords && *m->keywords && keywords_add(&sp(s)->keywords, m->keywords))
+		imap_sync_send_flags(s);
+	if (own_change(sp(s), m->uid, m->modseq))
 		return 0;
 	seq = imap_uid_to_seq(s, m->uid);
 	if (seq == 0)
 		return 0;
-	/* a keyword the client has not seen: FLAGS before the line using it */
-	if (m->keywords && *m->keywords && keywords_add(&sp(s)->keywords, m->keywords))
-		imap_sync_send_flags(s);
 	strbuf_init(&sb, 4096);
-	flags_text(&sb, m->flags, m->keywords, imap_has_recent(s, m->uid));
+	if (imap_flags_format(&sb, m->flags, m->keywords, imap_has_recent(s, m->uid)) < 0) {
+		strbuf_free(&sb);
+		log_warn("imap(%s): flags of UID %u do not fit a FETCH line; left out", s->user ? s->user : "?",
+			 m->uid);
+		return 0;
+	}
 	if (s->enabled & IMAP_ENABLED_CONDSTORE)
 		imap_send_untagged(s, "%u FETCH (UID %u FLAGS (%s) MODSEQ (%llu))", seq, m->uid,
 				   sb.data ? sb.data : "", (unsigned long long)m->modseq);
@@ -519,10 +501,21 @@ void imap_sync_report(struct imap_session *s, bool allow_expunge)
 				sel->alloc = (uint32_t)want;
 			}
 		}
+		/* \Recent for mail that arrived while selected: claimed in the
+		 * store, so a session opening the mailbox later does not get it
+		 * too; UIDs another session's SELECT took first are not ours */
+		uint32_t recent_from = UINT32_MAX;
+		if (n_new > 0 && !sel->readonly &&
+		    store_mailbox_claim_recent(sel->box, cur.uids[first_new + n_new - 1], &recent_from,
+					       &err) < 0) {
+			log_warn("imap(%s): claiming \\Recent in %s failed: %s", s->user ? s->user : "?",
+				 sel->name, err.text);
+			recent_from = UINT32_MAX;
+		}
 		for (size_t i = 0; i < n_new; i++) {
 			uint32_t uid = cur.uids[first_new + i];
 			sel->uids[sel->count++] = uid;
-			if (!sel->readonly)
+			if (!sel->readonly && uid >= recent_from)
 				recent_add(sel, uid);
 		}
 		imap_send_untagged(s, "%u EXISTS", sel->count);

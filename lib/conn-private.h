@@ -54,6 +54,7 @@ struct conn {
 	char *chunk;              /* CONN_RAW_CHUNK bytes, allocated on first use */
 
 	size_t output_limit;
+	bool direct_output;       /* conn_set_direct_output() */
 	int timeout;              /* seconds, 0 = none */
 
 	/* TLS */

@@ -428,13 +428,43 @@ void conn_set_name(struct conn *c, const char *name)
 	str_copy(c->name, name, sizeof(c->name));
 }
 
+void conn_set_direct_output(struct conn *c, bool on)
+{
+	c->direct_output = on;
+}
+
+/* send_direct - conn_set_direct_output(): send what the socket takes now,
+ * if nothing is queued before it and the bytes would go out in the clear
+ * anyway (never on a TLS connection, nor during a STARTTLS switch).
+ * Returns the bytes sent; errors are left to the bufferevent, which meets
+ * them again on its own write and reports them through the event
+ * callback as for any other write. */
+static size_t send_direct(struct conn *c, struct evbuffer *out, const void *data, size_t len)
+{
+	ssize_t n;
+
+	if (!c->direct_output || c->tls || c->ssl != NULL || c->starttls_ctx != NULL || c->fd < 0 ||
+	    evbuffer_get_length(out) != 0)
+		return 0;
+	do {
+		n = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	return n > 0 ? (size_t)n : 0;
+}
+
 int conn_write(struct conn *c, const void *data, size_t len)
 {
 	struct evbuffer *out;
+	size_t sent;
 
 	if (c->freed || c->state != CONN_OPEN || c->bev == NULL)
 		return -1;
 	out = bufferevent_get_output(c->bev);
+	sent = send_direct(c, out, data, len);
+	if (sent == len)
+		return 0;
+	data = (const char *)data + sent;
+	len -= sent;
 	if (len > c->output_limit || evbuffer_get_length(out) > c->output_limit - len) {
 		log_warn("%s: output limit of %zu bytes exceeded: the client does not read; disconnecting",
 			 c->name, c->output_limit);

@@ -122,6 +122,17 @@ int conn_set_max_line(struct conn *conn, size_t max_line);
 /* conn_set_output_limit - maximum bytes waiting to be sent. */
 void conn_set_output_limit(struct conn *conn, size_t limit);
 
+/*
+ * conn_set_direct_output - on: while nothing is queued and the connection
+ * is plain (no TLS), conn_write() sends at once with one send() instead
+ * of queuing and letting the loop send it (which costs an epoll_ctl to
+ * watch for writability, a loop turn, and an epoll_ctl to stop). What the
+ * socket does not take is queued as usual; order is kept. Only for
+ * protocols that do not use on_drained (a reply sent at once drains
+ * nothing): the SMTP server's one-line replies. Off by default.
+ */
+void conn_set_direct_output(struct conn *conn, bool on);
+
 /* conn_set_timeout - idle timeout in seconds while waiting for input, and
  * the limit for any write to make progress; 0 disables. Output progress
  * also counts as activity, so streaming a big message does not time out. */

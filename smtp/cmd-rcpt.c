@@ -27,7 +27,10 @@ static int open_queue_file(struct smtp_session *s)
 	char id[QUEUE_ID_SIZE];
 	const char *err;
 
-	s->qf = queue_file_create(s->l->set.queue_directory, id, &err);
+	if (s->l->qdir)
+		s->qf = queue_file_create_in(s->l->qdir, id, &err);
+	else
+		s->qf = queue_file_create(s->l->set.queue_directory, id, &err);
 	if (s->qf == NULL) {
 		log_warn("%s/incoming: cannot create a queue file: %s; check the directory and its owner",
 			 s->l->set.queue_directory, err);

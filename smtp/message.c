@@ -4,8 +4,8 @@
  * line by line with CR LF, collecting each header (with its continuation
  * lines) for header_checks and header_size_limit, passing body lines to
  * body_checks, and enforcing message_size_limit. At the end it runs
- * smtpd_end_of_data_restrictions, commits the queue file (fsync file and
- * directories) and only then answers "250 2.0.0 Ok: queued as ID".
+ * smtpd_end_of_data_restrictions, commits the queue file (fsync of the
+ * file and of active/) and only then answers "250 2.0.0 Ok: queued as ID".
  *
  * After a failure (too big, header too big, line too long, content
  * rejected, write error) nothing more is written, the client's data is
@@ -251,10 +251,11 @@ static void finish_reply(struct smtp_session *s, bool ok, const char *reply)
 	session_reply(s, "%s", reply);
 }
 
-/* A commit (fsync, rename, fsync of both directories) runs on a worker
- * thread: a single-threaded loop would otherwise serialise every session's
- * fsyncs, while concurrent ones share the file system's journal commits
- * (this is what lets 20 sessions go as fast as Postfix's 20 cleanups). */
+/* A commit (creating the file for a message that fit the buffer, write,
+ * fsync, rename, the shared fsync of active/) runs on a worker thread: a
+ * single-threaded loop would otherwise serialise every session's inode
+ * allocation and fsyncs, while concurrent ones share the directory fsync
+ * and the file system's journal commits (as Postfix's 20 cleanups do). */
 struct commit_job {
 	struct worker_job job;
 	struct queue_file *qf;

@@ -43,8 +43,12 @@ struct smtp_session;
 #define SMTP_HELO_MAX 255
 /* SASL response lines (base64) may be this long (Postfix: 12288). */
 #define SMTP_AUTH_LINE_MAX 12288
-/* Worker threads that run queue-file commits (fsyncs) in parallel. */
-#define SMTP_COMMIT_THREADS 8
+/* Worker threads that run queue-file commits in parallel. A commit now
+ * creates, writes and fsyncs the file and waits for the group fsync of
+ * active/: it blocks on the disk, not the CPU, so one thread per commit
+ * in flight (20 sessions in bench/smtp-ingest) costs little and lets more
+ * renames share each directory fsync. */
+#define SMTP_COMMIT_THREADS 32
 /* Per-address connection rate table (smtpd_client_connection_rate_limit). */
 #define SMTP_RATE_SLOTS 1024
 
@@ -96,6 +100,10 @@ struct smtp_listener {
 	struct restrictions *restrictions;
 	struct content_checks *content;
 	struct smtp_rate_slot *rate; /* SMTP_RATE_SLOTS, NULL when no rate limit */
+	struct queue_dir *qdir;     /* queue_directory's open directories, shared
+	                             * with listeners that have the same one;
+	                             * NULL: open by path per message */
+	bool owns_qdir;
 };
 
 struct smtp_role {

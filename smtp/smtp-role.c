@@ -178,6 +178,28 @@ static int settings_load(struct smtp_listener *l)
 	return 0;
 }
 
+/* queue_dir_share - open the listener's queue directories once, or share
+ * those of an earlier listener with the same queue_directory, so that all
+ * their commits take part in one group commit (queue-file.c). When they
+ * cannot be opened now, each message opens its paths and the failure shows
+ * per message, as before. */
+static void queue_dir_share(struct smtp_role *role, struct smtp_listener *l)
+{
+	const char *err;
+
+	for (struct smtp_listener *o = role->listeners; o < l; o++) {
+		if (o->qdir && strcmp(queue_dir_path(o->qdir), l->set.queue_directory) == 0) {
+			l->qdir = o->qdir;
+			return;
+		}
+	}
+	l->qdir = queue_dir_open(l->set.queue_directory, &err);
+	if (l->qdir == NULL)
+		log_warn("%s: cannot open %s/incoming, active and hold: %s; check the directories and their owner",
+			 l->cl->name, l->set.queue_directory, err);
+	l->owns_qdir = l->qdir != NULL;
+}
+
 static int listener_start(struct smtp_role *role, struct smtp_listener *l, const struct role_listener *rl)
 {
 	char *err = NULL;
@@ -220,6 +242,7 @@ static int listener_start(struct smtp_role *role, struct smtp_listener *l, const
 	}
 	if (l->set.rate_limit > 0)
 		l->rate = must_calloc(SMTP_RATE_SLOTS, sizeof(*l->rate));
+	queue_dir_share(role, l);
 	server_limits_from_config(l->view, &limits);
 	l->server = server_new(role->base, rl->fd, &limits, l->implicit_tls ? l->ssl_ctx : NULL,
 			       &server_cb, l, &err);
@@ -240,6 +263,8 @@ static void listener_free(struct smtp_listener *l)
 		SSL_CTX_free(l->ssl_ctx);
 	free(l->rate);
 	free(l->set.banner);
+	if (l->owns_qdir)
+		queue_dir_free(&l->qdir);
 }
 
 int smtp_role_main(const struct role_env *env)

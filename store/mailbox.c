@@ -94,6 +94,40 @@ static int take_recent(struct store_mailbox *box, struct store_error *err)
 	return index_commit_light(txn, err);
 }
 
+int store_mailbox_claim_recent(struct store_mailbox *box, uint32_t last_uid, uint32_t *first_r,
+			       struct store_error *err)
+{
+	struct store_user *u = box->user;
+	struct index_box b;
+	MDB_txn *txn;
+	int rc;
+
+	memset(err, 0, sizeof(*err));
+	*first_r = last_uid < UINT32_MAX ? last_uid + 1 : UINT32_MAX;
+	if (box->open_flags & STORE_OPEN_READONLY)
+		return 0;
+	/* one write transaction: two sessions claiming at once are
+	 * serialised by the index's writer lock, so each UID goes to one */
+	if (index_begin(u->index, true, &txn, err) < 0)
+		return -1;
+	rc = index_box_get(u->index, txn, store_box_key(box->name), &b, err);
+	if (rc <= 0) {
+		index_abort(txn);
+		return rc;
+	}
+	*first_r = b.recent_floor;
+	if (b.recent_floor > last_uid) {
+		index_abort(txn);
+		return 0;
+	}
+	b.recent_floor = last_uid + 1;
+	if (index_box_put(u->index, txn, store_box_key(box->name), &b, err) < 0) {
+		index_abort(txn);
+		return -1;
+	}
+	return index_commit(txn, err);
+}
+
 struct store_mailbox *store_mailbox_open(struct store_user *u, const char *name, unsigned flags,
 					 struct store_error *err)
 {

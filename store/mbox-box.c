@@ -434,6 +434,8 @@ static int sync_one(struct mbox_box *mb, const struct mbox_msg *msg, const char 
 	it.physical_size = msg->size_unquoted;
 	it.vsize = msg->rfc822_size;
 	it.internaldate = msg->internal_date;
+	/* new messages get UIDs in file order, not in loc (hash) order */
+	it.file_order = msg->from_offset + 1;
 	return store_sync_add(((void **)ctx)[0], &it, err);
 }
 

@@ -87,6 +87,11 @@ struct store_sync_item {
 	 * from the file name: when the core keeps it, it calls sync_assign so
 	 * the file carries it from then on. */
 	bool hint_external;
+	/* (added) the message's place in a file that holds several (mbox:
+	 * its From_ line's offset + 1): new messages without a UID hint get
+	 * UIDs in this order, so UIDs follow the file (RFC 3501 2.3.1.1).
+	 * 0: order by loc (Maildir names start with the delivery time). */
+	uint64_t file_order;
 };
 
 /* The message bytes to write: prefix (may be NULL) then fd from its current

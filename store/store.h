@@ -229,6 +229,17 @@ int store_mailbox_sync(struct store_mailbox *box, struct store_error *err);
 /* store_mailbox_status - the mailbox's numbers as of the last sync. */
 void store_mailbox_status(struct store_mailbox *box, struct store_status *st);
 
+/* store_mailbox_claim_recent - (added) \Recent for messages that arrived
+ * while box is open read-write (RFC 3501 2.3.2: only one session is told
+ * a message is recent): moves the mailbox's recent floor past last_uid,
+ * so a later read-write open does not see them as recent again.
+ * *first_r is the floor before: UIDs first..last_uid are this caller's;
+ * below first another opener took them already (none are when *first_r >
+ * last_uid). A read-only box claims nothing (*first_r = last_uid + 1).
+ * 0, or -1 with err. */
+int store_mailbox_claim_recent(struct store_mailbox *box, uint32_t last_uid, uint32_t *first_r,
+			       struct store_error *err);
+
 /*
  * Change notification (IMAP IDLE, concurrent sessions). fn is called on
  * base's loop when another process (or this one) changed the mailbox;

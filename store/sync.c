@@ -222,12 +222,16 @@ static int item_new_cmp(const void *a, const void *b)
 {
 	const struct sync_item *x = *(struct sync_item *const *)a, *y = *(struct sync_item *const *)b;
 
-	/* Files carrying a UID first (in UID order), then the rest by name,
-	 * which starts with the delivery time for Maildir. */
+	/* Files carrying a UID first (in UID order), then the rest in the
+	 * mailbox file's order where the backend gives one (mbox: a loc is a
+	 * content hash, its order says nothing), else by name, which starts
+	 * with the delivery time for Maildir. */
 	if ((x->it.uid_hint != 0) != (y->it.uid_hint != 0))
 		return x->it.uid_hint ? -1 : 1;
 	if (x->it.uid_hint != y->it.uid_hint)
 		return x->it.uid_hint < y->it.uid_hint ? -1 : 1;
+	if (x->it.file_order != 0 && y->it.file_order != 0 && x->it.file_order != y->it.file_order)
+		return x->it.file_order < y->it.file_order ? -1 : 1;
 	return strcmp(x->loc, y->loc);
 }
 

@@ -65,6 +65,9 @@ def ports_free(base, address="127.0.0.1"):
         for port in STANDARD_PORTS.values():
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             socks.append(s)
+            # As posternd binds (SO_REUSEADDR): a port whose last
+            # connections linger in TIME_WAIT is free for it too.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((address, base + port))
         return True
     except OSError:
@@ -74,17 +77,43 @@ def ports_free(base, address="127.0.0.1"):
             s.close()
 
 
-_next_base = [11000 + (os.getpid() % 40) * 1000]
+# Bases stay below the kernel's ephemeral range (32768 and up by default):
+# between the check here and posternd's bind, an outgoing connection of any
+# test client (curl, fetchmail, the auth client) may take a free ephemeral
+# port, which made a start fail with "Address already in use".
+_BASE_FIRST, _BASE_LAST = 2000, 31000
+_next_base = [_BASE_FIRST + (os.getpid() % 30) * 1000]
 
 
 def free_port_base():
     """A base N such that N + every standard port is free on 127.0.0.1."""
     for _ in range(48):
         base = _next_base[0]
-        _next_base[0] = 11000 if base >= 58000 else base + 1000
+        _next_base[0] = _BASE_FIRST if base >= _BASE_LAST else base + 1000
         if ports_free(base):
             return base
     raise RuntimeError("no free port base found")
+
+
+_next_single = [31500 + os.getpid() % 1000]
+
+
+def free_port(address="127.0.0.1"):
+    """A single free TCP port on address, below the ephemeral range (see
+    free_port_base), for a listener a test adds on another address."""
+    for _ in range(1000):
+        port = _next_single[0]
+        _next_single[0] = 31500 if port >= 32499 else port + 1
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((address, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port found on %s" % address)
 
 
 class Instance:

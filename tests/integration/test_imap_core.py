@@ -20,13 +20,13 @@ import time
 
 import pytest
 
-from harness import SAN, TIMEOUT
+from harness import SAN, TIMEOUT, free_port
 from imap_helpers import (PASSWORD, USERS, Raw, add_user, deliver, fresh_user, imap,  # noqa: F401
                           imap_instance, imaps, login, message, role_worker_pids, rss_kb,
                           set_maildir_flags, start_imap)
 
 CAPS = ("IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN "
-        "SPECIAL-USE LIST-EXTENDED UIDPLUS MOVE")
+        "SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED UIDPLUS MOVE STATUS=SIZE")
 PRE_LOGIN = CAPS + " STARTTLS AUTH=PLAIN AUTH=LOGIN AUTH=SCRAM-SHA-256"
 
 
@@ -504,14 +504,6 @@ def non_loopback_address():
         if not addr.startswith("127."):
             return addr
     return None
-
-
-def free_port(addr):
-    s = socket.socket()
-    s.bind((addr, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_logindisabled_off_loopback(instance):

@@ -391,20 +391,23 @@ def test_big_mailbox_body_search_yields(imap_instance):
 
 def test_mbox_mailbox(imap_instance):
     """In an mbox the messages sit at offsets inside one file: header and
-    body keys read the right bytes (the search copies each message out)."""
+    body keys read the right bytes (parsed in place at the message's
+    offset), FETCH BODY[] sends exactly the 2nd and 3rd message's bytes,
+    and the messages are numbered in the file's order."""
     local = "mb%d" % next(_users)
     mail_root = os.path.join(imap_instance.dir, "mail")
     st = os.stat(mail_root)
     folder = os.path.join(mail_root, "mbox-" + local)
     os.makedirs(folder)
     inbox = os.path.join(folder, "inbox")
+    messages = []
     with open(inbox, "w", newline="", encoding="utf-8") as f:
         for i, (subject, body) in enumerate((("first", "apple pie\n"),
                                               ("second", "Herr Müller\n"),
                                               ("third", "banana split\n"))):
-            f.write("From sender@example.org Wed Nov 25 10:00:0%d 2026\n"
-                    "From: sender@example.org\nSubject: %s\n"
-                    "Content-Type: text/plain; charset=utf-8\n\n%s\n" % (i, subject, body))
+            messages.append("From: sender@example.org\nSubject: %s\n"
+                            "Content-Type: text/plain; charset=utf-8\n\n%s" % (subject, body))
+            f.write("From sender@example.org Wed Nov 25 10:00:0%d 2026\n%s\n" % (i, messages[-1]))
     for p in (folder, inbox):
         os.chown(p, st.st_uid, st.st_gid)
     user = "%s@%s" % (local, DOMAIN)
@@ -416,13 +419,24 @@ def test_mbox_mailbox(imap_instance):
     untagged, t = c.cmd("M1", "SELECT INBOX")
     assert t.startswith("M1 OK"), t
     assert "* 3 EXISTS" in untagged
-    # the store numbers mbox messages in its own order (not necessarily
-    # the file's), so find each by its subject first
+    # numbered in the file's order (RFC 3501 2.3.1.1; mutt's order too)
     first, second, third = (search(c, "SUBJECT " + w) for w in ("first", "second", "third"))
-    assert sorted(first + second + third) == [1, 2, 3]
+    assert (first, second, third) == ([1], [2], [3])
     assert search(c, "BODY banana") == third
     assert search(c, "BODY apple") == first
     assert literal_search(c, "CHARSET UTF-8 BODY", "müller") == second
     assert search(c, "FROM sender@example.org") == [1, 2, 3]
     assert search(c, "OR SUBJECT first BODY split") == sorted(first + third)
+    assert search(c, "HEADER Subject third") == third
     c.close()
+    # FETCH: each message's bytes exactly, none of its neighbour's
+    im = login(imap_instance, user, "correct horse battery")
+    im.select("INBOX", readonly=True)
+    for seq in (2, 3, 1):
+        typ, data = im.fetch(str(seq), "(BODY.PEEK[] BODY.PEEK[TEXT] RFC822.SIZE)")
+        assert typ == "OK", data
+        want = messages[seq - 1].replace("\n", "\r\n").encode()
+        assert data[0][1] == want, (seq, data)
+        assert data[1][1] == want.split(b"\r\n\r\n", 1)[1], (seq, data)
+        assert b"RFC822.SIZE %d" % len(want) in data[1][0] + data[2], (seq, data)
+    im.logout()

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from harness import BAD_MARKERS, TIMEOUT, make_instance, reap_leftovers
+from harness import BAD_MARKERS, TIMEOUT, free_port, make_instance, reap_leftovers
 from pop3_helpers import (PASSWORD, Client, add_users, client_context, crlf, deliver,
                           stored_files, stored_message)
 
@@ -40,14 +40,6 @@ def local_nonloopback_addr():
     finally:
         s.close()
     return None if addr.startswith("127.") else addr
-
-
-def free_port(addr):
-    s = socket.socket()
-    s.bind((addr, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture(scope="module")

@@ -261,11 +261,14 @@ def test_disconnect_mid_data_leaves_nothing(smtp):
     before = queue_files(smtp)
     c.send(b"Subject: cut\r\n\r\npartial")
     time.sleep(0.2)
-    assert len(queue_files(smtp, "incoming")) == 1
+    # A message under the queue file's 64 KiB buffer is not on disk until
+    # its commit (smtp/queue-file.c); a bigger one is, and is removed as
+    # the unit tests (test_queue_file.c) check.
+    assert queue_files(smtp, "incoming") == []
     c.close()
-    wait_until(lambda: queue_files(smtp, "incoming") == [], "incoming file removed")
-    assert queue_files(smtp) == before
     smtp.wait_log("lost connection after DATA from unknown[127.0.0.1]")
+    assert queue_files(smtp, "incoming") == []
+    assert queue_files(smtp) == before
 
 
 def test_garbage_flood_closes_cleanly_and_others_are_served(smtp):

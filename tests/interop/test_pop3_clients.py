@@ -76,7 +76,10 @@ def test_fetchmail_pop3s(instance, tmp_root):
                 '  mda "/usr/bin/python3 %s %s"\n'
                 % (instance.ports["pop3s"], USER, PASSWORD, saver, out))
     os.chmod(rc, 0o600)
+    # Own pid file: as root fetchmail locks /run/fetchmail.pid whatever
+    # FETCHMAILHOME says, so a concurrent fetchmail would block this one.
     r = subprocess.run(["fetchmail", "-f", rc, "--idfile", os.path.join(tmp_root, "fetchids"),
+                        "--pidfile", os.path.join(tmp_root, "fetchmail.pid"),
                         "--nosyslog", "--invisible", "-v"],
                        capture_output=True, text=True, timeout=120,
                        env=dict(os.environ, HOME=tmp_root))

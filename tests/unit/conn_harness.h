@@ -76,6 +76,7 @@ struct harness {
 	size_t output_limit;
 	int timeout;
 	bool greeting;
+	bool direct_output;      /* server conns: conn_set_direct_output() */
 
 	struct strbuf events;    /* main thread only */
 	struct session *sessions;
@@ -294,6 +295,8 @@ static void h_accept(struct server *server, struct conn *conn, void *ctx)
 	if (h->timeout)
 		conn_set_timeout(conn, h->timeout);
 	conn_set_callbacks(conn, &session_callbacks, s);
+	if (h->direct_output)
+		conn_set_direct_output(conn, true);
 	if (h->greeting)
 		conn_printf(conn, "220 hi\r\n");
 }

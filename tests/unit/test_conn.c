@@ -123,6 +123,24 @@ static void test_pipelined_pause_resume(void **state)
 	assert_string_equal(h_received(h), "> A\r\n> B\r\n> C\r\n221 bye\r\n");
 }
 
+/* --- direct output (conn_set_direct_output): same bytes, same order -------------- */
+
+static void test_direct_output_lines(void **state)
+{
+	struct harness *h = *state;
+
+	h->direct_output = true;
+	test_lines_crlf_and_lf(state);
+}
+
+static void test_direct_output_pipelined(void **state)
+{
+	struct harness *h = *state;
+
+	h->direct_output = true;
+	test_pipelined_pause_resume(state);
+}
+
 /* --- raw byte mode ------------------------------------------------------------ */
 
 static void client_raw(struct harness *h)
@@ -216,6 +234,16 @@ static void test_close_after_flush(void **state)
 	r = h_received(h);
 	assert_int_equal(strlen(r), 200 * 1024 + strlen("221 bye\r\n"));
 	assert_string_equal(r + 200 * 1024, "221 bye\r\n");
+}
+
+/* 200 KiB queued at once with direct output: the socket takes part at
+ * once, the rest follows through the buffer, then "221 bye", in order. */
+static void test_direct_output_close_after_flush(void **state)
+{
+	struct harness *h = *state;
+
+	h->direct_output = true;
+	test_close_after_flush(state);
 }
 
 /* --- EOF after pipelined lines: the lines are still handled --------------------- */
@@ -504,6 +532,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_raw_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_after_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_output_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_output_pipelined, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_output_close_after_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eof_after_pipeline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_on_drained, setup, teardown),

@@ -5,7 +5,8 @@
  * appended (Status: flags taken over), UIDs kept across an expunge that
  * moves messages and across mutt rewriting a Status: header, unquoted
  * bytes and RFC822.SIZE from store_msg_open, mailbox create/list/rename/
- * delete as files, index rebuild keeping UIDVALIDITY, and several
+ * delete as files, index rebuild keeping UIDVALIDITY, UIDs in the file's
+ * order (takeover and foreign appends), and several
  * processes delivering while another sets flags and expunges, after which
  * the index agrees with the file.
  */
@@ -232,6 +233,76 @@ static void test_foreign_changes_keep_uids(void **state)
 	assert_int_equal(c.n, 3);
 	assert_int_equal(c.uid[2], 5);
 	assert_true(c.flags[2] & STORE_FLAG_SEEN);
+	store_mailbox_close(&box);
+	store_user_close(&u);
+}
+
+/* UIDs follow the file's order (RFC 3501 2.3.1.1: UIDs ascend with
+ * sequence numbers, and for mbox the sequence is the file's order; mutt
+ * and IMAP clients expect message 1 to be the first in the file): for an
+ * mbox taken over at first open, and for messages a foreign MDA appended
+ * later. The message identities (loc) hash the content, so their order
+ * is arbitrary; the subjects below were picked to include pairs whose
+ * hashes sort against the file order. */
+static void test_uids_follow_file_order(void **state)
+{
+	struct mbox_lock_settings ls;
+	struct store_user *u;
+	struct store_mailbox *box;
+	struct store_error err;
+	struct collected c;
+	struct strbuf file;
+	char *err2 = NULL;
+
+	(void)state;
+	assert_int_equal(mkdir(mbt_path("spool"), 0700), 0);
+	strbuf_init(&file, 0);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(strbuf_printf(&file, "From sender@example.org Wed Nov 25 10:00:%02d 2026\n"
+					       "Subject: m%d\n\nbody %d\n\n", i, i, i), 0);
+	mbt_write(spool(), file.data, file.len);
+	strbuf_free(&file);
+
+	u = store_user_open(&set, "alice", location, NULL, 0, &err);
+	assert_non_null(u);
+	box = store_mailbox_open(u, "INBOX", 0, &err);
+	assert_non_null(box);
+	list_msgs(box, &c);
+	assert_int_equal(c.n, 8);
+	for (uint32_t uid = 1; uid <= 8; uid++) {
+		char want[32];
+		size_t len;
+		char *b = msg_bytes(box, uid, &len);
+
+		assert_int_equal(c.uid[uid - 1], uid);
+		snprintf(want, sizeof(want), "Subject: m%u\n", uid - 1);
+		if (strncmp(b, want, strlen(want)) != 0)
+			fail_msg("UID %u is \"%.12s\", expected \"%s\" (file order)", uid, b, want);
+		free(b);
+	}
+
+	/* a foreign MDA appends several before the next sync */
+	mbt_settings(&ls, "fcntl dotlock", 5);
+	for (int i = 8; i < 14; i++) {
+		char text[64];
+
+		snprintf(text, sizeof(text), "Subject: m%d\n\nbody %d\n", i, i);
+		assert_int_equal(mbox_deliver(spool(), &ls, "other@example.net", 1795600800 + i, text,
+					      strlen(text), &err2), 0);
+	}
+	list_msgs(box, &c);
+	assert_int_equal(c.n, 14);
+	for (uint32_t uid = 9; uid <= 14; uid++) {
+		char want[32];
+		size_t len;
+		char *b = msg_bytes(box, uid, &len);
+
+		assert_int_equal(c.uid[uid - 1], uid);
+		snprintf(want, sizeof(want), "Subject: m%u\n", uid - 1);
+		if (strncmp(b, want, strlen(want)) != 0)
+			fail_msg("UID %u is \"%.12s\", expected \"%s\" (file order)", uid, b, want);
+		free(b);
+	}
 	store_mailbox_close(&box);
 	store_user_close(&u);
 }
@@ -532,6 +603,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_deliver_and_read, st_setup, st_teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_changes_keep_uids, st_setup, st_teardown),
+		cmocka_unit_test_setup_teardown(test_uids_follow_file_order, st_setup, st_teardown),
 		cmocka_unit_test_setup_teardown(test_concurrency, st_setup, st_teardown),
 		cmocka_unit_test_setup_teardown(test_crash, st_setup, st_teardown),
 		cmocka_unit_test_setup_teardown(test_mailboxes_and_rebuild, st_setup, st_teardown),

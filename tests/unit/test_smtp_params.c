@@ -194,7 +194,8 @@ static void test_queue_file_commit_and_abort(void **state)
 	(void)state;
 	assert_non_null(qf);
 	assert_int_equal(strlen(id), 12);
-	assert_int_equal(count_entries(dir, "incoming"), 1);
+	/* A message that fits the 64 KiB buffer is created at commit. */
+	assert_int_equal(count_entries(dir, "incoming"), 0);
 	assert_int_equal(queue_file_envelope(qf, &env, &err), 0);
 	assert_int_equal(queue_file_write(qf, "Subject: x\r\n\r\nhi\r\n", 18, &err), 0);
 	assert_int_equal(queue_file_size(qf), 18);

@@ -333,6 +333,17 @@ static void test_starttls_echo(void **state)
 	assert_non_null(strstr(h_events(h), "|L:HELLO|L:QUIT|CLOSE:closed|"));
 }
 
+/* Direct output on: the 220 goes out at once in the clear, everything
+ * after the switch through TLS (a plaintext byte there would break the
+ * client's TLS and the test). */
+static void test_starttls_direct_output(void **state)
+{
+	struct harness *h = *state;
+
+	h->direct_output = true;
+	test_starttls_echo(state);
+}
+
 static void test_starttls_injection_discarded(void **state)
 {
 	struct harness *h = *state;
@@ -375,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_ctx_policy),
 		cmocka_unit_test(test_self_signed),
 		cmocka_unit_test_setup_teardown(test_implicit_tls_echo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_starttls_direct_output, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_implicit_tls_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_starttls_echo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_starttls_injection_discarded, setup, teardown),
