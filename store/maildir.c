@@ -65,7 +65,9 @@ struct maildir_box {
 	size_t n_scan, cap_scan;
 	struct maildir_stamp old_stamp; /* from sync_check, for a partial scan */
 	bool have_old_stamp;
-	char last_append[MAILDIR_PATH_MAX]; /* the file msg_append linked last */
+	/* the file msg_append linked last (for msg_append_undo); allocated,
+	 * not a 4 KB array in every open mailbox */
+	char *last_append;
 	/* Dovecot's side files, read at most once per scan and only when a
 	 * file needs them (no U= field; keyword letters). */
 	struct maildir_uidlist uidlist;
@@ -470,6 +472,21 @@ static int md_box_open(struct store_mailbox *box, struct store_error *err)
 	return 0;
 }
 
+/* The listing of the last scan is for that sync's renames only: 2,000
+ * names and paths are ~500 KB, and every session that rescanned its
+ * mailbox kept them until the next scan or the close. */
+static void md_sync_done(struct store_mailbox *box)
+{
+	struct maildir_box *mb = store_mailbox_backend_data(box);
+
+	if (mb == NULL)
+		return;
+	scan_clear(mb);
+	free(mb->scan);
+	mb->scan = NULL;
+	mb->cap_scan = 0;
+}
+
 static void md_box_close(struct store_mailbox *box)
 {
 	struct maildir_box *mb = store_mailbox_backend_data(box);
@@ -479,6 +496,7 @@ static void md_box_close(struct store_mailbox *box)
 	scan_clear(mb);
 	maildir_keywords_free(&mb->keywords);
 	free(mb->scan);
+	free(mb->last_append);
 	free(mb->dir);
 	free(mb->new_dir);
 	free(mb->cur_dir);
@@ -1077,7 +1095,15 @@ static int md_msg_append(struct store_mailbox *box, const struct store_source *s
 			(void)fsync_parent_dir(final);
 		return -1;
 	}
-	str_copy(mb->last_append, final, sizeof(mb->last_append));
+	free(mb->last_append);
+	if ((mb->last_append = strdup(final)) == NULL) {
+		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
+		free(*loc_r);
+		*loc_r = NULL;
+		if (unlink(final) == 0)
+			(void)fsync_parent_dir(final);
+		return -1;
+	}
 	*physical_r = phys;
 	*vsize_r = vsize;
 	return 0;
@@ -1092,7 +1118,7 @@ static int md_msg_append_undo(struct store_mailbox *box, const char *loc,
 			      struct store_error *err)
 {
 	struct maildir_box *mb = store_mailbox_backend_data(box);
-	const char *slash = strrchr(mb->last_append, '/');
+	const char *slash = mb->last_append ? strrchr(mb->last_append, '/') : NULL;
 
 	/* The name is unique and nobody renames a file the index does not
 	 * know (our syncs wait for the write transaction the core holds):
@@ -1111,7 +1137,7 @@ static int md_msg_append_undo(struct store_mailbox *box, const char *loc,
 		store_error_sys(err, "fsync directory of %s", mb->last_append);
 		return -1;
 	}
-	mb->last_append[0] = '\0';
+	x_free(&mb->last_append);
 	return 0;
 }
 
@@ -1251,6 +1277,7 @@ const struct store_backend store_backend_maildir = {
 	.msg_set_flags = md_msg_set_flags,
 	.msg_set_flags_kw = md_msg_set_flags_kw,
 	.msg_expunge = md_msg_expunge,
+	.sync_done = md_sync_done,
 	.watch_paths = md_watch_paths,
 	.uid_state_read = md_uid_state_read,
 	.uid_state_write = md_uid_state_write,

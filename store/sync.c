@@ -614,6 +614,8 @@ int store_sync_box(struct store_mailbox *box, bool force, struct store_error *er
 	if (be->unlock)
 		be->unlock(box);
 	sync_free(&sc);
+	if (be->sync_done)
+		be->sync_done(box);
 	store_box_status_from(box, &b);
 	return changed;
 fail:
@@ -621,5 +623,7 @@ fail:
 	if (be->unlock)
 		be->unlock(box);
 	sync_free(&sc);
+	if (be->sync_done)
+		be->sync_done(box);
 	return -1;
 }
