@@ -38,7 +38,6 @@
 #include "log.h"
 #include "maps.h"
 #include "master/master.h"
-#include "smtp/restrict.h"
 #include "tls.h"
 
 #define CHECK_CERT_MIN_DAYS 30
@@ -298,48 +297,6 @@ static void check_tls(struct check *c)
 	check_cert_expiry(c, cert);
 }
 
-/* The SMTP restriction lists, classes and their tables, header/body checks:
- * parsed as the smtp role will parse them at start (smtp/restrict.h). */
-static void check_restrictions_of(struct check *c, const struct config *view, const char *prefix)
-{
-	char *err = NULL;
-	struct restrictions *r = restrictions_new(view, NULL, &err);
-	struct content_checks *cc;
-
-	if (r == NULL) {
-		log_error("%s%s", prefix, err);
-		free(err);
-		c->errors++;
-	}
-	restrictions_free(&r);
-	err = NULL;
-	cc = content_checks_new(view, &err);
-	if (cc == NULL) {
-		log_error("%s%s", prefix, err);
-		free(err);
-		c->errors++;
-	}
-	content_checks_free(&cc);
-}
-
-static void check_restrictions(struct check *c)
-{
-	size_t smtp = 0;
-
-	for (size_t i = 0; i < config_listener_count(c->cfg); i++) {
-		const struct config_listener *l = config_listener_at(c->cfg, i);
-		char prefix[128];
-
-		if (strcmp(l->protocol, "smtp") != 0)
-			continue;
-		smtp++;
-		snprintf(prefix, sizeof(prefix), "listener %s: ", l->name);
-		check_restrictions_of(c, l->view, prefix);
-	}
-	if (smtp == 0)
-		check_restrictions_of(c, c->cfg, "");
-}
-
 static bool in_my_groups(gid_t gid)
 {
 	gid_t groups[256];
@@ -491,7 +448,6 @@ int cmd_check(int argc, char **argv, const char *conf)
 	}
 	check_owner(&c);
 	check_maps(&c);
-	check_restrictions(&c);
 	check_tls(&c);
 	check_dirs(&c);
 	check_unix_sockets(&c);

@@ -25,7 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "auth/auth-client.h"
+#include "auth/auth-link.h"
 #include "base64.h"
 #include "conn.h"
 #include "log.h"
@@ -155,14 +155,6 @@ static void auth_cb(void *ctx, const struct auth_client_reply *rep)
 	}
 }
 
-static bool base64_ok(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '+' && s[i] != '/' && s[i] != '=')
-			return false;
-	return true;
-}
-
 /* client_line - the client's answer to "+ challenge". */
 static enum imap_cmd_result client_line(struct imap_cmd *cmd, const char *line, size_t len)
 {
@@ -196,7 +188,7 @@ static enum imap_cmd_result client_line(struct imap_cmd *cmd, const char *line, 
 		imap_session_login(cmd, user, mech);
 		return IMAP_CMD_PENDING;
 	}
-	if (!base64_ok(line, len) || (resp = strndup(line, len)) == NULL) {
+	if (!auth_link_base64_ok(line, len) || (resp = strndup(line, len)) == NULL) {
 		imap_session_auth_failed(s, NULL, a->mech);
 		auth_ctx_free(cmd);
 		cmd->cancel = NULL;
@@ -220,23 +212,6 @@ static enum imap_cmd_result client_line(struct imap_cmd *cmd, const char *line, 
 	cmd->input_line = NULL;
 	conn_pause(s->conn);
 	return IMAP_CMD_PENDING;
-}
-
-static bool mech_offered(const struct imap_settings *set, const char *mech)
-{
-	const char *p = set->mechs;
-	size_t ml = strlen(mech);
-
-	while (*p) {
-		const char *e = strchr(p, ' ');
-		size_t l = e ? (size_t)(e - p) : strlen(p);
-		if (l == ml && strncasecmp(p, mech, l) == 0)
-			return true;
-		p += l;
-		while (*p == ' ')
-			p++;
-	}
-	return false;
 }
 
 static enum imap_cmd_result start(struct imap_cmd *cmd, const char *mech, const char *initial,
@@ -278,11 +253,6 @@ static enum imap_cmd_result start(struct imap_cmd *cmd, const char *mech, const 
 	return IMAP_CMD_PENDING;
 }
 
-static bool is_plaintext_mech(const char *mech)
-{
-	return strcmp(mech, "PLAIN") == 0 || strcmp(mech, "LOGIN") == 0;
-}
-
 enum imap_cmd_result imap_cmd_authenticate(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->sess;
@@ -296,15 +266,15 @@ enum imap_cmd_result imap_cmd_authenticate(struct imap_cmd *cmd)
 		return imap_cmd_no(cmd, "CANNOT", "Unsupported authentication mechanism.");
 	for (char *p = mech; *p; p++)
 		*p = (char)toupper((unsigned char)*p);
-	if (!mech_offered(set, mech))
+	if (!auth_link_mech_listed(set->mechs, mech))
 		return imap_cmd_no(cmd, "CANNOT", "Unsupported authentication mechanism.");
-	if (is_plaintext_mech(mech) && !imap_session_plaintext_ok(s)) {
+	if (auth_link_mech_plaintext(mech) && !imap_session_plaintext_ok(s)) {
 		imap_session_auth_failed(s, NULL, mech);
 		return imap_cmd_no(cmd, "PRIVACYREQUIRED", "Plaintext authentication disallowed on non-secure connections; use STARTTLS first.");
 	}
 	if (cmd->nargs == 2) {
 		const struct imap_arg *ir = &cmd->args[1];
-		if (ir->type != IMAP_ARG_ATOM || !base64_ok(ir->data, ir->len))
+		if (ir->type != IMAP_ARG_ATOM || !auth_link_base64_ok(ir->data, ir->len))
 			return imap_cmd_bad(cmd, NULL, "Invalid base64 data in the initial response.");
 		/* RFC 4959 3: "=" is an empty initial response */
 		initial = strcmp(ir->data, "=") == 0 ? "" : ir->data;

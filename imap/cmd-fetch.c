@@ -28,7 +28,11 @@
  *
  * Messages expunged by another session meanwhile (RFC 2180 4.1): the
  * ones still there are sent, the vanished ones are skipped, and the
- * tagged reply is NO [EXPUNGEISSUED] (RFC 5530) instead of OK.
+ * tagged reply of FETCH is NO [EXPUNGEISSUED] (RFC 5530) instead of OK.
+ * UID FETCH answers OK: a UID that no longer exists is "ignored without
+ * any error message" (RFC 3501 6.4.8), and the EXPUNGE sent before the
+ * tagged reply (allowed for UID commands, 7.4.1) tells the client; mbsync
+ * takes a NO for a failed sync.
  *
  * Header-only requests (HEADER.FIELDS, RFC822.HEADER, ENVELOPE: what a
  * client fetches for new mail) parse just the header's bytes, so a big
@@ -463,7 +467,7 @@ static enum imap_cmd_result fetch_resume(struct imap_cmd *cmd)
 	fills_flush(s, c);
 	fetch_ctx_free(&c);
 	cmd->ctx = NULL;
-	if (expunged)
+	if (expunged && !cmd->uid)
 		return imap_cmd_no(cmd, "EXPUNGEISSUED", "Some of the requested messages no longer exist");
 	return imap_cmd_ok(cmd, NULL, "%sFETCH completed", cmd->uid ? "UID " : "");
 }

@@ -8,7 +8,8 @@
  * mailbox (EXAMINE) gets NO; \Recent in the list gets BAD (2.3.2: only
  * the server sets it). Messages another session expunged meanwhile are
  * left out and the reply is NO [EXPUNGEISSUED] after the others were
- * changed (RFC 2180 4.2.1, RFC 5530).
+ * changed (RFC 2180 4.2.1, RFC 5530); for UID STORE such a UID no longer
+ * exists and is ignored (RFC 3501 6.4.8): OK, after the EXPUNGE.
  *
  * Up to STORE_BATCH messages share one index write transaction
  * (store_msgs_set_flags: one commit, not one per message); a STORE over
@@ -287,7 +288,7 @@ static enum imap_cmd_result store_resume(struct imap_cmd *cmd)
 	expunged = c->expunged;
 	store_ctx_free(&c);
 	cmd->ctx = NULL;
-	if (expunged)
+	if (expunged && !cmd->uid)
 		return imap_cmd_no(cmd, "EXPUNGEISSUED", "Some of the messages no longer exist");
 	return imap_cmd_ok(cmd, NULL, "%sSTORE completed", cmd->uid ? "UID " : "");
 }

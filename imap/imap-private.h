@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "auth/auth-link.h"
+#include "service.h"
 #include "store/store.h"
 #include "util.h"
 
@@ -542,11 +544,10 @@ struct imap_role {
 	struct store_settings store_set;
 	struct imap_listener *listeners;
 	size_t n_listeners;
-	struct auth_client *auth, *userdb; /* connected lazily, again after a failure */
+	struct auth_link auth;             /* SASL and userdb, connected lazily, again after a failure */
 	struct imap_session *sessions;     /* every session of this worker */
 	unsigned n_sessions;
-	bool stopping;
-	struct event *ev_stop;
+	struct service svc;                /* SIGTERM and the stop sequence */
 	char *tmp_dir;                     /* APPEND spool directory */
 	unsigned worker;                   /* 1..imap_processes */
 };

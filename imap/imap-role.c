@@ -23,6 +23,9 @@
  * that hangs must not survive it), so a supervisor killed by the master
  * after master_stop_timeout, or one that crashed, leaves no orphans.
  *
+ * The listeners' TLS contexts, server start and each worker's stop sequence
+ * are lib/service.h's; the worker's auth clients auth/auth-link.h's.
+ *
  * Per-worker limits: mail_max_userip_connections is counted per worker
  * process (documented in docs/ARCHITECTURE.md).
  *
@@ -42,7 +45,7 @@
 
 #include <event2/event.h>
 
-#include "auth/auth-client.h"
+#include "auth/auth-link.h"
 #include "config.h"
 #include "conn.h"
 #include "evloop.h"
@@ -50,6 +53,7 @@
 #include "imap/imap-role.h"
 #include "log.h"
 #include "server.h"
+#include "service.h"
 #include "tls.h"
 
 #define WORKER_MAX_RESTARTS 5
@@ -57,52 +61,21 @@
 
 /* ---- auth clients ---- */
 
-/* Broken clients are only forgotten here and freed when the worker ends:
- * their callbacks may be on the stack right now. */
-static struct auth_client **broken;
-static size_t n_broken;
-
-static struct auth_client *connect_client(struct imap_role *role, struct auth_client **slot,
-					  const char *path, enum auth_client_kind kind)
-{
-	char *err = NULL;
-
-	if (*slot)
-		return *slot;
-	*slot = auth_client_new(role->base, path, kind, &err);
-	if (*slot == NULL) {
-		log_warn("imap: cannot connect to the auth role at %s: %s; is it running?", path,
-			 err ? err : "unknown error");
-		free(err);
-	}
-	return *slot;
-}
-
+/* The worker's clients live in role->auth (auth/auth-link.h); these
+ * names are what the session and command files call. */
 struct auth_client *imap_role_auth(struct imap_role *role, const char *path)
 {
-	return connect_client(role, &role->auth, path, AUTH_CLIENT_SASL);
+	return auth_link_sasl(&role->auth, path);
 }
 
 struct auth_client *imap_role_userdb(struct imap_role *role, const char *path)
 {
-	return connect_client(role, &role->userdb, path, AUTH_CLIENT_USERDB);
+	return auth_link_userdb(&role->auth, path);
 }
 
 void imap_role_auth_broken(struct imap_role *role, struct auth_client *c)
 {
-	struct auth_client **b;
-
-	if (c == NULL || (c != role->auth && c != role->userdb))
-		return;
-	b = realloc(broken, (n_broken + 1) * sizeof(*b));
-	if (b == NULL)
-		return;
-	broken = b;
-	broken[n_broken++] = c;
-	if (c == role->auth)
-		role->auth = NULL;
-	else
-		role->userdb = NULL;
+	auth_link_broken(&role->auth, c);
 }
 
 /* ---- one worker ---- */
@@ -112,7 +85,7 @@ static void on_accept(struct server *server, struct conn *conn, void *ctx)
 	struct imap_listener *l = ctx;
 
 	(void)server;
-	if (l->role->stopping) {
+	if (l->role->svc.stopping) {
 		conn_free(conn);
 		return;
 	}
@@ -124,47 +97,31 @@ static void on_busy(struct server *server, struct conn *conn, enum server_busy w
 	struct imap_listener *l = ctx;
 
 	(void)server;
-	log_warn("%s: too many %s from %s; refusing", l->cl->name,
-		 why == SERVER_BUSY_CLIENT ? "connections" : "connections in total", conn_peer_addr(conn));
+	service_log_busy(l->cl, conn, why);
 	conn_printf(conn, "* BYE [UNAVAILABLE] Too many connections; try again later.\r\n");
 }
 
 static const struct server_callbacks server_cb = { .on_accept = on_accept, .on_busy = on_busy };
 
-static void stop_check(evutil_socket_t fd, short what, void *arg)
-{
-	struct imap_role *role = arg;
-
-	(void)fd;
-	(void)what;
-	if (role->n_sessions == 0)
-		event_base_loopexit(role->base, NULL);
-}
-
 void imap_role_session_gone(struct imap_role *role)
 {
-	if (role->stopping && role->n_sessions == 0 && role->ev_stop)
-		event_active(role->ev_stop, 0, 0);
+	service_session_gone(&role->svc, role->n_sessions);
 }
 
-static void on_term(evutil_socket_t sig, short what, void *arg)
+/* stop - SIGTERM forwarded by the supervisor (lib/service.h): stop
+ * accepting, "* BYE Server shutting down." to every session. */
+static size_t stop(void *ctx)
 {
-	struct imap_role *role = arg;
+	struct imap_role *role = ctx;
 
-	(void)sig;
-	(void)what;
-	if (role->stopping)
-		return;
-	role->stopping = true;
 	for (size_t i = 0; i < role->n_listeners; i++)
 		server_free(&role->listeners[i].server);
 	imap_session_shutdown_all(role);
-	event_active(role->ev_stop, 0, 0);
+	return role->n_sessions;
 }
 
 static int worker_run(struct imap_role *role, const struct role_env *env)
 {
-	struct event *ev_term = NULL;
 	const char *err;
 	char *errm = NULL;
 	int status = 1;
@@ -174,6 +131,7 @@ static int worker_run(struct imap_role *role, const struct role_env *env)
 		log_error("imap: %s", err);
 		return 1;
 	}
+	auth_link_init(&role->auth, role->base, "imap");
 	if (store_settings_from_config(&role->store_set, role->cfg, &errm) < 0) {
 		log_error("imap: %s", errm);
 		free(errm);
@@ -181,40 +139,23 @@ static int worker_run(struct imap_role *role, const struct role_env *env)
 	}
 	for (size_t i = 0; i < role->n_listeners; i++) {
 		struct imap_listener *l = &role->listeners[i];
-		struct server_limits limits;
 
-		server_limits_from_config(l->view, &limits);
-		l->server = server_new(role->base, env->listeners[i].fd, &limits,
-				       l->implicit_tls ? l->ssl_ctx : NULL, &server_cb, l, &errm);
-		if (l->server == NULL) {
-			log_error("%s: %s", l->cl->name, errm);
-			free(errm);
+		l->server = service_server_start(role->base, &env->listeners[i],
+						 l->implicit_tls ? l->ssl_ctx : NULL, &server_cb, l);
+		if (l->server == NULL)
 			goto out;
-		}
 	}
-	role->ev_stop = event_new(role->base, -1, 0, stop_check, role);
-	ev_term = evsignal_new(role->base, SIGTERM, on_term, role);
-	if (role->ev_stop == NULL || ev_term == NULL || event_add(ev_term, NULL) < 0) {
-		log_error("imap: cannot set up signal handling");
+	/* no log line: the supervisor logged the stop for all workers */
+	if (service_init(&role->svc, role->base, NULL, stop, role) < 0)
 		goto out;
-	}
 	event_base_dispatch(role->base);
 	status = 0;
 out:
 	imap_session_free_all(role);
 	for (size_t i = 0; i < role->n_listeners; i++)
 		server_free(&role->listeners[i].server);
-	auth_client_free(&role->auth);
-	auth_client_free(&role->userdb);
-	for (size_t i = 0; i < n_broken; i++)
-		auth_client_free(&broken[i]);
-	free(broken);
-	broken = NULL;
-	n_broken = 0;
-	if (ev_term)
-		event_free(ev_term);
-	if (role->ev_stop)
-		event_free(role->ev_stop);
+	auth_link_free(&role->auth);
+	service_free(&role->svc);
 	event_base_free(role->base);
 	role->base = NULL;
 	return status;
@@ -226,8 +167,6 @@ static void settings_load(struct imap_listener *l)
 {
 	const struct config *v = l->view;
 	struct imap_settings *set = &l->set;
-	size_t n;
-	const char *const *mechs = config_list(v, "auth_mechanisms", &n);
 
 	set->max_line = (uint64_t)config_size(v, "imap_max_line_length");
 	set->literal_size_limit = (uint64_t)config_size(v, "imap_literal_size_limit");
@@ -240,39 +179,17 @@ static void settings_load(struct imap_listener *l)
 	set->hierarchy_sep = config_str(v, "imap_hierarchy_separator")[0] == '.' ? '.' : '/';
 	set->auth_socket = config_str(v, "auth_socket_path");
 	set->userdb_socket = config_str(v, "auth_userdb_socket_path");
-	set->mechs[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		size_t off = strlen(set->mechs);
-		snprintf(set->mechs + off, sizeof(set->mechs) - off, "%s%s", off ? " " : "", mechs[i]);
-	}
-	for (char *p = set->mechs; *p; p++)
-		if (*p >= 'a' && *p <= 'z')
-			*p = (char)(*p - 'a' + 'A');
+	auth_link_mechs(v, set->mechs, sizeof(set->mechs));
 }
 
 static int listener_setup(struct imap_role *role, struct imap_listener *l, const struct role_listener *rl)
 {
-	char *err = NULL;
-
 	l->role = role;
 	l->cl = rl->listener;
 	l->view = rl->listener->view;
 	l->implicit_tls = l->cl->tls == TLS_MODE_IMPLICIT;
 	settings_load(l);
-	if (*config_str(l->view, "tls_cert_file") && l->cl->tls != TLS_MODE_NONE) {
-		l->ssl_ctx = tls_server_ctx_from_config(l->view, &err);
-		if (l->ssl_ctx == NULL) {
-			log_error("%s: %s", l->cl->name, err);
-			free(err);
-			return -1;
-		}
-	}
-	if (l->implicit_tls && l->ssl_ctx == NULL) {
-		log_error("%s:%d: %s/listen: tls=implicit needs a certificate; set tls_cert_file and tls_key_file",
-			  l->cl->file, l->cl->line, l->cl->name);
-		return -1;
-	}
-	return 0;
+	return service_listener_tls(l->cl, &l->ssl_ctx);
 }
 
 static char *tmp_dir_setup(const struct config *cfg)

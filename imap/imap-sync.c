@@ -37,8 +37,11 @@
 #include "log.h"
 #include "imap/imap-private.h"
 
-/* Own flag changes remembered between reports (beyond: a redundant FETCH). */
+/* Own flag changes remembered between reports by UID; beyond them, by
+ * runs of modseqs (each change takes highestmodseq + 1, so a STORE over
+ * thousands of messages is one run); beyond those: a redundant FETCH. */
 #define OWN_MAX 256
+#define OWN_RUNS 16
 
 struct sync_priv {
 	bool notify_ok;
@@ -49,6 +52,8 @@ struct sync_priv {
 	 * session keeps no room for them (was 4 KB per selected session) */
 	struct own_change { uint32_t uid; uint64_t modseq; } *own;
 	size_t n_own, cap_own;
+	struct { uint64_t lo, hi; } own_runs[OWN_RUNS]; /* every modseq in lo..hi is ours */
+	size_t n_own_runs;
 	bool in_report;
 };
 
@@ -123,15 +128,30 @@ void imap_sync_own_change(struct imap_session *s, uint32_t uid, uint64_t modseq)
 		size_t cap = p->cap_own ? p->cap_own * 2 : 16;
 		struct own_change *o = realloc(p->own, cap * sizeof(*o));
 
-		if (o == NULL)
-			return; /* only costs a redundant FETCH */
-		p->own = o;
-		p->cap_own = cap;
+		if (o != NULL) { /* else the runs below, or a redundant FETCH */
+			p->own = o;
+			p->cap_own = cap;
+		}
 	}
 	if (p->n_own < p->cap_own) {
 		p->own[p->n_own].uid = uid;
 		p->own[p->n_own].modseq = modseq;
 		p->n_own++;
+		return;
+	}
+	/* A modseq names one change of one message, so "the message's
+	 * modseq is one we were given" is as good as the UID entry; a run
+	 * grows only by the very next modseq, so no other session's change
+	 * can hide inside it. */
+	for (size_t i = 0; i < p->n_own_runs; i++)
+		if (modseq >= p->own_runs[i].lo && modseq <= p->own_runs[i].hi)
+			return;
+	if (p->n_own_runs > 0 && modseq == p->own_runs[p->n_own_runs - 1].hi + 1) {
+		p->own_runs[p->n_own_runs - 1].hi = modseq;
+	} else if (p->n_own_runs < OWN_RUNS) {
+		p->own_runs[p->n_own_runs].lo = modseq;
+		p->own_runs[p->n_own_runs].hi = modseq;
+		p->n_own_runs++;
 	}
 }
 
@@ -140,6 +160,7 @@ static void own_reset(struct sync_priv *p)
 	free(p->own);
 	p->own = NULL;
 	p->n_own = p->cap_own = 0;
+	p->n_own_runs = 0;
 }
 
 static bool own_change(const struct sync_priv *p, uint32_t uid, uint64_t modseq)
@@ -147,6 +168,9 @@ static bool own_change(const struct sync_priv *p, uint32_t uid, uint64_t modseq)
 	for (size_t i = 0; i < p->n_own; i++)
 		if (p->own[i].uid == uid)
 			return p->own[i].modseq >= modseq;
+	for (size_t i = 0; i < p->n_own_runs; i++)
+		if (modseq >= p->own_runs[i].lo && modseq <= p->own_runs[i].hi)
+			return true;
 	return false;
 }
 

@@ -107,12 +107,22 @@ typedef bool role_keeps_root_fn(const struct config *cfg);
 typedef int role_unix_sockets_fn(const struct config *cfg, struct role_unix_socket *out,
 				 size_t max, char **error_r);
 
+/* role_check_config_fn - whether cfg is usable for this role, checked the
+ * way the role itself will read it at start (restriction lists, formats),
+ * so that posternd refuses a bad configuration before it starts anything
+ * and `postern check` / reload report it. Returns 0, or -1 with *error_r
+ * set to one line in new memory (caller frees): "FILE:LINE: NAME:
+ * problem; fix". Called only for roles cfg runs (see role_check_configs). */
+typedef int role_check_config_fn(const struct config *cfg, char **error_r);
+
 struct role_def {
 	const char *name;              /* matches protocol_def.role for listener roles */
 	role_main_fn *main;
 	role_keeps_root_fn *keeps_root;
 	/* Unix sockets the master creates and passes; NULL: none. */
 	role_unix_sockets_fn *unix_sockets;
+	/* Configuration check before start and reload; NULL: nothing to check. */
+	role_check_config_fn *check_config;
 	/* Started even when no listener needs it (auth, queue). */
 	bool always;
 	/* Never run two processes of this role at once, not even for a moment
@@ -153,5 +163,12 @@ const struct role_def *role_for_protocol(const char *protocol);
  * posternd yet; comment the line out".
  */
 int role_check_listeners(const struct config *cfg, char **error_r);
+
+/*
+ * role_check_configs - run check_config of every built role cfg runs (a
+ * role with a listener in cfg, or an always-started one). Returns 0, or -1
+ * with *error_r from the first role that refused (caller frees).
+ */
+int role_check_configs(const struct config *cfg, char **error_r);
 
 #endif

@@ -50,7 +50,9 @@ static void reload_report_cb(enum config_level level, const char *msg, void *ctx
 
 int master_check_config(const struct config *cfg, char **error_r)
 {
-	return role_check_listeners(cfg, error_r);
+	if (role_check_listeners(cfg, error_r) < 0)
+		return -1;
+	return role_check_configs(cfg, error_r);
 }
 
 static void warn_restart_params(const struct config *old_cfg, const struct config *new_cfg)

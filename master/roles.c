@@ -29,11 +29,11 @@ static const struct role_def built_roles[] = {
 	{ .name = "auth", .main = auth_role_main, .keeps_root = auth_role_keeps_root,
 	  .unix_sockets = auth_role_unix_sockets, .always = true,
 	  .doc = "SASL socket (Dovecot auth protocol) and user lookups; virtual users and PAM" },
-	{ .name = "smtp", .main = smtp_role_main,
+	{ .name = "smtp", .main = smtp_role_main, .check_config = smtp_role_check_config,
 	  .doc = "SMTP server: mx, submission and smtps listeners; writes the queue's incoming files" },
 	{ .name = "imap", .main = imap_role_main,
 	  .doc = "IMAP server: imap (143, STARTTLS) and imaps (993) listeners; imap_processes workers" },
-	{ .name = "pop3", .main = pop3_role_main,
+	{ .name = "pop3", .main = pop3_role_main, .check_config = pop3_role_check_config,
 	  .doc = "POP3 server: pop3 (110, STLS) and pop3s (995, implicit TLS) listeners" },
 	{ .name = NULL },
 };
@@ -100,6 +100,29 @@ int role_check_listeners(const struct config *cfg, char **error_r)
 						 l->file, l->line, l->name, l->protocol);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/* Whether cfg runs role r: it is always started, or a listener's protocol
+ * belongs to it. */
+static bool role_in_use(const struct config *cfg, const struct role_def *r)
+{
+	if (r->always)
+		return true;
+	for (size_t i = 0; i < config_listener_count(cfg); i++)
+		if (role_for_protocol(config_listener_at(cfg, i)->protocol) == r)
+			return true;
+	return false;
+}
+
+int role_check_configs(const struct config *cfg, char **error_r)
+{
+	for (size_t i = 0; i < role_count(); i++) {
+		const struct role_def *r = role_at(i);
+
+		if (r->check_config && role_in_use(cfg, r) && r->check_config(cfg, error_r) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -9,13 +9,14 @@
  * Plaintext rule: before TLS, from a non-loopback client, USER, PASS and
  * the PLAIN and LOGIN mechanisms are refused unless
  * pop3_allow_plaintext_auth = yes (RFC 2595 2.2); CAPA hides them then.
+ * The SASL request itself is auth/auth-link.h's (login.c starts it).
  */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "auth/auth-client.h"
+#include "auth/auth-link.h"
 #include "base64.h"
 #include "conn.h"
 #include "pop3/pop3-private.h"
@@ -24,28 +25,11 @@
 static const char plaintext_refused[] =
 	"[AUTH] Plaintext authentication is not allowed without TLS; use STLS first (or port 995).";
 
-static bool mech_plaintext(const char *mech)
-{
-	return strcmp(mech, "PLAIN") == 0 || strcmp(mech, "LOGIN") == 0;
-}
-
 bool pop3_mech_offered(const struct pop3_session *s, const char *mech)
 {
-	const char *p = s->l->set.mechs;
-	size_t ml = strlen(mech);
-
-	if (mech_plaintext(mech) && !pop3_session_plaintext_ok(s))
+	if (auth_link_mech_plaintext(mech) && !pop3_session_plaintext_ok(s))
 		return false;
-	while (*p) {
-		const char *e = strchr(p, ' ');
-		size_t l = e ? (size_t)(e - p) : strlen(p);
-		if (l == ml && strncasecmp(p, mech, l) == 0)
-			return true;
-		p += l;
-		while (*p == ' ')
-			p++;
-	}
-	return false;
+	return auth_link_mech_listed(s->l->set.mechs, mech);
 }
 
 void pop3_cmd_user(struct pop3_session *s, const char *args, size_t len)
@@ -115,7 +99,7 @@ void pop3_cmd_pass(struct pop3_session *s, const char *args, size_t len)
 	explicit_bzero(b64, strlen(b64));
 	free(b64);
 	/* RFC 1939: a failed PASS starts over at USER */
-	if (s->auth_id == 0)
+	if (s->sasl.id == 0)
 		x_free(&s->user_arg);
 }
 
@@ -124,14 +108,6 @@ void pop3_cmd_apop(struct pop3_session *s, const char *args, size_t len)
 	(void)args;
 	(void)len;
 	pop3_session_err(s, "APOP is not supported; use USER/PASS or AUTH over TLS.");
-}
-
-static bool base64_ok(const char *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)p[i]) && p[i] != '+' && p[i] != '/' && p[i] != '=')
-			return false;
-	return true;
 }
 
 static void list_mechs(struct pop3_session *s)
@@ -177,7 +153,7 @@ void pop3_cmd_auth(struct pop3_session *s, const char *args, size_t len)
 	mech[i] = '\0';
 	for (char *p = mech; *p; p++)
 		*p = (char)toupper((unsigned char)*p);
-	if (mech_plaintext(mech) && !pop3_session_plaintext_ok(s)) {
+	if (auth_link_mech_plaintext(mech) && !pop3_session_plaintext_ok(s)) {
 		pop3_session_err(s, "%s", plaintext_refused);
 		return;
 	}
@@ -188,7 +164,7 @@ void pop3_cmd_auth(struct pop3_session *s, const char *args, size_t len)
 	if (i < len) {
 		size_t il = len - i - 1;
 		const char *ir = args + i + 1;
-		if (il == 0 || (!(il == 1 && ir[0] == '=') && !base64_ok(ir, il))) {
+		if (il == 0 || (!(il == 1 && ir[0] == '=') && !auth_link_base64_ok(ir, il))) {
 			pop3_session_err(s, "Invalid base64 data in the initial response.");
 			return;
 		}
@@ -206,38 +182,28 @@ void pop3_cmd_auth(struct pop3_session *s, const char *args, size_t len)
 
 void pop3_auth_cancel(struct pop3_session *s)
 {
-	if (s->auth_waiting && s->l->role->auth)
-		auth_client_cancel(s->l->role->auth, s->auth_waiting);
-	s->auth_waiting = 0;
+	auth_link_cancel(&s->sasl);
 	pop3_session_set_state(s, POP3_STATE_AUTHORIZATION);
 }
 
 void pop3_auth_response(struct pop3_session *s, const char *line, size_t len)
 {
-	char *resp;
-	unsigned id = s->auth_waiting;
-
-	if (len == 1 && line[0] == '*') {
+	switch (auth_link_answer(&s->l->role->auth, &s->sasl, line, len)) {
+	case AUTH_LINK_SENT:
+		pop3_session_set_state(s, POP3_STATE_AUTHORIZATION);
+		conn_pause(s->conn);
+		return;
+	case AUTH_LINK_ABORTED:
 		pop3_auth_cancel(s);
 		pop3_session_err(s, "Authentication aborted by client.");
 		return;
-	}
-	if (!base64_ok(line, len) || s->l->role->auth == NULL) {
+	case AUTH_LINK_BAD_BASE64:
 		pop3_auth_cancel(s);
 		pop3_session_err(s, "Invalid base64 data in the response.");
 		return;
-	}
-	resp = strndup(line, len);
-	if (resp == NULL || auth_client_continue(s->l->role->auth, id, resp) < 0) {
-		free(resp);
+	case AUTH_LINK_UNAVAILABLE:
 		pop3_auth_cancel(s);
-		pop3_role_auth_broken(s->l->role, &s->l->role->auth);
 		pop3_login_failed(s, "auth role unreachable", true);
 		return;
 	}
-	free(resp);
-	s->auth_waiting = 0;
-	s->auth_id = id;
-	pop3_session_set_state(s, POP3_STATE_AUTHORIZATION);
-	conn_pause(s->conn);
 }

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/auth-client.h"
+#include "auth/auth-link.h"
 #include "conn.h"
 #include "log.h"
 #include "pop3/pop3-private.h"
@@ -120,7 +120,7 @@ static void userdb_cb(void *ctx, const struct auth_client_reply *rep)
 
 static void sasl_ok(struct pop3_session *s, const char *user)
 {
-	struct auth_client *ud = pop3_role_userdb(s->l->role, s->l->set.userdb_socket);
+	struct auth_client *ud = auth_link_userdb(&s->l->role->auth, s->l->set.userdb_socket);
 
 	free(s->login_try);
 	s->login_try = strdup(user);
@@ -131,7 +131,7 @@ static void sasl_ok(struct pop3_session *s, const char *user)
 	}
 	s->userdb_id = auth_client_lookup(ud, "USER", user, "pop3", userdb_cb, s);
 	if (s->userdb_id == 0) {
-		pop3_role_auth_broken(s->l->role, &s->l->role->userdb);
+		auth_link_broken(&s->l->role->auth, ud);
 		pop3_login_failed(s, "userdb unreachable", true);
 		pop3_session_resume(s);
 	}
@@ -141,18 +141,17 @@ static void sasl_cb(void *ctx, const struct auth_client_reply *rep)
 {
 	struct pop3_session *s = ctx;
 
-	s->auth_id = 0;
+	auth_link_reply(&s->sasl, rep);
 	switch (rep->status) {
 	case AUTH_CLIENT_CONTINUE:
 		if (s->via_pass) {
 			/* PASS sent a complete PLAIN response: a challenge
 			 * means the auth role did not accept it. */
-			auth_client_cancel(s->l->role->auth, rep->id);
+			auth_link_cancel(&s->sasl);
 			pop3_login_failed(s, "unexpected challenge", false);
 			break;
 		}
 		pop3_session_set_state(s, POP3_STATE_SASL);
-		s->auth_waiting = rep->id;
 		pop3_session_raw(s, "+ ");
 		pop3_session_raw(s, rep->data ? rep->data : "");
 		pop3_session_raw(s, "\r\n");
@@ -171,7 +170,6 @@ static void sasl_cb(void *ctx, const struct auth_client_reply *rep)
 void pop3_login_start_sasl(struct pop3_session *s, const char *mech, const char *initial_b64,
 		      const char *user_for_log)
 {
-	struct auth_client *ac = pop3_role_auth(s->l->role, s->l->set.auth_socket);
 	struct auth_client_params p = {
 		.service = "pop3", .rip = s->addr, .lip = s->local_addr,
 		.lport = conn_local_port(s->conn), .secured = s->tls,
@@ -180,13 +178,8 @@ void pop3_login_start_sasl(struct pop3_session *s, const char *mech, const char 
 	str_copy(s->mech, mech, sizeof(s->mech));
 	free(s->login_try);
 	s->login_try = user_for_log ? strdup(user_for_log) : NULL;
-	if (ac == NULL) {
-		pop3_login_failed(s, "auth role unreachable", true);
-		return;
-	}
-	s->auth_id = auth_client_start(ac, mech, &p, initial_b64, sasl_cb, s);
-	if (s->auth_id == 0) {
-		pop3_role_auth_broken(s->l->role, &s->l->role->auth);
+	if (auth_link_start(&s->l->role->auth, &s->sasl, s->l->set.auth_socket, mech, &p, initial_b64,
+			    sasl_cb, s) == 0) {
 		pop3_login_failed(s, "auth role unreachable", true);
 		return;
 	}

@@ -25,7 +25,9 @@
 
 #include <openssl/ssl.h>
 
+#include "auth/auth-link.h"
 #include "pop3/pop3-parse.h"
+#include "service.h"
 #include "store/store.h"
 
 struct conn;
@@ -81,12 +83,10 @@ struct pop3_role {
 	const struct config *cfg;
 	struct pop3_listener *listeners;
 	size_t n_listeners;
-	struct auth_client *auth;   /* SASL socket, connected lazily */
-	struct auth_client *userdb; /* userdb socket, connected lazily */
+	struct auth_link auth;      /* SASL and userdb sockets, connected lazily */
 	struct pop3_session *sessions;
 	size_t n_sessions;
-	bool stopping;
-	struct event *ev_stop;
+	struct service svc;         /* SIGTERM and the stop sequence */
 };
 
 enum pop3_state {
@@ -158,8 +158,8 @@ struct pop3_session {
 	char mech[32];              /* SASL mechanism of the running/last login */
 	char *login_try;            /* the user name of the running login, for logs */
 	bool via_pass;              /* the running login is USER/PASS (PLAIN inside) */
-	unsigned auth_id;           /* waiting for the auth role (conn paused) */
-	unsigned auth_waiting;      /* waiting for the client's SASL response */
+	struct auth_link_req sasl;  /* waiting for the auth role (conn paused) or
+	                             * for the client's SASL response */
 	unsigned userdb_id;         /* waiting for the userdb lookup */
 	char *user;                 /* logged in as */
 	struct event *ev_timer;     /* nothing yet: reserved for delays */
@@ -260,12 +260,8 @@ void pop3_retr_abort(struct pop3_session *s);
 bool pop3_list_more(struct pop3_session *s);
 
 /* --- pop3-role.c -------------------------------------------------------- */
-/* pop3_role_auth / pop3_role_userdb - the clients, connecting now if
- * needed; NULL with a logged warning when the auth role cannot be reached. */
-struct auth_client *pop3_role_auth(struct pop3_role *role, const char *path);
-struct auth_client *pop3_role_userdb(struct pop3_role *role, const char *path);
-/* pop3_role_auth_broken - forget a client whose connection broke. */
-void pop3_role_auth_broken(struct pop3_role *role, struct auth_client **c);
+/* pop3_role_session_gone - a session was freed (ends a stopping role's
+ * loop with the last one). */
 void pop3_role_session_gone(struct pop3_role *role);
 
 #endif

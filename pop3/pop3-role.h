@@ -16,4 +16,8 @@
  */
 int pop3_role_main(const struct role_env *env);
 
+/* pop3_role_check_config - role_check_config_fn: pop3_uidl_format,
+ * pop3_expire and pop3_enable_apop of every pop3 listener. */
+int pop3_role_check_config(const struct config *cfg, char **error_r);
+
 #endif

@@ -101,7 +101,7 @@ void pop3_session_resume(struct pop3_session *s)
 {
 	if (s->state == POP3_STATE_QUIT || s->state == POP3_STATE_TLS)
 		return;
-	if (s->auth_id || s->userdb_id || s->stream.active)
+	if (s->sasl.id || s->userdb_id || s->stream.active)
 		return;
 	conn_resume(s->conn);
 }
@@ -290,12 +290,9 @@ static void session_free(struct pop3_session *s)
 	struct pop3_role *role = s->l->role;
 
 	pop3_retr_abort(s);
-	if (s->auth_id && role->auth)
-		auth_client_cancel(role->auth, s->auth_id);
-	if (s->auth_waiting && role->auth)
-		auth_client_cancel(role->auth, s->auth_waiting);
-	if (s->userdb_id && role->userdb)
-		auth_client_cancel(role->userdb, s->userdb_id);
+	auth_link_cancel(&s->sasl);
+	if (s->userdb_id && role->auth.userdb)
+		auth_client_cancel(role->auth.userdb, s->userdb_id);
 	if (s->ev_timer)
 		event_free(s->ev_timer);
 	/* A session that did not reach UPDATE deletes nothing (RFC 1939 6). */

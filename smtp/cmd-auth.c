@@ -12,6 +12,9 @@
  * authenticated (503), inside a transaction (503), without TLS when
  * smtpd_tls_security_level = encrypt (530 5.7.0) or smtpd_tls_auth_only
  * = yes (538 5.7.11, RFC 4954 6).
+ *
+ * The request bookkeeping (client, ids, "*", base64 check) is
+ * auth/auth-link.h's, shared with pop3/ and imap/.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -19,14 +22,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include "auth/auth-client.h"
+#include "auth/auth-link.h"
 #include "conn.h"
 #include "log.h"
 #include "smtp/smtp-private.h"
 
 static void auth_end(struct smtp_session *s)
 {
-	s->auth_id = 0;
 	session_set_state(s, s->helo ? SMTP_STATE_HELO : SMTP_STATE_INIT);
 }
 
@@ -35,11 +37,10 @@ static void auth_cb(void *ctx, const struct auth_client_reply *rep)
 	struct smtp_session *s = ctx;
 	char reason[200];
 
+	auth_link_reply(&s->sasl, rep);
 	switch (rep->status) {
 	case AUTH_CLIENT_CONTINUE:
 		session_set_state(s, SMTP_STATE_AUTH);
-		s->auth_id = 0;    /* now waiting for the client, not the auth role */
-		s->auth_waiting = rep->id;
 		session_reply_raw(s, "334 ");
 		session_reply_raw(s, rep->data ? rep->data : "");
 		session_reply_raw(s, "\r\n");
@@ -60,14 +61,12 @@ static void auth_cb(void *ctx, const struct auth_client_reply *rep)
 		s->sasl_user = user;
 		s->sasl_method = mech;
 		auth_end(s);
-		s->auth_waiting = 0;
 		session_count(s, SMTP_C_AUTH, true);
 		session_reply(s, "235 2.7.0 Authentication successful");
 		break;
 	}
 	default:
 		auth_end(s);
-		s->auth_waiting = 0;
 		session_count(s, SMTP_C_AUTH, false);
 		if (rep->temp) {
 			log_warn("%s: SASL %s authentication failed: %s", s->client, s->auth_mech,
@@ -84,31 +83,6 @@ static void auth_cb(void *ctx, const struct auth_client_reply *rep)
 	session_resume(s);
 }
 
-static bool mech_offered(const struct smtp_settings *set, const char *mech)
-{
-	const char *p = set->mechs;
-	size_t ml = strlen(mech);
-
-	while (*p) {
-		const char *e = strchr(p, ' ');
-		size_t l = e ? (size_t)(e - p) : strlen(p);
-		if (l == ml && strncasecmp(p, mech, l) == 0)
-			return true;
-		p += l;
-		while (*p == ' ')
-			p++;
-	}
-	return false;
-}
-
-static bool base64_ok(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '+' && s[i] != '/' && s[i] != '=')
-			return false;
-	return true;
-}
-
 static void refuse(struct smtp_session *s, const char *reply)
 {
 	session_count(s, SMTP_C_AUTH, false);
@@ -118,7 +92,6 @@ static void refuse(struct smtp_session *s, const char *reply)
 void smtp_cmd_auth(struct smtp_session *s, char *args, size_t len)
 {
 	const struct smtp_settings *set = &s->l->set;
-	struct auth_client *ac;
 	char mech[32], *initial = NULL;
 	size_t i = 0;
 
@@ -142,67 +115,56 @@ void smtp_cmd_auth(struct smtp_session *s, char *args, size_t len)
 	mech[i] = '\0';
 	for (char *p = mech; *p; p++)
 		*p = (char)toupper((unsigned char)*p);
-	if (!mech_offered(set, mech))
+	if (!auth_link_mech_listed(set->mechs, mech))
 		{ refuse(s, "504 5.5.4 Unsupported authentication mechanism"); return; }
 	while (i < len && args[i] == ' ')
 		i++;
 	if (i < len) {
 		size_t il = len - i;
-		if (!(il == 1 && args[i] == '=') && !base64_ok(args + i, il))
+		if (!(il == 1 && args[i] == '=') && !auth_link_base64_ok(args + i, il))
 			{ refuse(s, "501 5.5.2 Cannot decode response"); return; }
 		initial = il == 1 && args[i] == '=' ? strdup("") : strndup(args + i, il);
 		if (initial == NULL)
 			{ refuse(s, "454 4.7.0 Temporary authentication failure"); return; }
-	}
-	ac = smtp_role_auth(s->l->role, set->auth_socket);
-	if (ac == NULL) {
-		free(initial);
-		{ refuse(s, "454 4.7.0 Temporary authentication failure"); return; }
 	}
 	struct auth_client_params p = {
 		.service = "smtp", .rip = s->addr, .lip = conn_local_addr(s->conn),
 		.lport = conn_local_port(s->conn), .secured = s->tls,
 	};
 	str_copy(s->auth_mech, mech, sizeof(s->auth_mech));
-	s->auth_id = auth_client_start(ac, mech, &p, initial, auth_cb, s);
+	unsigned id = auth_link_start(&s->l->role->auth, &s->sasl, set->auth_socket, mech, &p, initial,
+				      auth_cb, s);
 	free(initial);
-	if (s->auth_id == 0) {
-		smtp_role_auth_broken(s->l->role);
+	if (id == 0)
 		{ refuse(s, "454 4.7.0 Temporary authentication failure"); return; }
-	}
 	session_set_state(s, SMTP_STATE_AUTH);
 	conn_pause(s->conn);
 }
 
 void smtp_cmd_auth_cancel(struct smtp_session *s)
 {
-	if (s->auth_waiting && s->l->role->auth)
-		auth_client_cancel(s->l->role->auth, s->auth_waiting);
-	s->auth_waiting = 0;
+	auth_link_cancel(&s->sasl);
 	auth_end(s);
 	session_count(s, SMTP_C_AUTH, false);
 }
 
 void smtp_cmd_auth_response(struct smtp_session *s, char *line, size_t len)
 {
-	if (len == 1 && line[0] == '*') {
+	switch (auth_link_answer(&s->l->role->auth, &s->sasl, line, len)) {
+	case AUTH_LINK_SENT:
+		conn_pause(s->conn);
+		return;
+	case AUTH_LINK_ABORTED:
 		smtp_cmd_auth_cancel(s);
 		session_reply(s, "501 5.7.0 Authentication aborted");
 		return;
-	}
-	if (!base64_ok(line, len) || s->l->role->auth == NULL) {
+	case AUTH_LINK_BAD_BASE64:
 		smtp_cmd_auth_cancel(s);
 		session_reply(s, "501 5.5.2 Cannot decode response");
 		return;
-	}
-	unsigned id = s->auth_waiting;
-	if (auth_client_continue(s->l->role->auth, id, line) < 0) {
+	case AUTH_LINK_UNAVAILABLE:
 		smtp_cmd_auth_cancel(s);
-		smtp_role_auth_broken(s->l->role);
 		session_reply(s, "454 4.7.0 Temporary authentication failure");
 		return;
 	}
-	s->auth_waiting = 0;
-	s->auth_id = id;
-	conn_pause(s->conn);
 }

@@ -172,7 +172,7 @@ void session_resume(struct smtp_session *s)
 	 * the first line arrives. */
 	if (s->delayed.len > 0 || (s->greet_waiting && s->early_line) || s->state == SMTP_STATE_QUIT)
 		return;
-	if (s->req || s->auth_id || s->dns_req || s->commit_job)
+	if (s->req || s->sasl.id || s->dns_req || s->commit_job)
 		return;
 	conn_resume(s->conn);
 }
@@ -642,11 +642,7 @@ static void session_free(struct smtp_session *s)
 	restrict_cancel(&s->req);
 	dns_client_name_cancel(&s->dns_req);
 	message_commit_detach(s);
-	if (s->auth_id && role->auth)
-		auth_client_cancel(role->auth, s->auth_id);
-	if (s->auth_waiting && role->auth)
-		auth_client_cancel(role->auth, s->auth_waiting);
-	s->auth_id = s->auth_waiting = 0;
+	auth_link_cancel(&s->sasl);
 	if (s->ev_timer)
 		event_free(s->ev_timer);
 	session_reset_transaction(s);

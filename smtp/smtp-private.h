@@ -19,6 +19,8 @@
 
 #include <openssl/ssl.h>
 
+#include "auth/auth-link.h"
+#include "service.h"
 #include "smtp/address.h"
 #include "smtp/content-checks.h"
 #include "smtp/queue-file.h"
@@ -111,12 +113,11 @@ struct smtp_role {
 	const struct config *cfg;
 	struct smtp_listener *listeners;
 	size_t n_listeners;
-	struct auth_client *auth;   /* connected lazily; dropped when broken */
+	struct auth_link auth;      /* the SASL client, connected lazily */
 	struct worker_pool *workers; /* queue-file commits (fsync) off the loop */
 	struct smtp_session *sessions;
 	size_t n_sessions;
-	bool stopping;
-	struct event *ev_stop;      /* checks whether the last session ended */
+	struct service svc;         /* SIGTERM and the stop sequence */
 };
 
 enum smtp_state {
@@ -208,8 +209,7 @@ struct smtp_session {
 	struct smtp_address pending_sender;
 	char *pending_sender_text;
 	struct smtp_mail_params pending_mail;
-	unsigned auth_id;           /* waiting for the auth role */
-	unsigned auth_waiting;      /* waiting for the client's 334 answer */
+	struct auth_link_req sasl;  /* AUTH: waiting for the auth role or the client's 334 answer */
 	char auth_mech[32];
 	struct dns_client_name_req *dns_req;
 	void *commit_job;           /* message.c: a commit on a worker thread */
@@ -297,10 +297,8 @@ void message_commit_detach(struct smtp_session *s);
 char *received_header(const struct smtp_session *s, time_t now);
 
 /* --- smtp-role.c -------------------------------------------------------- */
-/* smtp_role_auth - the auth client, connecting now if needed; NULL with a
- * logged warning when the auth role cannot be reached. */
-struct auth_client *smtp_role_auth(struct smtp_role *role, const char *path);
-void smtp_role_auth_broken(struct smtp_role *role);
+/* smtp_role_session_gone - a session was freed (ends a stopping role's
+ * loop with the last one). */
 void smtp_role_session_gone(struct smtp_role *role);
 
 #endif

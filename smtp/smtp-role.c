@@ -11,25 +11,26 @@
  * (auth_socket_path, connected lazily and again after a failure) and,
  * through the restrictions, its userdb socket and DNS.
  *
- * Stop: on SIGTERM the servers stop accepting, idle sessions get
- * "421 4.3.2 Service shutting down", sessions inside DATA/BDAT may
- * finish; the loop ends when the last session is gone (the master kills
- * the role after master_stop_timeout otherwise).
+ * Stop (the sequence is lib/service.h's): on SIGTERM the servers stop
+ * accepting, idle sessions get "421 4.3.2 Service shutting down",
+ * sessions inside DATA/BDAT may finish; the loop ends when the last
+ * session is gone (the master kills the role after master_stop_timeout
+ * otherwise). The auth client is auth/auth-link.h's.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 
-#include "auth/auth-client.h"
+#include "auth/auth-link.h"
 #include "worker.h"
 #include "config.h"
 #include "conn.h"
 #include "evloop.h"
 #include "log.h"
 #include "server.h"
+#include "service.h"
 #include "smtp/smtp-private.h"
 #include "smtp/smtp-role.h"
 #include "tls.h"
@@ -39,7 +40,7 @@ static void on_accept(struct server *server, struct conn *conn, void *ctx)
 	struct smtp_listener *l = ctx;
 
 	(void)server;
-	if (l->role->stopping) {
+	if (l->role->svc.stopping) {
 		conn_free(conn);
 		return;
 	}
@@ -51,74 +52,24 @@ static void on_busy(struct server *server, struct conn *conn, enum server_busy w
 	struct smtp_listener *l = ctx;
 
 	(void)server;
-	log_warn("%s: too many %s from %s; refusing", l->cl->name,
-		 why == SERVER_BUSY_CLIENT ? "connections" : "connections in total", conn_peer_addr(conn));
+	service_log_busy(l->cl, conn, why);
 	conn_printf(conn, "421 4.7.0 %s Error: too many connections from %s\r\n", l->set.hostname,
 		    conn_peer_addr(conn));
 }
 
 static const struct server_callbacks server_cb = { .on_accept = on_accept, .on_busy = on_busy };
 
-struct auth_client *smtp_role_auth(struct smtp_role *role, const char *path)
-{
-	char *err = NULL;
-
-	if (role->auth)
-		return role->auth;
-	role->auth = auth_client_new(role->base, path, AUTH_CLIENT_SASL, &err);
-	if (role->auth == NULL) {
-		log_warn("cannot connect to the auth role at %s: %s; is it running?", path,
-			 err ? err : "unknown error");
-		free(err);
-	}
-	return role->auth;
-}
-
-/* A broken auth client is only forgotten here; it is freed with the role
- * (its callbacks may be on the stack right now). Its pending requests all
- * got FAIL temp from the client itself. */
-static struct auth_client **broken;
-static size_t n_broken;
-
-void smtp_role_auth_broken(struct smtp_role *role)
-{
-	struct auth_client **b;
-
-	if (role->auth == NULL)
-		return;
-	b = realloc(broken, (n_broken + 1) * sizeof(*b));
-	if (b == NULL)
-		return;    /* keep using it; the next failure tries again */
-	broken = b;
-	broken[n_broken++] = role->auth;
-	role->auth = NULL;
-}
-
-static void stop_check(evutil_socket_t fd, short what, void *arg)
-{
-	struct smtp_role *role = arg;
-
-	(void)fd;
-	(void)what;
-	if (role->n_sessions == 0)
-		event_base_loopexit(role->base, NULL);
-}
-
 void smtp_role_session_gone(struct smtp_role *role)
 {
-	if (role->stopping && role->n_sessions == 0 && role->ev_stop)
-		event_active(role->ev_stop, 0, 0);
+	service_session_gone(&role->svc, role->n_sessions);
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+/* stop - SIGTERM (lib/service.h): stop accepting; sessions inside
+ * DATA/BDAT may finish their message, the others get 421. */
+static size_t stop(void *ctx)
 {
-	struct smtp_role *role = arg;
+	struct smtp_role *role = ctx;
 
-	(void)what;
-	if (role->stopping)
-		return;
-	log_info("smtp: signal %d, stopping", (int)sig);
-	role->stopping = true;
 	for (size_t i = 0; i < role->n_listeners; i++)
 		server_free(&role->listeners[i].server);
 	for (struct smtp_session *s = role->sessions, *next; s; s = next) {
@@ -128,7 +79,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		conn_printf(s->conn, "421 4.3.2 %s Service shutting down\r\n", s->l->set.hostname);
 		session_close(s);
 	}
-	event_active(role->ev_stop, 0, 0);
+	return role->n_sessions;
 }
 
 static int settings_load(struct smtp_listener *l)
@@ -136,8 +87,6 @@ static int settings_load(struct smtp_listener *l)
 	const struct config *v = l->view;
 	struct smtp_settings *set = &l->set;
 	const char *level = config_str(v, "smtpd_tls_security_level");
-	size_t n;
-	const char *const *mechs = config_list(v, "auth_mechanisms", &n);
 
 	set->banner = must_strdup(config_str(v, "smtpd_banner"));
 	set->hostname = config_str(v, "myhostname");
@@ -164,14 +113,7 @@ static int settings_load(struct smtp_listener *l)
 	set->queue_directory = config_str(v, "queue_directory");
 	set->run_directory = config_str(v, "run_directory");
 	set->auth_socket = config_str(v, "auth_socket_path");
-	set->mechs[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		size_t off = strlen(set->mechs);
-		snprintf(set->mechs + off, sizeof(set->mechs) - off, "%s%s", off ? " " : "", mechs[i]);
-	}
-	for (char *p = set->mechs; *p; p++)
-		if (*p >= 'a' && *p <= 'z')
-			*p = (char)(*p - 'a' + 'A');
+	auth_link_mechs(v, set->mechs, sizeof(set->mechs));
 	if (strncmp(set->banner, set->hostname, strlen(set->hostname)) != 0)
 		log_warn("%s: smtpd_banner \"%s\" does not start with $myhostname; RFC 5321 4.3.1 wants the host name first",
 			 l->cl->name, set->banner);
@@ -203,26 +145,14 @@ static void queue_dir_share(struct smtp_role *role, struct smtp_listener *l)
 static int listener_start(struct smtp_role *role, struct smtp_listener *l, const struct role_listener *rl)
 {
 	char *err = NULL;
-	struct server_limits limits;
 
 	l->role = role;
 	l->cl = rl->listener;
 	l->view = rl->listener->view;
 	l->implicit_tls = l->cl->tls == TLS_MODE_IMPLICIT;
 	settings_load(l);
-	if (*config_str(l->view, "tls_cert_file") && l->cl->tls != TLS_MODE_NONE) {
-		l->ssl_ctx = tls_server_ctx_from_config(l->view, &err);
-		if (l->ssl_ctx == NULL) {
-			log_error("%s: %s", l->cl->name, err);
-			free(err);
-			return -1;
-		}
-	}
-	if (l->implicit_tls && l->ssl_ctx == NULL) {
-		log_error("%s:%d: %s/listen: tls=implicit needs a certificate; set tls_cert_file and tls_key_file",
-			  l->cl->file, l->cl->line, l->cl->name);
+	if (service_listener_tls(l->cl, &l->ssl_ctx) < 0)
 		return -1;
-	}
 	if (l->set.tls_level == SMTP_TLS_ENCRYPT && l->ssl_ctx == NULL) {
 		log_error("%s: smtpd_tls_security_level = encrypt needs a certificate; set tls_cert_file and tls_key_file",
 			  l->cl->name);
@@ -243,15 +173,8 @@ static int listener_start(struct smtp_role *role, struct smtp_listener *l, const
 	if (l->set.rate_limit > 0)
 		l->rate = must_calloc(SMTP_RATE_SLOTS, sizeof(*l->rate));
 	queue_dir_share(role, l);
-	server_limits_from_config(l->view, &limits);
-	l->server = server_new(role->base, rl->fd, &limits, l->implicit_tls ? l->ssl_ctx : NULL,
-			       &server_cb, l, &err);
-	if (l->server == NULL) {
-		log_error("%s: %s", l->cl->name, err);
-		free(err);
-		return -1;
-	}
-	return 0;
+	l->server = service_server_start(role->base, rl, l->implicit_tls ? l->ssl_ctx : NULL, &server_cb, l);
+	return l->server ? 0 : -1;
 }
 
 static void listener_free(struct smtp_listener *l)
@@ -270,7 +193,6 @@ static void listener_free(struct smtp_listener *l)
 int smtp_role_main(const struct role_env *env)
 {
 	struct smtp_role role;
-	struct event *ev_term = NULL;
 	const char *err;
 	int status = 1;
 
@@ -281,6 +203,7 @@ int smtp_role_main(const struct role_env *env)
 		log_error("smtp: %s", err);
 		return 1;
 	}
+	auth_link_init(&role.auth, role.base, "smtp");
 	/* Threads for queue-file commits (see message.c); without them the
 	 * role still works, committing on the loop. */
 	role.workers = worker_pool_new(role.base, SMTP_COMMIT_THREADS, &err);
@@ -291,12 +214,8 @@ int smtp_role_main(const struct role_env *env)
 	for (size_t i = 0; i < env->n_listeners; i++)
 		if (listener_start(&role, &role.listeners[i], &env->listeners[i]) < 0)
 			goto out;
-	role.ev_stop = event_new(role.base, -1, 0, stop_check, &role);
-	ev_term = evsignal_new(role.base, SIGTERM, on_signal, &role);
-	if (role.ev_stop == NULL || ev_term == NULL || event_add(ev_term, NULL) < 0) {
-		log_error("smtp: cannot set up signal handling");
+	if (service_init(&role.svc, role.base, "smtp", stop, &role) < 0)
 		goto out;
-	}
 	log_info("smtp: ready: %zu listener%s", env->n_listeners, env->n_listeners == 1 ? "" : "s");
 	event_base_dispatch(role.base);
 	status = 0;
@@ -308,16 +227,42 @@ out:
 	for (size_t i = 0; i < role.n_listeners; i++)
 		listener_free(&role.listeners[i]);
 	free(role.listeners);
-	auth_client_free(&role.auth);
-	for (size_t i = 0; i < n_broken; i++)
-		auth_client_free(&broken[i]);
-	free(broken);
-	broken = NULL;
-	n_broken = 0;
-	if (ev_term)
-		event_free(ev_term);
-	if (role.ev_stop)
-		event_free(role.ev_stop);
+	auth_link_free(&role.auth);
+	service_free(&role.svc);
 	event_base_free(role.base);
 	return status;
+}
+
+/* One view (a listener's, or the global one when no smtp listener is
+ * configured): the restriction lists and the content checks. */
+static int check_view(const struct config *view, const char *listener, char **error_r)
+{
+	struct restrictions *r;
+	struct content_checks *cc;
+	char *err = NULL;
+
+	r = restrictions_new(view, NULL, &err);
+	if (r == NULL)
+		goto fail;
+	restrictions_free(&r);
+	cc = content_checks_new(view, &err);
+	if (cc == NULL)
+		goto fail;
+	content_checks_free(&cc);
+	return 0;
+fail:
+	*error_r = listener ? must_asprintf("listener %s: %s", listener, err) : must_asprintf("%s", err);
+	free(err);
+	return -1;
+}
+
+int smtp_role_check_config(const struct config *cfg, char **error_r)
+{
+	for (size_t i = 0; i < config_listener_count(cfg); i++) {
+		const struct config_listener *l = config_listener_at(cfg, i);
+
+		if (strcmp(l->protocol, "smtp") == 0 && check_view(l->view, l->name, error_r) < 0)
+			return -1;
+	}
+	return 0;
 }

@@ -13,4 +13,9 @@
  * configuration cannot be served (the reason is logged). */
 int smtp_role_main(const struct role_env *env);
 
+/* smtp_role_check_config - role_check_config_fn: every smtp listener's
+ * restriction lists, classes, tables and header/body checks parse as the
+ * role will parse them at start. */
+int smtp_role_check_config(const struct config *cfg, char **error_r);
+
 #endif

@@ -488,6 +488,40 @@ def test_fetch_expunged_by_other_session(corpus):
     b.close()
 
 
+def test_uid_fetch_and_store_of_expunged_uids_are_ok(corpus):
+    # mbsync failed its sync ("UID FETCH 1:416 (UID FLAGS) returned an
+    # error: NO [EXPUNGEISSUED]") when another client expunged meanwhile:
+    # a UID that no longer exists is ignored without an error (RFC 3501
+    # 6.4.8); the EXPUNGE comes before the tagged OK (7.4.1 allows it for
+    # UID commands)
+    a = corpus.login()
+    b = corpus.login()
+    uids = [int(re.search(rb"UID (\d+)", v).group(1)) for _, v in
+            sorted(fetches(a.ok("FETCH 1:* (UID)")).items())]
+    b.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+    b.ok("EXPUNGE")
+    untagged, tagged = a.cmd("UID FETCH 1:* (UID FLAGS)")
+    assert tagged == "OK UID FETCH completed", (untagged, tagged)
+    f = fetches(untagged)
+    assert sorted(f) == [1, 3, 4, 5], untagged
+    assert untagged[-1] == b"* 2 EXPUNGE", untagged
+    b.ok("STORE 3 +FLAGS.SILENT (\\Deleted)")
+    b.ok("EXPUNGE")   # a's view: 1 2 3 4 = uids[0], uids[2], uids[3], uids[4]; uids[3] goes
+    untagged, tagged = a.cmd("UID STORE %d:* +FLAGS (\\Flagged)" % uids[2])
+    assert tagged == "OK UID STORE completed", (untagged, tagged)
+    assert sorted(fetches(untagged)) == [2, 4], untagged
+    assert untagged[-1] == b"* 3 EXPUNGE", untagged
+    # by sequence number it stays NO [EXPUNGEISSUED] (RFC 2180 4.1.2, 4.2.1)
+    b.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+    b.ok("EXPUNGE")
+    untagged, tagged = a.cmd("FETCH 1:* (UID)")
+    assert tagged.startswith("NO [EXPUNGEISSUED]"), (untagged, tagged)
+    untagged, tagged = a.cmd("STORE 1 +FLAGS (\\Seen)")
+    assert tagged.startswith("NO [EXPUNGEISSUED]"), (untagged, tagged)
+    a.close()
+    b.close()
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -580,6 +614,35 @@ def test_store(corpus):
     untagged, tagged = c.cmd("STORE 1 +FLAGS (\\Seen)")
     assert tagged.startswith("NO"), tagged
     assert fetches(c.ok("FETCH 1 FLAGS"))[1] == b"FLAGS ()"
+    c.close()
+
+
+def test_store_silent_over_many_messages(env):
+    # mutt's "UID STORE 4,6:9,33:99,326:400 +FLAGS.SILENT (Old)" and
+    # mbsync's flag pushes cover hundreds of messages: .SILENT must stay
+    # silent past the 256 own changes the sync remembers one by one (it
+    # used to echo a FETCH for every message beyond them)
+    n = 300
+    c = env.login(mailbox=None)
+    batch = b""
+    for i in range(n):
+        m = b"From: a@example.test\r\nSubject: many %d\r\n\r\nbody\r\n" % i
+        batch += b"a%d APPEND INBOX {%d+}\r\n" % (i, len(m)) + m + b"\r\n"
+    c.send(batch)
+    for i in range(n):
+        _, tagged = c.collect("a%d" % i)
+        assert tagged.startswith("OK"), tagged
+    c.ok('SELECT "INBOX"')
+    for text in ("UID STORE 1:* +FLAGS.SILENT (\\Seen)", "STORE 1:* -FLAGS.SILENT (\\Seen)",
+                 "STORE 1:* +FLAGS.SILENT (Kwmany)", "UID STORE 1:* FLAGS.SILENT (\\Flagged)"):
+        untagged = c.ok(text)
+        f = fetches(untagged)
+        assert f == {}, (text, len(f), untagged[:3])
+        if "Kwmany" in text:
+            # a new keyword is announced all the same (RFC 3501 7.2.6)
+            assert untagged[0].startswith(b"* FLAGS (") and b" Kwmany)" in untagged[0], untagged[:3]
+    f = fetches(c.ok("FETCH 1:* FLAGS"))
+    assert len(f) == n and set(f.values()) == {b"FLAGS (\\Flagged \\Recent)"}, set(f.values())
     c.close()
 
 

@@ -494,14 +494,18 @@ def test_plaintext_refused_from_lan_before_tls(inst):
 
 
 def test_apop_enabled_is_a_config_error(tmp_root):
+    """A bad config never starts half a server: posternd refuses before it
+    starts any role, and `postern check` names the same file and line."""
     i = make_instance(tmp_root)
     i.append_conf("pop3_enable_apop = yes")
     line = i.conf_line_of("pop3_enable_apop")
-    i.start()
-    try:
-        i.wait_log("%s:%d: pop3_enable_apop: APOP needs plaintext-equivalent passwords" % (i.conf, line))
-    finally:
-        i.stop()
+    want = "%s:%d: pop3_enable_apop: APOP needs plaintext-equivalent passwords" % (i.conf, line)
+    r = i.posternd("-c", i.conf, "-f")
+    assert r.returncode != 0
+    assert want in r.stderr, r.stderr
+    r = i.run("check")
+    assert r.returncode == 1
+    assert want in r.stderr, r.stderr
 
 
 def test_mbox_user(inst):

@@ -108,3 +108,17 @@ def test_body_checks_reject(smtp):
     r = data(c, b"Subject: b\r\n\r\nfine\r\nforbidden body line\r\nmore\r\n.\r\n")
     assert r.startswith("5") and "body says no" in r, r
     c.cmd("QUIT")
+
+
+def test_unknown_rule_refuses_to_start(tmp_root):
+    """An unknown rule name is an error at start, not at run time: posternd
+    exits before starting any role, naming the file, the line and a fix."""
+    from harness import make_instance
+    i = make_instance(tmp_root)
+    i.append_conf("smtpd_recipient_restrictions = permit_mynetworks, reject_unknwon_sender_domain")
+    line = i.conf_line_of("smtpd_recipient_restrictions")
+    r = i.posternd("-c", i.conf, "-f")
+    assert r.returncode != 0
+    assert ('%s:%d: smtpd_recipient_restrictions: unknown rule "reject_unknwon_sender_domain"'
+            % (i.conf, line)) in r.stderr, r.stderr
+    assert "did you mean reject_unknown_sender_domain?" in r.stderr, r.stderr
