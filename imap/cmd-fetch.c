@@ -19,7 +19,10 @@
  * Cache: ENVELOPE and BODYSTRUCTURE come from the index (struct
  * store_msg) when cached; otherwise they are computed from the message
  * (mime_envelope, mime_bodystructure(extended=true): exactly the text the
- * store caches at delivery) and written back with store_msg_set_cache.
+ * store caches at delivery) and written back with store_msgs_set_cache,
+ * up to FETCH_FILL_BATCH messages per index commit (flushed before the
+ * handler yields and at the end, so a cancelled FETCH loses only the
+ * batch in hand).
  * BODY (non-extended) is always computed: it needs the parsed message
  * anyway and is rare (FULL macro).
  *
@@ -48,6 +51,19 @@
 #include "imap/imap-timeslice.h"
 #include "log.h"
 
+struct msg_copy {
+	struct store_msg m;
+	char *keywords, *envelope, *bodystructure;
+	bool oom;
+};
+
+/* Records read in one store transaction (store_msgs_get) ahead of
+ * rendering: one read transaction per 64 messages instead of one each. */
+#define FETCH_PREFETCH 64
+
+/* Cache fills kept before one index commit writes them. */
+#define FETCH_FILL_BATCH 64
+
 struct fetch_ctx {
 	struct imap_fetch_query q;
 	uint32_t *uids;
@@ -62,12 +78,15 @@ struct fetch_ctx {
 	struct mime_message *mime;
 	struct imap_timeslice slice;
 	bool header_only;           /* parse just the header (imap_fetch_header_only) */
-};
-
-struct msg_copy {
-	struct store_msg m;
-	char *keywords, *envelope, *bodystructure;
-	bool oom;
+	/* cache texts computed for messages already sent, written in one
+	 * index transaction per slice (fills_flush), not one per message */
+	struct store_cache_fill fills[FETCH_FILL_BATCH];
+	size_t n_fills;
+	/* uids[pre_start .. pre_start + pre_n) as read by prefetch();
+	 * pre_found[k] false: not in the index (expunged) */
+	struct msg_copy pre[FETCH_PREFETCH];
+	bool pre_found[FETCH_PREFETCH];
+	size_t pre_start, pre_n, pre_cursor;
 };
 
 static int msg_copy_cb(const struct store_msg *msg, void *ctx)
@@ -98,12 +117,43 @@ static void msg_release(struct fetch_ctx *c)
 	x_free(&c->bodystructure);
 }
 
+/* Write the collected cache texts (best effort: the store logs a failure
+ * itself, and the next FETCH computes them again). */
+static void fills_flush(struct imap_session *s, struct fetch_ctx *c)
+{
+	struct store_error err;
+
+	if (c->n_fills > 0 && s->sel != NULL)
+		(void)store_msgs_set_cache(s->sel->box, c->fills, c->n_fills, &err);
+	for (size_t i = 0; i < c->n_fills; i++) {
+		free((char *)c->fills[i].envelope);
+		free((char *)c->fills[i].bodystructure);
+	}
+	c->n_fills = 0;
+}
+
+static void prefetch_clear(struct fetch_ctx *c)
+{
+	for (size_t k = 0; k < c->pre_n; k++) {
+		free(c->pre[k].keywords);
+		free(c->pre[k].envelope);
+		free(c->pre[k].bodystructure);
+	}
+	memset(c->pre, 0, sizeof(c->pre));
+	c->pre_n = 0;
+}
+
 static void fetch_ctx_free(struct fetch_ctx **cp)
 {
 	struct fetch_ctx *c = *cp;
 
 	if (c == NULL)
 		return;
+	prefetch_clear(c);
+	for (size_t i = 0; i < c->n_fills; i++) {
+		free((char *)c->fills[i].envelope);
+		free((char *)c->fills[i].bodystructure);
+	}
 	msg_release(c);
 	imap_timeslice_free(&c->slice);
 	imap_fetch_query_free(&c->q);
@@ -182,6 +232,48 @@ static int message_fd(struct store_mailbox *box, uint32_t uid, bool header_only,
 	return fd;
 }
 
+/* prefetch_cb - one record of store_msgs_get: the UIDs come back in the
+ * order asked, missing ones skipped, so a cursor finds the slot. */
+static int prefetch_cb(const struct store_msg *msg, void *ctx)
+{
+	struct fetch_ctx *c = ctx;
+
+	while (c->pre_cursor < c->pre_n && c->uids[c->pre_start + c->pre_cursor] != msg->uid)
+		c->pre_cursor++;
+	if (c->pre_cursor == c->pre_n)
+		return 0;
+	msg_copy_cb(msg, &c->pre[c->pre_cursor]);
+	c->pre_found[c->pre_cursor++] = true;
+	return 0;
+}
+
+/*
+ * The record of uids[c->i] (copies owned by *mc, which the caller frees):
+ * from the records read ahead, reading the next FETCH_PREFETCH when c->i
+ * is past them. 1 found, 0 not in the index, -1 with err.
+ */
+static int record_get(struct fetch_ctx *c, struct store_mailbox *box, struct msg_copy *mc,
+		      struct store_error *err)
+{
+	size_t k;
+
+	if (c->i < c->pre_start || c->i >= c->pre_start + c->pre_n) {
+		prefetch_clear(c);
+		memset(c->pre_found, 0, sizeof(c->pre_found));
+		c->pre_start = c->i;
+		c->pre_n = c->n - c->i < FETCH_PREFETCH ? c->n - c->i : FETCH_PREFETCH;
+		c->pre_cursor = 0;
+		if (store_msgs_get(box, c->uids + c->i, c->pre_n, prefetch_cb, c, err) < 0) {
+			prefetch_clear(c);
+			return -1;
+		}
+	}
+	k = c->i - c->pre_start;
+	*mc = c->pre[k];
+	memset(&c->pre[k], 0, sizeof(c->pre[k])); /* the copies change owner */
+	return c->pre_found[k] ? 1 : 0;
+}
+
 /*
  * Set up c->m and c->r for uids[c->i]. 1 ready, 0 skip it (vanished),
  * -1 with err for the tagged NO.
@@ -199,7 +291,7 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_ctx *c, struct store
 	c->m.seq = imap_uid_to_seq(s, uid);
 	if (c->m.seq == 0)
 		return 0;
-	rc = store_msg_get(box, uid, msg_copy_cb, &mc, err);
+	rc = record_get(c, box, &mc, err);
 	c->keywords = mc.keywords;
 	c->envelope = mc.envelope;
 	c->bodystructure = mc.bodystructure;
@@ -290,11 +382,16 @@ static void fetch_done_one(struct imap_cmd *cmd, struct fetch_ctx *c)
 	struct imap_session *s = cmd->sess;
 
 	if (c->r.new_envelope != NULL || c->r.new_bodystructure != NULL) {
-		struct store_error err;
+		struct store_cache_fill *f = &c->fills[c->n_fills++];
 
-		/* best effort: the store logs a failure itself */
-		(void)store_msg_set_cache(s->sel->box, c->m.uid, c->r.new_envelope,
-					  c->r.new_bodystructure, &err);
+		/* the texts change owner: freed by fills_flush */
+		f->uid = c->m.uid;
+		f->envelope = c->r.new_envelope;
+		f->bodystructure = c->r.new_bodystructure;
+		c->r.new_envelope = NULL;
+		c->r.new_bodystructure = NULL;
+		if (c->n_fills == FETCH_FILL_BATCH)
+			fills_flush(s, c);
 	}
 	s->fetched++;
 	msg_release(c);
@@ -323,10 +420,15 @@ static enum imap_cmd_result fetch_resume(struct imap_cmd *cmd)
 		if (!c->active) {
 			if (c->i >= c->n)
 				break;
-			if (out_full(s))
+			if (out_full(s)) {
+				fills_flush(s, c);
 				return IMAP_CMD_PENDING; /* resumed when the output drained */
-			if (imap_timeslice_over(&c->slice) && imap_timeslice_yield(&c->slice, cmd) == 0)
-				return IMAP_CMD_PENDING;
+			}
+			if (imap_timeslice_over(&c->slice)) {
+				fills_flush(s, c);
+				if (imap_timeslice_yield(&c->slice, cmd) == 0)
+					return IMAP_CMD_PENDING;
+			}
 			memset(&err, 0, sizeof(err));
 			rc = fetch_prepare(cmd, c, &err);
 			if (rc < 0) {
@@ -362,6 +464,7 @@ static enum imap_cmd_result fetch_resume(struct imap_cmd *cmd)
 	}
 	bool expunged = c->expunged;
 
+	fills_flush(s, c);
 	fetch_ctx_free(&c);
 	cmd->ctx = NULL;
 	if (expunged && !cmd->uid)

@@ -17,7 +17,11 @@
  * in between). A message expunged meanwhile does not match. Messages are
  * parsed in place (an mbox message from its offset in the mbox file,
  * mime_parse_fd_at); a program with header keys only parses just the
- * header.
+ * header. What such a parse yields for the index cache (the ENVELOPE,
+ * and the BODYSTRUCTURE after a whole-message parse) is written back once
+ * per slice (store_msgs_set_cache), so later SUBJECT/SENT* searches and
+ * FETCH ENVELOPE read no file - Dovecot fills its header cache the same
+ * way.
  *
  * Entry point: imap_cmd_search (imap-private.h); everything else static.
  */
@@ -58,7 +62,33 @@ struct search_ctx {
 	struct store_error err;      /* a failure other than EXPUNGED */
 	bool failed;
 	struct event *ev_yield;      /* zero timer between slices */
+	/* ENVELOPE (and, after a whole-message parse, BODYSTRUCTURE) texts
+	 * of messages the file pass parsed without a cache: written in one
+	 * index transaction per slice (fills_flush), so the next SUBJECT or
+	 * SENT* search answers from the index like Dovecot's header cache */
+	struct store_cache_fill fills[SEARCH_SLICE];
+	size_t n_fills;
 };
+
+static void fills_free(struct search_ctx *c)
+{
+	for (size_t i = 0; i < c->n_fills; i++) {
+		free((char *)c->fills[i].envelope);
+		free((char *)c->fills[i].bodystructure);
+	}
+	c->n_fills = 0;
+}
+
+/* fills_flush - write the collected texts; best effort (the store logs a
+ * failure, and the next search parses those files again). */
+static void fills_flush(struct imap_session *s, struct search_ctx *c)
+{
+	struct store_error err;
+
+	if (c->n_fills > 0 && s->sel != NULL)
+		(void)store_msgs_set_cache(s->sel->box, c->fills, c->n_fills, &err);
+	fills_free(c);
+}
 
 static void ctx_free(struct search_ctx **cp)
 {
@@ -67,6 +97,7 @@ static void ctx_free(struct search_ctx **cp)
 	if (c == NULL)
 		return;
 	imap_search_free(&c->search);
+	fills_free(c);
 	free(c->ents);
 	if (c->ev_yield != NULL)
 		event_free(c->ev_yield);
@@ -199,6 +230,46 @@ static struct mime_message *opener_open(void *ctx, const char **error_r)
 	return o->mime;
 }
 
+/* The cache texts as store/msg-cache.c builds them (same views, same
+ * limit), so FETCH can send them as they are. */
+#define CACHE_TEXT_MAX (1024 * 1024)
+
+static char *cache_text(struct mime_message *mime, bool bodystructure)
+{
+	struct strbuf sb;
+	const char *why = NULL;
+	int rc;
+
+	strbuf_init(&sb, CACHE_TEXT_MAX);
+	rc = bodystructure ? mime_bodystructure(mime, 0, true, &sb, &why)
+			   : mime_envelope(mime, 0, &sb, &why);
+	if (rc < 0 || sb.len == 0 || memchr(sb.data, '\0', sb.len) != NULL) {
+		strbuf_free(&sb);
+		return NULL;
+	}
+	return strbuf_steal(&sb);
+}
+
+/* cache_fill_add - remember what the index lacks for msg, from the parse
+ * the search made anyway: the ENVELOPE needs only the header; the
+ * BODYSTRUCTURE only when the whole message was parsed. */
+static void cache_fill_add(struct search_ctx *c, const struct store_msg *msg,
+			   struct mime_message *mime, bool header_only)
+{
+	struct store_cache_fill *f;
+
+	if (c->n_fills >= SEARCH_SLICE ||
+	    (msg->envelope != NULL && (header_only || msg->bodystructure != NULL)))
+		return;
+	f = &c->fills[c->n_fills];
+	f->uid = msg->uid;
+	f->envelope = msg->envelope == NULL ? cache_text(mime, false) : NULL;
+	f->bodystructure = !header_only && msg->bodystructure == NULL ? cache_text(mime, true)
+								       : NULL;
+	if (f->envelope != NULL || f->bodystructure != NULL)
+		c->n_fills++;
+}
+
 struct file_pass {
 	struct search_ctx *c;
 	struct search_entry *e;
@@ -220,6 +291,8 @@ static int file_cb(const struct store_msg *msg, void *ctx)
 	const char *error = NULL;
 	int r = imap_search_match(fp->c->search, &m, &error);
 
+	if (r >= 0 && o.mime != NULL)
+		cache_fill_add(fp->c, msg, o.mime, o.header_only);
 	mime_message_free(&o.mime);
 	if (o.fd >= 0)
 		close(o.fd);
@@ -325,6 +398,7 @@ static enum imap_cmd_result search_resume(struct imap_cmd *cmd)
 		if ((opened >= SEARCH_SLICE ||
 		     (opened > 0 && now_usec() - start >= SEARCH_SLICE_USEC)) &&
 		    search_yield(cmd, c) == 0) {
+			fills_flush(s, c);
 			c->next--;
 			cmd->resume = search_resume;
 			cmd->cancel = search_cancel;
@@ -345,6 +419,7 @@ static enum imap_cmd_result search_resume(struct imap_cmd *cmd)
 			return imap_cmd_store_error(cmd, &fail);
 		}
 	}
+	fills_flush(s, c);
 	return search_reply(cmd, c);
 }
 

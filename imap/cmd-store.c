@@ -11,9 +11,10 @@
  * changed (RFC 2180 4.2.1, RFC 5530); for UID STORE such a UID no longer
  * exists and is ignored (RFC 3501 6.4.8): OK, after the EXPUNGE.
  *
- * Each message is one synchronous index commit, so a STORE over many
- * messages runs in time slices (imap-timeslice.c) and yields the worker
- * in between.
+ * Up to STORE_BATCH messages share one index write transaction
+ * (store_msgs_set_flags: one commit, not one per message); a STORE over
+ * many messages still runs in time slices (imap-timeslice.c) and yields
+ * the worker between batches.
  *
  * CONDSTORE (RFC 7162 3.1.3) later: its UNCHANGEDSINCE modifier arrives
  * as a list after the sequence set; store_one() already passes
@@ -182,7 +183,74 @@ static void store_cancel(struct imap_cmd *cmd)
 	cmd->ctx = NULL;
 }
 
-/* each message is a synchronous index commit: yield between slices */
+/* Messages per index transaction: one commit for the lot (the renames
+ * of 256 Maildir files take a few ms, well inside a time slice). */
+#define STORE_BATCH 256
+
+struct batch_reply {
+	struct imap_cmd *cmd;
+	struct strbuf out;        /* the untagged FETCH lines, sent after the commit */
+	bool oom;
+};
+
+static int batch_reply_cb(const struct store_msg *msg, void *ctx)
+{
+	struct batch_reply *br = ctx;
+	struct imap_session *s = br->cmd->sess;
+	struct flags_reply fr = { &br->out, s, imap_uid_to_seq(s, msg->uid), br->cmd->uid, false };
+
+	if (fr.seq == 0)
+		return 0;
+	flags_reply_cb(msg, &fr);
+	if (fr.oom || strbuf_puts(&br->out, "\n") < 0)
+		br->oom = true;
+	return 0;
+}
+
+/*
+ * A run of messages in one store transaction (store_msgs_set_flags); the
+ * FETCH replies go out after the commit. 0, or -1 with err.
+ */
+static int store_batch(struct imap_cmd *cmd, struct store_ctx *c, size_t n, struct store_error *err)
+{
+	struct imap_session *s = cmd->sess;
+	struct batch_reply br = { .cmd = cmd };
+	int results[STORE_BATCH];
+	uint64_t modseqs[STORE_BATCH];
+	int rc;
+
+	strbuf_init(&br.out, 0);
+	rc = store_msgs_set_flags(s->sel->box, c->uids + c->i, n, c->mode, c->flags, c->kw_arg,
+				  c->unchanged_since, results, modseqs,
+				  c->silent ? NULL : batch_reply_cb, &br, err);
+	if (rc < 0) {
+		strbuf_free(&br.out);
+		return -1;
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (results[k] < 0)
+			c->expunged = true;
+		else if (results[k] > 0)
+			imap_sync_own_change(s, c->uids[c->i + k], modseqs[k]);
+	}
+	for (char *line = br.out.data; line != NULL && *line != '\0';) {
+		char *nl = strchr(line, '\n');
+
+		*nl = '\0';
+		imap_send_untagged(s, "%s", line);
+		line = nl + 1;
+	}
+	strbuf_free(&br.out);
+	if (br.oom) {
+		err->cls = STORE_ERR_TEMP;
+		str_copy(err->text, "Out of memory", sizeof(err->text));
+		return -1;
+	}
+	c->i += n;
+	return 0;
+}
+
+/* STORE_BATCH messages per index commit; yield between slices */
 static enum imap_cmd_result store_resume(struct imap_cmd *cmd)
 {
 	struct store_ctx *c = cmd->ctx;
@@ -191,17 +259,27 @@ static enum imap_cmd_result store_resume(struct imap_cmd *cmd)
 	int rc;
 
 	imap_timeslice_begin(&c->slice);
-	for (; c->i < c->n; c->i++) {
+	while (c->i < c->n) {
 		if (imap_output_pending(cmd->sess) > IMAP_OUTPUT_HIGH)
 			return IMAP_CMD_PENDING; /* resumed when the output drained */
 		if (imap_timeslice_over(&c->slice) && imap_timeslice_yield(&c->slice, cmd) == 0)
 			return IMAP_CMD_PENDING;
 		memset(&err, 0, sizeof(err));
-		rc = store_one(cmd, c->uids[c->i], c->mode, c->flags, c->kw_arg, c->unchanged_since,
-			       c->silent, &c->announce, &err);
-		if (rc == 0) {
-			c->expunged = true;
-		} else if (rc < 0) {
+		if (c->announce) {
+			/* a new keyword: the first message alone, so the sync
+			 * announces it (store_one) before any FETCH uses it */
+			rc = store_one(cmd, c->uids[c->i], c->mode, c->flags, c->kw_arg,
+				       c->unchanged_since, c->silent, &c->announce, &err);
+			if (rc == 0)
+				c->expunged = true;
+			if (rc >= 0)
+				c->i++;
+		} else {
+			size_t n = c->n - c->i < STORE_BATCH ? c->n - c->i : STORE_BATCH;
+
+			rc = store_batch(cmd, c, n, &err);
+		}
+		if (rc < 0) {
 			store_ctx_free(&c);
 			cmd->ctx = NULL;
 			return imap_cmd_store_error(cmd, &err);

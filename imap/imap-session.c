@@ -474,11 +474,13 @@ static void literal_cb(struct conn *conn, const void *data, size_t len, bool don
 {
 	struct imap_session *s = ctx;
 
-	(void)conn;
-	(void)done;
 	s->bytes_in += len;
 	if (len > 0)
 		(void)imap_parser_literal(s->priv->parser, data, len);
+	/* the command's line goes on after the literal: ACK now, or a
+	 * client whose Nagle holds that rest waits 40 ms for our delayed ACK */
+	if (done)
+		(void)conn_quickack(conn);
 }
 
 static bool ensure_parser(struct imap_session *s)
@@ -636,6 +638,7 @@ void imap_session_accept(struct imap_listener *l, struct conn *conn)
 	pv->l = l;
 	s->role = role;
 	s->conn = conn;
+	(void)conn_set_nodelay(conn); /* replies are buffered; no 40 ms stalls after a literal */
 	s->cfg = l->view;
 	s->state = IMAP_STATE_NOT_AUTH;
 	s->tls = l->implicit_tls;

@@ -48,8 +48,10 @@ struct sync_priv {
 	struct strbuf keywords;     /* " kw1 kw2": keywords the client was told in FLAGS */
 	uint32_t first_unseen_uid;  /* at SELECT */
 	struct imap_cmd *idle_cmd;
-	struct { uint32_t uid; uint64_t modseq; } own[OWN_MAX];
-	size_t n_own;
+	/* allocated on the first own change, freed at the report: an idle
+	 * session keeps no room for them (was 4 KB per selected session) */
+	struct own_change { uint32_t uid; uint64_t modseq; } *own;
+	size_t n_own, cap_own;
 	struct { uint64_t lo, hi; } own_runs[OWN_RUNS]; /* every modseq in lo..hi is ours */
 	size_t n_own_runs;
 	bool in_report;
@@ -122,7 +124,16 @@ void imap_sync_own_change(struct imap_session *s, uint32_t uid, uint64_t modseq)
 			return;
 		}
 	}
-	if (p->n_own < OWN_MAX) {
+	if (p->n_own == p->cap_own && p->cap_own < OWN_MAX) {
+		size_t cap = p->cap_own ? p->cap_own * 2 : 16;
+		struct own_change *o = realloc(p->own, cap * sizeof(*o));
+
+		if (o != NULL) { /* else the runs below, or a redundant FETCH */
+			p->own = o;
+			p->cap_own = cap;
+		}
+	}
+	if (p->n_own < p->cap_own) {
 		p->own[p->n_own].uid = uid;
 		p->own[p->n_own].modseq = modseq;
 		p->n_own++;
@@ -142,6 +153,14 @@ void imap_sync_own_change(struct imap_session *s, uint32_t uid, uint64_t modseq)
 		p->own_runs[p->n_own_runs].hi = modseq;
 		p->n_own_runs++;
 	}
+}
+
+static void own_reset(struct sync_priv *p)
+{
+	free(p->own);
+	p->own = NULL;
+	p->n_own = p->cap_own = 0;
+	p->n_own_runs = 0;
 }
 
 static bool own_change(const struct sync_priv *p, uint32_t uid, uint64_t modseq)
@@ -340,6 +359,7 @@ void imap_select_close(struct imap_session *s)
 		return;
 	store_mailbox_close(&sel->box);
 	strbuf_free(&((struct sel_full *)sel)->priv.keywords);
+	own_reset(&((struct sel_full *)sel)->priv);
 	free(sel->uids);
 	free(sel->recent_uids);
 	free(sel->name);
@@ -450,8 +470,7 @@ void imap_sync_report(struct imap_session *s, bool allow_expunge)
 	store_mailbox_status(sel->box, &st);
 	if (rc == 0 && !sel->changed && st.highestmodseq == sel->highestmodseq &&
 	    st.messages == sel->count && st.uidnext == sel->uidnext) {
-		p->n_own = 0;
-		p->n_own_runs = 0;
+		own_reset(p);
 		p->in_report = false;
 		return;
 	}
@@ -560,8 +579,7 @@ flags:
 	}
 	sel->highestmodseq = st.highestmodseq;
 	sel->uidnext = st.uidnext;
-	p->n_own = 0;
-	p->n_own_runs = 0;
+	own_reset(p);
 	p->in_report = false;
 }
 

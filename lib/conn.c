@@ -17,6 +17,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -575,6 +577,25 @@ const char *conn_local_addr(const struct conn *c)
 int conn_local_port(const struct conn *c)
 {
 	return c->local_port;
+}
+
+static int tcp_option(const struct conn *c, int option)
+{
+	int one = 1;
+
+	if (c->fd < 0)
+		return -1;
+	return setsockopt(c->fd, IPPROTO_TCP, option, &one, sizeof(one));
+}
+
+int conn_set_nodelay(struct conn *c)
+{
+	return tcp_option(c, TCP_NODELAY);
+}
+
+int conn_quickack(struct conn *c)
+{
+	return tcp_option(c, TCP_QUICKACK);
 }
 
 void conn_set_release_hook(struct conn *c, conn_release_fn *fn, void *arg)

@@ -227,6 +227,24 @@ const char *conn_local_addr(const struct conn *conn);
 int conn_local_port(const struct conn *conn);
 
 /*
+ * conn_set_nodelay - (added for IMAP) TCP_NODELAY on the socket: a reply
+ * written after a large one (the tagged OK after a FETCH literal) goes
+ * out at once instead of waiting for the peer's delayed ACK (up to 40 ms
+ * on Linux). Output is buffered and written in chunks anyway. 0, or -1
+ * (not a TCP socket, or gone): harmless to ignore.
+ */
+int conn_set_nodelay(struct conn *conn);
+
+/*
+ * conn_quickack - (added for IMAP literals) acknowledge what was received
+ * at once (TCP_QUICKACK, which the kernel resets by itself): a client
+ * that sends a literal and then its final CRLF in two writes (Python's
+ * imaplib) would otherwise wait for our delayed ACK before its Nagle
+ * lets the CRLF go. 0 or -1 (harmless to ignore).
+ */
+int conn_quickack(struct conn *conn);
+
+/*
  * conn_set_release_hook - for server.c: fn(arg) runs exactly once, when
  * the socket is closed or the conn freed, whichever comes first (so that
  * connection counts drop as soon as the client is gone).

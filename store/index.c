@@ -284,6 +284,21 @@ int index_commit(MDB_txn *txn, struct store_error *err)
 	return 0;
 }
 
+int index_commit_light(MDB_txn *txn, struct store_error *err)
+{
+	MDB_env *env = mdb_txn_env(txn);
+	int rc;
+
+	/* The flag is the environment's, but an environment belongs to one
+	 * thread of one process (store.h) and this process holds the writers'
+	 * lock: no other commit can see it set. */
+	if (mdb_env_set_flags(env, MDB_NOMETASYNC, 1) != 0)
+		return index_commit(txn, err);
+	rc = index_commit(txn, err);
+	mdb_env_set_flags(env, MDB_NOMETASYNC, 0);
+	return rc;
+}
+
 int index_commit_keep(struct store_index *idx, MDB_txn *txn, struct store_error *err)
 {
 	int rc;

@@ -90,7 +90,8 @@ static int take_recent(struct store_mailbox *box, struct store_error *err)
 		index_abort(txn);
 		return -1;
 	}
-	return index_commit(txn, err);
+	/* losing the floor to a power cut only makes messages \Recent again */
+	return index_commit_light(txn, err);
 }
 
 int store_mailbox_claim_recent(struct store_mailbox *box, uint32_t last_uid, uint32_t *first_r,
@@ -233,7 +234,7 @@ struct foreach_ctx {
 	void *ctx;
 };
 
-static void to_store_msg(const struct index_msg *m, struct store_msg *out)
+void store_msg_from_index(const struct index_msg *m, struct store_msg *out)
 {
 	out->uid = m->uid;
 	out->flags = m->flags & STORE_FLAGS_STORED;
@@ -253,7 +254,7 @@ static int foreach_cb(const struct index_msg *m, void *ctx)
 
 	if (m->modseq <= fc->since)
 		return 0;
-	to_store_msg(m, &sm);
+	store_msg_from_index(m, &sm);
 	return fc->fn(&sm, fc->ctx);
 }
 
@@ -285,9 +286,36 @@ int store_msg_get(struct store_mailbox *box, uint32_t uid, store_msg_fn *fn, voi
 		return -1;
 	rc = index_msg_get(box->user->index, txn, box->box_id, uid, &m, err);
 	if (rc > 0) {
-		to_store_msg(&m, &sm);
+		store_msg_from_index(&m, &sm);
 		fn(&sm, ctx);
 	}
 	index_abort(txn);
 	return rc;
+}
+
+int store_msgs_get(struct store_mailbox *box, const uint32_t *uids, size_t n, store_msg_fn *fn,
+		   void *ctx, struct store_error *err)
+{
+	struct index_msg m;
+	struct store_msg sm;
+	MDB_txn *txn;
+	int rc = 0, found = 0;
+
+	memset(err, 0, sizeof(*err));
+	if (n == 0)
+		return 0;
+	/* one transaction (and one pair of lock calls) for the lot: per
+	 * message they were most of a FETCH 1:* (FLAGS) */
+	if (index_begin(box->user->index, false, &txn, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n && rc >= 0; i++) {
+		rc = index_msg_get(box->user->index, txn, box->box_id, uids[i], &m, err);
+		if (rc > 0) {
+			store_msg_from_index(&m, &sm);
+			fn(&sm, ctx);
+			found++;
+		}
+	}
+	index_abort(txn);
+	return rc < 0 ? -1 : found;
 }

@@ -63,9 +63,12 @@ struct maildir_box {
 	char *tmp_dir;
 	struct scan_entry *scan;
 	size_t n_scan, cap_scan;
+	bool scan_sorted;         /* sorted by loc on the first scan_find */
 	struct maildir_stamp old_stamp; /* from sync_check, for a partial scan */
 	bool have_old_stamp;
-	char last_append[MAILDIR_PATH_MAX]; /* the file msg_append linked last */
+	/* the file msg_append linked last (for msg_append_undo); allocated,
+	 * not a 4 KB array in every open mailbox */
+	char *last_append;
 	/* Dovecot's side files, read at most once per scan and only when a
 	 * file needs them (no U= field; keyword letters). */
 	struct maildir_uidlist uidlist;
@@ -470,6 +473,21 @@ static int md_box_open(struct store_mailbox *box, struct store_error *err)
 	return 0;
 }
 
+/* The listing of the last scan is for that sync's renames only: 2,000
+ * names and paths are ~500 KB, and every session that rescanned its
+ * mailbox kept them until the next scan or the close. */
+static void md_sync_done(struct store_mailbox *box)
+{
+	struct maildir_box *mb = store_mailbox_backend_data(box);
+
+	if (mb == NULL)
+		return;
+	scan_clear(mb);
+	free(mb->scan);
+	mb->scan = NULL;
+	mb->cap_scan = 0;
+}
+
 static void md_box_close(struct store_mailbox *box)
 {
 	struct maildir_box *mb = store_mailbox_backend_data(box);
@@ -479,6 +497,7 @@ static void md_box_close(struct store_mailbox *box)
 	scan_clear(mb);
 	maildir_keywords_free(&mb->keywords);
 	free(mb->scan);
+	free(mb->last_append);
 	free(mb->dir);
 	free(mb->new_dir);
 	free(mb->cur_dir);
@@ -544,6 +563,7 @@ static int scan_remember(struct maildir_box *mb, const char *loc, const char *pa
 		return -1;
 	}
 	mb->n_scan++;
+	mb->scan_sorted = false;
 	return 0;
 }
 
@@ -558,6 +578,11 @@ static const char *scan_find(struct maildir_box *mb, const char *loc)
 
 	if (mb->n_scan == 0)
 		return NULL;
+	/* Sorted only when looked up: most scans end without a lookup, and
+	 * sorting 2,000 names was the top of a rescan's profile. */
+	if (!mb->scan_sorted && mb->n_scan > 1)
+		qsort(mb->scan, mb->n_scan, sizeof(*mb->scan), scan_cmp);
+	mb->scan_sorted = true;
 	e = bsearch(&key, mb->scan, mb->n_scan, sizeof(*e), scan_cmp);
 	return e ? e->path : NULL;
 }
@@ -677,8 +702,7 @@ static int md_sync_scan(struct store_mailbox *box, struct store_sync *sc, struct
 	if (scan_dir(mb, mb->new_dir, true, sc, err) < 0 ||
 	    (!partial && scan_dir(mb, mb->cur_dir, false, sc, err) < 0))
 		return -1;
-	if (mb->n_scan > 1)
-		qsort(mb->scan, mb->n_scan, sizeof(*mb->scan), scan_cmp);
+	mb->scan_sorted = false;
 	maildir_uidlist_free(&mb->uidlist);
 	store_sync_set_stamp(sc, &s, sizeof(s));
 	if (!partial)
@@ -1077,7 +1101,15 @@ static int md_msg_append(struct store_mailbox *box, const struct store_source *s
 			(void)fsync_parent_dir(final);
 		return -1;
 	}
-	str_copy(mb->last_append, final, sizeof(mb->last_append));
+	free(mb->last_append);
+	if ((mb->last_append = strdup(final)) == NULL) {
+		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
+		free(*loc_r);
+		*loc_r = NULL;
+		if (unlink(final) == 0)
+			(void)fsync_parent_dir(final);
+		return -1;
+	}
 	*physical_r = phys;
 	*vsize_r = vsize;
 	return 0;
@@ -1092,7 +1124,7 @@ static int md_msg_append_undo(struct store_mailbox *box, const char *loc,
 			      struct store_error *err)
 {
 	struct maildir_box *mb = store_mailbox_backend_data(box);
-	const char *slash = strrchr(mb->last_append, '/');
+	const char *slash = mb->last_append ? strrchr(mb->last_append, '/') : NULL;
 
 	/* The name is unique and nobody renames a file the index does not
 	 * know (our syncs wait for the write transaction the core holds):
@@ -1111,7 +1143,7 @@ static int md_msg_append_undo(struct store_mailbox *box, const char *loc,
 		store_error_sys(err, "fsync directory of %s", mb->last_append);
 		return -1;
 	}
-	mb->last_append[0] = '\0';
+	x_free(&mb->last_append);
 	return 0;
 }
 
@@ -1251,6 +1283,7 @@ const struct store_backend store_backend_maildir = {
 	.msg_set_flags = md_msg_set_flags,
 	.msg_set_flags_kw = md_msg_set_flags_kw,
 	.msg_expunge = md_msg_expunge,
+	.sync_done = md_sync_done,
 	.watch_paths = md_watch_paths,
 	.uid_state_read = md_uid_state_read,
 	.uid_state_write = md_uid_state_write,

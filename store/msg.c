@@ -69,7 +69,9 @@ static void status_after_write(struct store_mailbox *box, const struct index_box
 	box->status.first_unseen_uid = fu;
 }
 
-static int wend(struct store_mailbox *box, MDB_txn *txn, struct index_box *b,
+/* light: a flag change, which may use the cheaper commit (README.md
+ * "Index durability"); expunges commit fully. */
+static int wend(struct store_mailbox *box, MDB_txn *txn, struct index_box *b, bool light,
 		struct store_error *err)
 {
 	int rc = index_box_put(box->user->index, txn, store_box_key(box->name), b, err);
@@ -78,7 +80,7 @@ static int wend(struct store_mailbox *box, MDB_txn *txn, struct index_box *b,
 		wabort(box, txn);
 		return -1;
 	}
-	rc = index_commit(txn, err);
+	rc = light ? index_commit_light(txn, err) : index_commit(txn, err);
 	if (box->user->backend->unlock)
 		box->user->backend->unlock(box);
 	if (rc == 0)
@@ -214,34 +216,34 @@ static int kw_apply(struct strbuf *sb, const char *cur, enum store_flag_mode mod
 	return 0;
 }
 
-int store_msg_set_flags(struct store_mailbox *box, uint32_t uid, enum store_flag_mode mode,
-			unsigned flags, const char *keywords, uint64_t unchanged_since,
-			uint64_t *modseq_r, struct store_error *err)
+/*
+ * One message's flag change inside the caller's write transaction (b is
+ * the mailbox record, written by the caller's wend). With fn the record
+ * as it stands after the change is shown to fn. 1 changed or already so
+ * (*modseq_r set), 0 refused by unchanged_since, -1 with err (EXPUNGED:
+ * the record is gone; anything else: the transaction must be aborted).
+ */
+static int set_flags_txn(struct store_mailbox *box, MDB_txn *txn, struct index_box *b,
+			 uint32_t uid, enum store_flag_mode mode, unsigned flags,
+			 const char *keywords, uint64_t unchanged_since, uint64_t *modseq_r,
+			 store_msg_fn *fn, void *ctx, struct store_error *err)
 {
 	const struct store_backend *be = box->user->backend;
-	struct index_box b;
 	struct msg_copy c;
 	struct strbuf kw;
-	MDB_txn *txn;
 	unsigned cur, nf;
 	char *new_loc = NULL;
 	struct index_msg m;
+	struct store_msg sm;
 	bool kw_changed, file_changed = false;
 	int ret = -1;
 
-	memset(err, 0, sizeof(*err));
-	flags &= STORE_FLAGS_STORED;
-	if (wbegin(box, &txn, &b, err) < 0)
+	if (msg_fetch(box, txn, uid, &c, err) < 0)
 		return -1;
-	if (msg_fetch(box, txn, uid, &c, err) < 0) {
-		wabort(box, txn);
-		return -1;
-	}
 	strbuf_init(&kw, STORE_KEYWORDS_MAX);
 	if (unchanged_since && c.m.modseq > unchanged_since) {
 		if (modseq_r)
 			*modseq_r = c.m.modseq;
-		wabort(box, txn);
 		ret = 0;
 		goto out;
 	}
@@ -251,13 +253,15 @@ int store_msg_set_flags(struct store_mailbox *box, uint32_t uid, enum store_flag
 		strbuf_puts(&kw, c.kw);
 	} else if (kw_apply(&kw, c.kw, mode, keywords) < 0) {
 		store_error_set(err, STORE_ERR_PERM, "Too many keywords");
-		wabort(box, txn);
 		goto out;
 	}
 	if (nf == cur && strcmp(kw.data ? kw.data : "", c.kw) == 0) {
 		if (modseq_r)
 			*modseq_r = c.m.modseq;
-		wabort(box, txn);
+		if (fn) {
+			store_msg_from_index(&c.m, &sm);
+			fn(&sm, ctx);
+		}
 		ret = 1;
 		goto out;
 	}
@@ -269,10 +273,8 @@ int store_msg_set_flags(struct store_mailbox *box, uint32_t uid, enum store_flag
 							&new_loc, err)
 				 : be->msg_set_flags(box, &bm, nf, &new_loc, err);
 
-		if (rc < 0) {
-			wabort(box, txn);
+		if (rc < 0)
 			goto out;
-		}
 		file_changed = true;
 	}
 	m = c.m;
@@ -282,15 +284,15 @@ int store_msg_set_flags(struct store_mailbox *box, uint32_t uid, enum store_flag
 	else if (file_changed)
 		m.flags &= ~(uint32_t)INDEX_FLAG_IN_NEW; /* Maildir moved it to cur/ */
 	m.keywords = kw.data ? kw.data : "";
-	m.modseq = b.highestmodseq + 1;
-	if (index_msg_put(box->user->index, txn, &b, &c.m, &m, err) < 0) {
-		wabort(box, txn);
-		goto out;
-	}
-	if (wend(box, txn, &b, err) < 0)
+	m.modseq = b->highestmodseq + 1;
+	if (index_msg_put(box->user->index, txn, b, &c.m, &m, err) < 0)
 		goto out;
 	if (modseq_r)
 		*modseq_r = m.modseq;
+	if (fn) {
+		store_msg_from_index(&m, &sm);
+		fn(&sm, ctx);
+	}
 	ret = 1;
 out:
 	free(new_loc);
@@ -299,39 +301,147 @@ out:
 	return ret;
 }
 
-int store_msg_set_cache(struct store_mailbox *box, uint32_t uid, const char *envelope,
-			const char *bodystructure, struct store_error *err)
+int store_msg_set_flags(struct store_mailbox *box, uint32_t uid, enum store_flag_mode mode,
+			unsigned flags, const char *keywords, uint64_t unchanged_since,
+			uint64_t *modseq_r, struct store_error *err)
 {
 	struct index_box b;
-	struct msg_copy c;
-	struct index_msg m;
 	MDB_txn *txn;
+	uint64_t before;
 	int rc;
 
 	memset(err, 0, sizeof(*err));
+	flags &= STORE_FLAGS_STORED;
+	if (wbegin(box, &txn, &b, err) < 0)
+		return -1;
+	before = b.highestmodseq;
+	rc = set_flags_txn(box, txn, &b, uid, mode, flags, keywords, unchanged_since, modseq_r,
+			   NULL, NULL, err);
+	if (rc < 0 || rc == 0 || b.highestmodseq == before) {
+		/* an error, refused, or nothing to change: nothing to commit */
+		wabort(box, txn);
+		return rc;
+	}
+	return wend(box, txn, &b, true, err) < 0 ? -1 : 1;
+}
+
+int store_msgs_set_flags(struct store_mailbox *box, const uint32_t *uids, size_t n,
+			 enum store_flag_mode mode, unsigned flags, const char *keywords,
+			 uint64_t unchanged_since, int *results, uint64_t *modseqs,
+			 store_msg_fn *fn, void *ctx, struct store_error *err)
+{
+	struct index_box b;
+	MDB_txn *txn;
+	uint64_t before;
+	int changed = 0;
+
+	memset(err, 0, sizeof(*err));
+	flags &= STORE_FLAGS_STORED;
+	if (n == 0)
+		return 0;
+	if (wbegin(box, &txn, &b, err) < 0)
+		return -1;
+	before = b.highestmodseq;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t modseq = 0;
+		uint64_t hm = b.highestmodseq;
+		int rc = set_flags_txn(box, txn, &b, uids[i], mode, flags, keywords, unchanged_since,
+				       &modseq, fn, ctx, err);
+
+		if (rc < 0 && (err->cls == STORE_ERR_EXPUNGED || err->cls == STORE_ERR_NOTFOUND)) {
+			memset(err, 0, sizeof(*err));
+			rc = -1;
+		} else if (rc < 0) {
+			/* renames done so far are repaired by the next sync: the
+			 * file names are the truth */
+			wabort(box, txn);
+			return -1;
+		}
+		if (results)
+			results[i] = rc;
+		if (modseqs)
+			modseqs[i] = modseq;
+		if (b.highestmodseq != hm)
+			changed++;
+	}
+	if (b.highestmodseq == before) {
+		wabort(box, txn);
+		return 0;
+	}
+	return wend(box, txn, &b, true, err) < 0 ? -1 : changed;
+}
+
+int store_msgs_set_cache(struct store_mailbox *box, const struct store_cache_fill *fills,
+			 size_t n, struct store_error *err)
+{
+	struct index_box b;
+	MDB_txn *txn;
+	int rc = 0, stored = 0;
+
+	memset(err, 0, sizeof(*err));
+	if (n == 0)
+		return 0;
 	/* A cache fill is allowed on a read-only open: it changes no state
 	 * the client sees. */
 	if (index_begin(box->user->index, true, &txn, err) < 0)
 		return -1;
 	if (index_box_get(box->user->index, txn, store_box_key(box->name), &b, err) <= 0 ||
-	    msg_fetch(box, txn, uid, &c, err) < 0) {
+	    b.id != box->box_id) {
+		if (err->cls == STORE_OK)
+			store_error_set(err, STORE_ERR_NOTFOUND, "Mailbox was deleted meanwhile");
 		index_abort(txn);
 		return -1;
 	}
-	m = c.m;
-	if (envelope)
-		m.envelope = envelope;
-	if (bodystructure)
-		m.bodystructure = bodystructure;
-	rc = index_msg_put(box->user->index, txn, &b, &c.m, &m, err);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct store_error e2 = { 0 };
+		struct msg_copy c;
+		struct index_msg m;
+
+		if (fills[i].envelope == NULL && fills[i].bodystructure == NULL)
+			continue;
+		if (msg_fetch(box, txn, fills[i].uid, &c, &e2) < 0) {
+			if (e2.cls != STORE_ERR_EXPUNGED) {
+				*err = e2;
+				rc = -1;
+			}
+			continue; /* expunged meanwhile: nothing to cache */
+		}
+		m = c.m;
+		if (fills[i].envelope)
+			m.envelope = fills[i].envelope;
+		if (fills[i].bodystructure)
+			m.bodystructure = fills[i].bodystructure;
+		rc = index_msg_put(box->user->index, txn, &b, &c.m, &m, err);
+		if (rc == 0)
+			stored++;
+		msg_copy_free(&c);
+	}
+	if (rc == 0 && stored == 0) {
+		index_abort(txn);
+		return 0;
+	}
 	if (rc == 0)
 		rc = index_box_put(box->user->index, txn, store_box_key(box->name), &b, err);
 	if (rc == 0)
-		rc = index_commit(txn, err);
+		rc = index_commit_light(txn, err);
 	else
 		index_abort(txn);
-	msg_copy_free(&c);
-	return rc;
+	return rc < 0 ? -1 : stored;
+}
+
+int store_msg_set_cache(struct store_mailbox *box, uint32_t uid, const char *envelope,
+			const char *bodystructure, struct store_error *err)
+{
+	struct store_cache_fill f = { .uid = uid, .envelope = envelope,
+				      .bodystructure = bodystructure };
+	int rc = store_msgs_set_cache(box, &f, 1, err);
+
+	if (rc == 0 && (envelope || bodystructure)) {
+		/* the old single call reported a vanished message */
+		store_error_set(err, STORE_ERR_EXPUNGED, "Message was expunged");
+		return -1;
+	}
+	return rc < 0 ? -1 : 0;
 }
 
 /* ---- expunge ---- */
@@ -429,7 +539,7 @@ static int expunge_uids(struct store_mailbox *box, struct del_ctx *d, bool colle
 		wabort(box, txn);
 		return -1;
 	}
-	if (wend(box, txn, &b, err) < 0)
+	if (wend(box, txn, &b, false, err) < 0)
 		return -1;
 	if (be->expunge_finish && store_sync_box(box, true, err) < 0)
 		return -1;

@@ -162,6 +162,10 @@ struct store_backend {
 	 * leaves the message without a recorded UID; the index still has it). */
 	int (*sync_assign)(struct store_mailbox *box, const char *loc, uint32_t uid,
 			   unsigned flags, char **new_loc_r, struct store_error *err);
+	/* sync_done (may be NULL): the sync that sync_scan began is over
+	 * (committed or not): drop what was kept for sync_assign, so an open
+	 * mailbox does not hold a copy of its directory listing. */
+	void (*sync_done)(struct store_mailbox *box);
 
 	/* msg_open - see store_msg_open(). EXPUNGED when the message is gone. */
 	int (*msg_open)(struct store_mailbox *box, const struct store_backend_msg *m, int *fd_r,

@@ -82,6 +82,10 @@ struct index_msg {
 	const char *bodystructure; /* NULL: not cached */
 };
 
+/* store_msg_from_index - the public view of a record (strings borrowed
+ * from m). (mailbox.c) */
+void store_msg_from_index(const struct index_msg *m, struct store_msg *out);
+
 int index_open(const char *dir, bool create, struct store_index **idx_r, struct store_error *err);
 void index_close(struct store_index **idx);
 /* index_shared - whether another store_user of this process has it open. */
@@ -91,6 +95,13 @@ int index_remove(const char *dir, struct store_error *err);
 
 int index_begin(struct store_index *idx, bool write, MDB_txn **txn_r, struct store_error *err);
 int index_commit(MDB_txn *txn, struct store_error *err);
+/* index_commit_light - index_commit with one fsync instead of two
+ * (LMDB's MDB_NOMETASYNC for this commit only): the data pages are
+ * synced, the meta page is not, so a power loss may undo this commit,
+ * never corrupt the index. Only for changes the files also record or
+ * that cost nothing to lose: flag changes, cache fills, the \Recent
+ * floor (store/README.md "Index durability"). 0 or -1. */
+int index_commit_light(MDB_txn *txn, struct store_error *err);
 void index_abort(MDB_txn *txn);
 /* index_commit_keep - commit a write transaction of idx but keep the
  * process-wide writer lock (fcntl byte 0) until index_write_release(idx),

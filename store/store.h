@@ -294,6 +294,13 @@ int store_mailbox_foreach(struct store_mailbox *box, uint64_t since_modseq, stor
 int store_msg_get(struct store_mailbox *box, uint32_t uid, store_msg_fn *fn, void *ctx,
 		  struct store_error *err);
 
+/* store_msgs_get - (added: FETCH reads a slice of records at once)
+ * store_msg_get for n UIDs in one read transaction: fn is called for each
+ * UID found, in the order of uids (missing ones are skipped). The number
+ * found, or -1 with err. */
+int store_msgs_get(struct store_mailbox *box, const uint32_t *uids, size_t n, store_msg_fn *fn,
+		   void *ctx, struct store_error *err);
+
 /*
  * store_msg_open - the message's bytes for streaming (no copy): *fd_r is a
  * new descriptor the caller closes, the message is *size_r bytes from
@@ -320,6 +327,41 @@ int store_msg_set_flags(struct store_mailbox *box, uint32_t uid, enum store_flag
  * keep). Best effort: a failure is logged and returns -1 with err. */
 int store_msg_set_cache(struct store_mailbox *box, uint32_t uid, const char *envelope,
 			const char *bodystructure, struct store_error *err);
+
+/*
+ * store_msgs_set_flags - (added: STORE over many messages, EXPUNGE's
+ * flagging) store_msg_set_flags for the n UIDs in uids, all in ONE index
+ * write transaction: one commit instead of n. results[i] and modseqs[i]
+ * (each may be NULL) get per message: 1 changed or already so (with the
+ * modseq), 0 refused by unchanged_since, -1 gone (expunged meanwhile).
+ * fn (may be NULL) sees each message still there as it stands after the
+ * change, before the commit (strings valid during the call only); a
+ * caller keeps what fn saw until this returns >= 0. Returns the number
+ * of messages changed, or -1 with err: then nothing was recorded (file
+ * renames done already are taken into the index by the next sync, as
+ * after a crash). PERM when opened read-only.
+ */
+int store_msgs_set_flags(struct store_mailbox *box, const uint32_t *uids, size_t n,
+			 enum store_flag_mode mode, unsigned flags, const char *keywords,
+			 uint64_t unchanged_since, int *results, uint64_t *modseqs,
+			 store_msg_fn *fn, void *ctx, struct store_error *err);
+
+/* One cache fill for store_msgs_set_cache (NULL strings: keep). */
+struct store_cache_fill {
+	uint32_t uid;
+	const char *envelope;
+	const char *bodystructure;
+};
+
+/*
+ * store_msgs_set_cache - (added: FETCH and SEARCH fill the cache a slice
+ * at a time) store_msg_set_cache for n messages in ONE index write
+ * transaction. Messages expunged meanwhile are skipped. Returns how many
+ * records were written, or -1 with err (nothing written; best effort:
+ * the caller may ignore it).
+ */
+int store_msgs_set_cache(struct store_mailbox *box, const struct store_cache_fill *fills,
+			 size_t n, struct store_error *err);
 
 /* Called for each expunged UID (in increasing order). */
 typedef void store_expunge_fn(uint32_t uid, void *ctx);

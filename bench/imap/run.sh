@@ -6,13 +6,16 @@
 #   sh bench/imap/run.sh [MESSAGES] [SESSIONS] [ROUNDS] [IDLE]
 #       MESSAGES in INBOX (2000), concurrent SESSIONS (8), ROUNDS of the
 #       operation mix per session (10), IDLE sessions for memory (1000)
-#   SKIP_POSTERN=1 / SKIP_DOVECOT=1 measure one side only.
+#   SKIP_POSTERN=1 / SKIP_DOVECOT=1 measure one side only; SINGLE_ROUNDS
+#   (5) rounds of the one-session pass.
 #
 # 1. load: SESSIONS sessions at once, each ROUNDS times SELECT, FETCH
 #    (1:* FLAGS; 20 header sets; one whole message), SEARCH (UNSEEN,
 #    SUBJECT word, BODY word), STORE +FLAGS, APPEND, EXPUNGE, all on the
 #    same INBOX; median and p95 per operation, ratio Postern/Dovecot.
-# 2. idle: IDLE sessions held open in IDLE, plain then TLS; the servers'
+# 2. single: one session alone, each operation ROUNDS times in turn, with
+#    whole-mailbox STORE and FETCH ENVELOPE and SENTSINCE/FROM searches.
+# 3. idle: IDLE sessions held open in IDLE, plain then TLS; the servers'
 #    RSS and PSS summed over their process trees (/proc/PID/smaps_rollup)
 #    before and after, in KB per session.
 #
@@ -28,6 +31,7 @@ MESSAGES=${1:-2000}
 SESSIONS=${2:-8}
 ROUNDS=${3:-10}
 IDLE=${4:-1000}
+SINGLE_ROUNDS=${SINGLE_ROUNDS:-5}
 OUT=${OUT:-/tmp/postern-imap-bench}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -43,6 +47,7 @@ sh "$ROOT/mk/deps.sh" bench
 command -v dovecot >/dev/null 2>&1 || { echo "bench/imap: dovecot not installed (sh mk/deps.sh bench)" >&2; exit 1; }
 ulimit -n 20000
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 rm -rf "$OUT"
 mkdir -p "$OUT"
 chmod 755 "$OUT"
@@ -75,6 +80,9 @@ run_side() { # name port tls_port pid
 	echo "== $1: load ($SESSIONS sessions x $ROUNDS rounds)"
 	$BENCH load --name "$1" --port "$2" --user "$USER_NAME" --password "$PASSWORD" \
 		--sessions "$SESSIONS" --rounds "$ROUNDS" >"$OUT/$1-load.json"
+	echo "== $1: one session alone ($SINGLE_ROUNDS rounds)"
+	$BENCH single --name "$1" --port "$2" --user "$USER_NAME" --password "$PASSWORD" \
+		--rounds "$SINGLE_ROUNDS" >"$OUT/$1-single.json"
 	echo "== $1: $IDLE idle sessions, plain and TLS"
 	$BENCH idle --name "$1" --port "$2" --tls-port "$3" --user "$USER_NAME" \
 		--password "$PASSWORD" --count "$IDLE" --pid "$4" >"$OUT/$1-idle.json"
@@ -161,8 +169,16 @@ fi
 	echo
 	echo "Command: sh bench/imap/run.sh $MESSAGES $SESSIONS $ROUNDS $IDLE (warm cache)"
 	echo
+	echo "Load average at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
 	if [ -f "$OUT/postern-load.json" ] && [ -f "$OUT/dovecot-load.json" ]; then
 		$BENCH report "$OUT/postern-load.json" "$OUT/dovecot-load.json"
+	fi
+	if [ -f "$OUT/postern-single.json" ] && [ -f "$OUT/dovecot-single.json" ]; then
+		echo
+		echo "One session alone:"
+		echo
+		$BENCH report "$OUT/postern-single.json" "$OUT/dovecot-single.json"
 	fi
 	if [ -f "$OUT/dovecot-load-full.json" ]; then
 		echo
