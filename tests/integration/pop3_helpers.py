@@ -6,6 +6,7 @@ what a broken client would; poplib is used where a well-behaved client is
 the point.
 """
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -40,15 +41,23 @@ def maildir(instance, user):
     return os.path.join(instance.dir, "mail", domain, local)
 
 
+def _uid_of(path):
+    """The UID the store wrote into a Maildir name (",U=<uid>"), so files
+    sort in delivery order: the names' M<microseconds> part is not zero
+    padded, so sorting the names as text is not."""
+    m = re.search(r",U=(\d+)", os.path.basename(path))
+    return (0, int(m.group(1)), "") if m else (1, 0, os.path.basename(path))
+
+
 def stored_files(instance, user):
-    """Paths of the user's INBOX message files, sorted by name (= delivery order)."""
+    """Paths of the user's INBOX message files, in UID (= delivery) order."""
     d = maildir(instance, user)
     out = []
     for sub in ("cur", "new"):
         p = os.path.join(d, sub)
         if os.path.isdir(p):
             out += [os.path.join(p, n) for n in os.listdir(p)]
-    return sorted(out, key=os.path.basename)
+    return sorted(out, key=_uid_of)
 
 
 def stored_message(instance, user, marker):
