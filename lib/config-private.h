@@ -163,6 +163,8 @@ struct config {
 	struct config_listener *listeners;
 	size_t nlisteners;
 	struct config_override_set *overrides; /* per listener */
+	char *text;                  /* global only: the text parsed (config_text) */
+	size_t text_len;
 };
 
 /* config_param_index - registry index of name, or -1. */

@@ -134,6 +134,10 @@ struct config *config_parse(const char *name, const char *text, size_t len,
 	}
 	cfg = must_calloc(1, sizeof(*cfg));
 	cfg->path = must_strdup(name);
+	cfg->text = must_malloc(len + 1);
+	memcpy(cfg->text, text, len);
+	cfg->text[len] = '\0';
+	cfg->text_len = len;
 	cfg->values = must_calloc(nparams, sizeof(*cfg->values));
 	cfg->nassigns = config_lex(cfg->path, text, len, &r, &cfg->assigns);
 	for (size_t i = 0; i < cfg->nassigns; i++) {
@@ -235,6 +239,7 @@ void config_free(struct config **cfgp)
 		config_value_free(&cfg->values[i]);
 	free(cfg->values);
 	config_assigns_free(cfg->assigns, cfg->nassigns);
+	free(cfg->text);
 	free(cfg->path);
 	free(cfg);
 	*cfgp = NULL;
@@ -353,4 +358,12 @@ const char *const *config_overrides(const struct config *cfg, const char *listen
 		if (strcmp(cfg->listeners[i].name, listener) == 0)
 			return (const char *const *)cfg->overrides[i].names;
 	return none;
+}
+
+const char *config_text(const struct config *cfg, size_t *len_r)
+{
+	const struct config *g = cfg->global ? cfg->global : cfg;
+
+	*len_r = g->text_len;
+	return g->text;
 }

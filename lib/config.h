@@ -74,6 +74,12 @@ struct config *config_parse(const char *name, const char *text, size_t len,
 /* config_free - free a config from config_load/config_parse; sets *cfg to NULL. */
 void config_free(struct config **cfg);
 
+/* config_text - the exact text cfg was parsed from (for a view: its
+ * global's), *len_r bytes, NUL-terminated; owned by cfg. The master hands
+ * it to the roles it starts, so a role runs the configuration the master
+ * validated even if the file was edited meanwhile. */
+const char *config_text(const struct config *cfg, size_t *len_r);
+
 /* config_path - the file it was read from. */
 const char *config_path(const struct config *cfg);
 

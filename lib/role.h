@@ -6,7 +6,9 @@
  * `posternd --role NAME -c CONF` for each role it needs (fork + exec of
  * itself) with only that role's listening sockets open, at fd 3, 4, ...,
  * named in the environment variable POSTERN_LISTEN_FDS.
- * The role process reads the configuration again, matches each fd to its
+ * The role process parses the configuration again - from the text the
+ * master validated, passed in a memfd (ROLE_CONFIG_FD_ENV), not from the
+ * file, which may have been edited since - matches each fd to its
  * config_listener, and calls the role's main function with a role_env.
  *
  * POSTERN_LISTEN_FDS (the one place its format is defined): a comma
@@ -49,6 +51,11 @@
 #include <string.h>
 
 #include "config.h"
+
+/* The environment variable naming the fd from which a role reads the
+ * configuration text the master validated (a memfd, read from offset 0,
+ * closed by the role). Without it the role reads the file named by -c. */
+#define ROLE_CONFIG_FD_ENV "POSTERN_CONFIG_FD"
 
 /* The environment variable naming the passed listening sockets. */
 #define ROLE_LISTEN_FDS_ENV "POSTERN_LISTEN_FDS"

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -85,6 +86,41 @@ void master_proc_free(struct master_proc **pp)
 	*pp = NULL;
 }
 
+/* In the child: the role must run the configuration the master validated
+ * and runs, not whatever the file holds now (an admin may be half-way
+ * through an edit when a role is restarted, or a reload may have been
+ * refused): hand it the text in a memfd named by ROLE_CONFIG_FD_ENV. If
+ * that fails the role reads the file, as before. */
+static void pass_config_text(struct master_proc *p)
+{
+	size_t len, off = 0;
+	const char *text = config_text(p->master->cfg, &len);
+	char num[16];
+	int fd = memfd_create("postern.conf", 0);
+
+	if (fd < 0) {
+		log_warn("%s: cannot pass the configuration in memory (%s); the role reads the file",
+			 p->def->name, strerror(errno));
+		return;
+	}
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			close(fd);
+			log_warn("%s: cannot pass the configuration in memory; the role reads the file",
+				 p->def->name);
+			return;
+		}
+		off += (size_t)w;
+	}
+	snprintf(num, sizeof(num), "%d", fd);
+	if (setenv(ROLE_CONFIG_FD_ENV, num, 1) < 0)
+		close(fd);
+}
+
 /* In the child: everything here either works or the child exits 127 after
  * one log line; the master then sees the exit and applies backoff. */
 static void child_setup(struct master_proc *p, const char *fds_env)
@@ -118,6 +154,7 @@ static void child_setup(struct master_proc *p, const char *fds_env)
 	}
 	if (setenv(ROLE_LISTEN_FDS_ENV, fds_env, 1) < 0)
 		_exit(127);
+	pass_config_text(p);
 	/* Roles are spawned before the daemonized master lets go of the
 	 * invoker's stdio (master_daemon_ready); a role must not keep
 	 * `postern start`'s pipes open, or its caller never sees EOF. */

@@ -11,6 +11,7 @@
  * calls the role's main function.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,51 @@ static int is_listening_socket(int fd)
 	return on != 0;
 }
 
+/* The configuration the master passed in memory (ROLE_CONFIG_FD_ENV), with
+ * conf as its name in messages; the file itself when nothing was passed
+ * (a role started by hand for debugging). */
+static struct config *role_config_load(const char *conf)
+{
+	const char *env = getenv(ROLE_CONFIG_FD_ENV);
+	struct strbuf sb;
+	struct config *cfg;
+	char buf[8192];
+	char *end;
+	long fd;
+	off_t pos = 0;
+
+	if (env == NULL || *env == '\0')
+		return config_load(conf, NULL, NULL);
+	fd = strtol(env, &end, 10);
+	unsetenv(ROLE_CONFIG_FD_ENV);
+	if (*end != '\0' || fd < 0 || fd > INT_MAX) {
+		log_error("%s=%s is not a file descriptor; start roles through posternd", ROLE_CONFIG_FD_ENV, env);
+		return NULL;
+	}
+	strbuf_init(&sb, CONFIG_MAX_FILE + 1);
+	for (;;) {
+		ssize_t n = pread((int)fd, buf, sizeof(buf), pos);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			log_error("cannot read the configuration the master passed (fd %ld): %s", fd, strerror(errno));
+			strbuf_free(&sb);
+			close((int)fd);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		if (strbuf_append(&sb, buf, (size_t)n) < 0)
+			break; /* over the limit: config_parse reports the size */
+		pos += n;
+	}
+	close((int)fd);
+	cfg = config_parse(conf, sb.len ? sb.data : "", sb.len, NULL, NULL);
+	strbuf_free(&sb);
+	return cfg;
+}
+
 int role_process_main(const struct master_options *opts)
 {
 	const struct role_def *def = role_lookup(opts->role);
@@ -56,7 +102,7 @@ int role_process_main(const struct master_options *opts)
 		log_error("role %s is not built into this posternd", opts->role);
 		return 1;
 	}
-	cfg = config_load(opts->conf, NULL, NULL);
+	cfg = role_config_load(opts->conf);
 	if (cfg == NULL)
 		return 1;
 	master_log_setup(cfg, def->name, opts->foreground);
