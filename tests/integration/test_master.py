@@ -235,6 +235,27 @@ def test_role_restart_after_crash(running):
     running.wait_log("warning: process posternd/selftest pid %d killed by signal 9" % new)
 
 
+def test_role_restarted_after_a_refused_edit_runs_the_validated_config(running):
+    """The file holds an edit the master refused; a role that crashes now
+    must come back with the configuration the master runs (passed in
+    memory), not fail on the file in a restart loop."""
+    pid = running.wait_for(lambda: running.role_pid("selftest"), "selftest running")
+    running.wait_log("selftest role ready")
+    running.append_conf("master_stop_timeout = forever")
+    running.signal(signal.SIGHUP)
+    running.wait_log("warning: reload failed, keeping the running configuration")
+    refusals = running.log_text().count("is not a valid time")
+    os.kill(pid, signal.SIGKILL)
+    running.wait_log("warning: process posternd/selftest pid %d killed by signal 9" % pid)
+    new = running.wait_for(lambda: running.role_pid("selftest") not in (None, pid) and
+                           running.role_pid("selftest"), "restarted selftest")
+    running.wait_for(lambda: running.log_text().count("selftest role ready") >= 2,
+                     "the restarted selftest role ready")
+    # The restarted role did not trip over the refused line.
+    assert running.log_text().count("is not a valid time") == refusals
+    assert running.role_pid("selftest") == new
+
+
 def test_roles_drop_privileges(running):
     if os.geteuid() != 0:
         return
