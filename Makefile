@@ -41,7 +41,7 @@ CFLAGS_ALL = -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 LDFLAGS_ALL = -pie -Wl,-z,relro,-z,now $(LDSAN) $(LDFLAGS)
 
 LIB_SRCS := $(wildcard lib/*.c)
-ROLE_DIRS := auth smtp imap pop3 store web-admin
+ROLE_DIRS := auth smtp smtp/queue smtp/resolve smtp/client imap pop3 store web-admin
 ROLE_SRCS := $(foreach d,$(ROLE_DIRS),$(wildcard $(d)/*.c))
 MASTER_SRCS := $(wildcard master/*.c)
 # Everything of the master but main(): linked into posternd, into postern

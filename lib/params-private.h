@@ -17,5 +17,6 @@ extern const struct param_def params_store[];
 extern const struct param_def params_mbox[];
 extern const struct param_def params_imap[];
 extern const struct param_def params_pop3[];
+extern const struct param_def params_queue[];
 
 #endif

@@ -19,6 +19,7 @@ static const struct param_def *const param_tables[] = {
 	params_mbox,
 	params_imap,
 	params_pop3,
+	params_queue,
 };
 
 static const struct param_def **param_index;
