@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "smtp/queue/qmsg.h"
 #include "util.h"
@@ -49,6 +50,14 @@ void qmsg_dest_clear(struct qdest *d);
 /* qmsg_apply_requeued - drop every dest that is not final (keeping the
  * order of the rest) and clear m->expanded. */
 void qmsg_apply_requeued(struct qmsg *m);
+
+/* qmsg_scan_records - call fn for each complete record in [from, to) of
+ * fd, in order (for postcat-style output: the records as they are in the
+ * file). A torn record at the end stops the scan quietly. fn returns 0 to
+ * go on, -1 to stop. 0, or -1 with *error_r (new memory) for a malformed
+ * record or a read error. */
+typedef int qmsg_record_fn(void *ctx, const char *name, const char *value, size_t len);
+int qmsg_scan_records(int fd, off_t from, off_t to, qmsg_record_fn *fn, void *ctx, char **error_r);
 
 /* qmsg_dir_path - "queue_dir/DIR/id" (or "queue_dir/DIR" when id is
  * NULL) into buf; -1 when it does not fit. */

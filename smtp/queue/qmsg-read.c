@@ -909,3 +909,42 @@ int qmsg_read(int fd, const char *id, enum qdir dir, struct qmsg **m_r, char **e
 	free(r);
 	return rc;
 }
+
+int qmsg_scan_records(int fd, off_t from, off_t to, qmsg_record_fn *fn, void *ctx, char **error_r)
+{
+	struct rd *rd = calloc(1, sizeof(*rd));
+	struct stat st;
+	struct rec rec;
+	off_t off = from;
+	int rc = 0;
+
+	if (rd == NULL) {
+		set_error(error_r, "out of memory");
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		set_error(error_r, "fstat: %s", strerror(errno));
+		free(rd);
+		return -1;
+	}
+	rd->fd = fd;
+	rd->size = st.st_size < to ? st.st_size : to;
+	for (;;) {
+		enum rec_status s = read_record(rd, off, &rec, error_r);
+		if (s == REC_TORN)
+			x_free(error_r);
+		if (s == REC_EOF || s == REC_TORN)
+			break;
+		if (s != REC_OK) {
+			rc = -1;
+			break;
+		}
+		int r = fn(ctx, rec.name, rec.value, rec.len);
+		free(rec.value);
+		if (r < 0)
+			break;
+		off = rec.end;
+	}
+	free(rd);
+	return rc;
+}
