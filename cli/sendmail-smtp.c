@@ -51,6 +51,7 @@ struct bs {
 	struct smtp_mail_params params;
 	char **rcpts;
 	size_t n_rcpts;
+	size_t rcpt_rejected;   /* in this transaction: DATA then says "no valid recipients" */
 	unsigned notify;
 };
 
@@ -79,6 +80,7 @@ static void reset(struct bs *b)
 	smtp_mail_params_free(&b->params);
 	b->mail = false;
 	b->notify = 0;
+	b->rcpt_rejected = 0;
 }
 
 /* read_line - one line without its CR LF into buf (line_limit + 1
@@ -178,6 +180,7 @@ static void cmd_rcpt(struct bs *b, const char *args)
 		return;
 	}
 	if (smtp_address_parse(args + path_off, path_len, SMTP_ADDR_RCPT | SMTP_ADDR_SMTPUTF8, &a, &r) < 0) {
+		b->rcpt_rejected++;
 		reply(b, "%s", r);
 		return;
 	}
@@ -271,7 +274,8 @@ static int cmd_data(struct bs *b, const char *args)
 		return 0;
 	}
 	if (!b->mail || b->n_rcpts == 0) {
-		reply(b, b->mail ? "554 5.5.1 Error: no valid recipients" : "503 5.5.1 Error: need RCPT command");
+		reply(b, b->mail && b->rcpt_rejected ? "554 5.5.1 Error: no valid recipients"
+						     : "503 5.5.1 Error: need RCPT command");
 		return 0;
 	}
 	f = tmpfile();
