@@ -54,8 +54,8 @@ static int put_field(struct strbuf *sb, const char *s, bool last)
 
 static void oom(char **error_r, const char *what)
 {
-	*error_r = must_asprintf("appending %s to the queue file: a value over %d bytes, or out of memory", what,
-				 QMSG_VALUE_MAX);
+	qmsg_error(error_r, "appending %s to the queue file: a value over %d bytes, or out of memory", what,
+		   QMSG_VALUE_MAX);
 }
 
 /* commit - write sb at m->good_end (after cutting a torn tail), fsync.
@@ -66,17 +66,17 @@ static int commit(int fd, struct qmsg *m, const struct strbuf *sb, char **error_
 	size_t done = 0;
 
 	if (fstat(fd, &st) < 0) {
-		*error_r = must_asprintf("%s: fstat: %s", m->id, strerror(errno));
+		qmsg_error(error_r, "%s: fstat: %s", m->id, strerror(errno));
 		return -1;
 	}
 	if (st.st_size < m->good_end) {
-		*error_r = must_asprintf("%s: the file is shorter (%lld bytes) than when it was read (%lld)", m->id,
-					 (long long)st.st_size, (long long)m->good_end);
+		qmsg_error(error_r, "%s: the file is shorter (%lld bytes) than when it was read (%lld)", m->id,
+			   (long long)st.st_size, (long long)m->good_end);
 		return -1;
 	}
 	if (st.st_size > m->good_end && ftruncate(fd, m->good_end) < 0) {
-		*error_r = must_asprintf("%s: cutting the torn tail at byte %lld: %s", m->id, (long long)m->good_end,
-					 strerror(errno));
+		qmsg_error(error_r, "%s: cutting the torn tail at byte %lld: %s", m->id, (long long)m->good_end,
+			   strerror(errno));
 		return -1;
 	}
 	while (done < sb->len) {
@@ -84,14 +84,14 @@ static int commit(int fd, struct qmsg *m, const struct strbuf *sb, char **error_
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			*error_r = must_asprintf("%s: writing at byte %lld: %s", m->id,
-						 (long long)(m->good_end + (off_t)done), strerror(errno));
+			qmsg_error(error_r, "%s: writing at byte %lld: %s", m->id,
+				   (long long)(m->good_end + (off_t)done), strerror(errno));
 			return -1;
 		}
 		done += (size_t)n;
 	}
 	if (fsync(fd) < 0) {
-		*error_r = must_asprintf("%s: fsync: %s", m->id, strerror(errno));
+		qmsg_error(error_r, "%s: fsync: %s", m->id, strerror(errno));
 		return -1;
 	}
 	m->good_end += (off_t)sb->len;
@@ -140,8 +140,8 @@ static struct staged *stage(const struct qstatus *stat, size_t n, size_t n_dests
 	for (size_t i = 0; i < n; i++) {
 		if (stat[i].dest >= n_dests || qmsg_result_name(stat[i].result) == NULL ||
 		    (stat[i].dsn != NULL && strlen(stat[i].dsn) >= sizeof(((struct qdest *)0)->dsn))) {
-			*error_r = must_asprintf("status %zu: dest %zu of %zu, or its result or DSN, is invalid", i,
-						 stat[i].dest, n_dests);
+			qmsg_error(error_r, "status %zu: dest %zu of %zu, or its result or DSN, is invalid", i,
+				   stat[i].dest, n_dests);
 			staged_free(st, n);
 			return NULL;
 		}
@@ -199,7 +199,7 @@ int qmsg_append_expansion(int fd, struct qmsg *m, const char *xsender, const str
 	strbuf_init(&sb, BATCH_MAX);
 	strbuf_init(&v, QMSG_VALUE_MAX);
 	if (n_dests > QMSG_MAX_DESTS - base) {
-		*error_r = must_asprintf("%s: %zu dests over the limit of %d", m->id, base + n_dests, QMSG_MAX_DESTS);
+		qmsg_error(error_r, "%s: %zu dests over the limit of %d", m->id, base + n_dests, QMSG_MAX_DESTS);
 		goto out;
 	}
 	/* The statuses refer to the new dests, numbered from 0. */
@@ -218,8 +218,8 @@ int qmsg_append_expansion(int fd, struct qmsg *m, const char *xsender, const str
 		const struct qdest_new *d = &dests[i];
 		struct qdest *q = &nd[base + i];
 		if (d->orig >= m->n_rcpts) {
-			*error_r = must_asprintf("%s: dest %zu: recipient %zu out of range (%zu recipients)", m->id, i,
-						 d->orig, m->n_rcpts);
+			qmsg_error(error_r, "%s: dest %zu: recipient %zu out of range (%zu recipients)", m->id, i,
+				   d->orig, m->n_rcpts);
 			goto out;
 		}
 		strbuf_reset(&v);
@@ -330,8 +330,8 @@ int qmsg_append_notified(int fd, struct qmsg *m, const size_t *dests, size_t n, 
 	strbuf_init(&v, QMSG_VALUE_MAX);
 	for (size_t i = 0; i < n; i++) {
 		if (dests[i] >= m->n_dests) {
-			*error_r = must_asprintf("%s: notified: dest %zu out of range (%zu dests)", m->id, dests[i],
-						 m->n_dests);
+			qmsg_error(error_r, "%s: notified: dest %zu out of range (%zu dests)", m->id, dests[i],
+				   m->n_dests);
 			goto out;
 		}
 		if (strbuf_printf(&v, "%s%zu", i ? "," : "", dests[i]) < 0) {
