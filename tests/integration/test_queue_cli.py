@@ -175,3 +175,68 @@ def test_usage_errors(instance):
     assert r.returncode == 2
     r = run(instance, "frobnicate")
     assert r.returncode == 2
+
+
+class FakeQueueRole:
+    """A stand-in for the queue role's control socket: records each request
+    line and answers with the next canned reply, then closes."""
+
+    def __init__(self, path, replies):
+        import socket
+        import threading
+        self.requests = []
+        self.replies = list(replies)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(4)
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while self.replies:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while not data.endswith(b"\n"):
+                    chunk = conn.recv(1024)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.requests.append(data.decode())
+                conn.sendall(self.replies.pop(0).encode())
+
+    def close(self):
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
+def test_changes_go_to_a_running_queue_role(instance):
+    qdir = queue_dir(instance)
+    fill(qdir)
+    # queue_control_socket = $run_directory/queue (the default)
+    path = os.path.join(instance.run_dir, "queue")
+    os.makedirs(instance.run_dir, exist_ok=True)
+    role = FakeQueueRole(path, ["OK 2\n", "OK 1\n", "ERR 3F2A9C01B7E4: in delivery, try again\n",
+                                "OK 0\n", "OK 1\n"])
+    try:
+        r = run(instance, "delete", "ALL", "deferred")
+        assert r.returncode == 0, r.stderr
+        assert r.stderr == "postsuper: Deleted: 2 messages\n"
+        r = run(instance, "hold", ID_A)
+        assert r.stderr == "postsuper: 3F2A9C01B7E4: placed on hold\npostsuper: Placed on hold: 1 message\n"
+        r = run(instance, "requeue", ID_A)
+        assert r.returncode == 1
+        assert r.stderr == "postern queue requeue: 3F2A9C01B7E4: in delivery, try again\n"
+        r = run(instance, "flush")
+        assert r.returncode == 0 and r.stderr == "" and r.stdout == ""
+        r = run(instance, "flush", ID_B)
+        assert r.returncode == 0
+    finally:
+        role.close()
+    assert role.requests == ["DELETE ALL deferred\n", "HOLD 3F2A9C01B7E4\n", "REQUEUE 3F2A9C01B7E4\n",
+                             "FLUSH\n", "FLUSH 0000000000B1\n"]
+    # The role did the work: the files were not touched by the CLI.
+    assert os.path.exists(os.path.join(qdir, "deferred", ID_A))
