@@ -238,6 +238,11 @@ int qmsg_rewrite_content(const char *queue_dir, int *fd, struct qmsg *m, const c
 	struct strbuf sb;
 	int nfd = -1;
 
+	if (m->dir == QDIR_INCOMING || m->dir >= QDIR_COUNT) {
+		/* incoming/ID is where the new copy is written. */
+		qmsg_error(error_r, "%s: cannot rewrite a file in %s/", m->id, qdir_name(m->dir));
+		return -1;
+	}
 	if (body_offset < m->content_offset || body_offset > content_end) {
 		qmsg_error(error_r, "%s: body offset %lld outside the content [%lld, %lld)", m->id,
 			   (long long)body_offset, (long long)m->content_offset, (long long)content_end);

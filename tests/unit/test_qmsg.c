@@ -570,6 +570,11 @@ static void test_rewrite_content(void **state)
 	assert_int_equal(qmsg_rewrite_content(dir, &fd, m, hdr, strlen(hdr), 3, &err), -1);
 	assert_non_null(strstr(err, "outside the content"));
 	free(err);
+	/* incoming/ID is the scratch name: a file there cannot be rewritten. */
+	m->dir = QDIR_INCOMING;
+	assert_int_equal(qmsg_rewrite_content(dir, &fd, m, hdr, strlen(hdr), m->content_offset, &err), -1);
+	assert_non_null(strstr(err, "cannot rewrite a file in incoming/"));
+	free(err);
 	qmsg_free(&m);
 	close(fd);
 	remove_tree(dir);
