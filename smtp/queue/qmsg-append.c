@@ -38,18 +38,25 @@ int qmsg_put_record(struct strbuf *sb, const char *name, const char *value, size
 	return 0;
 }
 
-/* field - a tab-separated field that is not the last one: a tab or a
- * newline in it would shift the fields, so they become spaces. */
+/* put_field - one tab-separated field. A tab in a field that is not the
+ * last would shift the fields, and a newline anywhere would weaken the
+ * torn-tail rule (qmsg-read.c), so they become spaces; the last field
+ * keeps its tabs. sanitize() does the same to the copy kept in m. */
 static int put_field(struct strbuf *sb, const char *s, bool last)
 {
 	if (s == NULL)
 		s = "";
-	if (last)
-		return strbuf_puts(sb, s);
 	for (; *s; s++)
-		if (strbuf_putc(sb, *s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s) < 0)
+		if (strbuf_putc(sb, *s == '\n' || *s == '\r' || (*s == '\t' && !last) ? ' ' : *s) < 0)
 			return -1;
-	return strbuf_putc(sb, '\t');
+	return last ? 0 : strbuf_putc(sb, '\t');
+}
+
+static void sanitize(char *s, bool last)
+{
+	for (; s != NULL && *s; s++)
+		if (*s == '\n' || *s == '\r' || (*s == '\t' && !last))
+			*s = ' ';
 }
 
 static void oom(char **error_r, const char *what)
@@ -153,13 +160,10 @@ static struct staged *stage(const struct qstatus *stat, size_t n, size_t n_dests
 			oom(error_r, "a status");
 			return NULL;
 		}
-		/* What the reader will see: tabs/newlines became spaces. */
-		for (char *p = st[i].relay; *p; p++)
-			if (*p == '\t' || *p == '\n' || *p == '\r')
-				*p = ' ';
-		for (char *p = st[i].diag; *p; p++)
-			if (*p == '\t' || *p == '\n' || *p == '\r')
-				*p = ' ';
+		/* What the reader will see. */
+		sanitize(st[i].relay, false);
+		sanitize(st[i].diag, false);
+		sanitize(st[i].text, true);
 	}
 	return st;
 }
@@ -178,9 +182,7 @@ static void apply_staged(struct qmsg *m, const struct qstatus *stat, struct stag
 		st[i].relay = st[i].diag = st[i].text = NULL;
 		d->state = stat[i].result;
 		str_copy(d->dsn, stat[i].dsn ? stat[i].dsn : "", sizeof(d->dsn));
-		for (char *p = d->dsn; *p; p++)
-			if (*p == '\t' || *p == '\n' || *p == '\r')
-				*p = ' ';
+		sanitize(d->dsn, false);
 		d->when = now;
 	}
 }
@@ -209,10 +211,13 @@ int qmsg_append_expansion(int fd, struct qmsg *m, const char *xsender, const str
 		oom(error_r, "the expansion");
 		goto out;
 	}
-	if (xsender != NULL && ((nx = strdup(xsender)) == NULL ||
-				qmsg_put_record(&sb, "xsender", xsender, strlen(xsender)) < 0)) {
-		oom(error_r, "xsender");
-		goto out;
+	if (xsender != NULL) {
+		if ((nx = strdup(xsender)) != NULL)
+			sanitize(nx, true);
+		if (nx == NULL || qmsg_put_record(&sb, "xsender", nx, strlen(nx)) < 0) {
+			oom(error_r, "xsender");
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < n_dests; i++) {
 		const struct qdest_new *d = &dests[i];
@@ -241,10 +246,8 @@ int qmsg_append_expansion(int fd, struct qmsg *m, const char *xsender, const str
 			oom(error_r, "a dest");
 			goto out;
 		}
-		if (q->runas != NULL)
-			for (char *p = q->runas; *p; p++)
-				if (*p == '\t' || *p == '\n' || *p == '\r')
-					*p = ' ';
+		sanitize(q->runas, false);
+		sanitize(q->value, true);
 	}
 	if (qmsg_put_record(&sb, "expanded", "", 0) < 0) {
 		oom(error_r, "expanded");

@@ -18,7 +18,10 @@
  * pwrite() per batch; a crash leaves at most a prefix of its last batch.
  * A record that reaches the end of the file before it is complete is
  * therefore taken as torn and ignored (good_end stops before it), never
- * as corruption. Dest records not followed by "expanded" are an
+ * as corruption; so is a malformed record with no newline between its
+ * start and the end of the file (the NUL bytes some file systems show
+ * for a crashed extending write). The appender keeps newlines out of
+ * every value it writes, so such a tail cannot hide a complete record. Dest records not followed by "expanded" are an
  * expansion cut short: ignored, and good_end stops before them too, so
  * the next append (which truncates at good_end) removes them.
  */
@@ -766,6 +769,26 @@ static int manager_record(struct reader *r, struct rec *rec)
 	return 0;
 }
 
+/* tail_has_newline - whether [off, end of file) holds a '\n'. A bad
+ * record without one is the last thing in the file and cannot be
+ * followed by anything the manager acted on: a torn write (a file
+ * system may show a crashed extending write as NUL bytes). 1, 0, or -1
+ * when reading failed. */
+static int tail_has_newline(struct rd *rd, off_t off)
+{
+	char buf[16384];
+
+	while (off < rd->size) {
+		size_t n = rd->size - off < (off_t)sizeof(buf) ? (size_t)(rd->size - off) : sizeof(buf);
+		if (rd_read(rd, off, buf, n) < 0)
+			return -1;
+		if (memchr(buf, '\n', n) != NULL)
+			return 1;
+		off += (off_t)n;
+	}
+	return 0;
+}
+
 /* read_size - "message " + 15 digits + "\n" at off. */
 static int read_size(struct reader *r, off_t off, off_t *content_r, off_t *size_r)
 {
@@ -857,6 +880,8 @@ static int read_all(struct reader *r)
 	off = m->content_offset + m->content_size;
 	for (;;) {
 		enum rec_status st = read_record(&r->rd, off, &rec, r->error_r);
+		if (st == REC_BAD && tail_has_newline(&r->rd, off) == 0)
+			st = REC_TORN;
 		if (st == REC_TORN)
 			x_free(r->error_r);   /* a crash while appending: ignored */
 		if (st == REC_EOF || st == REC_TORN)
