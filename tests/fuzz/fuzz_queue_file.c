@@ -5,8 +5,9 @@
  * the file, good_end after it, dest/rcpt numbers in range); it then gets
  * a status record appended (qmsg_append_status: cutting a torn tail at
  * good_end, one pwrite, fsync), and the result must read again with the
- * same dests and the new status. A refused file must come with a
- * message. Seeds: tests/fuzz/corpus/fuzz_queue_file/ (files made with
+ * same dests and the new status; postcat's record walk
+ * (qmsg_scan_records) must accept what the reader accepted. A refused
+ * file must come with a message. Seeds: tests/fuzz/corpus/fuzz_queue_file/ (files made with
  * smtp/queue-file.c, with and without a manager section, one with a torn
  * tail).
  */
@@ -16,9 +17,18 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "smtp/queue/qmsg-private.h"
 #include "smtp/queue/qmsg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int count_record(void *ctx, const char *name, const char *value, size_t len)
+{
+	if (name[0] == '\0' || value[len] != '\0')
+		abort();
+	(*(size_t *)ctx)++;
+	return 0;
+}
 
 static void check(const struct qmsg *m, off_t size)
 {
@@ -55,6 +65,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	check(m, (off_t)size);
+	/* postcat's walk over the records must agree with the reader. */
+	size_t n_records = 0;
+	if (qmsg_scan_records(fd, m->content_offset + m->content_size, m->good_end, count_record, &n_records,
+			      &err) < 0)
+		abort();
 	if (m->n_dests > 0) {
 		struct qstatus st = { m->n_dests - 1, QDEST_DEFERRED, "4.4.1", "none", "", "fuzz" };
 		if (qmsg_append_status(fd, m, &st, 1, &err) < 0) {
