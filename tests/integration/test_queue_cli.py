@@ -154,6 +154,25 @@ def test_postsuper_operations(instance):
     assert run(instance, "list").stdout == "Mail queue is empty\n"
 
 
+def test_ids_from_stdin(instance):
+    """postsuper -d - : ids one per line; bad ones warned about, missing
+    ones skipped quietly, one total at the end."""
+    qdir = queue_dir(instance)
+    fill(qdir)
+    env = dict(instance.env, TZ="UTC")
+    r = instance.run("queue", "hold", "-", env=env,
+                     input="%s\nnot-an-id\n%s\n0123456789AB\n\n" % (ID_A, ID_B))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ("postsuper: 3F2A9C01B7E4: placed on hold\n"
+                        "postsuper: warning: invalid mail queue id: not-an-id\n"
+                        "postsuper: 0000000000B1: placed on hold\n"
+                        "postsuper: Placed on hold: 2 messages\n")
+    assert sorted(os.listdir(os.path.join(qdir, "hold"))) == [ID_B, ID_A, ID_C]
+    r = instance.run("queue", "delete", "-", env=env, input="%s\n%s\n" % (ID_C, ID_C))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "postsuper: ABCDEF012345: removed\npostsuper: Deleted: 1 message\n"
+
+
 def test_flush_needs_the_queue_role(instance):
     queue_dir(instance)
     r = run(instance, "flush")
@@ -167,7 +186,7 @@ def test_usage_errors(instance):
     assert r.returncode == 2 and "usage: postern queue list | cat ID" in r.stderr
     r = run(instance, "delete", "nope")
     assert r.returncode == 2
-    assert r.stderr == "postern queue delete: nope: not a queue id (12 upper-case hex digits, or ALL)\n"
+    assert r.stderr == "postern queue delete: nope: not a queue id (12 upper-case hex digits, ALL or -)\n"
     r = run(instance, "delete", "ALL", "mailbox")
     assert r.returncode == 2
     assert "mailbox: unknown queue; use active, deferred, hold or incoming" in r.stderr
