@@ -43,9 +43,13 @@ struct auth_cache {
 	unsigned long hits, misses, evictions;
 };
 
+/* What malloc adds to each entry (glibc: a 16-byte chunk header and
+ * alignment), so that auth_cache_size bounds the memory really used. */
+#define CACHE_ALLOC_OVERHEAD 16
+
 size_t auth_cache_entry_size(void)
 {
-	return sizeof(struct cache_entry) + sizeof(struct cache_entry *);
+	return sizeof(struct cache_entry) + CACHE_ALLOC_OVERHEAD + sizeof(struct cache_entry *);
 }
 
 static time_t cache_now(const struct auth_cache *c)
