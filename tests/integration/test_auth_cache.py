@@ -3,7 +3,9 @@ auth/auth-cache.c) seen from POP3 and IMAP clients: a second login is
 answered from the cache (the auth log says cache=hit), `postern user
 passwd` and `postern user disable` take effect at the very next login, a
 wrong password still fails (also when it is the cached failure), and the
-brute-force penalty still counts cached failures.
+brute-force penalty still counts cached failures; SCRAM-SHA-256 is not
+affected; PAM results are cached and a password changed with chpasswd or
+an account locked with usermod -L takes effect at once.
 
 One instance with auth_cache_size = 1M serves the module; each test uses
 its own user so cache entries do not meet.
@@ -11,13 +13,16 @@ its own user so cache entries do not meet.
 import imaplib
 import os
 import shutil
+import subprocess
 import tempfile
 import time
+import uuid
 
 import pytest
 
 from harness import BAD_MARKERS, TIMEOUT, make_instance, reap_leftovers
 from pop3_helpers import PASSWORD, Client, add_users
+from test_auth import AuthConn, plain, scram_login
 
 USERS = ["c%d@example.test" % i for i in range(1, 8)]
 
@@ -71,7 +76,14 @@ def pop3_login(inst, user, password):
 
 def auth_lines(inst, user):
     """The auth role's login/login failed lines for user, in order."""
-    return [l for l in inst.log_text().splitlines()
+    # One source only: posternd -f may write each line to stderr and to
+    # the log file, and log_text() joins both.
+    try:
+        with open(inst.log_path, errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = inst.stderr_text()
+    return [l for l in text.splitlines()
             if "/auth[" in l and ("login: " in l or "login failed: " in l)
             and "user=<%s>" % user in l]
 
@@ -195,3 +207,55 @@ def test_reload_empties_the_cache(inst):
     assert reply.startswith("+OK")
     lines = wait_lines(inst, user, 3)
     assert "cache=hit" not in lines[-1], lines
+
+
+def test_scram_unaffected_by_the_cache(inst):
+    user = USERS[6]
+    sock = os.path.join(inst.run_dir, "auth")
+    c = AuthConn(sock)
+    assert c.auth(1, "PLAIN", plain(user, PASSWORD))[0] == "OK"
+    assert c.auth(2, "PLAIN", plain(user, PASSWORD))[0] == "OK"
+    assert scram_login(c, 3, user, PASSWORD)[:3] == ["OK", "3", "user=" + user]
+    assert scram_login(c, 4, user, "wrong")[:2] == ["FAIL", "4"]
+    c.close()
+    lines = wait_lines(inst, user, 4)
+    assert "cache=hit" in lines[1], lines
+    assert "mech=SCRAM-SHA-256" in lines[2] and "cache=hit" not in lines[2], lines
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="PAM with pam_unix needs root")
+def test_pam_results_cached_and_shadow_changes_seen(instance):
+    name = "pc" + uuid.uuid4().hex[:8]
+    service = "postern-test-" + name
+    pam_file = "/etc/pam.d/" + service
+    with open(pam_file, "w") as f:
+        f.write("@include common-auth\n@include common-account\n")
+    subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", name], check=True)
+    try:
+        subprocess.run(["chpasswd"], input="%s:pam-secret-1\n" % name, text=True, check=True)
+        instance.append_conf("auth_backends = pam\nauth_pam_service = %s\n"
+                             "auth_failure_delay = 0\nauth_cache_size = 1M\n" % service)
+        instance.start()
+        sock = os.path.join(instance.run_dir, "auth")
+        instance.wait_for(lambda: os.path.exists(sock), "auth socket")
+        c = AuthConn(sock)
+        assert c.auth(1, "PLAIN", plain(name, "pam-secret-1"))[0] == "OK"
+        assert c.auth(2, "PLAIN", plain(name, "pam-secret-1"))[0] == "OK"
+        assert c.auth(3, "PLAIN", plain(name, "wrong"))[0] == "FAIL"
+        assert c.auth(4, "PLAIN", plain(name, "wrong"))[0] == "FAIL"
+        # chpasswd rewrites /etc/shadow: the cached success no longer holds
+        subprocess.run(["chpasswd"], input="%s:pam-secret-2\n" % name, text=True, check=True)
+        assert c.auth(5, "PLAIN", plain(name, "pam-secret-1"))[0] == "FAIL"
+        assert c.auth(6, "PLAIN", plain(name, "pam-secret-2"))[0] == "OK"
+        assert c.auth(7, "PLAIN", plain(name, "pam-secret-2"))[0] == "OK"
+        # a locked account is refused at once although its password is cached
+        subprocess.run(["usermod", "-L", name], check=True)
+        assert c.auth(8, "PLAIN", plain(name, "pam-secret-2"))[0] == "FAIL"
+        c.close()
+        lines = wait_lines(instance, name, 8)
+        hits = ["cache=hit" in l for l in lines]
+        assert hits == [False, True, False, True, False, False, True, False], lines
+        assert all("backend=pam" in l for l in (lines[0], lines[1], lines[5], lines[6])), lines
+    finally:
+        subprocess.run(["userdel", name])
+        os.unlink(pam_file)
