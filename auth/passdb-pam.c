@@ -15,11 +15,11 @@
  */
 #include <security/pam_appl.h>
 #include <sodium.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <sys/stat.h>
 
 #include "auth/auth-cache.h"
@@ -221,7 +221,6 @@ static void pam_verify(struct passdb *pdb, const char *user, const char *passwor
 	const char *at = strrchr(user, '@');
 	size_t alen = pp->localpart && at ? (size_t)(at - user) : strlen(user);
 	struct pam_job *j;
-
 	char stamp[PAM_STAMP_MAX];
 
 	pdb->cache_hit = false;
