@@ -42,9 +42,9 @@
 #include "log.h"
 #include "smtp/queue/pickup.h"
 #include "smtp/queue/queue-admin.h"
+#include "smtp/resolve/resolve.h"
 #include "util.h"
 
-#define ALIASES_MISSING "the alias database builder is not built into this Postern yet"
 
 enum sendmail_mode { MODE_DELIVER, MODE_SMTP, MODE_MAILQ, MODE_NEWALIASES, MODE_FLUSH };
 
@@ -268,6 +268,20 @@ static int flush(const struct config *cfg, const struct sendmail_opts *o, const 
 	return 0;
 }
 
+/* newaliases - silent on success as Postfix's; -v lists each table. */
+static int newaliases(const struct config *cfg, const struct sendmail_opts *o, const char *prog)
+{
+	char *err = NULL;
+
+	if (resolve_aliases_build(cfg, o->verbose ? stdout : NULL, &err) < 0) {
+		fflush(stdout);
+		fprintf(stderr, "%s: fatal: %s\n", prog, err);
+		free(err);
+		return EX_DATAERR;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sendmail_opts o = { 0 };
@@ -318,8 +332,7 @@ int main(int argc, char **argv)
 		break;
 	case MODE_NEWALIASES:
 	default:
-		fprintf(stderr, "%s: fatal: cannot rebuild the aliases: " ALIASES_MISSING "\n", prog);
-		rc = EX_TEMPFAIL;
+		rc = newaliases(cfg, &o, prog);
 		break;
 	}
 	config_free(&cfg);

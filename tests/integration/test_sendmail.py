@@ -255,6 +255,26 @@ def test_mailq_and_flush_without_posternd(instance):
     assert r.returncode == 0
 
 
+def test_newaliases(instance):
+    aliases = os.path.join(instance.dir, "aliases")
+    with open(aliases, "w") as f:
+        f.write("# system aliases\npostmaster: root\nroot: admin@example.net,\n  ops@example.net\n")
+    instance.append_conf("alias_maps = lmdb:%s" % aliases)
+    r = sendmail(instance, argv0="newaliases")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"" and r.stderr == b""   # silent, as Postfix's
+    assert os.path.exists(aliases + ".lmdb")
+    r = sendmail(instance, "-bi", "-v")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == "%s: 2 aliases\n" % aliases
+    with open(aliases, "a") as f:
+        f.write("broken line without colon\n")
+    r = sendmail(instance, "-bi")
+    assert r.returncode == 65
+    assert r.stderr.decode() == ("sendmail: fatal: %s:5: missing ':' after the alias name; "
+                                 "write NAME: ADDRESS, ...\n" % aliases)
+
+
 # --- with the real queue role ---------------------------------------------
 
 @pytest.mark.skipif(not QUEUE_ROLE_BUILT, reason="queue role not built")
