@@ -1,6 +1,7 @@
 /*
- * sendmail-private.h - between cli/sendmail.c (options, modes) and
- * cli/sendmail-smtp.c (the -bs mode). Nothing else includes it.
+ * sendmail-private.h - between cli/sendmail.c (options, modes),
+ * cli/sendmail-smtp.c (the -bs mode) and cli/sendmail-verify.c (-bv).
+ * Nothing else includes it.
  */
 #ifndef POSTERN_CLI_SENDMAIL_PRIVATE_H
 #define POSTERN_CLI_SENDMAIL_PRIVATE_H
@@ -16,5 +17,12 @@
  * the end of input, EX_TEMPFAIL after a 421.
  */
 int sendmail_smtp(const struct config *cfg, const char *prog, const char *full_name, FILE *in, FILE *out);
+
+/*
+ * sendmail_verify - "sendmail -bv": print what becomes of each of the n
+ * recipients (resolve.h) on out. Returns 0 (all deliverable), EX_NOUSER
+ * (one is not), EX_TEMPFAIL or EX_CONFIG (after a message on stderr).
+ */
+int sendmail_verify(const struct config *cfg, const char *prog, char *const *rcpts, size_t n, FILE *out);
 
 #endif

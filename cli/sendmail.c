@@ -22,6 +22,7 @@
  *     queue_control_socket); -qINTERVAL is accepted and ignored, as Postfix
  *     does (the queue role runs on its own schedule).
  *   -bi, newaliases: rebuild the alias database (resolve_aliases_build).
+ *   -bv: print what becomes of each recipient (cli/sendmail-verify.c).
  *
  * Errors are printed as Postfix prints them ("sendmail: fatal: ...") and
  * the exit status is a sysexits(3) code: 75 (EX_TEMPFAIL) when posternd
@@ -46,7 +47,7 @@
 #include "util.h"
 
 
-enum sendmail_mode { MODE_DELIVER, MODE_SMTP, MODE_MAILQ, MODE_NEWALIASES, MODE_FLUSH };
+enum sendmail_mode { MODE_DELIVER, MODE_SMTP, MODE_MAILQ, MODE_NEWALIASES, MODE_FLUSH, MODE_VERIFY };
 
 struct sendmail_opts {
 	enum sendmail_mode mode;
@@ -66,7 +67,7 @@ struct sendmail_opts {
 static int usage_fail(const char *prog, const char *why)
 {
 	fprintf(stderr, "%s: fatal: %s\n"
-		"usage: %s [-t] [-i] [-f sender] [-F name] [-C conf] [-bm|-bs|-bp|-bi] [-q] recipient...\n",
+		"usage: %s [-t] [-i] [-f sender] [-F name] [-C conf] [-bm|-bs|-bp|-bi|-bv] [-q] recipient...\n",
 		prog, why, prog);
 	return EX_USAGE;
 }
@@ -140,6 +141,8 @@ static int parse(int argc, char **argv, const char *prog, struct sendmail_opts *
 				o->mode = MODE_MAILQ;
 			else if (strcmp(a, "-bi") == 0)
 				o->mode = MODE_NEWALIASES;
+			else if (strcmp(a, "-bv") == 0)
+				o->mode = MODE_VERIFY;
 			else if (strcmp(a, "-bd") == 0)
 				return -usage_fail(prog, "-bd: run the mail system with \"postern start\"");
 			else {
@@ -306,7 +309,7 @@ int main(int argc, char **argv)
 		o.conf = "/etc/postern/postern.conf";
 	if (stat(o.conf, &st) == 0 && S_ISDIR(st.st_mode))
 		o.conf = conf_buf = must_asprintf("%s/postern.conf", o.conf);
-	if (o.mode == MODE_DELIVER && !o.extract_rcpt && o.n_rcpts == 0) {
+	if ((o.mode == MODE_DELIVER && !o.extract_rcpt && o.n_rcpts == 0) || (o.mode == MODE_VERIFY && o.n_rcpts == 0)) {
 		free(conf_buf);
 		return usage_fail(prog, "no recipients specified; give them as arguments or use -t");
 	}
@@ -330,6 +333,16 @@ int main(int argc, char **argv)
 	case MODE_FLUSH:
 		rc = flush(cfg, &o, prog);
 		break;
+	case MODE_VERIFY: {
+		size_t n = 0;
+		char **rcpts = split_rcpts(argv + argc - o.n_rcpts, o.n_rcpts, &n);
+
+		rc = sendmail_verify(cfg, prog, rcpts, n, stdout);
+		for (size_t i = 0; i < n; i++)
+			free(rcpts[i]);
+		free(rcpts);
+		break;
+	}
 	case MODE_NEWALIASES:
 	default:
 		rc = newaliases(cfg, &o, prog);

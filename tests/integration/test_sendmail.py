@@ -275,6 +275,26 @@ def test_newaliases(instance):
                                  "write NAME: ADDRESS, ...\n" % aliases)
 
 
+def test_bv_prints_what_becomes_of_each_address(instance):
+    aliases = os.path.join(instance.dir, "aliases")
+    with open(aliases, "w") as f:
+        f.write("postmaster: admin@example.net, |/bin/cat\n")
+    instance.append_conf("alias_maps = lmdb:%s" % aliases)
+    assert sendmail(instance, "-bi").returncode == 0
+    r = sendmail(instance, "-bv", "bob@example.net, postmaster")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert lines[0] == "bob@example.net: deliverable: smtp to example.net"
+    assert lines[1] == "postmaster -> admin@example.net: deliverable: smtp to example.net"
+    assert lines[2].startswith("postmaster: deliverable: command \"/bin/cat\" as ")
+    # A local user needs the auth role's userdb: without posternd, 75.
+    r = sendmail(instance, "-bv", "nobody@mail.example.test")
+    assert r.returncode == 75
+    assert b"sendmail: fatal: cannot verify the addresses now: " in r.stderr
+    r = sendmail(instance, "-bv")
+    assert r.returncode == 64
+
+
 # --- with the real queue role ---------------------------------------------
 
 @pytest.mark.skipif(not QUEUE_ROLE_BUILT, reason="queue role not built")
