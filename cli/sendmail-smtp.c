@@ -260,11 +260,31 @@ static const char *notify_text(unsigned bits, char *buf, size_t size)
 	return buf;
 }
 
+/* xtext_decode - ENVID= as sent (RFC 3461 4: "+XX" hex escapes, already
+ * checked by smtp_mail_params_parse) back to text, for pickup_submit,
+ * which encodes it again. New memory. */
+static char *xtext_decode(const char *x)
+{
+	char *out = must_malloc(strlen(x) + 1), *o = out;
+
+	while (*x) {
+		unsigned v;
+		if (x[0] == '+' && x[1] && x[2] && sscanf(x + 1, "%2X", &v) == 1) {
+			*o++ = (char)v;
+			x += 3;
+		} else {
+			*o++ = *x++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 /* Returns -1 when the input ended mid-message. */
 static int cmd_data(struct bs *b, const char *args)
 {
 	struct pickup_submission s;
-	char id[QUEUE_ID_SIZE], nbuf[64], *err = NULL;
+	char id[QUEUE_ID_SIZE], nbuf[64], *err = NULL, *envid;
 	long long size;
 	FILE *f;
 	int rc;
@@ -308,10 +328,11 @@ static int cmd_data(struct bs *b, const char *args)
 	s.n_rcpts = b->n_rcpts;
 	s.notify = notify_text(b->notify, nbuf, sizeof(nbuf));
 	s.ret = b->params.ret == SMTP_RET_FULL ? "full" : b->params.ret == SMTP_RET_HDRS ? "hdrs" : NULL;
-	s.envid = NULL;   /* ENVID= is xtext already; pickup_submit would encode it twice */
+	s.envid = envid = b->params.envid ? xtext_decode(b->params.envid) : NULL;
 	s.message = f;
 	s.dot_ok = true;   /* unstuffed already: a "." line is content now */
 	rc = pickup_submit(config_str(b->cfg, "queue_pickup_socket"), &s, id, &err);
+	free(envid);
 	fclose(f);
 	reset(b);
 	if (rc == 0)

@@ -188,7 +188,7 @@ def test_usage_errors(instance):
 
 
 def test_bs_dialogue(fake):
-    dialogue = ("EHLO client.example\r\nMAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\n"
+    dialogue = ("EHLO client.example\r\nMAIL FROM:<alice@example.org> ENVID=a+2Bb RET=HDRS\r\nRCPT TO:<bob@example.net>\r\n"
                 "RCPT TO:<carol@example.net> NOTIFY=SUCCESS\r\nDATA\r\nSubject: bs\r\n\r\n..dot\r\nbody\r\n.\r\n"
                 "QUIT\r\n")
     r = sendmail(fake.instance, "-bs", input=dialogue)
@@ -203,7 +203,7 @@ def test_bs_dialogue(fake):
                            "250 2.0.0 Ok: queued as 0123456789AB", "221 2.0.0 Bye", ""]
     lines, msg = fake.got[0]
     assert lines == ["SENDER alice@example.org", "RCPT bob@example.net", "RCPT carol@example.net",
-                     "NOTIFY success", "DATA %d" % len(msg)]
+                     "NOTIFY success", "RET hdrs", "ENVID a+2Bb", "DATA %d" % len(msg)]
     assert msg == b"Subject: bs\r\n\r\n.dot\r\nbody\r\n"
 
 
