@@ -9,7 +9,7 @@
  * folded lines and Bcc: removal, the lone-dot rule with and without -i,
  * CR LF line ends; refusals carry their exact texts (too big, bad
  * address, garbage requests) and leave nothing in incoming/ or active/,
- * as does a client that goes away early.
+ * as does a client that goes away early, or one too many at once.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -776,6 +776,64 @@ static void test_unknown_uid(void **state)
 	}
 }
 
+/* PICKUP_CONN_MAX connections at once; the next one is told to retry. */
+struct crowd {
+	struct fixture *f;
+	int done_pipe[2];
+	char answer[256];
+};
+
+static void *crowd_thread(void *arg)
+{
+	struct crowd *c = arg;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fds[PICKUP_CONN_MAX + 1];
+	size_t len = 0;
+	ssize_t n;
+
+	str_copy(sun.sun_path, c->f->sock_path, sizeof(sun.sun_path));
+	for (int i = 0; i <= PICKUP_CONN_MAX; i++) {
+		fds[i] = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(fds[i], (struct sockaddr *)&sun, sizeof(sun)) != 0)
+			abort();
+		if (i < PICKUP_CONN_MAX && send(fds[i], "RCPT a@b.c\n", 11, MSG_NOSIGNAL) != 11)
+			abort();
+	}
+	/* Connections are accepted in the order they were made, and none of
+	 * the first ones ends before we close it: the last is one too many. */
+	while ((n = recv(fds[PICKUP_CONN_MAX], c->answer + len, sizeof(c->answer) - 1 - len, 0)) > 0)
+		len += (size_t)n;
+	c->answer[len] = '\0';
+	for (int i = 0; i <= PICKUP_CONN_MAX; i++)
+		close(fds[i]);
+	if (write(c->done_pipe[1], "x", 1) != 1)
+		abort();
+	return NULL;
+}
+
+static void test_connection_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct crowd c = { .f = f };
+	struct timeval settle = { 0, 200000 };
+	struct event *ev;
+	pthread_t t;
+
+	assert_int_equal(pipe(c.done_pipe), 0);
+	ev = event_new(f->base, c.done_pipe[0], EV_READ, client_done, f->base);
+	event_add(ev, NULL);
+	assert_int_equal(pthread_create(&t, NULL, crowd_thread, &c), 0);
+	event_base_dispatch(f->base);
+	pthread_join(t, NULL);
+	event_base_loopexit(f->base, &settle);
+	event_base_dispatch(f->base);
+	event_free(ev);
+	close(c.done_pipe[0]);
+	close(c.done_pipe[1]);
+	assert_string_equal(c.answer, "ERR 4.3.2 too many local submissions at once; try again later\n");
+	assert_int_equal(count_dir(f, "incoming"), 0);
+}
+
 /* The socket-free parser: header-only message, mbox From_ line. */
 static int null_begin(void *ctx, const char **error_r)
 {
@@ -845,6 +903,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_raw_protocol_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_message_in_progress, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_uid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
 		cmocka_unit_test(test_no_server),
 		cmocka_unit_test(test_message_parser),
 	};
