@@ -68,6 +68,7 @@ struct fsrv {
 	int connections;
 	struct strbuf auth_lines;
 	const char *close_on;       /* close the connection at this command */
+	bool starttls_garbage;      /* answer STARTTLS with 220, then plain text */
 	struct fconn *conns;
 };
 
@@ -103,6 +104,11 @@ static void srv_on_line(struct conn *conn, char *line, size_t len, void *ctx)
 		srv_reply(fc, "250 mx.test");
 	} else if (strcasecmp(line, "STARTTLS") == 0) {
 		srv_reply(fc, "220 2.0.0 Ready to start TLS");
+		if (s->starttls_garbage) {
+			srv_reply(fc, "this is not a TLS record");
+			conn_close_after_flush(conn);
+			return;
+		}
 		conn_start_tls(conn, s->ssl);
 	} else if (strncasecmp(line, "AUTH ", 5) == 0 || s->auth_lines.len > 0) {
 		strbuf_printf(&s->auth_lines, "%s|", line);
@@ -358,18 +364,30 @@ static void quiet_log(const char *severity, const char *text, void *ctx)
  * extra configuration text. */
 static void run_setup(struct run *r, const char *extra_conf)
 {
-	char conf[4096];
+	char conf[4096], extra[2048] = "";
+	const char *e = extra_conf != NULL ? extra_conf : "";
+	size_t o = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->base = event_base_new();
 	assert_non_null(r->base);
 	r->srv = srv_new(r->base, "127.0.0.1", 0);
+	/* "%PORT%" in extra_conf: the fake server's port */
+	while (*e != '\0' && o + 8 < sizeof(extra)) {
+		if (strncmp(e, "%PORT%", 6) == 0) {
+			o += (size_t)snprintf(extra + o, sizeof(extra) - o, "%d", r->srv->port);
+			e += 6;
+		} else {
+			extra[o++] = *e++;
+		}
+	}
+	extra[o] = '\0';
 	snprintf(conf, sizeof(conf),
 		 "myhostname = client.example\n"
 		 "smtp_tcp_port = %d\n"
 		 "smtp_tls_security_level = none\n"
 		 "smtp_connect_timeout = 2s\n"
-		 "%s\n", r->srv->port, extra_conf != NULL ? extra_conf : "");
+		 "%s\n", r->srv->port, extra);
 	r->cfg = config_parse("t.cf", conf, strlen(conf), NULL, NULL);
 	assert_non_null(r->cfg);
 	r->dns = dns_new_fake(r->base, fake_dns, NULL);
@@ -756,6 +774,207 @@ static void test_lost_connection(void **state)
 	run_teardown(&r);
 }
 
+/* ---- STARTTLS ---- */
+
+static char tmpdir[64];
+static char cert_path[128], key_path[128];
+static SSL_CTX *server_ctx;
+
+static int tls_setup(void **state)
+{
+	char *error = NULL;
+
+	(void)state;
+	str_copy(tmpdir, "/tmp/postern-test-smtpc-XXXXXX", sizeof(tmpdir));
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", tmpdir);
+	snprintf(key_path, sizeof(key_path), "%s/key.pem", tmpdir);
+	if (tls_generate_self_signed(cert_path, key_path, "mx.one.test", 30, &error) < 0) {
+		fprintf(stderr, "%s\n", error);
+		free(error);
+		return -1;
+	}
+	server_ctx = tls_server_ctx_new(cert_path, key_path, NULL, "TLSv1.2", NULL, &error);
+	if (server_ctx == NULL) {
+		fprintf(stderr, "%s\n", error);
+		free(error);
+		return -1;
+	}
+	return 0;
+}
+
+static int tls_teardown(void **state)
+{
+	(void)state;
+	SSL_CTX_free(server_ctx);
+	unlink(cert_path);
+	unlink(key_path);
+	rmdir(tmpdir);
+	return 0;
+}
+
+static const char tls_ehlo[] = "250-mx.test\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME";
+
+static void test_starttls_may(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+
+	(void)state;
+	run_setup(&r, "smtp_tls_security_level = may");
+	r.srv->ehlo = tls_ehlo;
+	r.srv->ssl = server_ctx;
+	deliver(&r, "one.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	assert_true(r.srv->tls_done);
+	/* EHLO again after TLS (RFC 3207 4.2) */
+	assert_non_null(strstr(r.srv->log.data, "C: EHLO client.example\nC: STARTTLS\nTLS\n"
+				"C: EHLO client.example\nC: MAIL FROM:"));
+	assert_string_equal(r.srv->body.data, msg);
+	run_teardown(&r);
+}
+
+static void test_starttls_may_handshake_fails_then_plain(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+
+	(void)state;
+	run_setup(&r, "smtp_tls_security_level = may");
+	r.srv->ehlo = tls_ehlo;
+	r.srv->ssl = server_ctx;
+	r.srv->starttls_garbage = true;
+	deliver(&r, "one.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	/* a new connection, without STARTTLS this time */
+	assert_int_equal(r.srv->connections, 2);
+	assert_false(r.srv->tls_done);
+	run_teardown(&r);
+}
+
+static void test_starttls_encrypt_required(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+
+	(void)state;
+	run_setup(&r, "smtp_tls_security_level = encrypt");
+	deliver(&r, "one.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_DEFERRED);
+	assert_string_equal(r.dsn[0], "4.7.4");
+	assert_string_equal(r.text[0], "TLS is required, but was not offered by host mx.one.test[127.0.0.1]");
+	assert_null(strstr(r.srv->log.data, "MAIL FROM"));
+	run_teardown(&r);
+
+	run_setup(&r, "smtp_tls_security_level = encrypt");
+	r.srv->ehlo = tls_ehlo;
+	r.srv->ssl = server_ctx;
+	r.srv->starttls_garbage = true;
+	deliver(&r, "one.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_DEFERRED);
+	assert_string_equal(r.dsn[0], "4.7.5");
+	assert_string_equal(r.text[0], "Cannot start TLS: handshake failure");
+	assert_int_equal(r.srv->connections, 1);
+	run_teardown(&r);
+
+	run_setup(&r, "smtp_tls_security_level = encrypt");
+	r.srv->ehlo = tls_ehlo;
+	r.srv->ssl = server_ctx;
+	deliver(&r, "one.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	assert_true(r.srv->tls_done);
+	run_teardown(&r);
+}
+
+static void test_starttls_verify(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 }, };
+	char conf[512];
+
+	(void)state;
+	/* the certificate names mx.one.test and is its own CA */
+	snprintf(conf, sizeof(conf), "smtp_tls_security_level = verify\nsmtp_tls_CAfile = %s", cert_path);
+	run_setup(&r, conf);
+	r.srv->ehlo = tls_ehlo;
+	r.srv->ssl = server_ctx;
+	deliver(&r, "one.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	run_teardown(&r);
+
+	/* the same certificate for another name does not verify */
+	run_setup(&r, conf);
+	r.srv->ehlo = tls_ehlo;
+	r.srv->ssl = server_ctx;
+	deliver(&r, "nomx.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_DEFERRED);
+	assert_string_equal(r.dsn[0], "4.7.5");
+	assert_string_equal(r.text[0], "Cannot start TLS: handshake failure");
+	run_teardown(&r);
+}
+
+/* ---- AUTH ---- */
+
+static void test_auth_plain_to_relay(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@far.test", NULL, 0 } };
+	char nexthop[64];
+
+	(void)state;
+	/* the key is the nexthop as written: [host]:port */
+	run_setup(&r, "smtp_sasl_auth_enable = yes\n"
+		  "smtp_sasl_security_options = noanonymous\n"
+		  "smtp_sasl_password_maps = inline:{ {[relay.test]:%PORT% = user:secret} }\n");
+	r.srv->ehlo = "250-mx.test\r\n250-PIPELINING\r\n250 AUTH LOGIN PLAIN";
+	r.srv->auth_ok = "AUTH PLAIN AHVzZXIAc2VjcmV0|";
+	snprintf(nexthop, sizeof(nexthop), "[relay.test]:%d", r.srv->port);
+	deliver(&r, nexthop, msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	assert_non_null(strstr(r.srv->log.data, "C: AUTH PLAIN AHVzZXIAc2VjcmV0\nC: MAIL FROM:"));
+	run_teardown(&r);
+}
+
+static void test_auth_login_and_failures(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@far.test", NULL, 0 } };
+
+	(void)state;
+	/* found by the host name (relay.test) */
+	run_setup(&r, "smtp_sasl_auth_enable = yes\nsmtp_sasl_security_options = noanonymous\n"
+		  "smtp_sasl_password_maps = inline:{ relay.test=user:secret }");
+	r.srv->ehlo = "250-mx.test\r\n250 AUTH LOGIN";
+	r.srv->auth_ok = "AUTH LOGIN|dXNlcg==|c2VjcmV0|";
+	deliver(&r, "[relay.test]", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	run_teardown(&r);
+
+	/* a wrong password: deferred (smtp_sasl_auth_soft_bounce) */
+	run_setup(&r, "smtp_sasl_auth_enable = yes\nsmtp_sasl_security_options = noanonymous\n"
+		  "smtp_sasl_password_maps = inline:{ relay.test=user:wrong }");
+	r.srv->ehlo = "250-mx.test\r\n250 AUTH PLAIN";
+	r.srv->auth_ok = "AUTH PLAIN AHVzZXIAc2VjcmV0|";
+	deliver(&r, "[relay.test]", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_DEFERRED);
+	assert_string_equal(r.dsn[0], "4.7.8");
+	assert_string_equal(r.text[0], "SASL authentication failed; server relay.test[127.0.0.1] said: "
+			    "535 5.7.8 Error: authentication failed: bad");
+	run_teardown(&r);
+
+	/* noplaintext (the default) without TLS: no mechanism */
+	run_setup(&r, "smtp_sasl_auth_enable = yes\n"
+		  "smtp_sasl_password_maps = inline:{ relay.test=user:secret }");
+	r.srv->ehlo = "250-mx.test\r\n250 AUTH PLAIN";
+	deliver(&r, "[relay.test]", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_DEFERRED);
+	assert_string_equal(r.text[0], "SASL authentication failed; cannot authenticate to server "
+			    "relay.test[127.0.0.1]: no mechanism available");
+	assert_null(strstr(r.srv->log.data, "AUTH"));
+	run_teardown(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -773,8 +992,19 @@ int main(void)
 		cmocka_unit_test(test_helo_fallback_and_dot_stuffing),
 		cmocka_unit_test(test_line_folding),
 		cmocka_unit_test(test_lost_connection),
+		cmocka_unit_test(test_auth_plain_to_relay),
+		cmocka_unit_test(test_auth_login_and_failures),
 	};
+	const struct CMUnitTest tls_tests[] = {
+		cmocka_unit_test(test_starttls_may),
+		cmocka_unit_test(test_starttls_may_handshake_fails_then_plain),
+		cmocka_unit_test(test_starttls_encrypt_required),
+		cmocka_unit_test(test_starttls_verify),
+	};
+	int failed;
 
 	log_set_capture(quiet_log, NULL);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	failed += cmocka_run_group_tests(tls_tests, tls_setup, tls_teardown);
+	return failed;
 }
