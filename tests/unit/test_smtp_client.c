@@ -774,6 +774,142 @@ static void test_lost_connection(void **state)
 	run_teardown(&r);
 }
 
+/* ---- 8-bit downgrade ---- */
+
+static void test_8bit_downgrade(void **state)
+{
+	static const char content[] =
+		"MIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=\"XX\"\r\n"
+		"Content-Transfer-Encoding: 8bit\r\n"
+		"\r\n"
+		"preamble\r\n"
+		"--XX\r\n"
+		"Content-Type: text/plain; charset=utf-8\r\n"
+		"Content-Transfer-Encoding: 8bit\r\n"
+		"\r\n"
+		"Gr\xc3\xbc\xc3\x9f" "e = gut \r\n"
+		".dot\r\n"
+		"--XX\r\n"
+		"Content-Type: message/rfc822\r\n"
+		"Content-Transfer-Encoding: 8bit\r\n"
+		"\r\n"
+		"Subject: inner\r\n"
+		"\r\n"
+		"caf\xc3\xa9\r\n"
+		"--XX\r\n"
+		"Content-Type: application/octet-stream\r\n"
+		"Content-Transfer-Encoding: base64\r\n"
+		"\r\n"
+		"AAAA\r\n"
+		"--XX--\r\n"
+		"epilogue\r\n";
+	static const char wire[] =
+		"MIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=\"XX\"\r\n"
+		"Content-Transfer-Encoding: 7bit\r\n"
+		"\r\n"
+		"preamble\r\n"
+		"--XX\r\n"
+		"Content-Type: text/plain; charset=utf-8\r\n"
+		"Content-Transfer-Encoding: quoted-printable\r\n"
+		"\r\n"
+		"Gr=C3=BC=C3=9Fe =3D gut=20\r\n"
+		"..dot\r\n"
+		"--XX\r\n"
+		"Content-Type: message/rfc822\r\n"
+		"Content-Transfer-Encoding: 7bit\r\n"
+		"\r\n"
+		"Subject: inner\r\n"
+		"Content-Transfer-Encoding: quoted-printable\r\n"
+		"\r\n"
+		"caf=C3=A9\r\n"
+		"--XX\r\n"
+		"Content-Type: application/octet-stream\r\n"
+		"Content-Transfer-Encoding: base64\r\n"
+		"\r\n"
+		"AAAA\r\n"
+		"--XX--\r\n"
+		"epilogue\r\n";
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+
+	(void)state;
+	run_setup(&r, NULL);
+	r.srv->ehlo = "250-mx.test\r\n250 PIPELINING";
+	deliver(&r, "one.test", content, rc, 1, true);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	assert_null(strstr(r.srv->log.data, "BODY=8BITMIME"));
+	assert_string_equal(r.srv->body.data, wire);
+	run_teardown(&r);
+
+	/* a server with 8BITMIME gets the content as it is */
+	run_setup(&r, NULL);
+	deliver(&r, "one.test", content, rc, 1, true);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	assert_non_null(strstr(r.srv->log.data, "BODY=8BITMIME"));
+	assert_null(strstr(r.srv->body.data, "quoted-printable"));
+	run_teardown(&r);
+}
+
+static void test_8bit_downgrade_soft_breaks(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+	char content[400], *p;
+	size_t i;
+
+	(void)state;
+	/* no MIME headers at all: the body is text, converted */
+	p = content + snprintf(content, sizeof(content), "Subject: x\r\n\r\n");
+	for (i = 0; i < 100; i++)
+		*p++ = (char)0xe9;
+	memcpy(p, "\r\n", 3);
+	run_setup(&r, NULL);
+	r.srv->ehlo = "250 mx.test";
+	deliver(&r, "one.test", content, rc, 1, true);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	/* 25 "=E9" per line (75 bytes) then a soft break "=": 76 */
+	p = strstr(r.srv->body.data, "\r\n\r\n");
+	assert_non_null(p);
+	p += 4;
+	for (i = 0; i < 3; i++) {
+		char *eol = strstr(p, "\r\n");
+
+		assert_non_null(eol);
+		assert_int_equal(eol - p, 76);
+		assert_int_equal(eol[-1], '=');
+		p = eol + 2;
+	}
+	/* the last 25 and the hard line break */
+	assert_int_equal(strlen(p), 75 + 2);
+	assert_int_equal(p[74], '9');
+	run_teardown(&r);
+}
+
+static void test_8bit_too_deep_bounces(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+	struct strbuf sb;
+	int i;
+
+	(void)state;
+	strbuf_init(&sb, 0);
+	for (i = 0; i < 25; i++)
+		strbuf_printf(&sb, "Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n", i, i);
+	strbuf_puts(&sb, "Content-Type: text/plain\r\n\r\n\xff\xfe\r\n");
+	run_setup(&r, NULL);
+	r.srv->ehlo = "250 mx.test";
+	deliver(&r, "one.test", sb.data, rc, 1, true);
+	assert_int_equal(r.result[0], QDEST_BOUNCED);
+	assert_string_equal(r.dsn[0], "5.6.3");
+	assert_string_equal(r.text[0], "8-bit content that cannot be converted to 7-bit for a server "
+			    "without 8BITMIME: MIME nesting too deep");
+	strbuf_free(&sb);
+	run_teardown(&r);
+}
+
 /* ---- STARTTLS ---- */
 
 static char tmpdir[64];
@@ -993,6 +1129,9 @@ int main(void)
 		cmocka_unit_test(test_line_folding),
 		cmocka_unit_test(test_lost_connection),
 		cmocka_unit_test(test_auth_plain_to_relay),
+		cmocka_unit_test(test_8bit_downgrade),
+		cmocka_unit_test(test_8bit_downgrade_soft_breaks),
+		cmocka_unit_test(test_8bit_too_deep_bounces),
 		cmocka_unit_test(test_auth_login_and_failures),
 	};
 	const struct CMUnitTest tls_tests[] = {
