@@ -536,6 +536,26 @@ static void hosts_cb(void *ctx, struct smtpc_host *hosts, size_t n, const struct
 	try_next(job, false);
 }
 
+/* address_ok - an address from the queue file goes into a command line
+ * between < and >: no control bytes (no CR/LF: no command injection),
+ * no '>' and not absurdly long (RFC 5321 4.5.3.1.3: 256 octets). */
+static bool address_ok(const char *a)
+{
+	size_t n = 0;
+
+	for (; *a != '\0'; a++, n++)
+		if ((unsigned char)*a < 0x20 || *a == 0x7f || *a == '>' || *a == '<')
+			return false;
+	return n <= 256;
+}
+
+static void refuse(struct smtpc_rstate *rs, const char *dsn, const char *text)
+{
+	smtpc_why_set(&rs->why, QDEST_BOUNCED, dsn, "none", "", "%s", text);
+	rs->have = true;
+	rs->final = true;
+}
+
 static char *dup_or_null(const char *s, bool *fail)
 {
 	char *d;
@@ -588,6 +608,12 @@ struct smtpc_job *smtpc_deliver(struct smtpc *c, const struct smtpc_req *req, sm
 	if (fail) {
 		job_free(job);
 		return NULL;
+	}
+	for (i = 0; i < job->n_rcpts; i++) {
+		if (!address_ok(job->sender))
+			refuse(&job->rs[i], "5.1.7", "bad sender address syntax");
+		else if (!address_ok(job->rcpts[i].addr) || job->rcpts[i].addr[0] == '\0')
+			refuse(&job->rs[i], "5.1.3", "bad recipient address syntax");
 	}
 	job->next = c->jobs;
 	job->prevp = &c->jobs;

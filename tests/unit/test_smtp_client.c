@@ -277,6 +277,11 @@ static const struct zrec zone[] = {
 	{ "nullmx.test", DNS_MX, "", 0 },
 	/* no MX: the domain's address */
 	{ "nomx.test", DNS_A, "127.0.0.1", 0 },
+	/* two MX hosts that both answer: 127.0.0.2 first */
+	{ "three.test", DNS_MX, "first.three.test", 10 },
+	{ "three.test", DNS_MX, "second.three.test", 20 },
+	{ "first.three.test", DNS_A, "127.0.0.2", 0 },
+	{ "second.three.test", DNS_A, "127.0.0.1", 0 },
 	/* relay host */
 	{ "relay.test", DNS_A, "127.0.0.1", 0 },
 	{ NULL, 0, NULL, 0 },
@@ -774,6 +779,170 @@ static void test_lost_connection(void **state)
 	run_teardown(&r);
 }
 
+/* ---- next MX after a 4xx, limits, big content ---- */
+
+static void second_server(struct run *r, struct fsrv **s2)
+{
+	*s2 = srv_new(r->base, "127.0.0.2", r->srv->port);
+}
+
+static void test_mail_4xx_tries_next_mx(void **state)
+{
+	struct run r;
+	struct fsrv *s2;
+	struct smtpc_rcpt rc[1] = { { "bob@three.test", NULL, 0 } };
+
+	(void)state;
+	run_setup(&r, NULL);
+	second_server(&r, &s2);
+	s2->mail_reply = "451 4.3.0 Error: queue file write error";
+	deliver(&r, "three.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	expect(&r, r.relay[0], "second.three.test[127.0.0.1]:%d");
+	assert_int_equal(s2->connections, 1);
+	run_teardown(&r);
+	srv_free(&s2);
+
+	/* smtp_mx_session_limit = 1: the first host's reason stays */
+	run_setup(&r, "smtp_mx_session_limit = 1");
+	second_server(&r, &s2);
+	s2->mail_reply = "451 4.3.0 Error: queue file write error";
+	deliver(&r, "three.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_DEFERRED);
+	assert_string_equal(r.dsn[0], "4.3.0");
+	assert_string_equal(r.text[0], "host first.three.test[127.0.0.2] said: 451 4.3.0 Error: queue "
+			    "file write error (in reply to MAIL FROM command)");
+	assert_int_equal(r.srv->connections, 0);
+	run_teardown(&r);
+	srv_free(&s2);
+}
+
+static void test_all_rcpt_4xx_tries_next_mx(void **state)
+{
+	struct run r;
+	struct fsrv *s2;
+	struct smtpc_rcpt rc[2] = { { "soft1@three.test", NULL, 0 }, { "soft2@three.test", NULL, 0 } };
+
+	(void)state;
+	run_setup(&r, NULL);
+	second_server(&r, &s2);
+	s2->rcpt_reply = rcpt_script;
+	deliver(&r, "three.test", msg, rc, 2, false);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	assert_int_equal(r.result[1], QDEST_SENT);
+	expect(&r, r.relay[1], "second.three.test[127.0.0.1]:%d");
+	run_teardown(&r);
+	srv_free(&s2);
+}
+
+static void test_many_recipients_and_big_message(void **state)
+{
+	enum { N = 250 };
+	struct run r;
+	struct smtpc_rcpt rc[N];
+	char addrs[N][32];
+	struct strbuf content;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N; i++) {
+		snprintf(addrs[i], sizeof(addrs[i]), "user%zu@one.test", i);
+		rc[i].addr = addrs[i];
+		rc[i].orcpt = NULL;
+		rc[i].notify = 0;
+	}
+	strbuf_init(&content, 0);
+	strbuf_puts(&content, "Subject: big\r\n\r\n");
+	for (i = 0; i < 40000; i++)
+		strbuf_printf(&content, "%s%06zu line of the big message body, to be streamed\r\n",
+			      i % 7 == 0 ? "." : "", i);
+	run_setup(&r, NULL);
+	deliver(&r, "one.test", content.data, rc, N, false);
+	assert_int_equal(r.n, N);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	assert_int_equal(r.result[3], QDEST_SENT);
+	assert_true(r.srv->pipelined);
+	/* every line arrived, dot-stuffed lines un-stuffed by nobody: the
+	 * server stores what it received, so compare lengths */
+	assert_int_equal(r.srv->body.len, content.len + 40000 / 7 + 1);
+	strbuf_free(&content);
+	run_teardown(&r);
+}
+
+static void test_bad_addresses_never_sent(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[2] = { { "evil@one.test>\r\nRCPT TO:<x@y", NULL, 0 },
+				    { "bob@one.test", NULL, 0 } };
+
+	(void)state;
+	run_setup(&r, NULL);
+	deliver(&r, "one.test", msg, rc, 2, false);
+	assert_int_equal(r.result[0], QDEST_BOUNCED);
+	assert_string_equal(r.dsn[0], "5.1.3");
+	assert_int_equal(r.result[1], QDEST_SENT);
+	assert_null(strstr(r.srv->log.data, "evil"));
+	run_teardown(&r);
+}
+
+static void cancel_done(void *ctx, const struct smtpc_result *res, size_t n)
+{
+	(void)ctx;
+	(void)res;
+	(void)n;
+	fail_msg("done called after smtpc_cancel");
+}
+
+static void test_cancel_and_free_with_jobs(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+	struct smtpc_req req;
+	struct smtpc_job *job;
+	struct timeval tv = { 0, 200000 };
+
+	(void)state;
+	run_setup(&r, NULL);
+	run_client(&r);
+	r.srv->greeting = NULL;   /* hangs after the connect */
+	memset(&req, 0, sizeof(req));
+	req.nexthop = "one.test";
+	req.sender = "";
+	req.fd = content_fd(msg, &req.offset, &req.size);
+	r.fd = req.fd;
+	req.rcpts = rc;
+	req.n_rcpts = 1;
+	job = smtpc_deliver(r.c, &req, cancel_done, NULL);
+	assert_non_null(job);
+	event_base_loopexit(r.base, &tv);
+	event_base_dispatch(r.base);
+	smtpc_cancel(&job);
+	assert_null(job);
+	/* a second job left running is cancelled by smtpc_free */
+	assert_non_null(smtpc_deliver(r.c, &req, cancel_done, NULL));
+	run_teardown(&r);
+}
+
+static void test_check_config(void **state)
+{
+	static const char bad[] = "smtp_sasl_auth_enable = yes\n"
+				  "smtp_sasl_password_maps = texthash:/nonexistent/sasl_passwd\n";
+	struct config *cfg = config_parse("main.cf", bad, strlen(bad), NULL, NULL);
+	char *error = NULL;
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(smtpc_check_config(cfg, &error), -1);
+	assert_non_null(error);
+	assert_true(strncmp(error, "main.cf:2: smtp_sasl_password_maps: cannot open table "
+			    "texthash:/nonexistent/sasl_passwd", 80) == 0);
+	free(error);
+	config_free(&cfg);
+	cfg = config_parse("main.cf", "", 0, NULL, NULL);
+	assert_int_equal(smtpc_check_config(cfg, &error), 0);
+	config_free(&cfg);
+}
+
 /* ---- 8-bit downgrade ---- */
 
 static void test_8bit_downgrade(void **state)
@@ -1129,6 +1298,12 @@ int main(void)
 		cmocka_unit_test(test_line_folding),
 		cmocka_unit_test(test_lost_connection),
 		cmocka_unit_test(test_auth_plain_to_relay),
+		cmocka_unit_test(test_mail_4xx_tries_next_mx),
+		cmocka_unit_test(test_all_rcpt_4xx_tries_next_mx),
+		cmocka_unit_test(test_many_recipients_and_big_message),
+		cmocka_unit_test(test_bad_addresses_never_sent),
+		cmocka_unit_test(test_cancel_and_free_with_jobs),
+		cmocka_unit_test(test_check_config),
 		cmocka_unit_test(test_8bit_downgrade),
 		cmocka_unit_test(test_8bit_downgrade_soft_breaks),
 		cmocka_unit_test(test_8bit_too_deep_bounces),
