@@ -282,6 +282,11 @@ static const struct zrec zone[] = {
 	{ "three.test", DNS_MX, "second.three.test", 20 },
 	{ "first.three.test", DNS_A, "127.0.0.2", 0 },
 	{ "second.three.test", DNS_A, "127.0.0.1", 0 },
+	/* two MX hosts of equal preference, one down */
+	{ "eq.test", DNS_MX, "up.eq.test", 10 },
+	{ "eq.test", DNS_MX, "down.eq.test", 10 },
+	{ "up.eq.test", DNS_A, "127.0.0.1", 0 },
+	{ "down.eq.test", DNS_A, "127.0.0.3", 0 },
 	/* relay host */
 	{ "relay.test", DNS_A, "127.0.0.1", 0 },
 	{ NULL, 0, NULL, 0 },
@@ -869,6 +874,30 @@ static void test_many_recipients_and_big_message(void **state)
 	run_teardown(&r);
 }
 
+static void test_equal_preference_random(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@eq.test", NULL, 0 } };
+	int sent = 0, deferred = 0, i;
+
+	(void)state;
+	/* only the first address is tried: which one it is must vary */
+	run_setup(&r, "smtp_mx_address_limit = 1");
+	for (i = 0; i < 30; i++) {
+		r.done = false;
+		deliver(&r, "eq.test", msg, rc, 1, false);
+		close(r.fd);
+		r.fd = -1;
+		if (r.result[0] == QDEST_SENT)
+			sent++;
+		else
+			deferred++;
+	}
+	assert_true(sent > 0);
+	assert_true(deferred > 0);
+	run_teardown(&r);
+}
+
 static void test_bad_addresses_never_sent(void **state)
 {
 	struct run r;
@@ -1302,6 +1331,7 @@ int main(void)
 		cmocka_unit_test(test_all_rcpt_4xx_tries_next_mx),
 		cmocka_unit_test(test_many_recipients_and_big_message),
 		cmocka_unit_test(test_bad_addresses_never_sent),
+		cmocka_unit_test(test_equal_preference_random),
 		cmocka_unit_test(test_cancel_and_free_with_jobs),
 		cmocka_unit_test(test_check_config),
 		cmocka_unit_test(test_8bit_downgrade),
