@@ -906,8 +906,13 @@ static void on_close(struct conn *conn, enum conn_close_reason reason, const cha
 		}
 		if (s->state == S_TLS) {
 			log_info("%s: Cannot start TLS: handshake failure (%s)", s->relay, detail);
-			host_fail(s, SMTPC_END_NEXT, false, QDEST_DEFERRED, "4.7.5", "",
-				  "Cannot start TLS: handshake failure");
+			/* Postfix's words when verify/secure finds a bad certificate */
+			if (strstr(detail, "certificate verify failed") != NULL)
+				host_fail(s, SMTPC_END_NEXT, false, QDEST_DEFERRED, "4.7.5", "",
+					  "Server certificate not verified");
+			else
+				host_fail(s, SMTPC_END_NEXT, false, QDEST_DEFERRED, "4.7.5", "",
+					  "Cannot start TLS: handshake failure");
 			return;
 		}
 	}
