@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -196,6 +197,7 @@ static void srv_accept(evutil_socket_t lfd, short what, void *arg)
 	fc->conn = conn_new(s->base, fd, NULL, &error);
 	assert_non_null(fc->conn);
 	conn_set_max_line(fc->conn, 8000);
+	conn_set_output_limit(fc->conn, 4 * 1024 * 1024);
 	fc->next = s->conns;
 	s->conns = fc;
 	conn_set_callbacks(fc->conn, &srv_cb, fc);
@@ -898,6 +900,45 @@ static void test_equal_preference_random(void **state)
 	run_teardown(&r);
 }
 
+static void test_end_of_data_4xx(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+
+	(void)state;
+	run_setup(&r, NULL);
+	r.srv->data_reply = "451 4.3.0 Error: queue file write error";
+	deliver(&r, "one.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_DEFERRED);
+	assert_string_equal(r.dsn[0], "4.3.0");
+	assert_string_equal(r.text[0], "host mx.one.test[127.0.0.1] said: 451 4.3.0 Error: queue file "
+			    "write error (in reply to end of DATA command)");
+	assert_string_equal(r.diag[0], "smtp; 451 4.3.0 Error: queue file write error");
+	run_teardown(&r);
+}
+
+static void test_huge_greeting(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+	struct strbuf g;
+	int i;
+
+	(void)state;
+	strbuf_init(&g, 0);
+	for (i = 0; i < 3000; i++)
+		strbuf_puts(&g, "220-a greeting that never ends, as a hostile server sends it\r\n");
+	strbuf_puts(&g, "220 end");
+	run_setup(&r, NULL);
+	r.srv->greeting = g.data;
+	deliver(&r, "one.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_DEFERRED);
+	assert_true(strncmp(r.text[0], "conversation with mx.one.test[127.0.0.1] failed while receiving "
+			    "the initial server greeting: reply longer than smtp_reply_limit", 120) == 0);
+	run_teardown(&r);
+	strbuf_free(&g);
+}
+
 static void test_bad_addresses_never_sent(void **state)
 {
 	struct run r;
@@ -1331,6 +1372,8 @@ int main(void)
 		cmocka_unit_test(test_all_rcpt_4xx_tries_next_mx),
 		cmocka_unit_test(test_many_recipients_and_big_message),
 		cmocka_unit_test(test_bad_addresses_never_sent),
+		cmocka_unit_test(test_end_of_data_4xx),
+		cmocka_unit_test(test_huge_greeting),
 		cmocka_unit_test(test_equal_preference_random),
 		cmocka_unit_test(test_cancel_and_free_with_jobs),
 		cmocka_unit_test(test_check_config),
@@ -1347,6 +1390,9 @@ int main(void)
 	};
 	int failed;
 
+	/* as evloop_new() does for the roles (conn.h): a peer that closes
+	 * while we write must not kill the process */
+	signal(SIGPIPE, SIG_IGN);
 	log_set_capture(quiet_log, NULL);
 	failed = cmocka_run_group_tests(tests, NULL, NULL);
 	failed += cmocka_run_group_tests(tls_tests, tls_setup, tls_teardown);
