@@ -795,8 +795,13 @@ static void on_reply(struct smtpc_session *s, const struct smtpc_reply *r)
 		trans_done(s);
 		return;
 	case S_BODY:
-		/* a reply while we send the content: the server gave up */
-		reply_fail(s, r, "end of DATA");
+		/* a reply while we send the content: the server gave up on
+		 * it; that is the answer for the accepted recipients only.
+		 * No QUIT: it would land in the middle of our content */
+		for (size_t i = 0; i < s->n_sent; i++)
+			if (s->accepted[i])
+				set_rcpt(s, s->sent[i], r, "end of DATA");
+		finish(s, SMTPC_END_DONE, false);
 		return;
 	default:
 		return;
