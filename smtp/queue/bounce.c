@@ -159,8 +159,7 @@ static int prepare(const struct bounce *b, struct queue_dir *qd, const struct qm
 	struct queue_rcpt rcpt = { .addr = n->to, .orcpt = NULL, .notify = 0 };
 	struct queue_envelope env = {
 		.sender = env_sender,
-		.body = m->body != NULL && strcasecmp(m->body, "8BITMIME") == 0 && !n->headers_only ? "8BITMIME"
-												      : NULL,
+		.body = m->smtputf8 || (m->body != NULL && strcasecmp(m->body, "8BITMIME") == 0) ? "8BITMIME" : NULL,
 		.smtputf8 = m->smtputf8,
 		.proto = "BOUNCE",
 		.rcpts = &rcpt,
@@ -176,6 +175,7 @@ static int prepare(const struct bounce *b, struct queue_dir *qd, const struct qm
 	}
 	p->to = n->to;
 	n->id = p->id;
+	n->utf8 = m->smtputf8;
 	n->now = env.arrival.tv_sec;
 	if (queue_file_envelope(p->qf, &env, &err) < 0) {
 		*error_r = must_asprintf("%s: bounce: writing notice %s: %s", m->id, p->id, err);

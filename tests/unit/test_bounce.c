@@ -8,7 +8,8 @@
  * parser agrees that it is a multipart/report with three parts), RET=HDRS,
  * bounce_size_limit, the double bounce and the double_bounce_sender
  * rule, NOTIFY, the delay and success kinds, postmaster copies, ENVID and
- * ORCPT decoding, 8-bit originals, and the fd position left alone.
+ * ORCPT decoding, 8-bit originals, SMTPUTF8 (RFC 6533 types), and the
+ * fd position left alone.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -280,7 +281,8 @@ static void assert_lacks(const struct notice *n, const char *text)
 
 /* python_check - Python's email parser sees multipart/report with the
  * three parts of the given types; skipped without /usr/bin/python3. */
-static void python_check(const struct notice *n, const char *third_type)
+static void python_check_types(const struct notice *n, const char *report_type, const char *second_type,
+			       const char *third_type)
 {
 	char path[] = "/tmp/test-bounce-msg-XXXXXX";
 	int fd = mkstemp(path);
@@ -300,21 +302,27 @@ static void python_check(const struct notice *n, const char *third_type)
 		"from email import policy\n"
 		"m = email.message_from_binary_file(open(sys.argv[1], \"rb\"), policy=policy.default)\n"
 		"assert m.get_content_type() == \"multipart/report\", m.get_content_type()\n"
-		"assert m.get_param(\"report-type\") == \"delivery-status\"\n"
+		"assert m.get_param(\"report-type\") == sys.argv[2], m.get_param(\"report-type\")\n"
 		"parts = m.get_payload()\n"
 		"types = [p.get_content_type() for p in parts]\n"
-		"assert types == [\"text/plain\", \"message/delivery-status\", sys.argv[2]], types\n"
-		"ds = parts[1].get_payload()\n"
-		"assert len(ds) >= 2, len(ds)\n"
-		"assert ds[0][\"Reporting-MTA\"] == \"dns; mail.example.com\", ds[0][\"Reporting-MTA\"]\n"
-		"assert ds[1][\"Action\"] in (\"failed\", \"delayed\", \"delivered\", \"relayed\")\n"
+		"assert types == [\"text/plain\", sys.argv[3], sys.argv[4]], types\n"
+		"if sys.argv[3] == \"message/delivery-status\":\n"
+		"    ds = parts[1].get_payload()\n"
+		"    assert len(ds) >= 2, len(ds)\n"
+		"    assert ds[0][\"Reporting-MTA\"] == \"dns; mail.example.com\", ds[0][\"Reporting-MTA\"]\n"
+		"    assert ds[1][\"Action\"] in (\"failed\", \"delayed\", \"delivered\", \"relayed\")\n"
 		"assert not m.defects, m.defects\n"
-		"' %s %s",
-		path, third_type);
+		"' %s %s %s %s",
+		path, report_type, second_type, third_type);
 	rc = system(cmd);
 	free(cmd);
 	unlink(path);
 	assert_int_equal(rc, 0);
+}
+
+static void python_check(const struct notice *n, const char *third_type)
+{
+	python_check_types(n, "delivery-status", "message/delivery-status", third_type);
 }
 
 static void test_failed_to_sender(void **state)
@@ -605,6 +613,32 @@ static void test_pipe_dest_and_8bit(void **state)
 	notice_free(&n);
 }
 
+/* RFC 6533: an SMTPUTF8 original gets the global types, and UTF-8
+ * addresses stay readable; broken UTF-8 from a remote server does not. */
+static void test_smtputf8(void **state)
+{
+	struct fixture *f = *state;
+	char ids[4][QUEUE_ID_SIZE];
+	struct notice n;
+
+	f->m.sender = "j\xc3\xb6rg@ex\xc3\xa4mple.de";
+	f->m.smtputf8 = true;
+	f->dest[0].diag = "smtp; 550 5.1.1 bad \xff\xc3 byte";
+	assert_int_equal(notify(f, BOUNCE_FAILED, 1, ids), 1);
+	read_notice(f, ids[0], &n);
+	assert_string_equal(n.rcpt, "j\xc3\xb6rg@ex\xc3\xa4mple.de");
+	assert_contains(&n, "\r\nTo: j\xc3\xb6rg@ex\xc3\xa4mple.de\r\n");
+	assert_contains(&n, "report-type=global-delivery-status;");
+	assert_contains(&n, "Content-Type: text/plain; charset=utf-8\r\n");
+	assert_contains(&n, "Content-Type: message/global-delivery-status\r\n");
+	assert_contains(&n, "X-Postern-Sender: utf-8; j\xc3\xb6rg@ex\xc3\xa4mple.de\r\n");
+	assert_contains(&n, "Final-Recipient: rfc822; bob@example.org\r\n");
+	assert_contains(&n, "Diagnostic-Code: smtp; 550 5.1.1 bad ?? byte\r\n");
+	assert_contains(&n, "Content-Type: message/global\r\n");
+	python_check_types(&n, "global-delivery-status", "message/global-delivery-status", "message/global");
+	notice_free(&n);
+}
+
 static void test_bad_dest_index(void **state)
 {
 	struct fixture *f = *state;
@@ -633,6 +667,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_postmaster_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_envid_orcpt_expanded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipe_dest_and_8bit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smtputf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_dest_index, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
