@@ -241,7 +241,7 @@ static int per_recipient(struct strbuf *sb, const struct bounce *b, const struct
 			return -1;
 	}
 	if (n->kind == BOUNCE_DELAYED) {
-		long long life = *bounce_sender(m) ? b->max_lifetime : b->bounce_lifetime;
+		long long life = *qmsg_sender(m) ? b->max_lifetime : b->bounce_lifetime;
 		bounce_text_date((time_t)(m->arrival.tv_sec + life), date, sizeof(date));
 		if (strbuf_printf(sb, "Will-Retry-Until: %s\r\n", date) < 0)
 			return -1;
@@ -255,7 +255,7 @@ static int report(struct strbuf *sb, const struct bounce *b, const struct bounce
 {
 	char date[80], msgid_time[32];
 	struct tm utc;
-	const char *sender = bounce_sender(m);
+	const char *sender = qmsg_sender(m);
 	/* UTF-8 addresses and text may appear in the first two parts. */
 	const char *cte8 = n->utf8 ? "Content-Transfer-Encoding: 8bit\r\n" : "";
 

@@ -31,12 +31,6 @@ struct bounce {
 	long long bounce_lifetime;     /* bounce_queue_lifetime, seconds */
 };
 
-/* bounce_sender - qmsg_sender() without needing qmsg.c linked in. */
-static inline const char *bounce_sender(const struct qmsg *m)
-{
-	return m->xsender != NULL ? m->xsender : m->sender;
-}
-
 /* One notice to compose. */
 struct bounce_notice {
 	enum bounce_kind kind;

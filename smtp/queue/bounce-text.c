@@ -271,7 +271,7 @@ int bounce_text_human(struct strbuf *sb, const struct bounce *b, const struct bo
 			return -1;
 	} else if (n->kind == BOUNCE_DELAYED) {
 		double waited = (double)(n->now - m->arrival.tv_sec) / 3600.0;
-		long long life = *bounce_sender(m) ? b->max_lifetime : b->bounce_lifetime;
+		long long life = *qmsg_sender(m) ? b->max_lifetime : b->bounce_lifetime;
 		if (waited < 0)
 			waited = 0;
 		if (strbuf_puts(sb, delay_banner) < 0 ||

@@ -192,7 +192,7 @@ static int prepare(const struct bounce *b, struct queue_dir *qd, const struct qm
 int bounce_notify(const struct bounce *b, struct queue_dir *qd, const struct qmsg *m, int fd,
 		  enum bounce_kind kind, const size_t *dests, size_t n, unsigned *n_queued_r, char **error_r)
 {
-	const char *sender = bounce_sender(m);
+	const char *sender = qmsg_sender(m);
 	struct pending pend[2] = { { 0 }, { 0 } };
 	struct bounce_notice notice[2];
 	size_t n_pend = 0, n_wanted = 0, *wanted = NULL;

@@ -9,7 +9,8 @@
  * bounce_size_limit, the double bounce and the double_bounce_sender
  * rule, NOTIFY, the delay and success kinds, postmaster copies, ENVID and
  * ORCPT decoding, 8-bit originals, SMTPUTF8 (RFC 6533 types), and the
- * fd position left alone.
+ * fd position left alone; every notice is also read with qmsg_read(),
+ * as the queue manager will.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,6 +130,12 @@ static void write_original(struct fixture *f, const char *sender, const char *co
 	f->m.rcpts = f->rcpt;
 	f->m.n_rcpts = 1;
 	f->m.content_offset = nl + 1 - buf;
+	struct qmsg *qm = NULL;
+	char *rerr = NULL;
+	assert_int_equal(qmsg_read(f->fd, f->orig_id, QDIR_ACTIVE, &qm, &rerr), 0);
+	assert_int_equal(qm->content_offset, f->m.content_offset);
+	assert_int_equal(qm->content_size, (off_t)len);
+	qmsg_free(&qm);
 	f->m.content_size = (off_t)len;
 	f->m.expanded = true;
 	f->m.dests = f->dest;
@@ -219,6 +226,23 @@ static void read_notice(struct fixture *f, const char *id, struct notice *n)
 	}
 	free(data);
 	assert_non_null(n->content);
+
+	/* The queue manager's reader takes the notice as it takes any mail. */
+	struct qmsg *qm = NULL;
+	char *err2 = NULL;
+	path = must_asprintf("%s/active/%s", f->dir, id);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	assert_true(fd >= 0);
+	if (qmsg_read(fd, id, QDIR_ACTIVE, &qm, &err2) != 0)
+		fail_msg("qmsg_read: %s", err2);
+	assert_string_equal(qm->sender, n->sender);
+	assert_int_equal(qm->n_rcpts, 1);
+	assert_string_equal(qm->rcpts[0].addr, n->rcpt);
+	assert_int_equal(qm->content_size, (off_t)n->content_len);
+	assert_false(qm->expanded);
+	qmsg_free(&qm);
+	close(fd);
 }
 
 static void remove_notice(struct fixture *f, const char *id)
