@@ -468,6 +468,9 @@ static void test_null_sender_double_bounce(void **state)
 	f->m.sender = "";
 	/* Postfix's default notify_classes: the double bounce is dropped. */
 	assert_int_equal(notify(f, BOUNCE_FAILED, 0, ids), 0);
+	/* delay alone does not send double bounces. */
+	load_config(f, "notify_classes = delay\n");
+	assert_int_equal(notify(f, BOUNCE_FAILED, 0, ids), 0);
 	load_config(f, "notify_classes = resource, software, 2bounce\n");
 	assert_int_equal(notify(f, BOUNCE_FAILED, 1, ids), 1);
 	read_notice(f, ids[0], &n);
@@ -480,6 +483,37 @@ static void test_null_sender_double_bounce(void **state)
 	assert_contains(&n, "Content-Type: message/rfc822\r\n");
 	assert_contains(&n, "Hi Bob");
 	python_check(&n, "message/rfc822");
+	notice_free(&n);
+}
+
+/* As Postfix: "bounce" in notify_classes also sends double bounces, and
+ * a null sender's delayed mail goes to delay_notice_recipient with
+ * "delay" only. */
+static void test_null_sender_classes(void **state)
+{
+	struct fixture *f = *state;
+	char ids[4][QUEUE_ID_SIZE];
+	struct notice n;
+
+	f->m.sender = "";
+	load_config(f, "notify_classes = bounce\n2bounce_notice_recipient = admin@example.net\n");
+	assert_int_equal(notify(f, BOUNCE_FAILED, 1, ids), 1);
+	read_notice(f, ids[0], &n);
+	assert_string_equal(n.rcpt, "admin@example.net");
+	notice_free(&n);
+	remove_notice(f, ids[0]);
+
+	f->dest[0].state = QDEST_DEFERRED;
+	str_copy(f->dest[0].dsn, "4.4.1", sizeof(f->dest[0].dsn));
+	assert_int_equal(notify(f, BOUNCE_DELAYED, 0, ids), 0);
+	load_config(f, "notify_classes = delay\ndelay_notice_recipient = delays\n");
+	assert_int_equal(notify(f, BOUNCE_DELAYED, 1, ids), 1);
+	read_notice(f, ids[0], &n);
+	assert_string_equal(n.sender, "double-bounce@mail.example.com");
+	assert_string_equal(n.rcpt, "delays@mail.example.com");
+	assert_contains(&n, "\r\nSubject: Postmaster Warning: Delayed Mail\r\n");
+	assert_contains(&n, "Action: delayed\r\n");
+	assert_contains(&n, "Content-Type: text/rfc822-headers\r\n");
 	notice_free(&n);
 }
 
@@ -685,6 +719,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_size_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_size_limit_cuts_headers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_null_sender_double_bounce, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_null_sender_classes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_double_bounce_sender_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify_never_and_success, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delay, setup, teardown),
