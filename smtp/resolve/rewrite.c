@@ -53,8 +53,12 @@ bool resolve_split_ext(const struct resolve *r, const char *addr, char *base, si
 			break;
 		}
 	/* Postfix: no split when the delimiter starts the local part
-	 * ("+foo" is a name) - and the owner-/-request forms are names too. */
+	 * ("+foo" is a name), nor of the mailing list conventions
+	 * owner-list and list-request (split_addr()). */
 	if (pos == llen || pos == 0)
+		return false;
+	if ((llen > 6 && strncasecmp(addr, "owner-", 6) == 0 && pos == 5) ||
+	    (llen > 8 && strncasecmp(addr + llen - 8, "-request", 8) == 0 && pos == llen - 8))
 		return false;
 	snprintf(base, bsize, "%.*s%s", (int)pos, addr, at ? at : "");
 	snprintf(ext, esize, "%.*s", (int)(llen - pos - 1), addr + pos + 1);

@@ -32,7 +32,9 @@ static void write_tables(void)
 			    "tofile: /var/log/mail-archive\n"
 			    "selfie: selfie, bob\n"
 			    "bobby: \\bob\n"
-			    "ghost: nobody-here\n");
+			    "ghost: nobody-here\n"
+			    "owner-team: alice\n"
+			    "team-request: bob\n");
 	rs_write("list.inc", "# the list\nalice\n\nbob@example.com, dave@remote.example\n");
 	rs_write("virtual", "info@example.com alice\n"
 			    "sales@virt.example bob@example.com, vuser@virt.example\n"
@@ -97,6 +99,11 @@ static void test_extension(void **state)
 	resolve_free(&r);
 	r = new_resolve("recipient_delimiter = -\n");
 	RS_EXPECT(r, "0:addr:alice-news@example.com", "alice-news@example.com");
+	/* owner-list and list-request are names, not extensions. */
+	RS_EXPECT(r, "0:addr:alice@example.com", "owner-team@example.com");
+	RS_EXPECT(r, "0:addr:bob@example.com", "team-request@example.com");
+	RS_EXPECT(r, "0:FAIL:owner-nobody@example.com:5.1.1:unknown user: \"owner-nobody\"",
+		  "owner-nobody@example.com");
 	resolve_free(&r);
 }
 
