@@ -153,8 +153,8 @@ static inline enum resolve_lookup rs_user(void *ctx, const char *name, struct re
 			str_copy(out->name, name, sizeof(out->name));
 			if (strcmp(name, "sys") == 0) {
 				out->system = true;
-				out->uid = 1000;
-				out->gid = 1000;
+				out->uid = getuid();
+				out->gid = getgid();
 				snprintf(out->home, sizeof(out->home), "%s/home/sys", rs_dir);
 			}
 			return RESOLVE_FOUND;

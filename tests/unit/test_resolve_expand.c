@@ -134,8 +134,8 @@ static void test_aliases_restricted(void **state)
 	struct resolve *r = new_resolve("allow_mail_to_commands =\nallow_mail_to_files = include\n");
 
 	(void)state;
-	RS_EXPECT(r, "0:FAIL:pipe:5.7.1:mail to command is restricted", "pipe@example.com");
-	RS_EXPECT(r, "0:FAIL:tofile:5.7.1:mail to file is restricted", "tofile@example.com");
+	RS_EXPECT(r, "0:FAIL:pipe@example.com:5.7.1:mail to command is restricted", "pipe@example.com");
+	RS_EXPECT(r, "0:FAIL:tofile@example.com:5.7.1:mail to file is restricted", "tofile@example.com");
 	resolve_free(&r);
 }
 
@@ -227,11 +227,11 @@ static void test_forward(void **state)
 	rs_write("home/sys/.forward", "# keep a copy\nalice, \\sys\n");
 	RS_EXPECT(r, "0:addr:alice@example.com | 0:addr:sys@example.com", "sys@example.com");
 	rs_write("home/sys/.forward", "\"|/usr/bin/vacation sys\"\n");
-	RS_EXPECT(r, "0:FAIL:sys:5.7.1:mail to command is restricted: \"|/usr/bin/vacation sys\" in the "
+	RS_EXPECT(r, "0:FAIL:sys@example.com:5.7.1:mail to command is restricted: \"|/usr/bin/vacation sys\" in the "
 		     ".forward file of sys; Postern runs commands as mail_owner, so only alias files "
 		     "may name them", "sys@example.com");
 	rs_write("home/sys/.forward", "/home/sys/mbox\n");
-	RS_EXPECT(r, "0:FAIL:sys:5.7.1:mail to file is restricted: \"/home/sys/mbox\" in the .forward "
+	RS_EXPECT(r, "0:FAIL:sys@example.com:5.7.1:mail to file is restricted: \"/home/sys/mbox\" in the .forward "
 		     "file of sys; Postern runs files as mail_owner, so only alias files may name them",
 		  "sys@example.com");
 	/* Extension: .forward+ext first. */
@@ -239,6 +239,14 @@ static void test_forward(void **state)
 	rs_write("home/sys/.forward", "alice\n");
 	RS_EXPECT(r, "0:addr:bob@example.com", "sys+lists@example.com");
 	RS_EXPECT(r, "0:addr:alice@example.com", "sys+other@example.com");
+	/* A .forward of somebody else (not the user, not root) is ignored. */
+	if (getuid() == 0) {
+		char *p = must_asprintf("%s/home/sys/.forward", rs_dir);
+
+		assert_int_equal(chown(p, 4242, 4242), 0);
+		RS_EXPECT(r, "0:addr:sys+other@example.com", "sys+other@example.com");
+		free(p);
+	}
 	resolve_free(&r);
 	r = new_resolve("forward_path =\n");
 	RS_EXPECT(r, "0:addr:sys@example.com", "sys@example.com");
