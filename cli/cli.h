@@ -43,5 +43,6 @@ int cmd_index(int argc, char **argv, const char *conf);
 int cmd_quota(int argc, char **argv, const char *conf);
 int cmd_deliver(int argc, char **argv, const char *conf);
 int cmd_aliases(int argc, char **argv, const char *conf);
+int cmd_queue(int argc, char **argv, const char *conf);
 
 #endif
