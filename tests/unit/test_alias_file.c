@@ -165,6 +165,14 @@ static void test_build(void **state)
 	free(error);
 	error = NULL;
 	config_free(&cfg);
+	/* alias_maps naming a table not built yet: say how to build it. */
+	cfg = rs_config("alias_maps = lmdb:DIR/unbuilt\n");
+	assert_null(resolve_new(cfg, &error));
+	assert_non_null(strstr(error, "t.cf:5: alias_maps: "));
+	assert_non_null(strstr(error, "; alias files are compiled with \"postern aliases\" (newaliases)"));
+	free(error);
+	error = NULL;
+	config_free(&cfg);
 	/* A missing source file. */
 	cfg = rs_config("alias_database = lmdb:DIR/nonexistent\n");
 	assert_int_equal(resolve_aliases_build(cfg, NULL, &error), -1);
