@@ -30,7 +30,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "log.h"
 #include "smtp/resolve/resolve-private.h"
 
 static char *xstrdup_lower(const char *s)
@@ -114,7 +113,6 @@ void expand_fail(struct expand_state *st, const char *addr, const char *dsn, con
 	s->relay = must_strdup("none");
 	s->diag = must_strdup("");
 	s->text = text;
-	log_info("resolve: <%s>: %s %s", addr, dsn, text);
 }
 
 /* A Delivered-To: of the message names addr: a forwarding loop. */

@@ -247,8 +247,12 @@ enum resolve_lookup resolve_userdb_lookup(void *ctx, const char *name, struct re
 			cmd = strtok_r(line, "\t", &save);
 			rid = strtok_r(NULL, "\t", &save);
 			rest = save;
-			if (cmd == NULL || rid == NULL || strcmp(rid, idstr) != 0)
-				continue;   /* an old answer or a notice */
+			/* The greeting's SPID (whose pid may look like an id), an
+			 * old answer: not ours. */
+			if (cmd == NULL || rid == NULL || strcmp(rid, idstr) != 0 ||
+			    (strcmp(cmd, "USER") != 0 && strcmp(cmd, "NOTFOUND") != 0 &&
+			     strcmp(cmd, "FAIL") != 0))
+				continue;
 			if (strcmp(cmd, "USER") == 0) {
 				parse_user(rest ? rest : (char *)"", out);
 				if (out->name[0] == '\0')

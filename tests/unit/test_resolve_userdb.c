@@ -206,6 +206,77 @@ static void test_threads(void **state)
 	resolve_userdb_free(&u);
 }
 
+/* A scripted server: greeting with "SPID 1" (an id-like pid), then for
+ * each USER line the canned answers below, by name. */
+static void *scripted_server(void *arg)
+{
+	int lfd = (int)(intptr_t)arg, fd = accept(lfd, NULL, NULL);
+	char buf[4096];
+	size_t len = 0;
+	const char greet[] = "VERSION\t1\t0\nSPID\t1\n";
+
+	if (fd < 0)
+		return NULL;
+	write_fd(&fd, greet, strlen(greet));
+	for (;;) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - len - 1);
+		char *nl;
+
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		while ((nl = memchr(buf, '\n', len)) != NULL) {
+			char id[16] = "", name[256] = "", out[600];
+
+			*nl = '\0';
+			if (sscanf(buf, "USER\t%15[0-9]\t%255[^\t]", id, name) == 2) {
+				if (strcmp(name, "vuser@virt.example") == 0)
+					snprintf(out, sizeof(out), "USER\t%s\tvuser@virt.example\tbackend=virtual"
+						 "\tquota_bytes=1048576\tmail=maildir:/srv/mail/vuser\n", id);
+				else if (strcmp(name, "broken") == 0)
+					snprintf(out, sizeof(out), "FAIL\t%s\treason=user database unavailable\n", id);
+				else
+					snprintf(out, sizeof(out), "NOTFOUND\t%s\n", id);
+				write_fd(&fd, out, strlen(out));
+			}
+			len -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, len);
+		}
+	}
+	close(fd);
+	return NULL;
+}
+
+static void test_fields_and_fail(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char *p = must_asprintf("%s/scripted", rs_dir);
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct resolve_userdb *u;
+	struct resolve_user out;
+	pthread_t t;
+
+	(void)state;
+	str_copy(sa.sun_path, p, sizeof(sa.sun_path));
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	pthread_create(&t, NULL, scripted_server, (void *)(intptr_t)lfd);
+	u = resolve_userdb_new(p);
+	/* id 1 is asked first: the greeting's "SPID 1" must not answer it. */
+	assert_int_equal(resolve_userdb_lookup(u, "vuser@virt.example", &out), RESOLVE_FOUND);
+	assert_string_equal(out.name, "vuser@virt.example");
+	assert_false(out.system);
+	assert_int_equal(out.quota_bytes, 1048576);
+	assert_string_equal(out.mail, "maildir:/srv/mail/vuser");
+	assert_int_equal(resolve_userdb_lookup(u, "broken", &out), RESOLVE_TEMPFAIL);
+	assert_int_equal(resolve_userdb_lookup(u, "other", &out), RESOLVE_NOTFOUND);
+	resolve_userdb_free(&u);
+	pthread_join(t, NULL);
+	close(lfd);
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_no_server),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_fields_and_fail),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
