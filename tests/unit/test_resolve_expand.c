@@ -6,6 +6,7 @@
  * ~/.forward, Delivered-To and hop count loops, duplicates, and the
  * temporary failure of the userdb - each with the exact result and text.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -327,6 +328,46 @@ static void test_sender(void **state)
 	resolve_free(&r);
 }
 
+/* One struct resolve shared by threads (the queue role's workers): lmdb:,
+ * texthash: and the domain lists are looked up under the module's lock. */
+static void *expand_thread(void *arg)
+{
+	struct resolve *r = arg;
+	const char *const rcpts[] = { "team@example.com", "info+x@example.com", "x@alias.example",
+				      "gone@example.com", NULL };
+	intptr_t ok = 1;
+
+	for (int i = 0; i < 200 && ok; i++) {
+		char *got = rs_expand(r, rcpts);
+
+		ok = strcmp(got, "0:addr:alice@example.com | 0:addr:bob@example.com | "
+				 "0:addr:carol@remote.example | 1:addr:alice+x@example.com | "
+				 "2:addr:admin@example.com | "
+				 "3:FAIL:gone@example.com:5.1.6:user has moved to new@elsewhere.example") == 0;
+		if (!ok)
+			fprintf(stderr, "got: %s\n", got);
+		free(got);
+	}
+	return (void *)ok;
+}
+
+static void test_threads(void **state)
+{
+	struct resolve *r = new_resolve(NULL);
+	pthread_t t[4];
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, expand_thread, r);
+	for (int i = 0; i < 4; i++) {
+		void *ok;
+
+		pthread_join(t[i], &ok);
+		assert_true(ok == (void *)1);
+	}
+	resolve_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -343,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_duplicates_and_orig),
 		cmocka_unit_test(test_tempfail),
 		cmocka_unit_test(test_sender),
+		cmocka_unit_test(test_threads),
 	};
 
 	return cmocka_run_group_tests(tests, rs_setup, rs_teardown);
