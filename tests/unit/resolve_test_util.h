@@ -144,7 +144,7 @@ static inline enum resolve_lookup rs_user(void *ctx, const char *name, struct re
 	static const char *const users[] = { "alice", "bob", "sys", "vuser@virt.example", "admin", "selfie", NULL };
 
 	(void)ctx;
-	rs_user_calls++;
+	__atomic_fetch_add(&rs_user_calls, 1, __ATOMIC_RELAXED);
 	if (rs_user_tempfail)
 		return RESOLVE_TEMPFAIL;
 	for (size_t i = 0; users[i]; i++)

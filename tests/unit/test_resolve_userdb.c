@@ -66,7 +66,7 @@ static void *serve_conn(void *arg)
 				answered = true;
 			memmove(buf, nl + 1, len - l - 1);
 			len -= l + 1;
-			if (rc < 0 || (answered && close_after_one))
+			if (rc < 0 || (answered && __atomic_load_n(&close_after_one, __ATOMIC_RELAXED)))
 				goto out;
 		}
 	}
@@ -74,6 +74,16 @@ out:
 	auth_userdb_conn_free(&c);
 	close(fd);
 	return NULL;
+}
+
+static int conn_count(void)
+{
+	int n;
+
+	pthread_mutex_lock(&server_lock);
+	n = connections;
+	pthread_mutex_unlock(&server_lock);
+	return n;
 }
 
 static void *server(void *arg)
@@ -152,13 +162,13 @@ static void test_reconnect(void **state)
 	int before;
 
 	(void)state;
-	close_after_one = true;
-	before = connections;
+	__atomic_store_n(&close_after_one, true, __ATOMIC_RELAXED);
+	before = conn_count();
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(resolve_userdb_lookup(u, "root", &out), RESOLVE_FOUND);
 	/* Each answer closed the connection; each next look-up made a new one. */
-	assert_int_equal(connections - before, 3);
-	close_after_one = false;
+	assert_int_equal(conn_count() - before, 3);
+	__atomic_store_n(&close_after_one, false, __ATOMIC_RELAXED);
 	resolve_userdb_free(&u);
 }
 
@@ -190,7 +200,7 @@ static void test_threads(void **state)
 {
 	struct resolve_userdb *u = resolve_userdb_new(sock_path);
 	pthread_t t[3];
-	int before = connections;
+	int before = conn_count();
 
 	(void)state;
 	for (int i = 0; i < 3; i++)
@@ -202,7 +212,7 @@ static void test_threads(void **state)
 		assert_true(ok == (void *)1);
 	}
 	/* One connection per thread, kept across its look-ups. */
-	assert_int_equal(connections - before, 3);
+	assert_int_equal(conn_count() - before, 3);
 	resolve_userdb_free(&u);
 }
 
