@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,6 +67,15 @@ struct maildir_box {
 	bool scan_sorted;         /* sorted by loc on the first scan_find */
 	struct maildir_stamp old_stamp; /* from sync_check, for a partial scan */
 	bool have_old_stamp;
+	/* Change notification as the dirty check (md_watch_check):
+	 * watch_clean - the index held what new/ and cur/ held at a moment
+	 * when the watch was already active, and every entry event since
+	 * has been matched against the records; watch_arm - the events were
+	 * discarded before a stat/scan that, once committed, makes the
+	 * state clean; watch_new - new/ changed, a partial scan is due;
+	 * watch_scan - an event the index did not explain: full scan due
+	 * (the check inside the write transaction must not take it back). */
+	bool watch_clean, watch_arm, watch_new, watch_scan;
 	/* the file msg_append linked last (for msg_append_undo); allocated,
 	 * not a 4 KB array in every open mailbox */
 	char *last_append;
@@ -526,14 +536,110 @@ static bool dir_dirty(const char *dir, int64_t mtime, int64_t scan)
 	return mtime_ns(&st) != mtime || scan - mtime < DIRTY_WINDOW_NS;
 }
 
+struct watch_match {
+	struct store_mailbox *box;
+	bool new_touched;
+};
+
+/* One entry event of new/ (path 0) or cur/ (path 1) against the index:
+ * 0 when the records already say what the event did, 1 when not. A cur/
+ * name is "expected" when the record of its U= UID has its base name as
+ * loc, is not in new/, and has its flags; an event that created the name
+ * must find it expected, one that removed it must not. Keyword letters
+ * are not compared: a scan does not take them from the names of indexed
+ * messages either (README.md "Keywords"). */
+static int watch_match_event(size_t path, uint32_t mask, const char *name, void *ctx)
+{
+	struct watch_match *c = ctx;
+	struct store_mailbox *box = c->box;
+	struct maildir_name n;
+	struct index_msg m;
+	struct store_error err;
+	bool expected;
+	int rc;
+
+	if (path == 0) {
+		/* deliveries and pick-ups: a partial scan moves them along */
+		c->new_touched = true;
+		return 0;
+	}
+	if (maildir_name_parse(name, strlen(name), &n) < 0)
+		return 0; /* not a message file: scans skip it too */
+	if (n.uid == 0)
+		return 1; /* written by another program: a scan names it */
+	rc = index_msg_get(box->user->index, box->sync_txn, box->box_id, n.uid, &m, &err);
+	if (rc < 0)
+		return 1;
+	expected = rc > 0 && m.loc != NULL && strlen(m.loc) == n.base_len &&
+		   memcmp(m.loc, name, n.base_len) == 0 && !(m.flags & INDEX_FLAG_IN_NEW) &&
+		   (m.flags & STORE_FLAGS_STORED) == n.flags;
+	if (mask & (IN_CREATE | IN_MOVED_TO))
+		return expected ? 0 : 1;
+	return expected ? 1 : 0;
+}
+
+/*
+ * The dirty check without the 2 s window, for a mailbox with change
+ * notification (an IMAP session's selected mailbox). Every Postern writer
+ * changes cur/ and the index in one write transaction, so when every
+ * entry event since a clean moment agrees with the records, the index
+ * still holds what the files say: for each name touched the last event
+ * decides whether the file exists and is checked against the records,
+ * and untouched names are as they were. An event that does not agree (a
+ * foreign writer, or a writer that has not committed yet): 1, a full
+ * scan. Lost events or no watch: -1, and the mtime check decides. 0
+ * clean, 2 new/ changed.
+ */
+static int md_watch_check(struct store_mailbox *box, struct maildir_box *mb)
+{
+	struct watch_match c = { .box = box };
+
+	if (box->watch == NULL || box->sync_txn == NULL) {
+		mb->watch_clean = mb->watch_arm = mb->watch_new = mb->watch_scan = false;
+		return -1;
+	}
+	if (mb->watch_scan) {
+		(void)store_notify_take(box, NULL, NULL);
+		return 1;
+	}
+	if (!mb->watch_clean) {
+		/* whatever happened so far is covered by the stat or scan that
+		 * follows; from here on the events count */
+		(void)store_notify_take(box, NULL, NULL);
+		mb->watch_arm = true;
+		return -1;
+	}
+	switch (store_notify_take(box, watch_match_event, &c)) {
+	case 0:
+		break;
+	case -1: /* events lost: the stamps decide */
+		mb->watch_clean = mb->watch_new = false;
+		mb->watch_arm = true; /* the rest was discarded: before the stat */
+		return -1;
+	default: /* a change the index does not know: scan, whatever the mtimes say */
+		mb->watch_clean = mb->watch_new = false;
+		mb->watch_arm = mb->watch_scan = true;
+		return 1;
+	}
+	if (c.new_touched)
+		mb->watch_new = true;
+	return mb->watch_new ? 2 : 0;
+}
+
 static int md_sync_check(struct store_mailbox *box, const void *stamp, size_t len)
 {
 	struct maildir_box *mb = store_mailbox_backend_data(box);
 	struct maildir_stamp s;
+	int w;
 
 	if (len != sizeof(s))
 		return 1;
 	memcpy(&s, stamp, sizeof(s));
+	if ((w = md_watch_check(box, mb)) >= 0) {
+		mb->old_stamp = s;
+		mb->have_old_stamp = w != 1;
+		return w;
+	}
 	if (dir_dirty(mb->cur_dir, s.cur_mtime_ns, s.cur_scan_ns)) {
 		mb->have_old_stamp = false;
 		return 1;
@@ -541,7 +647,28 @@ static int md_sync_check(struct store_mailbox *box, const void *stamp, size_t le
 	/* cur/ is clean: only deliveries (new/) can have happened. */
 	mb->old_stamp = s;
 	mb->have_old_stamp = true;
-	return dir_dirty(mb->new_dir, s.new_mtime_ns, s.new_scan_ns) ? 2 : 0;
+	if (dir_dirty(mb->new_dir, s.new_mtime_ns, s.new_scan_ns))
+		return 2;
+	if (mb->watch_arm) {
+		/* clean by the stamps, with the watch on since before the stat */
+		mb->watch_clean = true;
+		mb->watch_arm = false;
+	}
+	return 0;
+}
+
+/* The scan that followed an armed check is in the index now. */
+static void md_sync_committed(struct store_mailbox *box)
+{
+	struct maildir_box *mb = store_mailbox_backend_data(box);
+
+	if (mb == NULL)
+		return;
+	if (mb->watch_arm) {
+		mb->watch_clean = true;
+		mb->watch_arm = false;
+	}
+	mb->watch_new = mb->watch_scan = false;
 }
 
 static int scan_remember(struct maildir_box *mb, const char *loc, const char *path)
@@ -1284,6 +1411,7 @@ const struct store_backend store_backend_maildir = {
 	.msg_set_flags_kw = md_msg_set_flags_kw,
 	.msg_expunge = md_msg_expunge,
 	.sync_done = md_sync_done,
+	.sync_committed = md_sync_committed,
 	.watch_paths = md_watch_paths,
 	.uid_state_read = md_uid_state_read,
 	.uid_state_write = md_uid_state_write,
