@@ -37,6 +37,7 @@
 
 #include "imap/imap-private.h"
 #include "imap/imap-search.h"
+#include "imap/imap-timeslice.h"
 #include "log.h"
 #include "store/mime.h"
 
@@ -359,8 +360,11 @@ static int search_yield(struct imap_cmd *cmd, struct search_ctx *c)
 {
 	static const struct timeval zero = { 0, 0 };
 
-	if (c->ev_yield == NULL)
+	if (c->ev_yield == NULL) {
 		c->ev_yield = evtimer_new(imap_session_base(cmd->sess), yield_cb, cmd);
+		if (c->ev_yield != NULL)
+			imap_timeslice_defer(c->ev_yield);
+	}
 	if (c->ev_yield == NULL || evtimer_add(c->ev_yield, &zero) < 0)
 		return -1;
 	return 0;
