@@ -1281,6 +1281,25 @@ static int md_msg_set_flags(struct store_mailbox *box, const struct store_backen
 	char from[MAILDIR_PATH_MAX];
 
 	*new_loc_r = NULL;
+	if ((m->keywords == NULL || *m->keywords == '\0') && new_flags != m->flags) {
+		/* The usual case first: the file has the name we gave it.
+		 * Renaming straight from it spares find_file's access(), a
+		 * third directory lookup per message (STORE 1:* on 2,000
+		 * files spends most of its time in the kernel's lookups). */
+		char info[MAILDIR_EXTRA_MAX + 8], to[MAILDIR_PATH_MAX];
+
+		maildir_info_format(info, sizeof(info), m->flags & STORE_FLAGS_STORED, "");
+		store_path_fmt(from, sizeof(from), "%s/%s%s", mb->cur_dir, m->loc, info);
+		maildir_info_format(info, sizeof(info), new_flags & STORE_FLAGS_STORED, "");
+		store_path_fmt(to, sizeof(to), "%s/%s%s", mb->cur_dir, m->loc, info);
+		if (rename(from, to) == 0)
+			return 0;
+		if (errno != ENOENT) {
+			store_error_sys(err, "rename %s to %s", from, to);
+			return -1;
+		}
+		/* elsewhere (new/, other letters): look for it */
+	}
 	if (find_file(mb, m->loc, m->flags, m->keywords, from, sizeof(from)) < 0) {
 		store_error_set(err, STORE_ERR_EXPUNGED, "Message was expunged");
 		return -1;
