@@ -69,6 +69,7 @@ struct fetch_ctx {
 	uint32_t *uids;
 	size_t n, i;
 	bool expunged;              /* a requested message vanished */
+	size_t seq_hint;            /* view index where the next UID is expected */
 	bool active;                /* r is rendering uids[i] */
 	struct imap_fetch_render r;
 	struct imap_fetch_msg m;
@@ -295,7 +296,12 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_ctx *c, struct store
 
 	memset(&mc, 0, sizeof(mc));
 	memset(&c->m, 0, sizeof(c->m));
-	c->m.seq = imap_uid_to_seq(s, uid);
+	/* the UIDs come sorted: the next sequence number is nearly always
+	 * the one after the last (a binary search per message otherwise) */
+	if (c->seq_hint < s->sel->count && s->sel->uids[c->seq_hint] == uid)
+		c->m.seq = (uint32_t)++c->seq_hint;
+	else if ((c->m.seq = imap_uid_to_seq(s, uid)) != 0)
+		c->seq_hint = c->m.seq;
 	if (c->m.seq == 0)
 		return 0;
 	rc = record_get(c, box, &mc, err);

@@ -118,7 +118,27 @@ static void search_cancel(struct imap_cmd *cmd)
 struct index_pass {
 	struct imap_cmd *cmd;
 	struct search_ctx *c;
+	size_t next;    /* where the view's next UID is expected (a hint) */
 };
+
+/* The sequence number of uid: the index hands the records over in UID
+ * order, the view's UIDs are sorted, so the next one is nearly always at
+ * the hint; a binary search per message was an eighth of a SEARCH
+ * UNSEEN's time. */
+static uint32_t pass_seq(struct index_pass *ip, uint32_t uid)
+{
+	const struct imap_selected *sel = ip->cmd->sess->sel;
+	uint32_t seq;
+
+	if (sel != NULL && ip->next < sel->count && sel->uids[ip->next] == uid) {
+		ip->next++;
+		return (uint32_t)ip->next;
+	}
+	seq = imap_uid_to_seq(ip->cmd->sess, uid);
+	if (seq != 0)
+		ip->next = seq;
+	return seq;
+}
 
 /* index_cb - one message of the index pass: no match is dropped, a match
  * or an undecided one is kept in order. Non-zero (stop) only on OOM. */
@@ -127,7 +147,7 @@ static int index_cb(const struct store_msg *msg, void *ctx)
 	struct index_pass *ip = ctx;
 	struct search_ctx *c = ip->c;
 	struct imap_session *s = ip->cmd->sess;
-	uint32_t seq = imap_uid_to_seq(s, msg->uid);
+	uint32_t seq = pass_seq(ip, msg->uid);
 	struct imap_search_msg m;
 	enum imap_search_match r;
 
@@ -453,6 +473,7 @@ enum imap_cmd_result imap_cmd_search(struct imap_cmd *cmd)
 	c->max_uid = sel->count > 0 ? sel->uids[sel->count - 1] : 0;
 	ip.cmd = cmd;
 	ip.c = c;
+	ip.next = 0;
 	r = store_mailbox_foreach(sel->box, 0, index_cb, &ip, &err);
 	if (r < 0) {
 		ctx_free(&c);
