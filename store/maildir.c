@@ -76,6 +76,11 @@ struct maildir_box {
 	 * watch_scan - an event the index did not explain: full scan due
 	 * (the check inside the write transaction must not take it back). */
 	bool watch_clean, watch_arm, watch_new, watch_scan;
+	/* cur/ events a read-transaction check could not match yet (their
+	 * writer may not have committed): matched again under the writer
+	 * lock before anything is scanned */
+	struct held_event *held;
+	size_t n_held;
 	/* the file msg_append linked last (for msg_append_undo); allocated,
 	 * not a 4 KB array in every open mailbox */
 	char *last_append;
@@ -498,6 +503,8 @@ static void md_sync_done(struct store_mailbox *box)
 	mb->cap_scan = 0;
 }
 
+static void held_clear(struct maildir_box *mb);
+
 static void md_box_close(struct store_mailbox *box)
 {
 	struct maildir_box *mb = store_mailbox_backend_data(box);
@@ -505,6 +512,7 @@ static void md_box_close(struct store_mailbox *box)
 	if (mb == NULL)
 		return;
 	scan_clear(mb);
+	held_clear(mb);
 	maildir_keywords_free(&mb->keywords);
 	free(mb->scan);
 	free(mb->last_append);
@@ -536,33 +544,72 @@ static bool dir_dirty(const char *dir, int64_t mtime, int64_t scan)
 	return mtime_ns(&st) != mtime || scan - mtime < DIRTY_WINDOW_NS;
 }
 
-struct watch_match {
-	struct store_mailbox *box;
-	bool new_touched;
+struct held_event {
+	uint32_t mask;
+	char *name;
 };
 
-/* One entry event of new/ (path 0) or cur/ (path 1) against the index:
- * 0 when the records already say what the event did, 1 when not. A cur/
- * name is "expected" when the record of its U= UID has its base name as
- * loc, is not in new/, and has its flags; an event that created the name
- * must find it expected, one that removed it must not. Keyword letters
- * are not compared: a scan does not take them from the names of indexed
- * messages either (README.md "Keywords"). */
-static int watch_match_event(size_t path, uint32_t mask, const char *name, void *ctx)
+/* At most this many cur/ events wait for a recheck; more: scan. */
+#define WATCH_HELD_MAX 256
+
+struct watch_match {
+	struct maildir_box *mb;
+	bool new_touched;
+	bool full;
+};
+
+static void held_clear(struct maildir_box *mb)
+{
+	for (size_t i = 0; i < mb->n_held; i++)
+		free(mb->held[i].name);
+	free(mb->held);
+	mb->held = NULL;
+	mb->n_held = 0;
+}
+
+/* store_notify_take's callback: new/ events only mark new/ touched, cur/
+ * events are kept for watch_match_event. */
+static int watch_collect(size_t path, uint32_t mask, const char *name, void *ctx)
 {
 	struct watch_match *c = ctx;
-	struct store_mailbox *box = c->box;
-	struct maildir_name n;
-	struct index_msg m;
-	struct store_error err;
-	bool expected;
-	int rc;
+	struct maildir_box *mb = c->mb;
 
 	if (path == 0) {
 		/* deliveries and pick-ups: a partial scan moves them along */
 		c->new_touched = true;
 		return 0;
 	}
+	if (mb->n_held == WATCH_HELD_MAX) {
+		c->full = true;
+		return 0;
+	}
+	if (mb->held == NULL &&
+	    (mb->held = malloc(WATCH_HELD_MAX * sizeof(*mb->held))) == NULL) {
+		c->full = true;
+		return 0;
+	}
+	if ((mb->held[mb->n_held].name = strdup(name)) == NULL) {
+		c->full = true;
+		return 0;
+	}
+	mb->held[mb->n_held++].mask = mask;
+	return 0;
+}
+
+/* One entry event of cur/ against the index (box->sync_txn): 0 when the records already say what the event did, 1 when not. A cur/
+ * name is "expected" when the record of its U= UID has its base name as
+ * loc, is not in new/, and has its flags; an event that created the name
+ * must find it expected, one that removed it must not. Keyword letters
+ * are not compared: a scan does not take them from the names of indexed
+ * messages either (README.md "Keywords"). */
+static int watch_match_event(struct store_mailbox *box, uint32_t mask, const char *name)
+{
+	struct maildir_name n;
+	struct index_msg m;
+	struct store_error err;
+	bool expected;
+	int rc;
+
 	if (maildir_name_parse(name, strlen(name), &n) < 0)
 		return 0; /* not a message file: scans skip it too */
 	if (n.uid == 0)
@@ -592,10 +639,12 @@ static int watch_match_event(size_t path, uint32_t mask, const char *name, void 
  */
 static int md_watch_check(struct store_mailbox *box, struct maildir_box *mb)
 {
-	struct watch_match c = { .box = box };
+	struct watch_match c = { .mb = mb };
+	size_t i;
 
 	if (box->watch == NULL || box->sync_txn == NULL) {
 		mb->watch_clean = mb->watch_arm = mb->watch_new = mb->watch_scan = false;
+		held_clear(mb);
 		return -1;
 	}
 	if (mb->watch_scan) {
@@ -606,23 +655,38 @@ static int md_watch_check(struct store_mailbox *box, struct maildir_box *mb)
 		/* whatever happened so far is covered by the stat or scan that
 		 * follows; from here on the events count */
 		(void)store_notify_take(box, NULL, NULL);
+		held_clear(mb);
 		mb->watch_arm = true;
 		return -1;
 	}
-	switch (store_notify_take(box, watch_match_event, &c)) {
-	case 0:
-		break;
-	case -1: /* events lost: the stamps decide */
+	if (store_notify_take(box, watch_collect, &c) != 0 || c.full) {
+		/* events lost: the stamps decide (the rest was discarded
+		 * before their stat) */
 		mb->watch_clean = mb->watch_new = false;
-		mb->watch_arm = true; /* the rest was discarded: before the stat */
+		held_clear(mb);
+		mb->watch_arm = true;
 		return -1;
-	default: /* a change the index does not know: scan, whatever the mtimes say */
+	}
+	if (c.new_touched)
+		mb->watch_new = true;
+	for (i = 0; i < mb->n_held; i++)
+		if (watch_match_event(box, mb->held[i].mask, mb->held[i].name) != 0)
+			break;
+	bool unmatched = i < mb->n_held;
+
+	if (unmatched && !box->sync_txn_write) {
+		/* Maybe a writer between its rename and its commit: the core
+		 * asks again under the writer lock, when no Postern writer is
+		 * half-way; the events wait for that. */
+		return 1;
+	}
+	held_clear(mb);
+	if (unmatched) {
+		/* a change the index does not know: scan, whatever the mtimes say */
 		mb->watch_clean = mb->watch_new = false;
 		mb->watch_arm = mb->watch_scan = true;
 		return 1;
 	}
-	if (c.new_touched)
-		mb->watch_new = true;
 	return mb->watch_new ? 2 : 0;
 }
 
@@ -669,6 +733,7 @@ static void md_sync_committed(struct store_mailbox *box)
 		mb->watch_arm = false;
 	}
 	mb->watch_new = mb->watch_scan = false;
+	held_clear(mb); /* the scan saw what they did */
 }
 
 static int scan_remember(struct maildir_box *mb, const char *loc, const char *path)

@@ -45,6 +45,7 @@ struct store_mailbox {
 	 * backend's sync_check (read or write; NULL otherwise), so the check
 	 * can compare what changed with the records */
 	MDB_txn *sync_txn;
+	bool sync_txn_write; /* sync_txn is the write transaction (writer lock held) */
 };
 
 /* ---- index.c: the per-user LMDB environment ---- */

@@ -586,8 +586,10 @@ int store_sync_box(struct store_mailbox *box, bool force, struct store_error *er
 	/* Another process may have synced while we waited for the lock. */
 	if (!force && b.stamp_len > 0 && be->sync_check) {
 		box->sync_txn = txn;
+		box->sync_txn_write = true;
 		check = be->sync_check(box, b.stamp, b.stamp_len);
 		box->sync_txn = NULL;
+		box->sync_txn_write = false;
 		if (check == 0) {
 			index_abort(txn);
 			if (be->unlock)
