@@ -22,6 +22,7 @@ const struct cli_command cli_commands[] = {
 	  "show or edit the configuration (like postconf)" },
 	{ "map", cmd_map, "[-q KEY] [-N] FILE | lmdb:FILE",
 	  "compile a lookup table into FILE.lmdb, or query one (like postmap)" },
+	{ "aliases", cmd_aliases, "", "rebuild the alias database from its source files (like newaliases)" },
 	{ "start", cmd_start, "", "start posternd in the background" },
 	{ "stop", cmd_stop, "", "stop posternd gracefully" },
 	{ "reload", cmd_reload, "", "re-read the configuration without closing listeners" },
@@ -38,6 +39,9 @@ const struct cli_command cli_commands[] = {
 	{ "quota", cmd_quota, "USER", "show a user's storage and message quota" },
 	{ "deliver", cmd_deliver, "[-f SENDER] [-a RECIPIENT] [-m MAILBOX] USER < MESSAGE",
 	  "deliver a message into a user's mailbox (local delivery agent)" },
+	{ "queue", cmd_queue,
+	  "list | cat ID | flush [ID] | delete|hold|requeue ID|ALL|- [QUEUE] | release ID|ALL|-",
+	  "list and manage the mail queue (like mailq, postqueue, postsuper, postcat)" },
 	{ NULL, NULL, NULL, NULL }
 };
 
