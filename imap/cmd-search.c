@@ -9,7 +9,8 @@
  *
  * Work is split so a search over a big mailbox does not stall the other
  * sessions of the process: a first pass over the index (flags, sizes,
- * dates, numbers; no file opened) decides most messages at once; messages
+ * dates, numbers; no file opened; only the index's unseen set when every
+ * match must lack \Seen: UNSEEN, NEW) decides most messages at once; messages
  * the index cannot decide are read from disk in slices (SEARCH_SLICE
  * messages or SEARCH_SLICE_USEC, whichever ends first), and the handler
  * returns IMAP_CMD_PENDING between slices so the session loop runs others
@@ -182,6 +183,26 @@ static int index_cb(const struct store_msg *msg, void *ctx)
 	c->ents[c->n].state = r == IMAP_SEARCH_MATCH ? ENTRY_YES : ENTRY_PENDING;
 	c->n++;
 	return 0;
+}
+
+/* only_unseen - whether every match of n must lack \Seen: n is UNSEEN
+ * (NOT SEEN) or an AND with such a key among its children (NEW, or
+ * UNSEEN next to other keys). Then the index pass walks the index's
+ * unseen set instead of every record. Bounded: the parser limits depth. */
+static bool only_unseen(const struct imap_search_node *n, unsigned depth)
+{
+	if (n == NULL || depth > IMAP_SEARCH_MAX_DEPTH)
+		return false;
+	if (n->type == IMAP_SEARCH_NOT)
+		return n->child != NULL && n->child->type == IMAP_SEARCH_FLAG &&
+		       n->child->flag == STORE_FLAG_SEEN;
+	if (n->type == IMAP_SEARCH_AND) {
+		for (const struct imap_search_node *c = n->child; c != NULL; c = c->next) {
+			if (only_unseen(c, depth + 1))
+				return true;
+		}
+	}
+	return false;
 }
 
 /* ---- the file pass ---- */
@@ -477,7 +498,10 @@ enum imap_cmd_result imap_cmd_search(struct imap_cmd *cmd)
 	ip.cmd = cmd;
 	ip.c = c;
 	ip.next = 0;
-	r = store_mailbox_foreach(sel->box, 0, index_cb, &ip, &err);
+	if (only_unseen(c->search->root, 0))
+		r = store_mailbox_foreach_unseen(sel->box, index_cb, &ip, &err);
+	else
+		r = store_mailbox_foreach(sel->box, 0, index_cb, &ip, &err);
 	if (r < 0) {
 		ctx_free(&c);
 		return imap_cmd_store_error(cmd, &err);

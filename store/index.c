@@ -1,10 +1,21 @@
 /*
  * index.c - the per-user LMDB index: one environment (a directory) with
- * four named databases:
- *   meta   "version" -> "1", "next_box_id" -> u32
+ * five named databases:
+ *   meta   "version" -> "2", "next_box_id" -> u32
  *   boxes  mailbox name -> struct index_box (fixed layout, little-endian host)
  *   msgs   box id (u32 BE) + UID (u32 BE) -> message record (below)
  *   subs   mailbox name -> "" (subscriptions; the mailbox need not exist)
+ *   unseen box id (u32 BE) + UID (u32 BE) -> "" for every message without
+ *          \Seen (version 2): written by index_msg_put/index_msg_del, the
+ *          only writers of "msgs", so it changes in the same transaction
+ *          as the flag, the append or the expunge. SEARCH UNSEEN and the
+ *          first unseen UID read it instead of every record.
+ *
+ * Versions: 1 had no "unseen"; an index of version 1 is upgraded in place
+ * when it is opened (one write transaction fills "unseen" from "msgs"),
+ * so nothing the index alone holds (mbox flags, UIDs, subscriptions,
+ * keywords past Maildir's 26 letters) is lost. A version this code does
+ * not know is refused with the rebuild hint.
  *
  * Message record: a fixed header (modseq, internaldate, sizes, flags, string
  * lengths) followed by loc, keywords, envelope and bodystructure, each
@@ -30,12 +41,12 @@
 #include "store/store-private.h"
 #include "util.h"
 
-#define INDEX_VERSION "1"
+#define INDEX_VERSION "2"
 #define INDEX_MAPSIZE ((size_t)4 << 30) /* address space only; grows with use */
 
 struct store_index {
 	MDB_env *env;
-	MDB_dbi meta, boxes, msgs, subs;
+	MDB_dbi meta, boxes, msgs, subs, unseen;
 	char *dir;
 	int lock_fd;               /* postern.lock: byte 0 writer, byte 1 txn begin */
 	MDB_txn *write_txn;        /* the write transaction holding byte 0 */
@@ -80,6 +91,38 @@ struct msg_hdr {
 };
 
 #define NOT_CACHED UINT32_MAX
+
+static void msg_key(uint8_t key[8], uint32_t box_id, uint32_t uid);
+static int msg_decode(const MDB_val *v, struct index_msg *m);
+
+/* upgrade_v1 - fill "unseen" from every record of "msgs" (an index of
+ * version 1 had no such database). In txn, which holds the writers' lock:
+ * no process sees the index half upgraded. 0 or an LMDB code. */
+static int upgrade_v1(struct store_index *idx, MDB_txn *txn)
+{
+	MDB_cursor *cur;
+	MDB_val k, v, e = { .mv_size = 0, .mv_data = "" };
+	struct index_msg m;
+	int rc, ret = 0;
+
+	if ((rc = mdb_drop(txn, idx->unseen, 0)) != 0)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, idx->msgs, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8 || msg_decode(&v, &m) < 0)
+			continue; /* reported when read, like before */
+		if (m.flags & STORE_FLAG_SEEN)
+			continue;
+		if ((ret = mdb_put(txn, idx->unseen, &k, &e, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (ret == 0 && rc != MDB_NOTFOUND)
+		ret = rc;
+	return ret;
+}
 
 void index_mdb_error(struct store_error *err, int rc, const char *what)
 {
@@ -157,13 +200,23 @@ int index_open(const char *dir, bool create, struct store_index **idx_r, struct 
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &idx->meta)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "boxes", MDB_CREATE, &idx->boxes)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "msgs", MDB_CREATE, &idx->msgs)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "subs", MDB_CREATE, &idx->subs)) != 0) {
+	    (rc = mdb_dbi_open(txn, "subs", MDB_CREATE, &idx->subs)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "unseen", MDB_CREATE, &idx->unseen)) != 0) {
 		index_mdb_error(err, rc, dir);
 		goto fail;
 	}
 	k.mv_data = "version";
 	k.mv_size = 7;
 	rc = mdb_get(txn, idx->meta, &k, &v);
+	if (rc == 0 && v.mv_size == 1 && memcmp(v.mv_data, "1", 1) == 0) {
+		rc = upgrade_v1(idx, txn);
+		if (rc != 0) {
+			index_mdb_error(err, rc, dir);
+			goto fail;
+		}
+		log_info("index: %s: upgraded from version 1 to " INDEX_VERSION, dir);
+		rc = MDB_NOTFOUND; /* write the version below */
+	}
 	if (rc == MDB_NOTFOUND) {
 		v.mv_data = INDEX_VERSION;
 		v.mv_size = 1;
@@ -515,6 +568,28 @@ static void account(struct index_box *b, const struct index_msg *m, int sign)
 	}
 }
 
+/* unseen_update - keep "unseen" in step with a record written with
+ * flags (old: the record before, NULL for a new one). Touches the
+ * database only when the \Seen state changes. 0 or -1 with err. */
+static int unseen_update(struct store_index *idx, MDB_txn *txn, uint32_t box_id, uint32_t uid,
+			 const struct index_msg *old, uint32_t flags, struct store_error *err)
+{
+	uint8_t key[8];
+	MDB_val k = { .mv_size = 8, .mv_data = key }, e = { .mv_size = 0, .mv_data = "" };
+	bool now = !(flags & STORE_FLAG_SEEN);
+	int rc;
+
+	if (old != NULL && old->uid == uid && !(old->flags & STORE_FLAG_SEEN) == now)
+		return 0;
+	msg_key(key, box_id, uid);
+	rc = now ? mdb_put(txn, idx->unseen, &k, &e, 0) : mdb_del(txn, idx->unseen, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		index_mdb_error(err, rc, "unseen set");
+		return -1;
+	}
+	return 0;
+}
+
 int index_msg_put(struct store_index *idx, MDB_txn *txn, struct index_box *b,
 		  const struct index_msg *old, const struct index_msg *m, struct store_error *err)
 {
@@ -570,6 +645,8 @@ int index_msg_put(struct store_index *idx, MDB_txn *txn, struct index_box *b,
 		index_mdb_error(err, rc, "message record");
 		return -1;
 	}
+	if (unseen_update(idx, txn, b->id, m->uid, old, m->flags, err) < 0)
+		return -1;
 	account(b, old, -1);
 	account(b, m, 1);
 	if (m->modseq > b->highestmodseq)
@@ -585,6 +662,11 @@ int index_msg_del(struct store_index *idx, MDB_txn *txn, struct index_box *b,
 	int rc;
 
 	msg_key(key, b->id, old->uid);
+	rc = mdb_del(txn, idx->unseen, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		index_mdb_error(err, rc, "unseen set");
+		return -1;
+	}
 	rc = mdb_del(txn, idx->msgs, &k, NULL);
 	if (rc == MDB_NOTFOUND)
 		return 0;
@@ -633,6 +715,34 @@ int index_msg_foreach(struct store_index *idx, MDB_txn *txn, uint32_t box_id, ui
 	return ret;
 }
 
+int index_unseen_foreach(struct store_index *idx, MDB_txn *txn, uint32_t box_id,
+			 uint32_t from_uid, index_uid_fn *fn, void *ctx, struct store_error *err)
+{
+	uint8_t key[8];
+	MDB_val k = { .mv_size = 8, .mv_data = key }, v;
+	MDB_cursor *cur;
+	int rc, ret = 0;
+
+	msg_key(key, box_id, from_uid);
+	if ((rc = mdb_cursor_open(txn, idx->unseen, &cur)) != 0) {
+		index_mdb_error(err, rc, "cursor");
+		return -1;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8 || key_u32(k.mv_data) != box_id)
+			break;
+		if ((ret = fn(key_u32((const uint8_t *)k.mv_data + 4), ctx)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND) {
+		index_mdb_error(err, rc, "cursor");
+		ret = -1;
+	}
+	mdb_cursor_close(cur);
+	return ret;
+}
+
 int index_box_del(struct store_index *idx, MDB_txn *txn, const char *name,
 		  struct store_error *err)
 {
@@ -646,6 +756,24 @@ int index_box_del(struct store_index *idx, MDB_txn *txn, const char *name,
 		return rc;
 	msg_key(key, b.id, 0);
 	if ((rc = mdb_cursor_open(txn, idx->msgs, &cur)) != 0) {
+		index_mdb_error(err, rc, "cursor");
+		return -1;
+	}
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size == 8 && key_u32(k.mv_data) == b.id) {
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) {
+		index_mdb_error(err, rc, "delete mailbox");
+		return -1;
+	}
+	msg_key(key, b.id, 0);
+	k.mv_size = 8;
+	k.mv_data = key;
+	if ((rc = mdb_cursor_open(txn, idx->unseen, &cur)) != 0) {
 		index_mdb_error(err, rc, "cursor");
 		return -1;
 	}

@@ -149,6 +149,13 @@ typedef int index_msg_fn(const struct index_msg *m, void *ctx);
 int index_msg_foreach(struct store_index *idx, MDB_txn *txn, uint32_t box_id, uint32_t from_uid,
 		      index_msg_fn *fn, void *ctx, struct store_error *err);
 
+typedef int index_uid_fn(uint32_t uid, void *ctx);
+/* index_unseen_foreach - UIDs >= from_uid of box without \Seen, in UID
+ * order, from the "unseen" set (no message record read); returns 0, fn's
+ * non-zero value, or -1 with err. */
+int index_unseen_foreach(struct store_index *idx, MDB_txn *txn, uint32_t box_id,
+			 uint32_t from_uid, index_uid_fn *fn, void *ctx, struct store_error *err);
+
 int index_sub_set(struct store_index *idx, MDB_txn *txn, const char *name, bool on,
 		  struct store_error *err);
 typedef int index_sub_fn(const char *name, void *ctx);

@@ -290,6 +290,13 @@ typedef int store_msg_fn(const struct store_msg *msg, void *ctx);
 int store_mailbox_foreach(struct store_mailbox *box, uint64_t since_modseq, store_msg_fn *fn,
 			  void *ctx, struct store_error *err);
 
+/* store_mailbox_foreach_unseen - (added: SEARCH UNSEEN) the messages
+ * without \Seen, in UID order, as of the last sync, from the index's
+ * unseen set: the others are not read at all. 0, the callback's non-zero
+ * value, or -1 with err. */
+int store_mailbox_foreach_unseen(struct store_mailbox *box, store_msg_fn *fn, void *ctx,
+				 struct store_error *err);
+
 /* store_msg_get - one message by UID: 1 found (calls fn once), 0 not found, -1. */
 int store_msg_get(struct store_mailbox *box, uint32_t uid, store_msg_fn *fn, void *ctx,
 		  struct store_error *err);
