@@ -205,6 +205,44 @@ static bool only_unseen(const struct imap_search_node *n, unsigned depth)
 	return false;
 }
 
+/* just_unseen - the program is UNSEEN and nothing else: the unseen set's
+ * UIDs are the answer, no record needs reading. */
+static bool just_unseen(const struct imap_search *search)
+{
+	const struct imap_search_node *r = search->root;
+
+	return r != NULL && r->type == IMAP_SEARCH_AND && r->child != NULL &&
+	       r->child->next == NULL && only_unseen(r->child, 0);
+}
+
+/* unseen_uid_cb - one UID of the unseen set for a plain UNSEEN: a match
+ * when the client knows the message. Non-zero (stop) only on OOM. */
+static int unseen_uid_cb(uint32_t uid, void *ctx)
+{
+	struct index_pass *ip = ctx;
+	struct search_ctx *c = ip->c;
+	uint32_t seq = imap_uid_to_seq(ip->cmd->sess, uid);
+
+	if (seq == 0)
+		return 0;
+	if (c->n == c->alloc) {
+		size_t na = c->alloc == 0 ? 64 : c->alloc * 2;
+		struct search_entry *ne = realloc(c->ents, na * sizeof(*ne));
+
+		if (ne == NULL) {
+			c->oom = true;
+			return 1;
+		}
+		c->ents = ne;
+		c->alloc = na;
+	}
+	c->ents[c->n].uid = uid;
+	c->ents[c->n].seq = seq;
+	c->ents[c->n].state = ENTRY_YES;
+	c->n++;
+	return 0;
+}
+
 /* ---- the file pass ---- */
 
 struct opener {
@@ -498,7 +536,9 @@ enum imap_cmd_result imap_cmd_search(struct imap_cmd *cmd)
 	ip.cmd = cmd;
 	ip.c = c;
 	ip.next = 0;
-	if (only_unseen(c->search->root, 0))
+	if (just_unseen(c->search))
+		r = store_mailbox_unseen_uids(sel->box, unseen_uid_cb, &ip, &err);
+	else if (only_unseen(c->search->root, 0))
 		r = store_mailbox_foreach_unseen(sel->box, index_cb, &ip, &err);
 	else
 		r = store_mailbox_foreach(sel->box, 0, index_cb, &ip, &err);

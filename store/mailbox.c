@@ -318,6 +318,20 @@ int store_mailbox_foreach_unseen(struct store_mailbox *box, store_msg_fn *fn, vo
 	return uc.failed ? -1 : rc;
 }
 
+int store_mailbox_unseen_uids(struct store_mailbox *box, store_uid_fn *fn, void *ctx,
+			      struct store_error *err)
+{
+	MDB_txn *txn;
+	int rc;
+
+	memset(err, 0, sizeof(*err));
+	if (index_begin(box->user->index, false, &txn, err) < 0)
+		return -1;
+	rc = index_unseen_foreach(box->user->index, txn, box->box_id, 0, fn, ctx, err);
+	index_abort(txn);
+	return rc;
+}
+
 int store_msg_get(struct store_mailbox *box, uint32_t uid, store_msg_fn *fn, void *ctx,
 		  struct store_error *err)
 {

@@ -297,6 +297,14 @@ int store_mailbox_foreach(struct store_mailbox *box, uint64_t since_modseq, stor
 int store_mailbox_foreach_unseen(struct store_mailbox *box, store_msg_fn *fn, void *ctx,
 				 struct store_error *err);
 
+/* store_mailbox_unseen_uids - (added: SEARCH UNSEEN) only the UIDs of
+ * the messages without \Seen, in UID order, as of the last sync, from the
+ * unseen set alone (no message record read). fn's non-zero value stops.
+ * 0, fn's value, or -1 with err. */
+typedef int store_uid_fn(uint32_t uid, void *ctx);
+int store_mailbox_unseen_uids(struct store_mailbox *box, store_uid_fn *fn, void *ctx,
+			      struct store_error *err);
+
 /* store_msg_get - one message by UID: 1 found (calls fn once), 0 not found, -1. */
 int store_msg_get(struct store_mailbox *box, uint32_t uid, store_msg_fn *fn, void *ctx,
 		  struct store_error *err);

@@ -1,11 +1,12 @@
 /*
  * test_store_unseen.c - the index's unseen set (store/index.c "unseen",
- * index version 2): the UIDs store_mailbox_foreach_unseen reports and the
- * first unseen UID stay equal to "the records without \Seen" across
- * delivery, APPEND with and without \Seen, flag changes (single, batched,
- * replace), a rename by another program found by a sync, expunge, COPY,
- * mailbox delete, an index rebuild, and the in-place upgrade of a
- * version 1 index (no unseen set) that keeps flags and UIDs.
+ * index version 2): the UIDs store_mailbox_foreach_unseen and
+ * store_mailbox_unseen_uids report, the unseen counter and the first
+ * unseen UID stay equal to "the records without \Seen" across delivery,
+ * APPEND with and without \Seen, flag changes (single, batched, replace),
+ * a rename by another program found by a sync, expunge, COPY, mailbox
+ * delete, an index rebuild, and the in-place upgrade of a version 1 index
+ * (no unseen set) that keeps flags, keywords and UIDs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -87,6 +88,13 @@ static int kw_cb(const struct store_msg *m, void *ctx)
 	return 0;
 }
 
+static int uid_cb(uint32_t uid, void *ctx)
+{
+	struct store_msg m = { .uid = uid };
+
+	return collect_cb(&m, ctx);
+}
+
 static int walk_cb(const struct store_msg *m, void *ctx)
 {
 	if (!(m->flags & STORE_FLAG_SEEN))
@@ -101,14 +109,16 @@ static int walk_cb(const struct store_msg *m, void *ctx)
 static void assert_unseen(struct store_mailbox *box, const char *want)
 {
 	struct store_error err;
-	struct uids set = { .len = 0 }, walk = { .len = 0 };
+	struct uids set = { .len = 0 }, walk = { .len = 0 }, uids = { .len = 0 };
 	struct store_status st;
 	unsigned n = 0;
 
 	assert_int_equal(store_mailbox_sync(box, &err) >= 0, 1);
 	assert_int_equal(store_mailbox_foreach_unseen(box, collect_cb, &set, &err), 0);
 	assert_int_equal(store_mailbox_foreach(box, 0, walk_cb, &walk, &err), 0);
+	assert_int_equal(store_mailbox_unseen_uids(box, uid_cb, &uids, &err), 0);
 	assert_string_equal(set.text, want);
+	assert_string_equal(uids.text, want);
 	assert_string_equal(walk.text, want);
 	store_mailbox_status(box, &st);
 	if (want[0] != '\0') {
