@@ -211,8 +211,10 @@ static bool just_unseen(const struct imap_search *search)
 {
 	const struct imap_search_node *r = search->root;
 
+	/* the one key itself NOT SEEN: an AND below it (NEW) has more keys */
 	return r != NULL && r->type == IMAP_SEARCH_AND && r->child != NULL &&
-	       r->child->next == NULL && only_unseen(r->child, 0);
+	       r->child->next == NULL && r->child->type == IMAP_SEARCH_NOT &&
+	       only_unseen(r->child, 0);
 }
 
 /* unseen_uid_cb - one UID of the unseen set for a plain UNSEEN: a match
