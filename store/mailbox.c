@@ -72,7 +72,7 @@ static int take_recent(struct store_mailbox *box, struct store_error *err)
 		index_abort(txn);
 		return 0;
 	}
-	if (index_msg_foreach(u->index, txn, b.id, b.recent_floor, recent_cb, &rc, err) < 0 ||
+	if (index_msg_foreach_bare(u->index, txn, b.id, b.recent_floor, recent_cb, &rc, err) < 0 ||
 	    index_unseen_foreach(u->index, txn, b.id, 0, unseen_cb, &rc, err) < 0) {
 		index_abort(txn);
 		return -1;

@@ -94,10 +94,13 @@ struct msg_copy {
 	char *loc, *kw, *env, *bs;
 };
 
-static int msg_fetch(struct store_mailbox *box, MDB_txn *txn, uint32_t uid, struct msg_copy *c,
-		     struct store_error *err)
+/* cache: also the cached texts (only a cache fill needs them; a flag
+ * change or an expunge does not copy ~1 KB per message for nothing) */
+static int msg_fetch(struct store_mailbox *box, MDB_txn *txn, uint32_t uid, bool cache,
+		     struct msg_copy *c, struct store_error *err)
 {
-	int rc = index_msg_get(box->user->index, txn, box->box_id, uid, &c->m, err);
+	int rc = cache ? index_msg_get(box->user->index, txn, box->box_id, uid, &c->m, err)
+		       : index_msg_get_bare(box->user->index, txn, box->box_id, uid, &c->m, err);
 
 	memset(&c->loc, 0, sizeof(char *) * 4);
 	if (rc <= 0) {
@@ -155,7 +158,7 @@ int store_msg_open(struct store_mailbox *box, uint32_t uid, int *fd_r, off_t *of
 	memset(err, 0, sizeof(*err));
 	if (index_begin(box->user->index, false, &txn, err) < 0)
 		return -1;
-	rc = msg_fetch(box, txn, uid, &c, err);
+	rc = msg_fetch(box, txn, uid, false, &c, err);
 	index_abort(txn);
 	if (rc < 0)
 		return -1;
@@ -238,7 +241,7 @@ static int set_flags_txn(struct store_mailbox *box, MDB_txn *txn, struct index_b
 	bool kw_changed, file_changed = false;
 	int ret = -1;
 
-	if (msg_fetch(box, txn, uid, &c, err) < 0)
+	if (msg_fetch(box, txn, uid, false, &c, err) < 0)
 		return -1;
 	strbuf_init(&kw, STORE_KEYWORDS_MAX);
 	if (unchanged_since && c.m.modseq > unchanged_since) {
@@ -399,7 +402,7 @@ int store_msgs_set_cache(struct store_mailbox *box, const struct store_cache_fil
 
 		if (fills[i].envelope == NULL && fills[i].bodystructure == NULL)
 			continue;
-		if (msg_fetch(box, txn, fills[i].uid, &c, &e2) < 0) {
+		if (msg_fetch(box, txn, fills[i].uid, true, &c, &e2) < 0) {
 			if (e2.cls != STORE_ERR_EXPUNGED) {
 				*err = e2;
 				rc = -1;
@@ -411,7 +414,9 @@ int store_msgs_set_cache(struct store_mailbox *box, const struct store_cache_fil
 			m.envelope = fills[i].envelope;
 		if (fills[i].bodystructure)
 			m.bodystructure = fills[i].bodystructure;
-		rc = index_msg_put(box->user->index, txn, &b, &c.m, &m, err);
+		/* the cache only: the record (flags, modseq) stays as it is */
+		rc = index_cache_put(box->user->index, txn, box->box_id, m.uid, m.envelope,
+				     m.bodystructure, err);
 		if (rc == 0)
 			stored++;
 		msg_copy_free(&c);
@@ -498,8 +503,8 @@ static int expunge_uids(struct store_mailbox *box, struct del_ctx *d, bool colle
 
 	if (wbegin(box, &txn, &b, err) < 0)
 		return -1;
-	if (collect && (index_msg_foreach(box->user->index, txn, box->box_id, 0, del_collect, d,
-					  err) < 0 || d->oom)) {
+	if (collect && (index_msg_foreach_bare(box->user->index, txn, box->box_id, 0, del_collect,
+					       d, err) < 0 || d->oom)) {
 		if (d->oom)
 			store_error_set(err, STORE_ERR_TEMP, "Out of memory");
 		wabort(box, txn);
@@ -520,7 +525,7 @@ static int expunge_uids(struct store_mailbox *box, struct del_ctx *d, bool colle
 		struct store_backend_msg bm;
 		struct store_error e2 = { 0 };
 
-		if (msg_fetch(box, txn, d->uids[i], &c, &e2) < 0)
+		if (msg_fetch(box, txn, d->uids[i], false, &c, &e2) < 0)
 			continue;
 		bm = backend_msg(&c.m);
 		if (be->msg_expunge(box, &bm, err) < 0 ||

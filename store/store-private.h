@@ -135,10 +135,21 @@ typedef int index_box_fn(const char *name, const struct index_box *b, void *ctx)
 int index_box_foreach(struct store_index *idx, MDB_txn *txn, index_box_fn *fn, void *ctx,
 		      struct store_error *err);
 
+/* index_msg_get - the record of uid with its cached texts (from "cache").
+ * 1 found, 0 not, -1 with err. */
 int index_msg_get(struct store_index *idx, MDB_txn *txn, uint32_t box_id, uint32_t uid,
 		  struct index_msg *m, struct store_error *err);
+/* index_msg_get_bare - the same without the cached texts (NULL): for
+ * flag changes, expunges, syncs, which never need them. */
+int index_msg_get_bare(struct store_index *idx, MDB_txn *txn, uint32_t box_id, uint32_t uid,
+		       struct index_msg *m, struct store_error *err);
+/* index_cache_put - replace the cached texts of uid (both NULL: drop
+ * them); the record is not rewritten. 0 or -1 with err. */
+int index_cache_put(struct store_index *idx, MDB_txn *txn, uint32_t box_id, uint32_t uid,
+		    const char *envelope, const char *bodystructure, struct store_error *err);
 /* index_msg_put - store m and account the change in b (old: the previous
- * record or NULL). */
+ * record or NULL). m's cached texts are written only for a new record
+ * (old NULL): an update leaves "cache" alone (index_cache_put does). */
 int index_msg_put(struct store_index *idx, MDB_txn *txn, struct index_box *b,
 		  const struct index_msg *old, const struct index_msg *m, struct store_error *err);
 int index_msg_del(struct store_index *idx, MDB_txn *txn, struct index_box *b,
@@ -148,6 +159,9 @@ typedef int index_msg_fn(const struct index_msg *m, void *ctx);
  * returns 0, fn's non-zero value, or -1. */
 int index_msg_foreach(struct store_index *idx, MDB_txn *txn, uint32_t box_id, uint32_t from_uid,
 		      index_msg_fn *fn, void *ctx, struct store_error *err);
+/* index_msg_foreach_bare - the same without the cached texts (NULL). */
+int index_msg_foreach_bare(struct store_index *idx, MDB_txn *txn, uint32_t box_id,
+			   uint32_t from_uid, index_msg_fn *fn, void *ctx, struct store_error *err);
 
 typedef int index_uid_fn(uint32_t uid, void *ctx);
 /* index_unseen_foreach - UIDs >= from_uid of box without \Seen, in UID

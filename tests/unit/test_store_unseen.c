@@ -5,8 +5,10 @@
  * unseen UID stay equal to "the records without \Seen" across delivery,
  * APPEND with and without \Seen, flag changes (single, batched, replace),
  * a rename by another program found by a sync, expunge, COPY, mailbox
- * delete, an index rebuild, and the in-place upgrade of a version 1 index
- * (no unseen set) that keeps flags, keywords and UIDs.
+ * delete, an index rebuild; the "cache" database (version 3: the cached
+ * ENVELOPE/BODYSTRUCTURE apart from the records); the in-place upgrade
+ * of version 1 (no unseen set) and 2 (texts inside the records) indexes
+ * that keeps flags, keywords, UIDs and the cache; an unknown version.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -266,28 +268,104 @@ static void test_unseen_foreign_rename_and_rebuild(void **state)
 	store_user_close(&u);
 }
 
-/* Turn the index back into version 1: no "unseen" database. */
-static void make_v1(const char *dir)
+/* The message record's header as store/index.c writes it (versions 1-3). */
+struct old_hdr {
+	uint64_t modseq;
+	int64_t internaldate;
+	uint64_t vsize;
+	uint64_t physical;
+	uint32_t uid;
+	uint32_t flags;
+	uint32_t loc_len, kw_len, env_len, bs_len;
+};
+
+static MDB_env *raw_open(const char *dir)
 {
 	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi meta, unseen;
-	MDB_val k = { .mv_size = 7, .mv_data = "version" }, v = { .mv_size = 1, .mv_data = "1" };
 
 	assert_int_equal(mdb_env_create(&env), 0);
 	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
 	assert_int_equal(mdb_env_set_mapsize(env, (size_t)4 << 30), 0);
 	assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
+	return env;
+}
+
+/* Turn a version 3 index back into version 1 or 2: the cached texts back
+ * inside the records, no "cache" database, and for 1 no "unseen". */
+static void make_old(const char *dir, char version)
+{
+	MDB_env *env = raw_open(dir);
+	MDB_txn *txn;
+	MDB_dbi meta, msgs, unseen, cache;
+	MDB_cursor *cur;
+	MDB_val k = { .mv_size = 7, .mv_data = "version" }, v = { .mv_size = 1, .mv_data = &version };
+	MDB_val mk, mv, cv;
+	int n_inline = 0;
+
 	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
 	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	assert_int_equal(mdb_dbi_open(txn, "msgs", 0, &msgs), 0);
 	assert_int_equal(mdb_dbi_open(txn, "unseen", 0, &unseen), 0);
-	assert_int_equal(mdb_drop(txn, unseen, 1), 0);
+	assert_int_equal(mdb_dbi_open(txn, "cache", 0, &cache), 0);
+	assert_int_equal(mdb_cursor_open(txn, msgs, &cur), 0);
+	for (int rc = mdb_cursor_get(cur, &mk, &mv, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &mk, &mv, MDB_NEXT)) {
+		struct old_hdr h;
+		uint32_t l[2];
+		char *buf;
+		size_t head;
+		MDB_val nv;
+
+		if (mdb_get(txn, cache, &mk, &cv) != 0)
+			continue;
+		memcpy(&h, mv.mv_data, sizeof(h));
+		assert_int_equal(h.env_len, UINT32_MAX);
+		memcpy(l, cv.mv_data, sizeof(l));
+		head = sizeof(h) + h.loc_len + 1 + h.kw_len + 1;
+		assert_int_equal(mv.mv_size, head);
+		h.env_len = l[0];
+		h.bs_len = l[1];
+		nv.mv_size = head + cv.mv_size - sizeof(l);
+		buf = malloc(nv.mv_size);
+		assert_non_null(buf);
+		memcpy(buf, &h, sizeof(h));
+		memcpy(buf + sizeof(h), (char *)mv.mv_data + sizeof(h), head - sizeof(h));
+		memcpy(buf + head, (char *)cv.mv_data + sizeof(l), cv.mv_size - sizeof(l));
+		nv.mv_data = buf;
+		{
+			uint8_t key[8];
+			MDB_val kk = { .mv_size = 8, .mv_data = key };
+
+			memcpy(key, mk.mv_data, 8);
+			assert_int_equal(mdb_put(txn, msgs, &kk, &nv, 0), 0);
+			assert_int_equal(mdb_cursor_get(cur, &kk, &mv, MDB_SET), 0);
+			mk = kk;
+		}
+		free(buf);
+		n_inline++;
+	}
+	mdb_cursor_close(cur);
+	assert_true(n_inline > 0);
+	assert_int_equal(mdb_drop(txn, cache, 1), 0);
+	if (version == '1')
+		assert_int_equal(mdb_drop(txn, unseen, 1), 0);
 	assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
 }
 
-static void test_upgrade_from_v1(void **state)
+static int env_cb(const struct store_msg *m, void *ctx)
+{
+	struct uids *u = ctx;
+
+	snprintf(u->text, sizeof(u->text), "%s", m->envelope ? m->envelope : "(none)");
+	return 0;
+}
+
+/* An index of version 1 or 2 is upgraded in place at open: the unseen
+ * set filled, the cached texts moved out of the records, and UIDs,
+ * flags, keywords and the cache kept (mbox keeps flags only there). */
+static void upgrade_from(void **state, char version)
 {
 	struct st_env *e = *state;
 	struct store_error err;
@@ -295,7 +373,7 @@ static void test_upgrade_from_v1(void **state)
 	struct store_mailbox *box;
 	char dir[600];
 	uint64_t modseq;
-	struct uids kw = { .len = 0 };
+	struct uids kw = { .len = 0 }, env = { .len = 0 };
 
 	deliver_n(e, 3);
 	box = open_box(e, &u, "INBOX");
@@ -305,13 +383,14 @@ static void test_upgrade_from_v1(void **state)
 	store_mailbox_close(&box);
 	store_user_close(&u);
 	snprintf(dir, sizeof(dir), "%s/example.org/bob/postern-index", e->dir);
-	make_v1(dir);
-	/* opening upgrades in place: same UIDs, flags, keywords */
+	make_old(dir, version);
 	box = open_box(e, &u, "INBOX");
 	assert_unseen(box, "1 3");
 	assert_first(box, 1);
 	assert_int_equal(store_msg_get(box, 2, kw_cb, &kw, &err), 1);
 	assert_string_equal(kw.text, "2 $Work seen");
+	assert_int_equal(store_msg_get(box, 2, env_cb, &env, &err), 1);
+	assert_non_null(strstr(env.text, "\"m2\""));
 	{
 		struct store_status st;
 
@@ -321,23 +400,101 @@ static void test_upgrade_from_v1(void **state)
 	}
 	store_mailbox_close(&box);
 	store_user_close(&u);
-	/* and the version is now 2: a second open does not upgrade again */
+	/* version 3 now: small records, the texts in "cache" */
 	{
-		MDB_env *env;
+		MDB_env *menv = raw_open(dir);
 		MDB_txn *txn;
-		MDB_dbi meta;
+		MDB_dbi meta, msgs, cache;
 		MDB_val k = { .mv_size = 7, .mv_data = "version" }, v;
+		MDB_stat ms;
 
-		assert_int_equal(mdb_env_create(&env), 0);
-		assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
-		assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS | MDB_RDONLY, 0600), 0);
-		assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+		assert_int_equal(mdb_txn_begin(menv, NULL, MDB_RDONLY, &txn), 0);
 		assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
 		assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
 		assert_int_equal(v.mv_size, 1);
-		assert_memory_equal(v.mv_data, "2", 1);
+		assert_memory_equal(v.mv_data, "3", 1);
+		assert_int_equal(mdb_dbi_open(txn, "cache", 0, &cache), 0);
+		assert_int_equal(mdb_stat(txn, cache, &ms), 0);
+		assert_int_equal(ms.ms_entries, 3);
+		assert_int_equal(mdb_dbi_open(txn, "msgs", 0, &msgs), 0);
+		{
+			MDB_cursor *cur;
+			MDB_val mk, mv;
+
+			assert_int_equal(mdb_cursor_open(txn, msgs, &cur), 0);
+			for (int rc = mdb_cursor_get(cur, &mk, &mv, MDB_FIRST); rc == 0;
+			     rc = mdb_cursor_get(cur, &mk, &mv, MDB_NEXT))
+				assert_true(mv.mv_size < 200);
+			mdb_cursor_close(cur);
+		}
 		mdb_txn_abort(txn);
-		mdb_env_close(env);
+		mdb_env_close(menv);
+	}
+}
+
+static void test_upgrade_from_v1(void **state)
+{
+	upgrade_from(state, '1');
+}
+
+static void test_upgrade_from_v2(void **state)
+{
+	upgrade_from(state, '2');
+}
+
+/* The cache lives apart from the records: a flag change keeps it, a
+ * cache fill does not change the record's modseq, an expunge drops it. */
+static void test_cache_db(void **state)
+{
+	struct st_env *e = *state;
+	struct store_error err;
+	struct store_user *u;
+	struct store_mailbox *box;
+	struct uids env = { .len = 0 };
+	uint64_t modseq = 0, modseq2 = 0;
+	struct store_cache_fill f = { .uid = 1, .envelope = "(\"x\")", .bodystructure = NULL };
+
+	deliver_n(e, 2);
+	box = open_box(e, &u, "INBOX");
+	assert_int_equal(store_msg_get(box, 1, env_cb, &env, &err), 1);
+	assert_non_null(strstr(env.text, "\"m1\""));
+	assert_int_equal(store_msg_set_flags(box, 1, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED, NULL, 0,
+					     &modseq, &err), 1);
+	assert_int_equal(store_msg_get(box, 1, env_cb, &env, &err), 1);
+	assert_non_null(strstr(env.text, "\"m1\""));
+	/* a fill replaces the envelope, keeps the bodystructure and modseq */
+	assert_int_equal(store_msgs_set_cache(box, &f, 1, &err), 1);
+	assert_int_equal(store_msg_get(box, 1, env_cb, &env, &err), 1);
+	assert_string_equal(env.text, "(\"x\")");
+	assert_int_equal(store_msg_set_flags(box, 1, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED, NULL, 0,
+					     &modseq2, &err), 1);
+	assert_int_equal(modseq2, modseq);
+	/* the walk joins the same texts */
+	{
+		struct uids all = { .len = 0 };
+
+		assert_int_equal(store_mailbox_foreach(box, 0, env_cb, &all, &err), 0);
+		assert_non_null(strstr(all.text, "\"m2\"")); /* the last one seen */
+	}
+	assert_int_equal(store_msg_expunge(box, 1, &err), 1);
+	assert_int_equal(store_msg_get(box, 1, env_cb, &env, &err), 0);
+	store_mailbox_close(&box);
+	store_user_close(&u);
+	{
+		char dir[600];
+		MDB_env *menv;
+		MDB_txn *txn;
+		MDB_dbi cache;
+		MDB_stat ms;
+
+		snprintf(dir, sizeof(dir), "%s/example.org/bob/postern-index", e->dir);
+		menv = raw_open(dir);
+		assert_int_equal(mdb_txn_begin(menv, NULL, MDB_RDONLY, &txn), 0);
+		assert_int_equal(mdb_dbi_open(txn, "cache", 0, &cache), 0);
+		assert_int_equal(mdb_stat(txn, cache, &ms), 0);
+		assert_int_equal(ms.ms_entries, 1);
+		mdb_txn_abort(txn);
+		mdb_env_close(menv);
 	}
 }
 
@@ -378,6 +535,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unseen_flags_expunge_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unseen_foreign_rename_and_rebuild, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_from_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upgrade_from_v2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_db, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_version_refused, setup, teardown),
 	};
 
