@@ -173,6 +173,16 @@ struct store_mailbox *store_mailbox_open(struct store_user *u, const char *name,
 	return box;
 }
 
+int store_mailbox_reopen(struct store_mailbox *box, struct store_error *err)
+{
+	memset(err, 0, sizeof(*err));
+	if (box->open_flags & STORE_OPEN_NOSYNC)
+		return 0;
+	if (store_sync_box(box, false, err) < 0 || take_recent(box, err) < 0)
+		return -1;
+	return 0;
+}
+
 void store_mailbox_close(struct store_mailbox **boxp)
 {
 	struct store_mailbox *box = *boxp;

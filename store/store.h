@@ -217,6 +217,12 @@ struct store_mailbox;
 /* store_mailbox_open - open and sync. NULL with err (NOTFOUND if missing). */
 struct store_mailbox *store_mailbox_open(struct store_user *u, const char *name, unsigned flags,
 					 struct store_error *err);
+/* store_mailbox_reopen - (added: IMAP re-SELECT of the same mailbox)
+ * what store_mailbox_open does, for a box that stays open: sync (its
+ * change notification, if any, keeps telling the sync what changed, so a
+ * re-SELECT needs no directory scan) and \Recent taken again as a new
+ * open would. 0, or -1 with err (the caller closes and opens anew). */
+int store_mailbox_reopen(struct store_mailbox *box, struct store_error *err);
 /* store_mailbox_close - stop notifications, free; *box = NULL. */
 void store_mailbox_close(struct store_mailbox **box);
 const char *store_mailbox_name(const struct store_mailbox *box);
