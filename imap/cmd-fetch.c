@@ -103,6 +103,7 @@ static void msg_copy(const struct store_msg *msg, const struct imap_fetch_query 
 	c->m = *msg;
 	c->m.envelope = NULL;
 	c->m.bodystructure = NULL;
+	c->m.header = NULL; /* LMDB memory: valid during the callback only */
 	c->keywords = strdup(msg->keywords != NULL ? msg->keywords : "");
 	c->envelope = env != NULL ? strdup(env) : NULL;
 	c->bodystructure = bs != NULL ? strdup(bs) : NULL;

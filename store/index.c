@@ -10,9 +10,10 @@
  *          only writers of "msgs", so it changes in the same transaction
  *          as the flag, the append or the expunge. SEARCH UNSEEN and the
  *          first unseen UID read it instead of every record.
- *   cache  box id (u32 BE) + UID (u32 BE) -> env_len, bs_len (u32 each,
- *          UINT32_MAX = not cached) then the ENVELOPE and BODYSTRUCTURE
- *          texts, each NUL-terminated (version 3). Apart from the record
+ *   cache  box id (u32 BE) + UID (u32 BE) -> env_len, bs_len, hdr_len
+ *          (u32 each, UINT32_MAX = not cached) then the ENVELOPE and
+ *          BODYSTRUCTURE texts and the raw header block, each
+ *          NUL-terminated (version 3). Apart from the record
  *          so that a flag change rewrites ~100 bytes, not ~1 KB: written
  *          when a record is created (append, copy, sync) and by
  *          index_cache_put (cache fills), deleted with the record.
@@ -104,7 +105,7 @@ struct msg_hdr {
 static void msg_key(uint8_t key[8], uint32_t box_id, uint32_t uid);
 static int msg_decode(const MDB_val *v, struct index_msg *m);
 
-static int cache_encode(const char *env, const char *bs, MDB_val *v);
+static int cache_encode(const char *env, const char *bs, const char *hdr, MDB_val *v);
 
 /* upgrade - from version 1 or 2: fill "unseen" from every record of
  * "msgs" (version 1 had none; refilled for 2 as well, it costs little)
@@ -136,7 +137,7 @@ static int upgrade(struct store_index *idx, MDB_txn *txn)
 			break;
 		if (m.envelope == NULL && m.bodystructure == NULL)
 			continue;
-		if ((ret = cache_encode(m.envelope, m.bodystructure, &cv)) != 0)
+		if ((ret = cache_encode(m.envelope, m.bodystructure, NULL, &cv)) != 0)
 			break;
 		ret = mdb_put(txn, idx->cache, &kk, &cv, 0);
 		free(cv.mv_data);
@@ -569,6 +570,7 @@ static int msg_decode(const MDB_val *v, struct index_msg *m)
 	p += h.kw_len + 1;
 	m->envelope = NULL;
 	m->bodystructure = NULL;
+	m->header = NULL;
 	if (h.env_len != NOT_CACHED) {
 		m->envelope = p;
 		p += h.env_len + 1;
@@ -578,26 +580,31 @@ static int msg_decode(const MDB_val *v, struct index_msg *m)
 	return 0;
 }
 
-/* cache_encode - the "cache" value of the two texts (either may be
- * NULL: not cached) in new memory (v->mv_data, caller frees). 0 or ENOMEM. */
-static int cache_encode(const char *env, const char *bs, MDB_val *v)
+/* cache_encode - the "cache" value of the three texts (any may be NULL:
+ * not cached) in new memory (v->mv_data, caller frees). 0 or ENOMEM. */
+static int cache_encode(const char *env, const char *bs, const char *hdr, MDB_val *v)
 {
-	uint32_t l[2] = { env ? (uint32_t)strlen(env) : NOT_CACHED,
-			  bs ? (uint32_t)strlen(bs) : NOT_CACHED };
+	const char *t[3] = { env, bs, hdr };
+	uint32_t l[3];
 	char *p;
 
-	v->mv_size = sizeof(l) + (env ? l[0] + 1 : 0) + (bs ? l[1] + 1 : 0);
+	v->mv_size = sizeof(l);
+	for (int i = 0; i < 3; i++) {
+		l[i] = t[i] ? (uint32_t)strlen(t[i]) : NOT_CACHED;
+		if (t[i])
+			v->mv_size += (size_t)l[i] + 1;
+	}
 	v->mv_data = p = malloc(v->mv_size);
 	if (p == NULL)
 		return ENOMEM;
 	memcpy(p, l, sizeof(l));
 	p += sizeof(l);
-	if (env) {
-		memcpy(p, env, l[0] + 1);
-		p += l[0] + 1;
+	for (int i = 0; i < 3; i++) {
+		if (t[i]) {
+			memcpy(p, t[i], l[i] + 1);
+			p += l[i] + 1;
+		}
 	}
-	if (bs)
-		memcpy(p, bs, l[1] + 1);
 	return 0;
 }
 
@@ -605,33 +612,32 @@ static int cache_encode(const char *env, const char *bs, MDB_val *v)
  * malformed (then m's texts stay NULL). */
 static int cache_decode(const MDB_val *v, struct index_msg *m)
 {
-	uint32_t l[2];
+	const char *t[3] = { NULL, NULL, NULL };
+	uint32_t l[3];
 	const char *p;
 	size_t need = sizeof(l);
 
 	if (v->mv_size < sizeof(l))
 		return -1;
 	memcpy(l, v->mv_data, sizeof(l));
-	if (l[0] != NOT_CACHED)
-		need += (size_t)l[0] + 1;
-	if (l[1] != NOT_CACHED)
-		need += (size_t)l[1] + 1;
+	for (int i = 0; i < 3; i++) {
+		if (l[i] != NOT_CACHED)
+			need += (size_t)l[i] + 1;
+	}
 	if (need != v->mv_size)
 		return -1;
 	p = (const char *)v->mv_data + sizeof(l);
-	if (l[0] != NOT_CACHED) {
-		if (p[l[0]] != '\0')
+	for (int i = 0; i < 3; i++) {
+		if (l[i] == NOT_CACHED)
+			continue;
+		if (p[l[i]] != '\0')
 			return -1;
-		m->envelope = p;
-		p += l[0] + 1;
+		t[i] = p;
+		p += l[i] + 1;
 	}
-	if (l[1] != NOT_CACHED) {
-		if (p[l[1]] != '\0') {
-			m->envelope = NULL;
-			return -1;
-		}
-		m->bodystructure = p;
-	}
+	m->envelope = t[0];
+	m->bodystructure = t[1];
+	m->header = t[2];
 	return 0;
 }
 
@@ -656,19 +662,21 @@ static int cache_join(struct store_index *idx, MDB_txn *txn, MDB_val *k, struct 
 }
 
 int index_cache_put(struct store_index *idx, MDB_txn *txn, uint32_t box_id, uint32_t uid,
-		    const char *envelope, const char *bodystructure, struct store_error *err)
+		    const char *envelope, const char *bodystructure, const char *header,
+		    struct store_error *err)
 {
 	uint8_t key[8];
 	MDB_val k = { .mv_size = 8, .mv_data = key }, v;
 	int rc;
 
 	if ((envelope && strlen(envelope) > (1u << 24)) ||
-	    (bodystructure && strlen(bodystructure) > (1u << 24))) {
+	    (bodystructure && strlen(bodystructure) > (1u << 24)) ||
+	    (header && strlen(header) > STORE_HEADER_CACHE_MAX)) {
 		store_error_set(err, STORE_ERR_PERM, "Message data too large for the index");
 		return -1;
 	}
 	msg_key(key, box_id, uid);
-	if (envelope == NULL && bodystructure == NULL) {
+	if (envelope == NULL && bodystructure == NULL && header == NULL) {
 		rc = mdb_del(txn, idx->cache, &k, NULL);
 		if (rc != 0 && rc != MDB_NOTFOUND) {
 			index_mdb_error(err, rc, "cache record");
@@ -676,7 +684,7 @@ int index_cache_put(struct store_index *idx, MDB_txn *txn, uint32_t box_id, uint
 		}
 		return 0;
 	}
-	if (cache_encode(envelope, bodystructure, &v) != 0) {
+	if (cache_encode(envelope, bodystructure, header, &v) != 0) {
 		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
 		return -1;
 	}
@@ -816,7 +824,8 @@ int index_msg_put(struct store_index *idx, MDB_txn *txn, struct index_box *b,
 	/* a new record brings its cache (or clears a stale one); an update
 	 * leaves it alone: cache fills go through index_cache_put */
 	if ((old == NULL || old->uid != m->uid) &&
-	    index_cache_put(idx, txn, b->id, m->uid, m->envelope, m->bodystructure, err) < 0)
+	    index_cache_put(idx, txn, b->id, m->uid, m->envelope, m->bodystructure, m->header,
+			    err) < 0)
 		return -1;
 	account(b, old, -1);
 	account(b, m, 1);

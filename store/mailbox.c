@@ -256,6 +256,7 @@ void store_msg_from_index(const struct index_msg *m, struct store_msg *out)
 	out->physical_size = m->physical;
 	out->envelope = m->envelope;
 	out->bodystructure = m->bodystructure;
+	out->header = m->header;
 }
 
 static int foreach_cb(const struct index_msg *m, void *ctx)

@@ -91,7 +91,7 @@ static int wend(struct store_mailbox *box, MDB_txn *txn, struct index_box *b, bo
 /* A private copy of a record (LMDB memory can move under a write). */
 struct msg_copy {
 	struct index_msg m;
-	char *loc, *kw, *env, *bs;
+	char *loc, *kw, *env, *bs, *hdr;
 };
 
 /* cache: also the cached texts (only a cache fill needs them; a flag
@@ -102,7 +102,7 @@ static int msg_fetch(struct store_mailbox *box, MDB_txn *txn, uint32_t uid, bool
 	int rc = cache ? index_msg_get(box->user->index, txn, box->box_id, uid, &c->m, err)
 		       : index_msg_get_bare(box->user->index, txn, box->box_id, uid, &c->m, err);
 
-	memset(&c->loc, 0, sizeof(char *) * 4);
+	c->loc = c->kw = c->env = c->bs = c->hdr = NULL;
 	if (rc <= 0) {
 		if (rc == 0)
 			store_error_set(err, STORE_ERR_EXPUNGED, "Message was expunged");
@@ -112,19 +112,22 @@ static int msg_fetch(struct store_mailbox *box, MDB_txn *txn, uint32_t uid, bool
 	c->kw = strdup(c->m.keywords ? c->m.keywords : "");
 	c->env = c->m.envelope ? strdup(c->m.envelope) : NULL;
 	c->bs = c->m.bodystructure ? strdup(c->m.bodystructure) : NULL;
+	c->hdr = c->m.header ? strdup(c->m.header) : NULL;
 	if (c->loc == NULL || c->kw == NULL || (c->m.envelope && !c->env) ||
-	    (c->m.bodystructure && !c->bs)) {
+	    (c->m.bodystructure && !c->bs) || (c->m.header && !c->hdr)) {
 		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
 		free(c->loc);
 		free(c->kw);
 		free(c->env);
 		free(c->bs);
+		free(c->hdr);
 		return -1;
 	}
 	c->m.loc = c->loc;
 	c->m.keywords = c->kw;
 	c->m.envelope = c->env;
 	c->m.bodystructure = c->bs;
+	c->m.header = c->hdr;
 	return 0;
 }
 
@@ -134,6 +137,7 @@ static void msg_copy_free(struct msg_copy *c)
 	free(c->kw);
 	free(c->env);
 	free(c->bs);
+	free(c->hdr);
 }
 
 static struct store_backend_msg backend_msg(const struct index_msg *m)
@@ -400,7 +404,8 @@ int store_msgs_set_cache(struct store_mailbox *box, const struct store_cache_fil
 		struct msg_copy c;
 		struct index_msg m;
 
-		if (fills[i].envelope == NULL && fills[i].bodystructure == NULL)
+		if (fills[i].envelope == NULL && fills[i].bodystructure == NULL &&
+		    fills[i].header == NULL)
 			continue;
 		if (msg_fetch(box, txn, fills[i].uid, true, &c, &e2) < 0) {
 			if (e2.cls != STORE_ERR_EXPUNGED) {
@@ -414,9 +419,11 @@ int store_msgs_set_cache(struct store_mailbox *box, const struct store_cache_fil
 			m.envelope = fills[i].envelope;
 		if (fills[i].bodystructure)
 			m.bodystructure = fills[i].bodystructure;
+		if (fills[i].header && strlen(fills[i].header) <= STORE_HEADER_CACHE_MAX)
+			m.header = fills[i].header;
 		/* the cache only: the record (flags, modseq) stays as it is */
 		rc = index_cache_put(box->user->index, txn, box->box_id, m.uid, m.envelope,
-				     m.bodystructure, err);
+				     m.bodystructure, m.header, err);
 		if (rc == 0)
 			stored++;
 		msg_copy_free(&c);
@@ -609,7 +616,7 @@ int store_msg_append_locked(struct store_mailbox *box, const struct store_source
 	struct index_box b;
 	struct index_msg m;
 	MDB_txn *txn;
-	char *loc = NULL, *env = NULL, *bs = NULL;
+	char *loc = NULL, *env = NULL, *bs = NULL, *hdr = NULL;
 	uint64_t phys = 0, vsize = 0;
 	int rc;
 
@@ -632,9 +639,10 @@ int store_msg_append_locked(struct store_mailbox *box, const struct store_source
 	/* The cache is filled in this same transaction: parsing reads the
 	 * file just written (in the page cache), and a second transaction
 	 * per message would double the commits (fsyncs) of a delivery. */
-	if (cache && cache->envelope && cache->bodystructure) {
+	if (cache && cache->envelope && cache->bodystructure && cache->header) {
 		m.envelope = cache->envelope;
 		m.bodystructure = cache->bodystructure;
+		m.header = cache->header;
 	} else if (phys <= STORE_CACHE_PARSE_MAX) {
 		struct store_error e2 = { 0 };
 		int fd;
@@ -644,10 +652,14 @@ int store_msg_append_locked(struct store_mailbox *box, const struct store_source
 		bm.loc = loc;
 		bm.physical_size = phys;
 		if (be->msg_open(box, &bm, &fd, &off, &size, &e2) == 0) {
-			if (store_cache_build(fd, off, size, &env, &bs) == 0) {
+			if (cache && cache->envelope && cache->bodystructure) {
+				m.envelope = cache->envelope;
+				m.bodystructure = cache->bodystructure;
+			} else if (store_cache_build(fd, off, size, &env, &bs) == 0) {
 				m.envelope = env;
 				m.bodystructure = bs;
 			}
+			m.header = hdr = store_cache_header(fd, off, size);
 			close(fd);
 		}
 	}
@@ -724,7 +736,7 @@ struct copy_info {
 	char keywords[STORE_KEYWORDS_MAX + 1];
 	time_t internaldate;
 	uint64_t size;
-	char *env, *bs;          /* the source's cache, NULL if none */
+	char *env, *bs, *hdr;    /* the source's cache, NULL if none */
 };
 
 static int copy_info_cb(const struct store_msg *m, void *ctx)
@@ -741,6 +753,8 @@ static int copy_info_cb(const struct store_msg *m, void *ctx)
 		ci->env = strdup(m->envelope);
 		ci->bs = strdup(m->bodystructure);
 	}
+	if (m->header)
+		ci->hdr = strdup(m->header);
 	return 0;
 }
 
@@ -803,15 +817,18 @@ static int msg_copy(struct store_mailbox *src, uint32_t uid, struct store_mailbo
 	}
 	cache.envelope = ci.env;
 	cache.bodystructure = ci.bs;
+	cache.header = ci.hdr;
 	rc = store_msg_append_locked(dst, &s, ci.flags, ci.keywords,
 				     ci.internaldate, &cache, new_uid_r, err);
 	close(fd);
 	free(ci.env);
 	free(ci.bs);
+	free(ci.hdr);
 	return rc;
 fail:
 	free(ci.env);
 	free(ci.bs);
+	free(ci.hdr);
 	return -1;
 }
 

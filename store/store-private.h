@@ -85,6 +85,7 @@ struct index_msg {
 	const char *keywords;
 	const char *envelope;      /* NULL: not cached */
 	const char *bodystructure; /* NULL: not cached */
+	const char *header;        /* the raw header block; NULL: not cached */
 };
 
 /* store_msg_from_index - the public view of a record (strings borrowed
@@ -143,10 +144,11 @@ int index_msg_get(struct store_index *idx, MDB_txn *txn, uint32_t box_id, uint32
  * flag changes, expunges, syncs, which never need them. */
 int index_msg_get_bare(struct store_index *idx, MDB_txn *txn, uint32_t box_id, uint32_t uid,
 		       struct index_msg *m, struct store_error *err);
-/* index_cache_put - replace the cached texts of uid (both NULL: drop
+/* index_cache_put - replace the cached texts of uid (all NULL: drop
  * them); the record is not rewritten. 0 or -1 with err. */
 int index_cache_put(struct store_index *idx, MDB_txn *txn, uint32_t box_id, uint32_t uid,
-		    const char *envelope, const char *bodystructure, struct store_error *err);
+		    const char *envelope, const char *bodystructure, const char *header,
+		    struct store_error *err);
 /* index_msg_put - store m and account the change in b (old: the previous
  * record or NULL). m's cached texts are written only for a new record
  * (old NULL): an update leaves "cache" alone (index_cache_put does). */
@@ -229,6 +231,7 @@ void store_box_status_from(struct store_mailbox *box, const struct index_box *b)
 struct store_cache_in {
 	const char *envelope;
 	const char *bodystructure;
+	const char *header;      /* NULL: read from the stored message */
 };
 
 /*
@@ -253,6 +256,10 @@ int store_msg_move_within(struct store_mailbox *src, uint32_t uid, struct store_
  * sends) of the size bytes at offset in fd into *env_r / *bs_r (new
  * memory, caller frees). 0, or -1 (logged; nothing allocated). */
 int store_cache_build(int fd, off_t offset, uint64_t size, char **env_r, char **bs_r);
+/* store_cache_header - the raw header block of the size bytes at offset
+ * in fd (new memory, caller frees), or NULL when it is longer than
+ * STORE_HEADER_CACHE_MAX, holds a NUL, or cannot be read. */
+char *store_cache_header(int fd, off_t offset, uint64_t size);
 
 /* Fault injection for tests: points where the core pretends an index
  * operation failed. store_fault_hook is NULL unless a test sets it; it

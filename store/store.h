@@ -285,7 +285,16 @@ struct store_msg {
 	 * sync indexed (other writers, rebuild): build and store_msg_set_cache. */
 	const char *envelope;
 	const char *bodystructure;
+	/* (added) The message's raw header block, up to and including the
+	 * blank line that ends it, when it is at most STORE_HEADER_CACHE_MAX
+	 * bytes and holds no NUL; NULL otherwise or not cached yet (filled
+	 * like the texts above, and by SEARCH's first read of the file).
+	 * Header searches parse it instead of opening the file. */
+	const char *header;
 };
+
+/* Header blocks up to this size are cached (bytes). */
+#define STORE_HEADER_CACHE_MAX 8192
 
 /* Called in UID order; strings valid during the call only. Non-zero stops
  * the iteration and is returned by the iterator. */
@@ -372,6 +381,7 @@ struct store_cache_fill {
 	uint32_t uid;
 	const char *envelope;
 	const char *bodystructure;
+	const char *header;      /* (added) the raw header block, as store_msg.header */
 };
 
 /*

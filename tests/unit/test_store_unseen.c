@@ -8,7 +8,8 @@
  * delete, an index rebuild; the "cache" database (version 3: the cached
  * ENVELOPE/BODYSTRUCTURE apart from the records); the in-place upgrade
  * of version 1 (no unseen set) and 2 (texts inside the records) indexes
- * that keeps flags, keywords, UIDs and the cache; an unknown version.
+ * that keeps flags, keywords, UIDs and the cache; an unknown version;
+ * the cached raw header block (bounded, filled at append/COPY/fill).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -311,9 +312,9 @@ static void make_old(const char *dir, char version)
 	for (int rc = mdb_cursor_get(cur, &mk, &mv, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &mk, &mv, MDB_NEXT)) {
 		struct old_hdr h;
-		uint32_t l[2];
+		uint32_t l[3]; /* envelope, bodystructure, header block (not in old layouts) */
 		char *buf;
-		size_t head;
+		size_t head, texts = 0;
 		MDB_val nv;
 
 		if (mdb_get(txn, cache, &mk, &cv) != 0)
@@ -325,12 +326,14 @@ static void make_old(const char *dir, char version)
 		assert_int_equal(mv.mv_size, head);
 		h.env_len = l[0];
 		h.bs_len = l[1];
-		nv.mv_size = head + cv.mv_size - sizeof(l);
+		for (int i = 0; i < 2; i++)
+			texts += l[i] == UINT32_MAX ? 0 : (size_t)l[i] + 1;
+		nv.mv_size = head + texts;
 		buf = malloc(nv.mv_size);
 		assert_non_null(buf);
 		memcpy(buf, &h, sizeof(h));
 		memcpy(buf + sizeof(h), (char *)mv.mv_data + sizeof(h), head - sizeof(h));
-		memcpy(buf + head, (char *)cv.mv_data + sizeof(l), cv.mv_size - sizeof(l));
+		memcpy(buf + head, (char *)cv.mv_data + sizeof(l), texts);
 		nv.mv_data = buf;
 		{
 			uint8_t key[8];
@@ -529,6 +532,81 @@ static void test_unknown_version_refused(void **state)
 	assert_string_equal(err.text, "Mail index needs a rebuild, see server log");
 }
 
+static int hdr_cb(const struct store_msg *m, void *ctx)
+{
+	struct uids *u = ctx;
+
+	snprintf(u->text, sizeof(u->text), "%s", m->header ? m->header : "(none)");
+	return 0;
+}
+
+/* The raw header block in the cache: filled at delivery, APPEND and
+ * COPY, bounded (STORE_HEADER_CACHE_MAX), filled later by
+ * store_msgs_set_cache, dropped with the message. */
+static void test_header_cache(void **state)
+{
+	struct st_env *e = *state;
+	struct store_error err;
+	struct store_user *u;
+	struct store_mailbox *box, *other;
+	struct uids h = { .len = 0 };
+	uint32_t uid = 0;
+	char *big;
+	size_t n = STORE_HEADER_CACHE_MAX + 100;
+	int fd;
+
+	deliver_n(e, 1);
+	box = open_box(e, &u, "INBOX");
+	assert_int_equal(store_msg_get(box, 1, hdr_cb, &h, &err), 1);
+	assert_non_null(strstr(h.text, "Subject: m1\n"));
+	assert_non_null(strstr(h.text, "Message-ID: <1@x>\n\n"));
+	assert_null(strstr(h.text, "body 1"));
+	/* APPEND with CRLF lines: the block ends at the empty line */
+	fd = st_msg_fd("From: a@example.net\r\nSubject: crlf\r\n\r\nbody\r\n");
+	assert_int_equal(store_mailbox_append(box, fd, 0, NULL, 0, &uid, &err), 0);
+	close(fd);
+	assert_int_equal(store_msg_get(box, uid, hdr_cb, &h, &err), 1);
+	assert_string_equal(h.text, "From: a@example.net\r\nSubject: crlf\r\n\r\n");
+	/* COPY keeps it */
+	assert_int_equal(store_mailbox_create(u, "Copy", 0, &err), 0);
+	other = store_mailbox_open(u, "Copy", 0, &err);
+	assert_non_null(other);
+	assert_int_equal(store_msg_copy(box, uid, other, &uid, &err), 0);
+	assert_int_equal(store_msg_get(other, uid, hdr_cb, &h, &err), 1);
+	assert_string_equal(h.text, "From: a@example.net\r\nSubject: crlf\r\n\r\n");
+	store_mailbox_close(&other);
+	/* a header longer than the bound is not cached */
+	big = malloc(n + 64);
+	assert_non_null(big);
+	memcpy(big, "X-Long: ", 8);
+	memset(big + 8, 'a', n - 8);
+	snprintf(big + n, 64, "\n\nbody\n");
+	fd = st_msg_fd(big);
+	free(big);
+	assert_int_equal(store_mailbox_append(box, fd, 0, NULL, 0, &uid, &err), 0);
+	close(fd);
+	assert_int_equal(store_msg_get(box, uid, hdr_cb, &h, &err), 1);
+	assert_string_equal(h.text, "(none)");
+	/* a fill sets it; its envelope stays */
+	{
+		struct store_cache_fill f = { .uid = uid, .header = "X-Long: short\n\n" };
+		struct uids env = { .len = 0 };
+
+		assert_int_equal(store_msg_get(box, uid, env_cb, &env, &err), 1);
+		assert_int_equal(store_msgs_set_cache(box, &f, 1, &err), 1);
+		assert_int_equal(store_msg_get(box, uid, hdr_cb, &h, &err), 1);
+		assert_string_equal(h.text, "X-Long: short\n\n");
+		{
+			struct uids env2 = { .len = 0 };
+
+			assert_int_equal(store_msg_get(box, uid, env_cb, &env2, &err), 1);
+			assert_string_equal(env2.text, env.text);
+		}
+	}
+	store_mailbox_close(&box);
+	store_user_close(&u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +615,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_upgrade_from_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_from_v2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_db, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_header_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_version_refused, setup, teardown),
 	};
 
