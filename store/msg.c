@@ -709,6 +709,7 @@ int store_msg_append_locked(struct store_mailbox *box, const struct store_source
 out:
 	free(loc);
 	free(env);
+	free(hdr);
 	free(bs);
 	return rc;
 }
