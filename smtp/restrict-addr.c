@@ -72,6 +72,42 @@ int restrict_domain_list_init(struct domain_list *dl, const char *param, const c
 	return 0;
 }
 
+int restrict_domain_classes_init(struct domain_list *mydestination, struct domain_list *relay_domains,
+				 struct domain_list *virtual_alias_domains,
+				 struct domain_list *virtual_mailbox_domains, const struct config *cfg,
+				 const char **param_r, char **error_r)
+{
+	struct { struct domain_list *dl; const char *param; bool parent; } d[] = {
+		{ relay_domains, "relay_domains", true },
+		{ virtual_alias_domains, "virtual_alias_domains", false },
+		{ virtual_mailbox_domains, "virtual_mailbox_domains", false },
+	};
+	const char *const *dest = config_list(cfg, "mydestination", NULL);
+	struct strbuf sb;
+	int ret;
+
+	/* mydestination is a list parameter: joined again for the table parser. */
+	strbuf_init(&sb, 0);
+	for (size_t i = 0; dest && dest[i]; i++) {
+		strbuf_puts(&sb, dest[i]);
+		strbuf_putc(&sb, ' ');
+	}
+	ret = restrict_domain_list_init(mydestination, "mydestination", sb.data ? sb.data : "", false,
+					error_r);
+	strbuf_free(&sb);
+	if (ret < 0) {
+		*param_r = "mydestination";
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+		if (restrict_domain_list_init(d[i].dl, d[i].param, config_str(cfg, d[i].param),
+					      d[i].parent, error_r) < 0) {
+			*param_r = d[i].param;
+			return -1;
+		}
+	return 0;
+}
+
 void restrict_domain_list_free(struct domain_list *dl)
 {
 	for (size_t i = 0; i < dl->n; i++)

@@ -327,6 +327,15 @@ int restrict_domain_match(const struct domain_list *dl, const char *domain);
 int restrict_domain_list_init(struct domain_list *dl, const char *param, const char *text,
 			      bool parent_matches, char **error_r);
 void restrict_domain_list_free(struct domain_list *dl);
+/* restrict_domain_classes_init - the four domain classes from cfg
+ * (mydestination, relay_domains with parent matches, virtual_alias_domains,
+ * virtual_mailbox_domains), shared by the restrictions and smtp/resolve/
+ * so both classify a domain alike. 0, or -1 with *param_r (static: the
+ * parameter that failed) and *error_r (new memory). */
+int restrict_domain_classes_init(struct domain_list *mydestination, struct domain_list *relay_domains,
+				 struct domain_list *virtual_alias_domains,
+				 struct domain_list *virtual_mailbox_domains, const struct config *cfg,
+				 const char **param_r, char **error_r);
 int restrict_mynetworks_init(struct restrictions *r, const struct config *view, char **error_r);
 bool restrict_addr_in_mynetworks(struct restrictions *r, const char *addr, bool *tempfail_r);
 /* Postfix's check_rcpt_maps: DUNNO when known or not ours, FINAL with

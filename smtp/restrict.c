@@ -166,34 +166,14 @@ static int init_local_maps(struct restrictions *r, const struct config *view, ch
 
 static int init_domains(struct restrictions *r, const struct config *view, char **error_r)
 {
-	struct { struct domain_list *dl; const char *param; bool parent; } d[] = {
-		{ &r->relay_domains, "relay_domains", true },
-		{ &r->virtual_alias_domains, "virtual_alias_domains", false },
-		{ &r->virtual_mailbox_domains, "virtual_mailbox_domains", false },
-	};
-	const char *const *dest = config_list(view, "mydestination", NULL);
-	struct strbuf sb;
+	const char *param = NULL;
 	char *err = NULL;
-	int ret;
 
-	strbuf_init(&sb, 0);
-	for (size_t i = 0; dest && dest[i]; i++) {
-		strbuf_puts(&sb, dest[i]);
-		strbuf_putc(&sb, ' ');
-	}
-	ret = restrict_domain_list_init(&r->mydestination, "mydestination",
-					sb.data ? sb.data : "", false, &err);
-	strbuf_free(&sb);
-	if (ret < 0) {
-		fail_at(view, "mydestination", err, error_r);
+	if (restrict_domain_classes_init(&r->mydestination, &r->relay_domains, &r->virtual_alias_domains,
+					 &r->virtual_mailbox_domains, view, &param, &err) < 0) {
+		fail_at(view, param, err, error_r);
 		return -1;
 	}
-	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
-		if (restrict_domain_list_init(d[i].dl, d[i].param, config_str(view, d[i].param),
-					      d[i].parent, &err) < 0) {
-			fail_at(view, d[i].param, err, error_r);
-			return -1;
-		}
 	return 0;
 }
 

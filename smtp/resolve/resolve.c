@@ -98,36 +98,14 @@ static int list_bits(const struct config *cfg, const char *param, const char *co
 
 static int domain_lists(struct resolve *r, const struct config *cfg, char **error_r)
 {
-	struct { struct domain_list *dl; const char *param; bool parent; } d[] = {
-		{ &r->relay_domains, "relay_domains", true },
-		{ &r->virtual_alias_domains, "virtual_alias_domains", false },
-		{ &r->virtual_mailbox_domains, "virtual_mailbox_domains", false },
-	};
-	const char *const *dest = config_list(cfg, "mydestination", NULL);
-	struct strbuf sb;
+	const char *param = NULL;
 	char *err = NULL;
 	int ret;
 
-	strbuf_init(&sb, 0);
-	for (size_t i = 0; dest && dest[i]; i++) {
-		strbuf_puts(&sb, dest[i]);
-		strbuf_putc(&sb, ' ');
-	}
-	ret = restrict_domain_list_init(&r->mydestination, "mydestination", sb.data ? sb.data : "",
-					false, &err);
-	strbuf_free(&sb);
-	if (ret < 0)
-		goto failed;
-	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
-		if (restrict_domain_list_init(d[i].dl, d[i].param, config_str(cfg, d[i].param),
-					      d[i].parent, &err) < 0) {
-			ret = fail(cfg, d[i].param, error_r, err);
-			free(err);
-			return ret;
-		}
-	return 0;
-failed:
-	ret = fail(cfg, "mydestination", error_r, err);
+	if (restrict_domain_classes_init(&r->mydestination, &r->relay_domains, &r->virtual_alias_domains,
+					 &r->virtual_mailbox_domains, cfg, &param, &err) == 0)
+		return 0;
+	ret = fail(cfg, param, error_r, err);
 	free(err);
 	return ret;
 }
