@@ -1,0 +1,87 @@
+"""test_queue_local.py - the queue role's local delivery (issue 7, "Done
+when": a message to a local user arrives in the store; aliases and
+virtual aliases route as configured; an unknown user gets a DSN).
+
+Mail goes in through the mx listener (127.0.0.1 is in mynetworks), the
+queue role expands and routes it (smtp/resolve), and store_deliver puts
+it into the Maildir under mail/DOMAIN/USER. The DSN for an unknown user
+is itself a queue file from <> delivered to the sender's mailbox.
+"""
+import os
+import re
+
+from queue_helpers import DOMAIN, LOCAL, mailbox, queue_files, send, start_queue, wait_mailbox
+
+ALICE = "alice@" + DOMAIN
+CAROL = "carol@" + DOMAIN
+
+
+def test_virtual_user_gets_the_message(instance):
+    start_queue(instance, users=[ALICE])
+    qid = send(instance, "someone@client.example.net", ALICE, subject="hello alice")
+    msgs = wait_mailbox(instance, ALICE, 1)
+    assert b"Subject: hello alice" in msgs[0]
+    assert re.search(rb"(?im)^Delivered-To: <?alice@example\.test>?\r?$", msgs[0]), msgs[0][:400]
+    assert re.search(rb"(?im)^Return-Path: <someone@client\.example\.net>", msgs[0]), msgs[0][:400]
+    instance.wait_log("%s: removed" % qid)
+    log = instance.log_text()
+    assert "%s: from=<someone@client.example.net>, size=" % qid in log
+    assert re.search(r"%s: to=<alice@example\.test>, relay=local, delay=[0-9.e-]+, dsn=2\.0\.0, status=sent \(delivered to maildir\)"
+                     % qid, log), log[-3000:]
+    assert queue_files(instance, "active") == []
+    assert queue_files(instance, "deferred") == []
+
+
+def test_two_users_and_duplicate_recipient(instance):
+    start_queue(instance, users=[ALICE, CAROL])
+    qid = send(instance, "someone@client.example.net", [ALICE, CAROL], subject="to both")
+    wait_mailbox(instance, ALICE, 1)
+    wait_mailbox(instance, CAROL, 1)
+    instance.wait_log("%s: removed" % qid)
+    assert len(mailbox(instance, ALICE)) == 1
+
+
+def test_unknown_local_user_gets_a_dsn(instance):
+    # An empty local_recipient_maps makes the SMTP role accept any local
+    # part of mydestination, so the queue role is the one to say 5.1.1.
+    start_queue(instance, users=[ALICE], conf=["local_recipient_maps ="])
+    qid = send(instance, ALICE, "nobody@" + LOCAL, subject="to nobody")
+    msgs = wait_mailbox(instance, ALICE, 1)
+    dsn = msgs[0]
+    assert re.search(rb"(?im)^Return-Path: <>", dsn), dsn[:400]
+    assert b"multipart/report" in dsn
+    assert re.search(rb"(?im)^Action: failed", dsn), dsn
+    assert re.search(rb"(?im)^Status: 5\.1\.1", dsn), dsn
+    assert b"nobody@" + LOCAL.encode() in dsn
+    instance.wait_log("%s: removed" % qid)
+    assert "status=bounced" in instance.log_text()
+
+
+def test_virtual_alias_and_catch_all(instance):
+    start_queue(instance, users=[ALICE, CAROL],
+                conf=["virtual_alias_maps = inline:{ info@example.test=alice@example.test, "
+                      "{ team@example.test = alice@example.test, carol@example.test } }"])
+    qid = send(instance, "someone@client.example.net", "info@" + DOMAIN, subject="via alias")
+    msgs = wait_mailbox(instance, ALICE, 1)
+    assert b"Subject: via alias" in msgs[0]
+    instance.wait_log("%s: removed" % qid)
+    assert re.search(r"%s: to=<alice@example\.test>, orig_to=<info@example\.test>, relay=local" % qid,
+                     instance.log_text())
+    qid = send(instance, "someone@client.example.net", "team@" + DOMAIN, subject="one to many")
+    wait_mailbox(instance, ALICE, 2)
+    wait_mailbox(instance, CAROL, 1)
+    instance.wait_log("%s: removed" % qid)
+
+
+def test_local_alias_to_virtual_user(instance):
+    aliases = os.path.join(instance.dir, "aliases")
+    with open(aliases, "w") as f:
+        f.write("# test aliases\npostmaster: alice@example.test\nsales: carol@example.test, alice@example.test\n")
+    start_queue(instance, users=[ALICE, CAROL],
+                conf=["alias_maps = texthash:%s" % aliases, "alias_database = texthash:%s" % aliases])
+    qid = send(instance, "someone@client.example.net", "sales@" + LOCAL, subject="to sales")
+    wait_mailbox(instance, ALICE, 1)
+    wait_mailbox(instance, CAROL, 1)
+    instance.wait_log("%s: removed" % qid)
+    assert re.search(r"%s: to=<carol@example\.test>, orig_to=<sales@mail\.example\.test>" % qid,
+                     instance.log_text())

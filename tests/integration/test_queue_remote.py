@@ -1,0 +1,125 @@
+"""test_queue_remote.py - the queue role's SMTP deliveries (issue 7, "Done
+when": a message to a remote domain goes to a test SMTP server on
+loopback found through the test DNS server's MX records; with a
+lower-preference MX down the next one is used; a 4xx is retried and then
+delivered; a 5xx produces a correct DSN to the sender; a relayhost with
+AUTH works).
+
+The fake MTAs are queue_helpers.FakeSMTP on 127.0.0.1; smtp_tcp_port
+points the client at their port, and an MX host on 127.0.0.2 (where
+nothing listens) stands for a server that is down.
+"""
+import os
+import re
+
+import pytest
+
+from queue_helpers import DOMAIN, FakeSMTP, queue_files, send, start_queue, wait_mailbox
+
+ALICE = "alice@" + DOMAIN
+
+
+@pytest.fixture
+def fake():
+    servers = []
+
+    def make(**kw):
+        s = FakeSMTP(**kw)
+        servers.append(s)
+        return s
+    yield make
+    for s in servers:
+        s.close()
+
+
+def remote_conf(dns_server, port, extra=()):
+    return ["dns_nameservers = %s" % dns_server.nameservers, "smtp_tcp_port = %d" % port,
+            "smtp_tls_security_level = none"] + list(extra)
+
+
+def test_mx_delivery(instance, dns_server, fake):
+    mta = fake()
+    dns_server.add("remote.test", "MX", (10, "mx1.remote.test"))
+    dns_server.add("mx1.remote.test", "A", "127.0.0.1")
+    start_queue(instance, users=[ALICE], conf=remote_conf(dns_server, mta.port))
+    qid = send(instance, ALICE, "bob@remote.test", subject="to the world")
+    msgs = mta.wait_messages(1)
+    assert msgs[0]["mail_from"] == ALICE
+    assert msgs[0]["rcpts"] == ["bob@remote.test"]
+    assert b"Subject: to the world" in msgs[0]["data"]
+    instance.wait_log("%s: removed" % qid)
+    assert re.search(r"%s: to=<bob@remote\.test>, relay=mx1\.remote\.test\[127\.0\.0\.1\]:%d, delay=[0-9.e-]+, "
+                     r"dsn=2\.\d\.\d, status=sent" % (qid, mta.port), instance.log_text())
+
+
+def test_lower_preference_mx_down_next_used(instance, dns_server, fake):
+    mta = fake()
+    dns_server.add("remote.test", "MX", (10, "mx0.remote.test"))
+    dns_server.add("remote.test", "MX", (20, "mx1.remote.test"))
+    dns_server.add("mx0.remote.test", "A", "127.0.0.2")   # nothing listens there
+    dns_server.add("mx1.remote.test", "A", "127.0.0.1")
+    start_queue(instance, users=[ALICE], conf=remote_conf(dns_server, mta.port))
+    qid = send(instance, ALICE, "bob@remote.test", subject="second mx")
+    mta.wait_messages(1)
+    instance.wait_log("%s: removed" % qid)
+    assert re.search(r"%s: to=<bob@remote\.test>, relay=mx1\.remote\.test\[127\.0\.0\.1\]" % qid,
+                     instance.log_text())
+
+
+def test_4xx_is_retried_then_delivered(instance, dns_server, fake):
+    tries = []
+
+    def rcpt(addr):
+        tries.append(addr)
+        return "450 4.2.0 <%s>: try again later" % addr if len(tries) == 1 else "250 2.1.5 Ok"
+    mta = fake(rcpt_reply=rcpt)
+    dns_server.add("remote.test", "MX", (10, "mx1.remote.test"))
+    dns_server.add("mx1.remote.test", "A", "127.0.0.1")
+    start_queue(instance, users=[ALICE], conf=remote_conf(dns_server, mta.port, [
+        "minimal_backoff_time = 1s", "maximal_backoff_time = 2s", "queue_run_delay = 1s"]))
+    qid = send(instance, ALICE, "bob@remote.test", subject="retry me")
+    instance.wait_log("%s: to=<bob@remote.test>" % qid)
+    mta.wait_messages(1, timeout=60)
+    instance.wait_log("%s: removed" % qid)
+    log = instance.log_text()
+    assert re.search(r"%s: to=<bob@remote\.test>, relay=mx1\.remote\.test\[127\.0\.0\.1\]:\d+, delay=[0-9.e-]+, "
+                     r"dsn=4\.2\.0, status=deferred \(host mx1\.remote\.test\[127\.0\.0\.1\] said: 450 4\.2\.0"
+                     % qid, log), log[-3000:]
+    assert re.search(r"%s: to=<bob@remote\.test>.*status=sent" % qid, log)
+    assert len(tries) >= 2
+    assert queue_files(instance, "deferred") == []
+
+
+def test_5xx_gives_the_sender_a_dsn(instance, dns_server, fake):
+    mta = fake(rcpt_reply=lambda addr: "550 5.1.1 <%s>: Recipient address rejected: User unknown" % addr)
+    dns_server.add("remote.test", "MX", (10, "mx1.remote.test"))
+    dns_server.add("mx1.remote.test", "A", "127.0.0.1")
+    start_queue(instance, users=[ALICE], conf=remote_conf(dns_server, mta.port))
+    qid = send(instance, ALICE, "nobody@remote.test", subject="will bounce")
+    dsn = wait_mailbox(instance, ALICE, 1)[0]
+    assert b"multipart/report" in dsn and b"report-type=delivery-status" in dsn
+    assert re.search(rb"(?im)^Final-Recipient: rfc822; ?nobody@remote\.test", dsn), dsn
+    assert re.search(rb"(?im)^Action: failed", dsn), dsn
+    assert re.search(rb"(?im)^Status: 5\.1\.1", dsn), dsn
+    assert re.search(rb"(?im)^Diagnostic-Code: smtp; 550 5\.1\.1", dsn), dsn
+    assert b"Subject: will bounce" in dsn
+    instance.wait_log("%s: removed" % qid)
+    assert mta.messages == []
+
+
+def test_relayhost_with_auth(instance, fake):
+    mta = fake(auth=("relayuser", "s3cret pass"))
+    maps = os.path.join(instance.dir, "sasl_passwd")
+    with open(maps, "w") as f:
+        f.write("[127.0.0.1]:%d relayuser:s3cret pass\n" % mta.port)
+    start_queue(instance, users=[ALICE], conf=[
+        "relayhost = [127.0.0.1]:%d" % mta.port, "smtp_tls_security_level = none",
+        "smtp_sasl_auth_enable = yes", "smtp_sasl_password_maps = texthash:%s" % maps,
+        "smtp_sasl_security_options = noanonymous"])
+    qid = send(instance, ALICE, "bob@elsewhere.example", subject="via relayhost")
+    msgs = mta.wait_messages(1)
+    assert msgs[0]["auth"] == "relayuser"
+    assert msgs[0]["rcpts"] == ["bob@elsewhere.example"]
+    instance.wait_log("%s: removed" % qid)
+    assert re.search(r"%s: to=<bob@elsewhere\.example>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d" % (qid, mta.port),
+                     instance.log_text())
