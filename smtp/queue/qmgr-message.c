@@ -55,14 +55,20 @@ static double delay_of(const struct qmsg *m)
 void qmgr_log_status(const struct qmgr_msg *msg, const char *to, const char *orig_to, const struct qstatus *st)
 {
 	double d = delay_of(msg->m);
+	char delay[32];
 
-	if (d < 0)
-		d = 0;
-	if (orig_to && strcasecmp(orig_to, to) != 0)
-		log_info("%s: to=<%s>, orig_to=<%s>, relay=%s, delay=%.2g, dsn=%s, status=%s (%s)", msg->id, to,
-			 orig_to, st->relay, d, st->dsn, qmsg_state_name(st->result), st->text);
+	/* Postfix's style: two significant digits below 10 s, whole seconds above. */
+	if (d < 0.01)
+		str_copy(delay, "0", sizeof(delay));
+	else if (d < 10)
+		snprintf(delay, sizeof(delay), "%.2g", d);
 	else
-		log_info("%s: to=<%s>, relay=%s, delay=%.2g, dsn=%s, status=%s (%s)", msg->id, to, st->relay, d,
+		snprintf(delay, sizeof(delay), "%.0f", d);
+	if (orig_to && strcasecmp(orig_to, to) != 0)
+		log_info("%s: to=<%s>, orig_to=<%s>, relay=%s, delay=%s, dsn=%s, status=%s (%s)", msg->id, to,
+			 orig_to, st->relay, delay, st->dsn, qmsg_state_name(st->result), st->text);
+	else
+		log_info("%s: to=<%s>, relay=%s, delay=%s, dsn=%s, status=%s (%s)", msg->id, to, st->relay, delay,
 			 st->dsn, qmsg_state_name(st->result), st->text);
 }
 
