@@ -38,6 +38,9 @@ const struct cli_command cli_commands[] = {
 	{ "quota", cmd_quota, "USER", "show a user's storage and message quota" },
 	{ "deliver", cmd_deliver, "[-f SENDER] [-a RECIPIENT] [-m MAILBOX] USER < MESSAGE",
 	  "deliver a message into a user's mailbox (local delivery agent)" },
+	{ "queue", cmd_queue,
+	  "list | cat ID | flush [ID] | delete|hold|requeue ID|ALL [QUEUE] | release ID|ALL",
+	  "list and manage the mail queue (like mailq, postqueue, postsuper, postcat)" },
 	{ NULL, NULL, NULL, NULL }
 };
 

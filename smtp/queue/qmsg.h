@@ -218,8 +218,11 @@ int qmsg_append_requeued(int fd, struct qmsg *m, time_t now, char **error_r);
  * and fsyncs DIR. The manager section is not carried over: call it
  * before qmsg_append_expansion. On success *fd is closed and replaced by
  * the new file's fd (O_RDWR) and m's content_offset, content_size and
- * good_end describe it. 0, or -1 with *error_r (new memory) and nothing
- * changed.
+ * good_end describe it (m's manager fields are reset to match: no
+ * xsender, dests, warned or attempts). 0, or -1 with *error_r (new
+ * memory) and nothing changed - except when only the final fsync of DIR
+ * failed: then the rename is done and *fd and m already describe the new
+ * file.
  */
 int qmsg_rewrite_content(const char *queue_dir, int *fd, struct qmsg *m, const char *hdr, size_t hdr_len,
 			 off_t body_offset, char **error_r);

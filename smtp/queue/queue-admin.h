@@ -77,4 +77,19 @@ int queue_admin_list(const char *queue_dir, FILE *out, char **error_r);
  */
 int queue_admin_cat(const char *queue_dir, const char *id, FILE *out, char **error_r);
 
+/*
+ * queue_control_request - the client side of the protocol above: connect
+ * to the queue role's control socket at socket_path, send line (without
+ * its newline), read the reply lines until the role closes the
+ * connection (at most reply_size - 1 bytes, NUL-terminated, the final
+ * newline removed) into reply. Returns 0; -1 with *error_r (new memory)
+ * when the socket is missing or refuses connections (posternd or its
+ * queue role is not running: the caller may work on the files itself);
+ * -2 with *error_r when the role was reached but the exchange failed
+ * (timeout, cut short, reply too long): do not fall back then, the role
+ * is alive and owns the queue.
+ */
+int queue_control_request(const char *socket_path, const char *line, char *reply, size_t reply_size,
+			  char **error_r);
+
 #endif

@@ -15,9 +15,14 @@ USER = "alice@example.test"
 PASSWORD = "correct horse battery"
 
 
-def start_smtp(instance, params=(), users=()):
+def start_smtp(instance, params=(), users=(), queue_role=False):
     """Apply NAME=VALUE edits, add virtual users, start posternd, wait for
-    the smtp role to listen."""
+    the smtp role to listen. Without queue_role=True the queue role is not
+    started (POSTERN_TEST_SKIP_ROLES=queue), so that the files the SMTP
+    role writes stay in active/ for the test to read; tests of delivery
+    pass queue_role=True."""
+    if not queue_role:
+        instance.env["POSTERN_TEST_SKIP_ROLES"] = "queue"
     for p in params:
         r = instance.run("config", "-e", p)
         assert r.returncode == 0, r.stderr
