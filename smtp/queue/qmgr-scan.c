@@ -219,7 +219,8 @@ static void scan_done(struct qmgr_work *w)
 	if (w->ran && !q->teardown) {
 		/* Ids start with the arrival time in microseconds: sorted, the
 		 * oldest message goes first (Postfix's FIFO order). */
-		qsort(s->ids, s->n_ids, sizeof(*s->ids), id_cmp);
+		if (s->n_ids > 1)
+			qsort(s->ids, s->n_ids, sizeof(*s->ids), id_cmp);
 		q->scan_truncated = s->truncated;
 		for (size_t i = 0; i < s->n_ids; i++)
 			qmgr_msg_add(q, s->ids[i]);
