@@ -114,3 +114,22 @@ def test_aliases_file_built_by_postern_aliases(instance):
     wait_mailbox(instance, ALICE, 1)
     wait_mailbox(instance, CAROL, 1)
     instance.wait_log("%s: removed" % qid)
+
+
+def test_corrupt_queue_file_moved_to_corrupt(instance):
+    start_queue(instance, users=[ALICE])
+    active = os.path.join(instance.dir, "queue", "active")
+    owner = os.stat(active)
+    bad = "ABCDEF012345"
+    path = os.path.join(active, bad)
+    with open(path, "wb") as f:
+        f.write(b"POSTERN-QUEUE 1\nsender 99999:cut short")
+    os.chown(path, owner.st_uid, owner.st_gid)
+    # A new message wakes the queue role, which scans active/.
+    qid = send(instance, "someone@client.example.net", ALICE, subject="after the corrupt one")
+    wait_mailbox(instance, ALICE, 1)
+    instance.wait_log("%s: removed" % qid)
+    instance.wait_log("warning: %s: corrupt queue file moved to corrupt/: " % bad)
+    assert queue_files(instance, "corrupt") == [bad]
+    assert bad not in queue_files(instance, "active")
+    assert "posternd/queue" in instance.log_text() and "exit status" not in instance.log_text()

@@ -123,3 +123,19 @@ def test_relayhost_with_auth(instance, fake):
     instance.wait_log("%s: removed" % qid)
     assert re.search(r"%s: to=<bob@elsewhere\.example>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d" % (qid, mta.port),
                      instance.log_text())
+
+
+def test_lifetime_over_bounces_with_the_last_reason(instance, dns_server, fake):
+    # maximal_queue_lifetime = 0: one attempt only (postconf(5)); the 4xx
+    # becomes a 5xx in the notice, as Postfix's qmgr does.
+    mta = fake(rcpt_reply=lambda addr: "450 4.2.0 <%s>: mailbox busy" % addr)
+    dns_server.add("remote.test", "MX", (10, "mx1.remote.test"))
+    dns_server.add("mx1.remote.test", "A", "127.0.0.1")
+    start_queue(instance, users=[ALICE], conf=remote_conf(dns_server, mta.port, ["maximal_queue_lifetime = 0"]))
+    qid = send(instance, ALICE, "bob@remote.test", subject="short life")
+    dsn = wait_mailbox(instance, ALICE, 1)[0]
+    assert re.search(rb"(?im)^Action: failed", dsn), dsn
+    assert re.search(rb"(?im)^Status: 5\.2\.0", dsn), dsn
+    assert b"mailbox busy" in dsn
+    instance.wait_log("%s: removed" % qid)
+    assert "%s: from=<alice@example.test>, status=expired, returned to sender" % qid in instance.log_text()
