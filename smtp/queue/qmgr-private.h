@@ -43,6 +43,9 @@ struct dns;
 #define QMGR_WORKER_THREADS 4
 /* The header section read for rewriting and loop detection. */
 #define QMGR_HEADER_MAX (256 * 1024)
+/* Messages in an attempt at once (each holds its queue file open); the
+ * others known wait in the pending list. */
+#define QMGR_LOADED_MAX 512
 /* incoming/ files older than this at start belong to no living writer. */
 #define QMGR_INCOMING_STALE 3600
 

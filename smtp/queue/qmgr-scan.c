@@ -107,11 +107,12 @@ void qmgr_msg_forget(struct qmgr *q, struct qmgr_msg *msg)
 		qmgr_scan_request(q, false, false);
 }
 
-/* qmgr_pump - start pending messages while the role is not stopping.
- * Loading is cheap to start: deliveries have their own limits. */
+/* qmgr_pump - start pending messages while the role is not stopping,
+ * at most QMGR_LOADED_MAX at once (file descriptors); deliveries have
+ * their own limits. */
 void qmgr_pump(struct qmgr *q)
 {
-	while (q->pend_head && !q->stopping) {
+	while (q->pend_head && !q->stopping && q->n_loaded < QMGR_LOADED_MAX) {
 		struct qmgr_msg *msg = q->pend_head;
 
 		q->pend_head = msg->pnext;

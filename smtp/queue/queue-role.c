@@ -17,9 +17,11 @@
  * Who calls what: master/roles.c lists queue_role_main, its unix sockets
  * and queue_role_check_config (also run by `postern check`).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <event2/event.h>
 
@@ -53,6 +55,19 @@ static void settings_load(struct qmgr *q)
 	q->process_limit = (size_t)config_int(cfg, "default_process_limit");
 	q->active_limit = (size_t)config_int(cfg, "qmgr_message_active_limit");
 	q->command_time_limit = (unsigned)config_time(cfg, "command_time_limit");
+}
+
+/* Each message in an attempt holds its queue file open, and the SMTP
+ * client its connections: use the hard limit of open files. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("queue: cannot raise the open files limit: %s", strerror(errno));
+	}
 }
 
 static void on_picked(void *ctx, const char *id)
@@ -161,6 +176,7 @@ int queue_role_main(const struct role_env *env)
 	char *err = NULL;
 	int status = 1, fd;
 
+	raise_nofile();
 	q->cfg = env->cfg;
 	q->wake_fd = q->wake_wfd = -1;
 	settings_load(q);
