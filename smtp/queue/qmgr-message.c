@@ -481,15 +481,6 @@ static void expire(struct qmgr_msg *msg)
 	free(st);
 }
 
-static time_t backoff(const struct qmgr *q, unsigned attempts)
-{
-	time_t d = q->min_backoff;
-
-	for (unsigned i = 0; i < attempts && d < q->max_backoff; i++)
-		d *= 2;
-	return d > q->max_backoff ? q->max_backoff : d;
-}
-
 static void finish_run(struct qmgr_work *w)
 {
 	struct finish_work *fw = (struct finish_work *)w;
@@ -525,7 +516,7 @@ static void finish_run(struct qmgr_work *w)
 		if (q->delay_warning > 0 && !m->warned && now - m->arrival.tv_sec >= q->delay_warning)
 			notify(msg, BOUNCE_DELAYED);
 	}
-	next = now + backoff(q, m->attempts);
+	next = now + qmgr_backoff(q->min_backoff, q->max_backoff, m->attempts);
 	if (qmsg_append_deferred(msg->fd, m, now, next, &err) < 0) {
 		log_warn("%s: cannot record the deferral: %s", msg->id, err);
 		free(err);

@@ -163,6 +163,7 @@ void qmgr_remote_free_waiting(struct qmgr *q);
 bool qmgr_slot_take(struct qmgr *q, const char *key, size_t limit);
 void qmgr_slot_put(struct qmgr *q, const char *key);
 void qmgr_slot_free_all(struct qmgr *q);
+time_t qmgr_backoff(time_t min, time_t max, unsigned attempts);
 
 /* qmgr-control.c */
 int qmgr_control_init(struct qmgr *q, int listen_fd);

@@ -72,3 +72,14 @@ void qmgr_slot_free_all(struct qmgr *q)
 		free(s);
 	}
 }
+
+/* qmgr_backoff - how long a message waits after its attempt number
+ * attempts + 1 failed: min doubled per earlier attempt, at most max. */
+time_t qmgr_backoff(time_t min, time_t max, unsigned attempts)
+{
+	time_t d = min > 0 ? min : 1;
+
+	for (unsigned i = 0; i < attempts && d < max; i++)
+		d *= 2;
+	return d > max ? max : d;
+}
