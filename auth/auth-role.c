@@ -26,6 +26,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "auth/auth-cache.h"
 #include "auth/auth-role.h"
 #include "auth/auth-server.h"
 #include "auth/auth-userdb.h"
@@ -366,6 +367,7 @@ int auth_role_main(const struct role_env *env)
 	struct passdb *pv = NULL, *pp = NULL;
 	struct worker_pool *pool = NULL;
 	struct penalty *penalty = NULL;
+	struct auth_cache *cache = NULL;
 	struct evconnlistener *l_auth = NULL, *l_userdb = NULL;
 	struct event *ev_term = NULL, *ev_int = NULL;
 	const char *err;
@@ -449,6 +451,27 @@ int auth_role_main(const struct role_env *env)
 	if (pp && !root)
 		log_warn("auth_backends includes pam but the auth role is not root: pam_unix can "
 			 "only check the password of the user posternd runs as");
+	if (config_size(cfg, "auth_cache_size") > 0) {
+		struct auth_cache_settings cset = {
+			.max_bytes = (size_t)config_size(cfg, "auth_cache_size"),
+			.ttl = (long)config_time(cfg, "auth_cache_ttl"),
+			.negative_ttl = (long)config_time(cfg, "auth_cache_negative_ttl"),
+		};
+		cache = auth_cache_new(&cset, &err);
+		if (cache == NULL) {
+			const char *file = NULL;
+			int line = config_where(cfg, "auth_cache_size", &file);
+			log_error("%s:%d: auth_cache_size: %s; use 0 (no cache) or at least %zu bytes",
+				  file ? file : config_path(cfg), line, err, auth_cache_entry_size());
+			goto out;
+		}
+		for (size_t i = 0; i < n_passdbs; i++)
+			passdbs[i]->cache = cache;
+		struct auth_cache_stats cs;
+		auth_cache_get_stats(cache, &cs);
+		log_info("auth: cache of %zu entries, ttl %lds, negative ttl %lds", cs.max_entries,
+			 cset.ttl, cset.negative_ttl);
+	}
 	const char *const *exc = config_list(cfg, "auth_penalty_exceptions", NULL);
 	penalty = penalty_new((unsigned)config_int(cfg, "auth_penalty_limit"),
 			      (long)config_time(cfg, "auth_penalty_time"), exc, &aerr);
@@ -495,6 +518,15 @@ out:
 	worker_pool_free(&pool);
 	auth_server_free(&role.server);
 	penalty_free(&penalty);
+	if (cache) {
+		/* Dovecot logs these on SIGUSR2; here at every stop or reload,
+		 * for sizing auth_cache_size and auth_cache_ttl. */
+		struct auth_cache_stats cs;
+		auth_cache_get_stats(cache, &cs);
+		log_info("auth: cache hits=%lu misses=%lu evictions=%lu entries=%zu/%zu", cs.hits,
+			 cs.misses, cs.evictions, cs.entries, cs.max_entries);
+	}
+	auth_cache_free(&cache);
 	passdb_virtual_free(&pv);
 	passdb_pam_free(&pp);
 	userdb_close(&db);

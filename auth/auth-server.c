@@ -54,6 +54,7 @@ struct auth_request {
 	char user[MECH_USERNAME_MAX + 64];  /* normalised authcid */
 	size_t passdb_index;
 	bool any_tempfail;
+	bool cache_hit;       /* a backend answered from the auth cache */
 	struct event *timer;
 	char *delayed_reply;
 };
@@ -211,11 +212,13 @@ static void log_outcome(struct auth_request *req, bool ok, const char *reason, c
 
 	escaped(user, u, sizeof(u));
 	if (ok)
-		log_info("login: service=%s, user=<%s>, rip=%s, mech=%s, backend=%s",
-			 req->service, u, req->rip[0] ? req->rip : "local", req->mech_name, backend);
+		log_info("login: service=%s, user=<%s>, rip=%s, mech=%s, backend=%s%s",
+			 req->service, u, req->rip[0] ? req->rip : "local", req->mech_name, backend,
+			 req->cache_hit ? ", cache=hit" : "");
 	else
-		log_info("login failed: service=%s, user=<%s>, rip=%s, mech=%s, reason=%s",
-			 req->service, u, req->rip[0] ? req->rip : "local", req->mech_name, reason);
+		log_info("login failed: service=%s, user=<%s>, rip=%s, mech=%s, reason=%s%s",
+			 req->service, u, req->rip[0] ? req->rip : "local", req->mech_name, reason,
+			 req->cache_hit ? ", cache=hit" : "");
 }
 
 static void request_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -335,6 +338,8 @@ static void passdb_done(void *ctx, enum passdb_result res)
 	struct auth_request *req = ctx;
 	struct passdb *db = req->srv->passdbs[req->passdb_index];
 
+	if (db->cache_hit)
+		req->cache_hit = true;
 	if (req->conn == NULL && res != PASSDB_OK) {
 		/* Client gone: still count the failure, answer nobody. */
 		request_fail(req, "authentication failed", false, true, passdb_result_name(res));
@@ -416,6 +421,7 @@ static void request_handle_step(struct auth_request *req, enum mech_status st)
 	}
 	req->passdb_index = 0;
 	req->any_tempfail = false;
+	req->cache_hit = false;
 	passdb_next(req);
 }
 

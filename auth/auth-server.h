@@ -27,6 +27,7 @@
 
 #include "auth/mech.h"
 
+struct auth_cache;
 struct event_base;
 struct penalty;
 
@@ -56,6 +57,12 @@ struct passdb {
 	/* scram_lookup - mech_scram_lookup_fn for this backend; NULL: none. */
 	int (*scram_lookup)(struct passdb *db, const char *user, struct scram_credentials *c);
 	void *ctx;
+	/* cache - the authentication cache (auth-cache.h), borrowed; NULL:
+	 * none. Set by auth-role.c after construction. */
+	struct auth_cache *cache;
+	/* cache_hit - set by the backend just before each done(): true when
+	 * the result came from the cache (auth-server.c logs it). */
+	bool cache_hit;
 };
 
 struct auth_lport_setting {

@@ -8,17 +8,27 @@
  * pam_unix reads /etc/shadow, which is why the auth role stays root when
  * pam is in auth_backends (auth-role.c: auth_role_keeps_root). etc/pam.d/
  * postern is the service file installed with Postern.
+ *
+ * With auth_cache_size set, outcomes are cached (auth-cache.h) against a
+ * stamp of /etc/passwd and /etc/shadow (pam_files_stamp): Dovecot caches
+ * PAM results too, as its only way to spare a slow PAM stack.
  */
 #include <security/pam_appl.h>
 #include <sodium.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
+#include "auth/auth-cache.h"
 #include "auth/passdb.h"
 #include "worker.h"
 #include "log.h"
 #include "util.h"
+
+#define PAM_STAMP_MAX 160
 
 struct passdb_pam {
 	struct passdb pub;
@@ -30,6 +40,9 @@ struct passdb_pam {
 
 struct pam_job {
 	struct worker_job job;
+	struct passdb_pam *pp;
+	char *user;          /* as the client gave it, for the cache */
+	char *stamp;         /* pam_files_stamp before the conversation */
 	char *service;
 	char *account;
 	char *password;
@@ -129,6 +142,8 @@ out:
 
 static void pam_job_free(struct pam_job *j)
 {
+	free(j->user);
+	free(j->stamp);
 	free(j->service);
 	free(j->account);
 	if (j->password) {
@@ -148,6 +163,9 @@ static void pam_job_done(struct worker_job *job)
 	if (res == PASSDB_TEMPFAIL)
 		log_warn("auth: PAM service %s, account %s: %s", j->service, j->account,
 			 j->pam_error[0] ? j->pam_error : "not run (worker queue full)");
+	if (j->pp->pub.cache)
+		auth_cache_store(j->pp->pub.cache, "pam", j->user, j->stamp, j->password, res);
+	j->pp->pub.cache_hit = false;
 	pam_job_free(j);
 	done(ctx, res);
 }
@@ -163,6 +181,39 @@ static bool pam_domain_is_local(const struct passdb_pam *pp, const char *domain)
 	return false;
 }
 
+/*
+ * pam_files_stamp - identity and change times of the files pam_unix reads
+ * (inode, size, mtime and ctime in ns), written into out. It is the
+ * "state" of a cached PAM result: passwd(1), usermod -L/-e, chage,
+ * useradd and userdel all rewrite /etc/shadow or /etc/passwd, so a cached
+ * result stops matching at the next login. Changes a PAM module keeps
+ * elsewhere (LDAP, sssd) or time-based account expiry are only seen when
+ * the entry's auth_cache_ttl runs out (Dovecot caches PAM the same way,
+ * without even this check). A file that cannot be stat'ed counts as "-".
+ */
+static void pam_files_stamp(char *out, size_t size)
+{
+	static const char *const files[] = { "/etc/passwd", "/etc/shadow" };
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct stat st;
+		int n;
+
+		if (stat(files[i], &st) < 0)
+			n = snprintf(out + off, size - off, "-;");
+		else
+			n = snprintf(out + off, size - off, "%ju:%jd:%jd.%ld:%jd.%ld;",
+				     (uintmax_t)st.st_ino, (intmax_t)st.st_size,
+				     (intmax_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+				     (intmax_t)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+		if (n < 0 || (size_t)n >= size - off)
+			return;
+		off += (size_t)n;
+	}
+}
+
 static void pam_verify(struct passdb *pdb, const char *user, const char *password,
 		       passdb_done_fn *done, void *ctx)
 {
@@ -170,15 +221,32 @@ static void pam_verify(struct passdb *pdb, const char *user, const char *passwor
 	const char *at = strrchr(user, '@');
 	size_t alen = pp->localpart && at ? (size_t)(at - user) : strlen(user);
 	struct pam_job *j;
+	char stamp[PAM_STAMP_MAX];
 
+	pdb->cache_hit = false;
 	if (pp->localpart && at && !pam_domain_is_local(pp, at + 1)) {
 		done(ctx, PASSDB_UNKNOWN);
 		return;
 	}
+	if (alen == 0) {
+		done(ctx, PASSDB_UNKNOWN);
+		return;
+	}
+	pam_files_stamp(stamp, sizeof(stamp));
+	if (pdb->cache) {
+		enum auth_cache_result cr = auth_cache_lookup(pdb->cache, "pam", user, stamp, password);
+		if (cr != AUTH_CACHE_MISS) {
+			pdb->cache_hit = true;
+			done(ctx, cr == AUTH_CACHE_OK ? PASSDB_OK :
+				  cr == AUTH_CACHE_MISMATCH ? PASSDB_MISMATCH : PASSDB_UNKNOWN);
+			return;
+		}
+	}
 	j = calloc(1, sizeof(*j));
 
 	if (j == NULL || (j->service = strdup(pp->service)) == NULL ||
-	    (j->account = strndup(user, alen)) == NULL || (j->password = strdup(password)) == NULL) {
+	    (j->account = strndup(user, alen)) == NULL || (j->password = strdup(password)) == NULL ||
+	    (j->user = strdup(user)) == NULL || (j->stamp = strdup(stamp)) == NULL) {
 		if (j)
 			pam_job_free(j);
 		done(ctx, PASSDB_TEMPFAIL);
@@ -186,14 +254,10 @@ static void pam_verify(struct passdb *pdb, const char *user, const char *passwor
 	}
 	j->job.run = pam_job_run;
 	j->job.done = pam_job_done;
+	j->pp = pp;
 	j->result = PASSDB_TEMPFAIL;
 	j->done = done;
 	j->ctx = ctx;
-	if (alen == 0) {
-		pam_job_free(j);
-		done(ctx, PASSDB_UNKNOWN);
-		return;
-	}
 	if (worker_pool_submit(pp->pool, &j->job) < 0)
 		pam_job_done(&j->job);
 }

@@ -5,6 +5,11 @@
  * with a weak or imported hash stores a new argon2id hash and SCRAM keys
  * (the password is only in memory at this moment).
  *
+ * With auth_cache_size set, a password verified before against the same
+ * stored hash is answered from auth-cache.c without the hash; the user
+ * record is still read first, so disabling a user or `postern user
+ * passwd` takes effect at the next login.
+ *
  * Disabled users and users without a password fail like a wrong password:
  * the client sees the same FAIL; only the log tells them apart.
  */
@@ -12,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/auth-cache.h"
 #include "auth/passdb.h"
 #include "auth/password.h"
 #include "auth/scram.h"
@@ -77,6 +83,10 @@ static void virtual_job_done(struct worker_job *job)
 	if (res == PASSDB_TEMPFAIL && j->error)
 		log_error("auth: user %s: stored password hash unusable: %s; set a new one with "
 			  "\"postern user passwd %s\"", j->user, j->error, j->user);
+	/* The state the cache remembers is the hash now stored: a weak hash
+	 * that could not be upgraded is not cached, so the upgrade is tried
+	 * again at the next login. */
+	const char *cache_state = password_needs_upgrade(j->stored) ? NULL : j->stored;
 	if (j->new_hash && j->new_scram) {
 		char *err = NULL;
 		int r = userdb_user_upgrade(j->pv->db, j->user, j->stored, j->new_hash, j->new_scram, &err);
@@ -85,8 +95,13 @@ static void virtual_job_done(struct worker_job *job)
 			free(err);
 		} else if (r > 0) {
 			log_info("auth: user %s: password hash upgraded to argon2id with SCRAM keys", j->user);
+			cache_state = j->new_hash;
 		}
 	}
+	if (j->pv->pub.cache && (res == PASSDB_MISMATCH || cache_state))
+		auth_cache_store(j->pv->pub.cache, "virtual", j->user, cache_state ? cache_state : j->stored,
+				 j->password, res);
+	j->pv->pub.cache_hit = false;
 	virtual_job_free(j);
 	done(ctx, res);
 }
@@ -102,17 +117,32 @@ static void virtual_verify(struct passdb *pdb, const char *user, const char *pas
 	if (r < 0) {
 		log_error("auth: %s", err);
 		free(err);
+		pdb->cache_hit = false;
 		done(ctx, PASSDB_TEMPFAIL);
 		return;
 	}
 	if (r == 0) {
+		pdb->cache_hit = false;
 		done(ctx, PASSDB_UNKNOWN);
 		return;
 	}
 	if (!u.enabled || u.password == NULL) {
 		userdb_user_clear(&u);
+		pdb->cache_hit = false;
 		done(ctx, PASSDB_DISABLED);
 		return;
+	}
+	/* The record was just read, so a disabled user or a changed hash is
+	 * seen before the cache is asked; the hash is part of what the cache
+	 * compares. */
+	if (pdb->cache) {
+		enum auth_cache_result cr = auth_cache_lookup(pdb->cache, "virtual", user, u.password, password);
+		if (cr == AUTH_CACHE_OK || cr == AUTH_CACHE_MISMATCH) {
+			userdb_user_clear(&u);
+			pdb->cache_hit = true;
+			done(ctx, cr == AUTH_CACHE_OK ? PASSDB_OK : PASSDB_MISMATCH);
+			return;
+		}
 	}
 	struct virtual_job *j = calloc(1, sizeof(*j));
 	if (j == NULL || (j->user = strdup(user)) == NULL || (j->stored = strdup(u.password)) == NULL ||
@@ -120,6 +150,7 @@ static void virtual_verify(struct passdb *pdb, const char *user, const char *pas
 		if (j)
 			virtual_job_free(j);
 		userdb_user_clear(&u);
+		pdb->cache_hit = false;
 		done(ctx, PASSDB_TEMPFAIL);
 		return;
 	}

@@ -4,12 +4,14 @@
  *   postern queue list                    postqueue -p / mailq
  *   postern queue cat ID                  postcat -q ID
  *   postern queue flush [ID]              postqueue -f / postqueue -i ID
- *   postern queue delete ID|ALL [QUEUE]   postsuper -d
- *   postern queue hold ID|ALL [QUEUE]     postsuper -h
- *   postern queue release ID|ALL          postsuper -H
- *   postern queue requeue ID|ALL [QUEUE]  postsuper -r
+ *   postern queue delete ID|ALL|- [QUEUE]   postsuper -d
+ *   postern queue hold ID|ALL|- [QUEUE]     postsuper -h
+ *   postern queue release ID|ALL|-          postsuper -H
+ *   postern queue requeue ID|ALL|- [QUEUE]  postsuper -r
  *
- * QUEUE is active, deferred, hold or incoming. list and cat only read the
+ * QUEUE is active, deferred, hold or incoming; "-" reads queue ids from
+ * stdin, one per line, as postsuper does (mailq | awk ... | postern
+ * queue delete -). list and cat only read the
  * files. The changes go to the queue role over queue_control_socket
  * (smtp/queue/queue-admin.h) when it runs - it knows which messages are
  * in delivery - and are done on the files directly (queue_admin_apply)
@@ -19,6 +21,7 @@
  *
  * Called from cli/postern.c.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,13 +62,16 @@ static int parse_queue(const char *name, enum qdir *d_r)
 	return -1;
 }
 
-static void report(const struct change *c, const char *id, int n)
+/* report_one / report_total - postsuper's lines. */
+static void report_one(const struct change *c, const char *id)
 {
-	if (n <= 0)
-		return;
-	if (strcmp(id, "ALL") != 0)
-		fprintf(stderr, "postsuper: %s: %s\n", id, c->done_one);
-	fprintf(stderr, "postsuper: %s: %d message%s\n", c->summary, n, n > 1 ? "s" : "");
+	fprintf(stderr, "postsuper: %s: %s\n", id, c->done_one);
+}
+
+static void report_total(const struct change *c, long n)
+{
+	if (n > 0)
+		fprintf(stderr, "postsuper: %s: %ld message%s\n", c->summary, n, n > 1 ? "s" : "");
 }
 
 /* ask - one request to the queue role. 0 with the reply, -1 when the
@@ -95,12 +101,83 @@ static int ask(const struct config *cfg, const char *verb, const char *line, cha
 	return 0;
 }
 
+/*
+ * change_one - c on id (a queue id or ALL) through the queue role, or on
+ * the files once *direct says the role does not run (set here the first
+ * time the socket is missing or refused). Returns the number of messages
+ * changed, or -1 after printing why. quiet_missing: an id that is not in
+ * the queue counts 0 without a word (postsuper -d - reading a list).
+ */
+static long change_one(const struct config *cfg, const struct change *c, const char *id, const char *queue,
+		       enum qdir only, bool *direct, bool quiet_missing)
+{
+	char line[128], reply[1024], *err = NULL;
+	enum qdir where;
+	int n;
+
+	if (!*direct) {
+		snprintf(line, sizeof(line), "%s %s%s%s", c->request, id, queue ? " " : "", queue ? queue : "");
+		int rc = ask(cfg, c->verb, line, reply, sizeof(reply));
+		if (rc > 0)
+			return -1;
+		if (rc == 0)
+			return strtol(reply + 2, NULL, 10);
+		*direct = true;   /* no queue role: nothing else touches the files */
+	}
+	if (quiet_missing && qmsg_find(config_str(cfg, "queue_directory"), id, &where) < 0)
+		return 0;
+	n = queue_admin_apply(config_str(cfg, "queue_directory"), c->op, id, only, NULL, NULL, &err);
+	if (n < 0) {
+		fprintf(stderr, "postern queue %s: %s\n", c->verb, err);
+		free(err);
+		return -1;
+	}
+	return n;
+}
+
+/* change_stdin - postsuper's "-": one queue id per line of stdin. */
+static int change_stdin(const struct config *cfg, const struct change *c, const char *queue, enum qdir only)
+{
+	char buf[256];
+	bool direct = false;
+	long total = 0;
+	int rc = 0;
+
+	while (fgets(buf, sizeof(buf), stdin) != NULL) {
+		size_t len = strcspn(buf, "\r\n");
+		bool whole = buf[len] != '\0' || feof(stdin);
+		buf[len] = '\0';
+		if (!whole) {
+			/* An overlong line: skip the rest of it. */
+			int ch;
+			while ((ch = getchar()) != EOF && ch != '\n')
+				;
+		}
+		if (buf[0] == '\0')
+			continue;
+		if (!whole || !qmsg_id_valid(buf)) {
+			fprintf(stderr, "postsuper: warning: invalid mail queue id: %s\n", buf);
+			continue;
+		}
+		long n = change_one(cfg, c, buf, queue, only, &direct, true);
+		if (n < 0) {
+			rc = 1;
+			continue;
+		}
+		if (n > 0)
+			report_one(c, buf);
+		total += n;
+	}
+	report_total(c, total);
+	return rc;
+}
+
 static int do_change(const struct config *cfg, const struct change *c, int argc, char **argv)
 {
 	const char *id, *queue = NULL;
 	enum qdir only = QDIR_COUNT;
-	char line[128], reply[1024], *err = NULL;
-	int n, rc;
+	bool direct = false;
+	long n;
 
 	if (argc < 3 || argc > (c->takes_queue ? 4 : 3))
 		return -2;
@@ -113,28 +190,19 @@ static int do_change(const struct config *cfg, const struct change *c, int argc,
 			return 2;
 		}
 	}
+	if (strcmp(id, "-") == 0)
+		return change_stdin(cfg, c, queue, only);
 	if (strcmp(id, "ALL") != 0 && !qmsg_id_valid(id)) {
-		fprintf(stderr, "postern queue %s: %s: not a queue id (12 upper-case hex digits, or ALL)\n", c->verb,
-			id);
+		fprintf(stderr, "postern queue %s: %s: not a queue id (12 upper-case hex digits, ALL or -)\n",
+			c->verb, id);
 		return 2;
 	}
-	snprintf(line, sizeof(line), "%s %s%s%s", c->request, id, queue ? " " : "", queue ? queue : "");
-	rc = ask(cfg, c->verb, line, reply, sizeof(reply));
-	if (rc > 0)
+	n = change_one(cfg, c, id, queue, only, &direct, false);
+	if (n < 0)
 		return 1;
-	if (rc == 0) {
-		n = atoi(reply + 2);
-		report(c, id, n);
-		return 0;
-	}
-	/* No queue role: nothing else touches the files. */
-	n = queue_admin_apply(config_str(cfg, "queue_directory"), c->op, id, only, NULL, NULL, &err);
-	if (n < 0) {
-		fprintf(stderr, "postern queue %s: %s\n", c->verb, err);
-		free(err);
-		return 1;
-	}
-	report(c, id, n);
+	if (n > 0 && strcmp(id, "ALL") != 0)
+		report_one(c, id);
+	report_total(c, n);
 	return 0;
 }
 

@@ -39,7 +39,7 @@ const struct cli_command cli_commands[] = {
 	{ "deliver", cmd_deliver, "[-f SENDER] [-a RECIPIENT] [-m MAILBOX] USER < MESSAGE",
 	  "deliver a message into a user's mailbox (local delivery agent)" },
 	{ "queue", cmd_queue,
-	  "list | cat ID | flush [ID] | delete|hold|requeue ID|ALL [QUEUE] | release ID|ALL",
+	  "list | cat ID | flush [ID] | delete|hold|requeue ID|ALL|- [QUEUE] | release ID|ALL|-",
 	  "list and manage the mail queue (like mailq, postqueue, postsuper, postcat)" },
 	{ NULL, NULL, NULL, NULL }
 };

@@ -61,6 +61,9 @@ struct conn {
 	bool tls;                 /* TLS on (or handshaking) */
 	bool tls_ready;           /* handshake finished */
 	SSL_CTX *starttls_ctx;    /* referenced while in CONN_TLS_FLUSH */
+	bool tls_client;          /* conn_start_tls_client: we connect, not accept */
+	bool tls_verify;          /* client: verify the peer's certificate and name */
+	char tls_peer_name[256];  /* client: SNI and the name to verify */
 
 	/* lifetime */
 	int refs;                 /* held while conn code runs a callback */

@@ -19,6 +19,7 @@
  * BEV_OPT_CLOSE_ON_FREE; the TLS one gets a dup() of the plaintext one's
  * fd. conn-private.h says why libevent must be the one to close fds.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -32,6 +33,25 @@
 #include "tls.h"
 #include "util.h"
 
+/* conn_tls_client_setup - SNI (RFC 6066 3: host names only, never an
+ * address) and, when asked, certificate and host name verification
+ * (RFC 6125 through OpenSSL's SSL_set1_host). */
+static bool conn_tls_client_setup(struct conn *c, SSL *ssl)
+{
+	unsigned char tmp[16];
+	const char *name = c->tls_peer_name;
+	bool numeric = inet_pton(AF_INET, name, tmp) == 1 || inet_pton(AF_INET6, name, tmp) == 1;
+
+	if (name[0] != '\0' && !numeric && SSL_set_tlsext_host_name(ssl, name) != 1)
+		return false;
+	if (c->tls_verify) {
+		if (name[0] == '\0' || SSL_set1_host(ssl, name) != 1)
+			return false;
+		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	}
+	return true;
+}
+
 struct bufferevent *conn_tls_bev_new(struct conn *c, SSL_CTX *ssl_ctx, int fd, const char **error_r)
 {
 	struct bufferevent *bev;
@@ -44,7 +64,15 @@ struct bufferevent *conn_tls_bev_new(struct conn *c, SSL_CTX *ssl_ctx, int fd, c
 		*error_r = "cannot create a TLS session (out of memory?)";
 		return NULL;
 	}
-	bev = bufferevent_openssl_socket_new(c->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	if (c->tls_client && !conn_tls_client_setup(c, ssl)) {
+		SSL_free(ssl);
+		close(fd);
+		*error_r = "cannot set up the TLS client session (out of memory?)";
+		return NULL;
+	}
+	bev = bufferevent_openssl_socket_new(c->base, fd, ssl,
+					     c->tls_client ? BUFFEREVENT_SSL_CONNECTING
+							   : BUFFEREVENT_SSL_ACCEPTING,
 					     BEV_OPT_DEFER_CALLBACKS | BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		/* libevent 2.1 frees the SSL and closes the fd on some of its
@@ -62,6 +90,16 @@ struct bufferevent *conn_tls_bev_new(struct conn *c, SSL_CTX *ssl_ctx, int fd, c
 	c->tls = true;
 	c->tls_ready = false;
 	return bev;
+}
+
+int conn_start_tls_client(struct conn *c, SSL_CTX *ssl_ctx, const char *peer_name, bool verify)
+{
+	if (c->freed || c->state != CONN_OPEN || c->tls || c->bev == NULL)
+		return -1;
+	c->tls_client = true;
+	c->tls_verify = verify;
+	str_copy(c->tls_peer_name, peer_name != NULL ? peer_name : "", sizeof(c->tls_peer_name));
+	return conn_start_tls(c, ssl_ctx);
 }
 
 int conn_start_tls(struct conn *c, SSL_CTX *ssl_ctx)
@@ -168,7 +206,10 @@ void conn_tls_failed(struct conn *c, short what)
 	} else {
 		str_copy(detail, "handshake failed", sizeof(detail));
 	}
-	log_info("SSL_accept error from %s: %s", c->name, detail);
+	if (c->tls_client)
+		log_info("SSL_connect error to %s: %s", c->name, detail);
+	else
+		log_info("SSL_accept error from %s: %s", c->name, detail);
 	conn_finish(c, CONN_CLOSE_TLS, detail);
 }
 

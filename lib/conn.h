@@ -209,6 +209,18 @@ void conn_free(struct conn *conn);
  */
 int conn_start_tls(struct conn *conn, SSL_CTX *ssl_ctx);
 
+/*
+ * conn_start_tls_client - (added for the SMTP client) the client side of
+ * STARTTLS on a conn made from a socket we connected: call after the
+ * server's "220 Ready to start TLS" reply was read. Plaintext input that
+ * came after that reply is discarded (RFC 3207 4.2: it could be
+ * injected), then the handshake runs with peer_name as SNI (not for a
+ * numeric address) and, when verify is set, the certificate must verify
+ * against the context's CAs and match peer_name. on_tls_ready or
+ * on_close(CONN_CLOSE_TLS) follows. 0, or -1 (already TLS, closing).
+ */
+int conn_start_tls_client(struct conn *conn, SSL_CTX *ssl_ctx, const char *peer_name, bool verify);
+
 /* conn_is_tls - true once TLS is on (also during the handshake). */
 bool conn_is_tls(const struct conn *conn);
 

@@ -237,14 +237,18 @@ static int build_write(const char *tmp, const struct maps_kv *kv, size_t mapsize
 	return rc;
 }
 
+/* build_from_kv - write the finished set kv as source_path.lmdb (len: the
+ * source's size, for the first map size guess). 0, or -1 with *error_r. */
+static int build_from_kv(const char *source_path, const struct maps_kv *kv, size_t len,
+			 char **error_r);
+
 int map_build_lmdb(const char *source_path, unsigned flags, char **error_r)
 {
 	struct maps_kv kv = { 0 };
 	const char *err;
-	char *text, *final = NULL, *tmp = NULL;
-	size_t len, mapsize, maxkey;
-	struct stat st;
-	int fd, rc = -1;
+	char *text;
+	size_t len;
+	int rc = -1;
 
 	text = maps_read_file(source_path, &len, &err);
 	if (text == NULL) {
@@ -252,10 +256,43 @@ int map_build_lmdb(const char *source_path, unsigned flags, char **error_r)
 		return -1;
 	}
 	if (maps_kv_load(&kv, source_path, text, len, (flags & MAP_BUILD_NOFOLD) != 0,
-			 &err) < 0) {
+			 &err) < 0)
 		*error_r = must_strdup(err);
-		goto out;
+	else
+		rc = build_from_kv(source_path, &kv, len, error_r);
+	maps_kv_free(&kv);
+	free(text);
+	return rc;
+}
+
+int map_build_lmdb_entries(const char *source_path, const struct map_build_entry *e, size_t n,
+			   unsigned flags, char **error_r)
+{
+	struct maps_kv kv = { 0 };
+	size_t len = 0;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		maps_kv_add(&kv, e[i].key, e[i].value, e[i].line);
+		if (!(flags & MAP_BUILD_NOFOLD))
+			str_lower(kv.v[kv.n - 1].key);
+		len += strlen(e[i].key) + strlen(e[i].value) + 2;
 	}
+	maps_kv_finish(&kv, source_path);
+	rc = build_from_kv(source_path, &kv, len, error_r);
+	maps_kv_free(&kv);
+	return rc;
+}
+
+static int build_from_kv(const char *source_path, const struct maps_kv *kv0, size_t len,
+			 char **error_r)
+{
+	const struct maps_kv kv = *kv0;
+	char *final = NULL, *tmp = NULL;
+	size_t mapsize, maxkey;
+	struct stat st;
+	int fd, rc = -1;
+
 	/* LMDB's key size limit (511 bytes unless built otherwise). */
 	{
 		MDB_env *probe;
@@ -324,8 +361,6 @@ int map_build_lmdb(const char *source_path, unsigned flags, char **error_r)
 		log_warn("%s: fsync of the directory: %s", final, strerror(errno));
 	rc = 0;
 out:
-	maps_kv_free(&kv);
-	free(text);
 	free(final);
 	free(tmp);
 	return rc;

@@ -182,6 +182,26 @@ enum {
  */
 int map_build_lmdb(const char *source_path, unsigned flags, char **error_r);
 
+/* One entry for map_build_lmdb_entries (line: its line in the source, for
+ * the duplicate warning; 0 if none). */
+struct map_build_entry {
+	const char *key;
+	const char *value;
+	unsigned line;
+};
+
+/*
+ * map_build_lmdb_entries - the writer of map_build_lmdb() for sources in
+ * another syntax (aliases(5), parsed by smtp/resolve/alias-file.c, as
+ * postalias(1) shares postmap's writer): the n entries go into
+ * source_path + ".lmdb" in the same way (keys folded unless
+ * MAP_BUILD_NOFOLD, duplicates warned and the first kept, written through
+ * a temporary file and renamed, the source's permission bits). The
+ * source file must exist. 0, or -1 with *error_r (new memory).
+ */
+int map_build_lmdb_entries(const char *source_path, const struct map_build_entry *e, size_t n,
+			   unsigned flags, char **error_r);
+
 /* map_types - the supported types, "lmdb, texthash, ..." (static). */
 const char *map_types(void);
 

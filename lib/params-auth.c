@@ -7,7 +7,8 @@
  *
  * Names are Dovecot's where Dovecot has the setting (auth_mechanisms,
  * disable_plaintext_auth, auth_failure_delay, auth_username_format,
- * auth_default_realm); the rest use the auth_ prefix.
+ * auth_default_realm, auth_cache_size, auth_cache_ttl,
+ * auth_cache_negative_ttl); the rest use the auth_ prefix.
  */
 #include "params-private.h"
 
@@ -66,5 +67,14 @@ const struct param_def params_auth[] = {
 	{ .name = "auth_penalty_exceptions", .type = PARAM_LIST, .default_value = "127.0.0.0/8 [::1]/128",
 	  .flags = PARAM_F_GLOBAL, .section = "Auth",
 	  .doc = "Client networks never refused by the brute-force penalty (address/prefix); add $mynetworks to trust your LAN" },
+	{ .name = "auth_cache_size", .type = PARAM_SIZE, .default_value = "0",
+	  .min = 0, .max = 1LL << 34, .flags = PARAM_F_GLOBAL, .section = "Auth",
+	  .doc = "Memory for the authentication cache (Dovecot's auth_cache_size, e.g. 10M; about 170 bytes per user); 0: no cache. A hit skips the password hash for a user logging in again with the same password against an unchanged stored hash; postern reload empties it" },
+	{ .name = "auth_cache_ttl", .type = PARAM_TIME, .default_value = "1h",
+	  .min = 1, .max = 7 * 86400, .time_unit = 's', .flags = PARAM_F_GLOBAL, .section = "Auth",
+	  .doc = "How long a successful verification is reused from the authentication cache (Dovecot's auth_cache_ttl); a changed password or a disabled virtual user takes effect at once regardless" },
+	{ .name = "auth_cache_negative_ttl", .type = PARAM_TIME, .default_value = "1h",
+	  .min = 0, .max = 7 * 86400, .time_unit = 's', .flags = PARAM_F_GLOBAL, .section = "Auth",
+	  .doc = "How long a failure (that exact wrong password, or an unknown PAM user) is reused from the cache (Dovecot's auth_cache_negative_ttl); failures still get auth_failure_delay and count for the penalty; 0: failures are not cached" },
 	{ .name = NULL }
 };

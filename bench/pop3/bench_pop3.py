@@ -20,6 +20,17 @@ servers' own cost):
   - how much the Postern pop3 role's RSS grows while it sends the big
     message (sampled every 5 ms), and its RSS at the end.
 
+Then, login + STAT only (one login after the restart, "cache-cold",
+then 21 interleaved rounds, "cache-warm"), in two configurations on the
+same files and indexes: both servers with their defaults (no auth cache),
+then both restarted with auth_cache_size = 10M (Postern's and Dovecot's
+setting of the same name). Dovecot 2.3's passwd-file passdb sets no cache
+key (the file is held in memory), so its cache is not consulted here; with
+a cached passdb it would still verify the argon2id hash on every hit.
+BENCH_POP3_AUTH_DEBUG=1 turns on Dovecot's auth_debug in the cached
+configuration and prints how many "cache hit" lines its log has.
+BENCH_POP3_LOGIN_ONLY=1 skips the first part (UIDL, RETR, RSS).
+
 Both servers run at the same time and the measurements alternate between
 them, so other load on the machine falls on both alike.
 
@@ -42,6 +53,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.path.join(ROOT, "bin")
 USER, PASSWORD = "bench@example.test", "bench password 1"
 ROUNDS = 21   # logins per user and server
+CACHE_SIZE = "10M"   # auth_cache_size of the second configuration, both servers
 EMPTY = "empty@example.test"   # same password, no mail: the login cost alone
 
 
@@ -287,6 +299,36 @@ def measure(servers):
     return res
 
 
+def login_measure(servers):
+    """Login + STAT only, for the auth cache comparison: one login per
+    user and server first (after a restart: cache-cold, index warm; it
+    fills the cache where one is on), then ROUNDS interleaved rounds
+    (cache-warm). Returns name -> {measure: value}."""
+    res = {name: {} for name in servers}
+    for name, (port, _) in servers.items():
+        res[name]["cold_cache_login_stat_ms"] = login_stat(port)[0] * 1000
+        login_stat(port, EMPTY)
+    warm = {name: [] for name in servers}
+    empty = {name: [] for name in servers}
+    bare = []
+    for _ in range(ROUNDS):
+        for name, (port, _) in servers.items():
+            warm[name].append(login_stat(port)[0])
+            empty[name].append(login_stat(port, EMPTY)[0])
+        bare.append(argon2id_verify_s())
+    for name in servers:
+        r = res[name]
+        r["warm_login_stat_ms"] = statistics.median(warm[name]) * 1000
+        r["warm_login_stat_min_ms"] = min(warm[name]) * 1000
+        r["empty_login_stat_ms"] = statistics.median(empty[name]) * 1000
+        r["empty_login_stat_min_ms"] = min(empty[name]) * 1000
+        r["argon2id_verify_min_ms"] = min(bare) * 1000
+    for name, r in res.items():
+        for k, v in r.items():
+            print("%s cache %s %.3f" % (name, k, v), flush=True)
+    return res
+
+
 def pop3_role_pid(conf):
     for e in os.listdir("/proc"):
         if not e.isdigit():
@@ -312,6 +354,14 @@ def wait_port(port, proc):
     raise SystemExit("port %d never answered" % port)
 
 
+def start_postern(conf, port):
+    proc = subprocess.Popen([os.path.join(BIN, "posternd"), "-c", conf, "-f"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    wait_port(port, proc)
+    return proc
+
+
 def run_postern(src):
     d = os.path.join(DIR, "postern")
     base = free_base()
@@ -327,11 +377,15 @@ def run_postern(src):
     os.makedirs(os.path.dirname(mail), exist_ok=True)
     shutil.copytree(src, mail)
     subprocess.run(["chown", "-R", "postern:postern", os.path.join(d, "mail")], check=True)
-    proc = subprocess.Popen([os.path.join(BIN, "posternd"), "-c", conf, "-f"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    wait_port(base + 110, proc)
-    return base + 110, (lambda: pop3_role_pid(conf)), proc
+    proc = start_postern(conf, base + 110)
+    return base + 110, (lambda: pop3_role_pid(conf)), proc, conf
+
+
+def restart_postern_cached(conf, port):
+    """The same instance (same Maildir and index) with the cache on."""
+    with open(conf, "a") as f:
+        f.write("auth_cache_size = %s\n" % CACHE_SIZE)
+    return start_postern(conf, port)
 
 
 def run_dovecot(src):
@@ -346,8 +400,49 @@ def run_dovecot(src):
     with open(os.path.join(d, "passwd"), "w") as f:
         f.write("%s:%s::::::\n%s:%s::::::\n" % (USER, HASH, EMPTY, HASH))
     conf = os.path.join(d, "dovecot.conf")
+    write_dovecot_conf(conf, d, users, port, "")
+    proc = start_dovecot(conf, port)
+    return port, None, proc, (conf, d, users)
+
+
+def start_dovecot(conf, port):
+    proc = subprocess.Popen(["dovecot", "-c", conf, "-F"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_port(port, proc)
+    return proc
+
+
+def restart_dovecot_cached(state, port):
+    """The same instance (same Maildir and index) with Dovecot's own
+    cache at the same size."""
+    conf, d, users = state
+    extra = "auth_cache_size = %s\n" % CACHE_SIZE
+    if os.environ.get("BENCH_POP3_AUTH_DEBUG"):
+        # to check from Dovecot's own log that its cache answers (it
+        # logs "cache hit" and still runs the password scheme)
+        extra += "auth_debug = yes\n"
+    write_dovecot_conf(conf, d, users, port, extra)
+    return start_dovecot(conf, port)
+
+
+def dovecot_cache_log_summary():
+    """With BENCH_POP3_AUTH_DEBUG: how often Dovecot's auth log says cache
+    hit / miss, and one hit's lines, before the scratch dir goes."""
+    path = os.path.join(DIR, "dovecot", "dovecot.log")
+    if not os.environ.get("BENCH_POP3_AUTH_DEBUG") or not os.path.exists(path):
+        return
+    with open(path, errors="replace") as f:
+        lines = f.read().splitlines()
+    hits = [l for l in lines if "cache hit" in l]
+    print("dovecot auth log: %d 'cache hit', %d 'cache miss' lines"
+          % (len(hits), sum("cache miss" in l for l in lines)))
+    for l in hits[:1]:
+        print("  " + l)
+
+
+def write_dovecot_conf(conf, d, users, port, extra):
     with open(conf, "w") as f:
-        f.write("""base_dir = %(d)s/run
+        f.write(extra + """base_dir = %(d)s/run
 state_dir = %(d)s/run
 protocols = pop3
 listen = 127.0.0.1
@@ -378,10 +473,6 @@ service pop3-login {
   }
 }
 """ % {"d": d, "users": users, "port": port})
-    proc = subprocess.Popen(["dovecot", "-c", conf, "-F"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    wait_port(port, proc)
-    return port, None, proc
 
 
 def main():
@@ -394,21 +485,52 @@ def main():
     t = time.time()
     make_maildir(src)
     print("generated %d messages + one of %d MB in %.1f s" % (N, BIG_MB, time.time() - t), flush=True)
-    servers, procs = {}, []
+    servers, procs = {}, {}
     try:
-        port, pid_fn, proc = run_postern(src)
-        procs.append(proc)
+        port, pid_fn, proc, pconf = run_postern(src)
+        procs["postern"] = proc
         servers["postern"] = (port, pid_fn)
         if shutil.which("dovecot"):
-            port, pid_fn, proc = run_dovecot(src)
-            procs.append(proc)
+            port, pid_fn, proc, dstate = run_dovecot(src)
+            procs["dovecot"] = proc
             servers["dovecot"] = (port, pid_fn)
-        res = measure(servers)
+        res = None if os.environ.get("BENCH_POP3_LOGIN_ONLY") else measure(servers)
+        # First configuration of the cache comparison: no cache (both
+        # defaults), measured the same way as the second.
+        nres = login_measure(servers)
+        # Second configuration: both servers restarted on the same files
+        # with auth_cache_size = CACHE_SIZE (Postern's and Dovecot's
+        # setting of the same name and value).
+        stop(procs)
+        procs["postern"] = restart_postern_cached(pconf, servers["postern"][0])
+        if "dovecot" in servers:
+            procs["dovecot"] = restart_dovecot_cached(dstate, servers["dovecot"][0])
+        cres = login_measure(servers)
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
-    p, d = res["postern"], res.get("dovecot")
+        stop(procs)
+    print_tables(res, nres, cres)
+    dovecot_cache_log_summary()
+    shutil.rmtree(DIR, ignore_errors=True)
+
+
+def stop(procs):
+    for name in list(procs):
+        procs[name].send_signal(signal.SIGTERM)
+        procs[name].wait(timeout=60)
+        del procs[name]
+
+
+def print_tables(res, nres, cres):
+    if res:
+        print_main_table(res["postern"], res.get("dovecot"))
+    print()
+    print("Login + STAT, auth_cache_size = 0 (default) vs %s on both servers" % CACHE_SIZE)
+    print()
+    print_cache_table(nres["postern"], nres.get("dovecot") or {},
+                      cres["postern"], cres.get("dovecot") or {})
+
+
+def print_main_table(p, d):
     print()
     print("| measure | Postern | Dovecot | Postern/Dovecot |")
     print("|---|---|---|---|")
@@ -422,7 +544,20 @@ def main():
         ratio = "%.2f" % (pv / dv) if pv and dv else "-"
         print("| %s | %s | %s | %s |" % (k, "%.2f" % pv if pv is not None else "-",
                                          "%.2f" % dv if dv is not None else "-", ratio))
-    shutil.rmtree(DIR, ignore_errors=True)
+
+
+def print_cache_table(p, d, cp, cd):
+    print("| measure | Postern no cache | Dovecot no cache | ratio | Postern cache | "
+          "Dovecot cache | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for k in ("cold_cache_login_stat_ms", "warm_login_stat_ms", "warm_login_stat_min_ms",
+              "empty_login_stat_ms", "empty_login_stat_min_ms", "argon2id_verify_min_ms"):
+        row = []
+        for a, b in ((p, d), (cp, cd)):
+            av, bv = a.get(k), b.get(k)
+            row += ["%.2f" % av if av is not None else "-", "%.2f" % bv if bv is not None else "-",
+                    "%.2f" % (av / bv) if av and bv else "-"]
+        print("| %s | %s |" % (k, " | ".join(row)))
 
 
 main()

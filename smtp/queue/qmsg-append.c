@@ -38,24 +38,31 @@ int qmsg_put_record(struct strbuf *sb, const char *name, const char *value, size
 	return 0;
 }
 
-/* field - a tab-separated field that is not the last one: a tab or a
- * newline in it would shift the fields, so they become spaces. */
+/* put_field - one tab-separated field. A tab in a field that is not the
+ * last would shift the fields, and a newline anywhere would weaken the
+ * torn-tail rule (qmsg-read.c), so they become spaces; the last field
+ * keeps its tabs. sanitize() does the same to the copy kept in m. */
 static int put_field(struct strbuf *sb, const char *s, bool last)
 {
 	if (s == NULL)
 		s = "";
-	if (last)
-		return strbuf_puts(sb, s);
 	for (; *s; s++)
-		if (strbuf_putc(sb, *s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s) < 0)
+		if (strbuf_putc(sb, *s == '\n' || *s == '\r' || (*s == '\t' && !last) ? ' ' : *s) < 0)
 			return -1;
-	return strbuf_putc(sb, '\t');
+	return last ? 0 : strbuf_putc(sb, '\t');
+}
+
+static void sanitize(char *s, bool last)
+{
+	for (; s != NULL && *s; s++)
+		if (*s == '\n' || *s == '\r' || (*s == '\t' && !last))
+			*s = ' ';
 }
 
 static void oom(char **error_r, const char *what)
 {
-	*error_r = must_asprintf("appending %s to the queue file: a value over %d bytes, or out of memory", what,
-				 QMSG_VALUE_MAX);
+	qmsg_error(error_r, "appending %s to the queue file: a value over %d bytes, or out of memory", what,
+		   QMSG_VALUE_MAX);
 }
 
 /* commit - write sb at m->good_end (after cutting a torn tail), fsync.
@@ -66,17 +73,17 @@ static int commit(int fd, struct qmsg *m, const struct strbuf *sb, char **error_
 	size_t done = 0;
 
 	if (fstat(fd, &st) < 0) {
-		*error_r = must_asprintf("%s: fstat: %s", m->id, strerror(errno));
+		qmsg_error(error_r, "%s: fstat: %s", m->id, strerror(errno));
 		return -1;
 	}
 	if (st.st_size < m->good_end) {
-		*error_r = must_asprintf("%s: the file is shorter (%lld bytes) than when it was read (%lld)", m->id,
-					 (long long)st.st_size, (long long)m->good_end);
+		qmsg_error(error_r, "%s: the file is shorter (%lld bytes) than when it was read (%lld)", m->id,
+			   (long long)st.st_size, (long long)m->good_end);
 		return -1;
 	}
 	if (st.st_size > m->good_end && ftruncate(fd, m->good_end) < 0) {
-		*error_r = must_asprintf("%s: cutting the torn tail at byte %lld: %s", m->id, (long long)m->good_end,
-					 strerror(errno));
+		qmsg_error(error_r, "%s: cutting the torn tail at byte %lld: %s", m->id, (long long)m->good_end,
+			   strerror(errno));
 		return -1;
 	}
 	while (done < sb->len) {
@@ -84,14 +91,14 @@ static int commit(int fd, struct qmsg *m, const struct strbuf *sb, char **error_
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			*error_r = must_asprintf("%s: writing at byte %lld: %s", m->id,
-						 (long long)(m->good_end + (off_t)done), strerror(errno));
+			qmsg_error(error_r, "%s: writing at byte %lld: %s", m->id,
+				   (long long)(m->good_end + (off_t)done), strerror(errno));
 			return -1;
 		}
 		done += (size_t)n;
 	}
 	if (fsync(fd) < 0) {
-		*error_r = must_asprintf("%s: fsync: %s", m->id, strerror(errno));
+		qmsg_error(error_r, "%s: fsync: %s", m->id, strerror(errno));
 		return -1;
 	}
 	m->good_end += (off_t)sb->len;
@@ -140,8 +147,8 @@ static struct staged *stage(const struct qstatus *stat, size_t n, size_t n_dests
 	for (size_t i = 0; i < n; i++) {
 		if (stat[i].dest >= n_dests || qmsg_result_name(stat[i].result) == NULL ||
 		    (stat[i].dsn != NULL && strlen(stat[i].dsn) >= sizeof(((struct qdest *)0)->dsn))) {
-			*error_r = must_asprintf("status %zu: dest %zu of %zu, or its result or DSN, is invalid", i,
-						 stat[i].dest, n_dests);
+			qmsg_error(error_r, "status %zu: dest %zu of %zu, or its result or DSN, is invalid", i,
+				   stat[i].dest, n_dests);
 			staged_free(st, n);
 			return NULL;
 		}
@@ -153,13 +160,10 @@ static struct staged *stage(const struct qstatus *stat, size_t n, size_t n_dests
 			oom(error_r, "a status");
 			return NULL;
 		}
-		/* What the reader will see: tabs/newlines became spaces. */
-		for (char *p = st[i].relay; *p; p++)
-			if (*p == '\t' || *p == '\n' || *p == '\r')
-				*p = ' ';
-		for (char *p = st[i].diag; *p; p++)
-			if (*p == '\t' || *p == '\n' || *p == '\r')
-				*p = ' ';
+		/* What the reader will see. */
+		sanitize(st[i].relay, false);
+		sanitize(st[i].diag, false);
+		sanitize(st[i].text, true);
 	}
 	return st;
 }
@@ -178,9 +182,7 @@ static void apply_staged(struct qmsg *m, const struct qstatus *stat, struct stag
 		st[i].relay = st[i].diag = st[i].text = NULL;
 		d->state = stat[i].result;
 		str_copy(d->dsn, stat[i].dsn ? stat[i].dsn : "", sizeof(d->dsn));
-		for (char *p = d->dsn; *p; p++)
-			if (*p == '\t' || *p == '\n' || *p == '\r')
-				*p = ' ';
+		sanitize(d->dsn, false);
 		d->when = now;
 	}
 }
@@ -199,7 +201,7 @@ int qmsg_append_expansion(int fd, struct qmsg *m, const char *xsender, const str
 	strbuf_init(&sb, BATCH_MAX);
 	strbuf_init(&v, QMSG_VALUE_MAX);
 	if (n_dests > QMSG_MAX_DESTS - base) {
-		*error_r = must_asprintf("%s: %zu dests over the limit of %d", m->id, base + n_dests, QMSG_MAX_DESTS);
+		qmsg_error(error_r, "%s: %zu dests over the limit of %d", m->id, base + n_dests, QMSG_MAX_DESTS);
 		goto out;
 	}
 	/* The statuses refer to the new dests, numbered from 0. */
@@ -209,17 +211,20 @@ int qmsg_append_expansion(int fd, struct qmsg *m, const char *xsender, const str
 		oom(error_r, "the expansion");
 		goto out;
 	}
-	if (xsender != NULL && ((nx = strdup(xsender)) == NULL ||
-				qmsg_put_record(&sb, "xsender", xsender, strlen(xsender)) < 0)) {
-		oom(error_r, "xsender");
-		goto out;
+	if (xsender != NULL) {
+		if ((nx = strdup(xsender)) != NULL)
+			sanitize(nx, true);
+		if (nx == NULL || qmsg_put_record(&sb, "xsender", nx, strlen(nx)) < 0) {
+			oom(error_r, "xsender");
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < n_dests; i++) {
 		const struct qdest_new *d = &dests[i];
 		struct qdest *q = &nd[base + i];
 		if (d->orig >= m->n_rcpts) {
-			*error_r = must_asprintf("%s: dest %zu: recipient %zu out of range (%zu recipients)", m->id, i,
-						 d->orig, m->n_rcpts);
+			qmsg_error(error_r, "%s: dest %zu: recipient %zu out of range (%zu recipients)", m->id, i,
+				   d->orig, m->n_rcpts);
 			goto out;
 		}
 		strbuf_reset(&v);
@@ -241,10 +246,8 @@ int qmsg_append_expansion(int fd, struct qmsg *m, const char *xsender, const str
 			oom(error_r, "a dest");
 			goto out;
 		}
-		if (q->runas != NULL)
-			for (char *p = q->runas; *p; p++)
-				if (*p == '\t' || *p == '\n' || *p == '\r')
-					*p = ' ';
+		sanitize(q->runas, false);
+		sanitize(q->value, true);
 	}
 	if (qmsg_put_record(&sb, "expanded", "", 0) < 0) {
 		oom(error_r, "expanded");
@@ -330,8 +333,8 @@ int qmsg_append_notified(int fd, struct qmsg *m, const size_t *dests, size_t n, 
 	strbuf_init(&v, QMSG_VALUE_MAX);
 	for (size_t i = 0; i < n; i++) {
 		if (dests[i] >= m->n_dests) {
-			*error_r = must_asprintf("%s: notified: dest %zu out of range (%zu dests)", m->id, dests[i],
-						 m->n_dests);
+			qmsg_error(error_r, "%s: notified: dest %zu out of range (%zu dests)", m->id, dests[i],
+				   m->n_dests);
 			goto out;
 		}
 		if (strbuf_printf(&v, "%s%zu", i ? "," : "", dests[i]) < 0) {

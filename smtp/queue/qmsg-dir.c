@@ -39,21 +39,21 @@ int qdir_ensure(const char *queue_dir, char **error_r)
 	char path[4096];
 
 	if (mkdir(queue_dir, 0700) < 0 && errno != EEXIST) {
-		*error_r = must_asprintf("%s: mkdir: %s", queue_dir, strerror(errno));
+		qmsg_error(error_r, "%s: mkdir: %s", queue_dir, strerror(errno));
 		return -1;
 	}
 	for (int d = 0; d < QDIR_COUNT; d++) {
 		struct stat st;
 		if (qmsg_dir_path(path, sizeof(path), queue_dir, (enum qdir)d, NULL) < 0) {
-			*error_r = must_asprintf("%s: path too long", queue_dir);
+			qmsg_error(error_r, "%s: path too long", queue_dir);
 			return -1;
 		}
 		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-			*error_r = must_asprintf("%s: mkdir: %s", path, strerror(errno));
+			qmsg_error(error_r, "%s: mkdir: %s", path, strerror(errno));
 			return -1;
 		}
 		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			*error_r = must_asprintf("%s: not a directory; remove it and start again", path);
+			qmsg_error(error_r, "%s: not a directory; remove it and start again", path);
 			return -1;
 		}
 	}
@@ -99,29 +99,31 @@ int qmsg_move(const char *queue_dir, const char *id, enum qdir from, enum qdir t
 	char src[4096], dst[4096];
 
 	if (!qmsg_id_valid(id)) {
-		*error_r = must_asprintf("%s: not a queue id (12 upper-case hex digits)", id ? id : "(null)");
+		qmsg_error(error_r, "%s: not a queue id (12 upper-case hex digits)", id ? id : "(null)");
 		return -1;
 	}
 	if (qmsg_dir_path(src, sizeof(src), queue_dir, from, id) < 0 ||
 	    qmsg_dir_path(dst, sizeof(dst), queue_dir, to, id) < 0) {
-		*error_r = must_asprintf("%s: path too long", queue_dir);
+		qmsg_error(error_r, "%s: path too long", queue_dir);
 		return -1;
 	}
 	if (to == QDIR_DEFERRED && next_attempt > 0) {
 		struct timespec ts[2] = { { .tv_sec = 0, .tv_nsec = UTIME_OMIT },
 					  { .tv_sec = next_attempt, .tv_nsec = 0 } };
 		if (utimensat(AT_FDCWD, src, ts, AT_SYMLINK_NOFOLLOW) < 0) {
-			*error_r = must_asprintf("%s: setting the next attempt time: %s", src, strerror(errno));
+			qmsg_error(error_r, "%s: setting the next attempt time: %s", src, strerror(errno));
 			return -1;
 		}
 	}
 	if (rename_no_replace(src, dst) < 0) {
-		*error_r = errno == EEXIST ? must_asprintf("%s: exists already; not replaced (%s kept)", dst, src)
-					   : must_asprintf("%s -> %s: %s", src, dst, strerror(errno));
+		if (errno == EEXIST)
+			qmsg_error(error_r, "%s: exists already; not replaced (%s kept)", dst, src);
+		else
+			qmsg_error(error_r, "%s -> %s: %s", src, dst, strerror(errno));
 		return -1;
 	}
 	if (sync_dir(queue_dir, to) < 0) {
-		*error_r = must_asprintf("%s/%s: fsync: %s", queue_dir, qdir_name(to), strerror(errno));
+		qmsg_error(error_r, "%s/%s: fsync: %s", queue_dir, qdir_name(to), strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -236,22 +238,27 @@ int qmsg_rewrite_content(const char *queue_dir, int *fd, struct qmsg *m, const c
 	struct strbuf sb;
 	int nfd = -1;
 
+	if (m->dir == QDIR_INCOMING || m->dir >= QDIR_COUNT) {
+		/* incoming/ID is where the new copy is written. */
+		qmsg_error(error_r, "%s: cannot rewrite a file in %s/", m->id, qdir_name(m->dir));
+		return -1;
+	}
 	if (body_offset < m->content_offset || body_offset > content_end) {
-		*error_r = must_asprintf("%s: body offset %lld outside the content [%lld, %lld)", m->id,
-					 (long long)body_offset, (long long)m->content_offset, (long long)content_end);
+		qmsg_error(error_r, "%s: body offset %lld outside the content [%lld, %lld)", m->id,
+			   (long long)body_offset, (long long)m->content_offset, (long long)content_end);
 		return -1;
 	}
 	if (qmsg_dir_path(tmp, sizeof(tmp), queue_dir, QDIR_INCOMING, m->id) < 0 ||
 	    qmsg_dir_path(dst, sizeof(dst), queue_dir, m->dir, m->id) < 0) {
-		*error_r = must_asprintf("%s: path too long", queue_dir);
+		qmsg_error(error_r, "%s: path too long", queue_dir);
 		return -1;
 	}
 	new_size = (off_t)hdr_len + (content_end - body_offset);
 	strbuf_init(&sb, 0);
 	if (envelope(&sb, m, new_size) < 0) {
 		strbuf_free(&sb);
-		*error_r = must_asprintf("%s: rebuilding the envelope: a value over %d bytes, or out of memory", m->id,
-					 QMSG_VALUE_MAX);
+		qmsg_error(error_r, "%s: rebuilding the envelope: a value over %d bytes, or out of memory", m->id,
+			   QMSG_VALUE_MAX);
 		return -1;
 	}
 	env_len = (off_t)sb.len;
@@ -260,18 +267,18 @@ int qmsg_rewrite_content(const char *queue_dir, int *fd, struct qmsg *m, const c
 	unlink(tmp);
 	nfd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (nfd < 0) {
-		*error_r = must_asprintf("%s: create: %s", tmp, strerror(errno));
+		qmsg_error(error_r, "%s: create: %s", tmp, strerror(errno));
 		strbuf_free(&sb);
 		return -1;
 	}
 	if (write_all(nfd, sb.data, sb.len) < 0 || write_all(nfd, hdr, hdr_len) < 0 ||
 	    copy_range(*fd, body_offset, content_end, nfd) < 0 || fsync(nfd) < 0) {
-		*error_r = must_asprintf("%s: writing the rewritten copy: %s", tmp, strerror(errno));
+		qmsg_error(error_r, "%s: writing the rewritten copy: %s", tmp, strerror(errno));
 		goto fail;
 	}
 	/* Replacing on purpose: the same message, new headers; atomic. */
 	if (rename(tmp, dst) < 0) {
-		*error_r = must_asprintf("%s -> %s: %s", tmp, dst, strerror(errno));
+		qmsg_error(error_r, "%s -> %s: %s", tmp, dst, strerror(errno));
 		goto fail;
 	}
 	strbuf_free(&sb);
@@ -279,7 +286,7 @@ int qmsg_rewrite_content(const char *queue_dir, int *fd, struct qmsg *m, const c
 	if (sync_dir(queue_dir, m->dir) < 0) {
 		/* The rename happened: the new file is the message now, so
 		 * *fd and m describe it even though the call failed. */
-		*error_r = must_asprintf("%s/%s: fsync: %s", queue_dir, qdir_name(m->dir), strerror(errno));
+		qmsg_error(error_r, "%s/%s: fsync: %s", queue_dir, qdir_name(m->dir), strerror(errno));
 		rc = -1;
 	}
 	close(*fd);

@@ -26,6 +26,11 @@
 /* The size field after "message ": fixed width (smtp/queue-file.c). */
 #define QMSG_SIZE_DIGITS 15
 
+/* qmsg_error - *error_r = the formatted text in new memory (a copy of
+ * "out of memory" when formatting fails for lack of it). The queue role
+ * survives an allocation failure here: it is not a start-up path. */
+void qmsg_error(char **error_r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* qmsg_put_record - append "NAME LEN:VALUE\n" to sb. 0, or -1 when the
  * value is over QMSG_VALUE_MAX or memory ran out. */
 int qmsg_put_record(struct strbuf *sb, const char *name, const char *value, size_t len);

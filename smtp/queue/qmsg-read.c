@@ -18,7 +18,10 @@
  * pwrite() per batch; a crash leaves at most a prefix of its last batch.
  * A record that reaches the end of the file before it is complete is
  * therefore taken as torn and ignored (good_end stops before it), never
- * as corruption. Dest records not followed by "expanded" are an
+ * as corruption; so is a malformed record with no newline between its
+ * start and the end of the file (the NUL bytes some file systems show
+ * for a crashed extending write). The appender keeps newlines out of
+ * every value it writes, so such a tail cannot hide a complete record. Dest records not followed by "expanded" are an
  * expansion cut short: ignored, and good_end stops before them too, so
  * the next append (which truncates at good_end) removes them.
  */
@@ -110,9 +113,7 @@ static int rd_read(struct rd *rd, off_t off, void *dst, size_t n)
 	return 0;
 }
 
-static void set_error(char **error_r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void set_error(char **error_r, const char *fmt, ...)
+void qmsg_error(char **error_r, const char *fmt, ...)
 {
 	va_list ap;
 	char *s = NULL;
@@ -143,13 +144,13 @@ static enum rec_status read_record(struct rd *rd, off_t off, struct rec *r, char
 		return REC_EOF;
 	avail = rd->size - off < (off_t)sizeof(head) ? (size_t)(rd->size - off) : sizeof(head);
 	if (rd_read(rd, off, head, avail) < 0) {
-		set_error(error_r, "record at byte %lld: %s", (long long)off, strerror(errno));
+		qmsg_error(error_r, "record at byte %lld: %s", (long long)off, strerror(errno));
 		return REC_IOERR;
 	}
 	for (i = 0; i < avail && head[i] != ' '; i++) {
 		char c = head[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_') || i >= QMSG_NAME_MAX) {
-			set_error(error_r, "record at byte %lld: bad record name", (long long)off);
+			qmsg_error(error_r, "record at byte %lld: bad record name", (long long)off);
 			return REC_BAD;
 		}
 	}
@@ -157,12 +158,12 @@ static enum rec_status read_record(struct rd *rd, off_t off, struct rec *r, char
 		goto torn;
 	nlen = i;
 	if (nlen == 0) {
-		set_error(error_r, "record at byte %lld: bad record name", (long long)off);
+		qmsg_error(error_r, "record at byte %lld: bad record name", (long long)off);
 		return REC_BAD;
 	}
 	for (i++; i < avail && head[i] >= '0' && head[i] <= '9'; i++) {
 		if (++digits > 8) {
-			set_error(error_r, "record at byte %lld: bad length", (long long)off);
+			qmsg_error(error_r, "record at byte %lld: bad length", (long long)off);
 			return REC_BAD;
 		}
 		len = len * 10 + (size_t)(head[i] - '0');
@@ -170,18 +171,18 @@ static enum rec_status read_record(struct rd *rd, off_t off, struct rec *r, char
 	if (i == avail)
 		goto torn;
 	if (digits == 0 || head[i] != ':') {
-		set_error(error_r, "record at byte %lld: bad length", (long long)off);
+		qmsg_error(error_r, "record at byte %lld: bad length", (long long)off);
 		return REC_BAD;
 	}
 	if (len > QMSG_VALUE_MAX) {
-		set_error(error_r, "record at byte %lld: length %zu over the limit of %d", (long long)off, len,
+		qmsg_error(error_r, "record at byte %lld: length %zu over the limit of %d", (long long)off, len,
 			  QMSG_VALUE_MAX);
 		return REC_BAD;
 	}
 	i++;
 	/* value + '\n' must fit in what is left of the file */
 	if ((off_t)len + 1 > rd->size - off - (off_t)i) {
-		set_error(error_r, "record at byte %lld: length %zu runs past the end of the file", (long long)off,
+		qmsg_error(error_r, "record at byte %lld: length %zu runs past the end of the file", (long long)off,
 			  len);
 		return REC_TORN;
 	}
@@ -189,17 +190,17 @@ static enum rec_status read_record(struct rd *rd, off_t off, struct rec *r, char
 	r->name[nlen] = '\0';
 	r->value = malloc(len + 1);
 	if (r->value == NULL) {
-		set_error(error_r, "record at byte %lld: out of memory", (long long)off);
+		qmsg_error(error_r, "record at byte %lld: out of memory", (long long)off);
 		return REC_IOERR;
 	}
 	if (rd_read(rd, off + (off_t)i, r->value, len) < 0 ||
 	    rd_read(rd, off + (off_t)i + (off_t)len, &nl, 1) < 0) {
-		set_error(error_r, "record at byte %lld: %s", (long long)off, strerror(errno));
+		qmsg_error(error_r, "record at byte %lld: %s", (long long)off, strerror(errno));
 		x_free(&r->value);
 		return REC_IOERR;
 	}
 	if (nl != '\n') {
-		set_error(error_r, "record at byte %lld: no newline after its %zu-byte value", (long long)off, len);
+		qmsg_error(error_r, "record at byte %lld: no newline after its %zu-byte value", (long long)off, len);
 		x_free(&r->value);
 		return REC_BAD;
 	}
@@ -208,7 +209,7 @@ static enum rec_status read_record(struct rd *rd, off_t off, struct rec *r, char
 	r->end = off + (off_t)i + (off_t)len + 1;
 	return REC_OK;
 torn:
-	set_error(error_r, "record at byte %lld: cut short by the end of the file", (long long)off);
+	qmsg_error(error_r, "record at byte %lld: cut short by the end of the file", (long long)off);
 	return REC_TORN;
 }
 
@@ -489,7 +490,7 @@ static void drop_pending(struct reader *r)
 static int take(struct reader *r, struct rec *rec, char **field)
 {
 	if (memchr(rec->value, '\0', rec->len) != NULL) {
-		set_error(r->error_r, "record at byte %lld: NUL byte in the %s value", (long long)rec->off, rec->name);
+		qmsg_error(r->error_r, "record at byte %lld: NUL byte in the %s value", (long long)rec->off, rec->name);
 		return -1;
 	}
 	free(*field);
@@ -519,7 +520,7 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 
 static int bad(struct reader *r, const struct rec *rec, const char *what)
 {
-	set_error(r->error_r, "record at byte %lld: %s: %s", (long long)rec->off, rec->name, what);
+	qmsg_error(r->error_r, "record at byte %lld: %s: %s", (long long)rec->off, rec->name, what);
 	return -1;
 }
 
@@ -594,7 +595,7 @@ static int dest_index(struct reader *r, const struct rec *rec, const char *s, si
 	if (parse_ulong(s, len, SIZE_MAX, &v) < 0)
 		return bad(r, rec, "bad dest number");
 	if (v >= r->m->n_dests) {
-		set_error(r->error_r, "record at byte %lld: %s: dest %llu out of range (%zu dests)",
+		qmsg_error(r->error_r, "record at byte %lld: %s: dest %llu out of range (%zu dests)",
 			  (long long)rec->off, rec->name, v, r->m->n_dests);
 		return -1;
 	}
@@ -616,7 +617,7 @@ static int dest_record(struct reader *r, struct rec *rec)
 	if (parse_ulong(f[0], strlen(f[0]), SIZE_MAX, &orig) < 0)
 		return bad(r, rec, "bad recipient number");
 	if (orig >= r->m->n_rcpts) {
-		set_error(r->error_r, "record at byte %lld: dest: recipient %llu out of range (%zu recipients)",
+		qmsg_error(r->error_r, "record at byte %lld: dest: recipient %llu out of range (%zu recipients)",
 			  (long long)rec->off, orig, r->m->n_rcpts);
 		return -1;
 	}
@@ -768,6 +769,26 @@ static int manager_record(struct reader *r, struct rec *rec)
 	return 0;
 }
 
+/* tail_has_newline - whether [off, end of file) holds a '\n'. A bad
+ * record without one is the last thing in the file and cannot be
+ * followed by anything the manager acted on: a torn write (a file
+ * system may show a crashed extending write as NUL bytes). 1, 0, or -1
+ * when reading failed. */
+static int tail_has_newline(struct rd *rd, off_t off)
+{
+	char buf[16384];
+
+	while (off < rd->size) {
+		size_t n = rd->size - off < (off_t)sizeof(buf) ? (size_t)(rd->size - off) : sizeof(buf);
+		if (rd_read(rd, off, buf, n) < 0)
+			return -1;
+		if (memchr(buf, '\n', n) != NULL)
+			return 1;
+		off += (off_t)n;
+	}
+	return 0;
+}
+
 /* read_size - "message " + 15 digits + "\n" at off. */
 static int read_size(struct reader *r, off_t off, off_t *content_r, off_t *size_r)
 {
@@ -775,21 +796,21 @@ static int read_size(struct reader *r, off_t off, off_t *content_r, off_t *size_
 	unsigned long long size;
 
 	if (r->rd.size - off < (off_t)sizeof(line)) {
-		set_error(r->error_r, "record at byte %lld: message size record cut short", (long long)off);
+		qmsg_error(r->error_r, "record at byte %lld: message size record cut short", (long long)off);
 		return -1;
 	}
 	if (rd_read(&r->rd, off, line, sizeof(line)) < 0) {
-		set_error(r->error_r, "record at byte %lld: %s", (long long)off, strerror(errno));
+		qmsg_error(r->error_r, "record at byte %lld: %s", (long long)off, strerror(errno));
 		return -2;
 	}
 	if (memcmp(line, "message ", 8) != 0 || line[sizeof(line) - 1] != '\n' ||
 	    parse_ulong(line + 8, QMSG_SIZE_DIGITS, (unsigned long long)INT64_MAX / 2, &size) < 0) {
-		set_error(r->error_r, "record at byte %lld: bad message size record", (long long)off);
+		qmsg_error(r->error_r, "record at byte %lld: bad message size record", (long long)off);
 		return -1;
 	}
 	*content_r = off + (off_t)sizeof(line);
 	if ((off_t)size > r->rd.size - *content_r) {
-		set_error(r->error_r,
+		qmsg_error(r->error_r,
 			  "record at byte %lld: message size %llu runs past the end of the file (%lld bytes follow)",
 			  (long long)off, size, (long long)(r->rd.size - *content_r));
 		return -1;
@@ -808,15 +829,15 @@ static int read_all(struct reader *r)
 	int rc;
 
 	if (r->rd.size < (off_t)magic_len) {
-		set_error(r->error_r, "byte 0: file too short for the magic line (%lld bytes)", (long long)r->rd.size);
+		qmsg_error(r->error_r, "byte 0: file too short for the magic line (%lld bytes)", (long long)r->rd.size);
 		return -1;
 	}
 	if (rd_read(&r->rd, 0, magic, magic_len) < 0) {
-		set_error(r->error_r, "byte 0: %s", strerror(errno));
+		qmsg_error(r->error_r, "byte 0: %s", strerror(errno));
 		return -2;
 	}
 	if (memcmp(magic, QUEUE_FILE_MAGIC, magic_len) != 0) {
-		set_error(r->error_r, "byte 0: bad magic line (not a \"POSTERN-QUEUE 1\" queue file)");
+		qmsg_error(r->error_r, "byte 0: bad magic line (not a \"POSTERN-QUEUE 1\" queue file)");
 		return -1;
 	}
 	/* The envelope: complete records up to "message". */
@@ -825,7 +846,7 @@ static int read_all(struct reader *r)
 		char head[8];
 		if (r->rd.size - off >= 8) {
 			if (rd_read(&r->rd, off, head, 8) < 0) {
-				set_error(r->error_r, "record at byte %lld: %s", (long long)off, strerror(errno));
+				qmsg_error(r->error_r, "record at byte %lld: %s", (long long)off, strerror(errno));
 				return -2;
 			}
 			if (memcmp(head, "message ", 8) == 0)
@@ -833,7 +854,7 @@ static int read_all(struct reader *r)
 		}
 		enum rec_status st = read_record(&r->rd, off, &rec, r->error_r);
 		if (st == REC_EOF) {
-			set_error(r->error_r, "record at byte %lld: the file ends before the message size record",
+			qmsg_error(r->error_r, "record at byte %lld: the file ends before the message size record",
 				  (long long)off);
 			return -1;
 		}
@@ -844,13 +865,13 @@ static int read_all(struct reader *r)
 		rc = envelope_record(r, &rec);
 		free(rec.value);
 		if (rc == -2)
-			set_error(r->error_r, "record at byte %lld: out of memory", (long long)off);
+			qmsg_error(r->error_r, "record at byte %lld: out of memory", (long long)off);
 		if (rc < 0)
 			return rc;
 		off = rec.end;
 	}
 	if (!r->seen_sender) {
-		set_error(r->error_r, "record at byte %lld: no sender record before the message", (long long)off);
+		qmsg_error(r->error_r, "record at byte %lld: no sender record before the message", (long long)off);
 		return -1;
 	}
 	if ((rc = read_size(r, off, &m->content_offset, &m->content_size)) < 0)
@@ -859,6 +880,8 @@ static int read_all(struct reader *r)
 	off = m->content_offset + m->content_size;
 	for (;;) {
 		enum rec_status st = read_record(&r->rd, off, &rec, r->error_r);
+		if (st == REC_BAD && tail_has_newline(&r->rd, off) == 0)
+			st = REC_TORN;
 		if (st == REC_TORN)
 			x_free(r->error_r);   /* a crash while appending: ignored */
 		if (st == REC_EOF || st == REC_TORN)
@@ -868,7 +891,7 @@ static int read_all(struct reader *r)
 		rc = manager_record(r, &rec);
 		free(rec.value);
 		if (rc == -2)
-			set_error(r->error_r, "record at byte %lld: out of memory", (long long)off);
+			qmsg_error(r->error_r, "record at byte %lld: out of memory", (long long)off);
 		if (rc < 0)
 			return rc;
 		off = rec.end;
@@ -885,13 +908,13 @@ int qmsg_read(int fd, const char *id, enum qdir dir, struct qmsg **m_r, char **e
 
 	*m_r = NULL;
 	if (fstat(fd, &st) < 0) {
-		set_error(error_r, "fstat: %s", strerror(errno));
+		qmsg_error(error_r, "fstat: %s", strerror(errno));
 		return -2;
 	}
 	r = calloc(1, sizeof(*r));
 	if (r == NULL || (r->m = calloc(1, sizeof(*r->m))) == NULL) {
 		free(r);
-		set_error(error_r, "out of memory");
+		qmsg_error(error_r, "out of memory");
 		return -2;
 	}
 	r->rd.fd = fd;
@@ -919,11 +942,11 @@ int qmsg_scan_records(int fd, off_t from, off_t to, qmsg_record_fn *fn, void *ct
 	int rc = 0;
 
 	if (rd == NULL) {
-		set_error(error_r, "out of memory");
+		qmsg_error(error_r, "out of memory");
 		return -1;
 	}
 	if (fstat(fd, &st) < 0) {
-		set_error(error_r, "fstat: %s", strerror(errno));
+		qmsg_error(error_r, "fstat: %s", strerror(errno));
 		free(rd);
 		return -1;
 	}

@@ -61,16 +61,16 @@ static int requeue(const char *queue_dir, const char *id, enum qdir d, char **er
 	int fd, rc;
 
 	if (qmsg_dir_path(path, sizeof(path), queue_dir, d, id) < 0) {
-		*error_r = must_asprintf("%s: path too long", queue_dir);
+		qmsg_error(error_r, "%s: path too long", queue_dir);
 		return -1;
 	}
 	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		*error_r = must_asprintf("%s: %s", path, strerror(errno));
+		qmsg_error(error_r, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	rc = qmsg_read(fd, id, d, &m, &err);
 	if (rc < 0) {
-		*error_r = must_asprintf("%s: %s", path, err);
+		qmsg_error(error_r, "%s: %s", path, err);
 		free(err);
 		close(fd);
 		return -1;
@@ -98,13 +98,13 @@ static int apply_one(const char *queue_dir, enum queue_admin_op op, const char *
 	switch (op) {
 	case QADMIN_DELETE:
 		if (qmsg_dir_path(path, sizeof(path), queue_dir, d, id) < 0) {
-			*error_r = must_asprintf("%s: path too long", queue_dir);
+			qmsg_error(error_r, "%s: path too long", queue_dir);
 			return -1;
 		}
 		if (unlink(path) < 0) {
 			if (errno == ENOENT)
 				return 0;   /* gone meanwhile (delivered) */
-			*error_r = must_asprintf("%s: %s", path, strerror(errno));
+			qmsg_error(error_r, "%s: %s", path, strerror(errno));
 			return -1;
 		}
 		return 1;
@@ -119,38 +119,58 @@ static int apply_one(const char *queue_dir, enum queue_admin_op op, const char *
 }
 
 /* list_ids - the queue ids in queue_dir/d (new array of new strings,
- * count in *n_r); taken before acting, as acting changes the directory. */
+ * count in *n_r); taken before acting, as acting changes the directory.
+ * NULL with *error_r when the directory cannot be read or memory ran out. */
 static char **list_ids(const char *queue_dir, enum qdir d, size_t *n_r, char **error_r)
 {
 	char path[4096];
 	DIR *dir;
 	struct dirent *e;
-	char **ids = NULL;
-	size_t n = 0, cap = 0;
+	char **ids = calloc(1, sizeof(char *));
+	size_t n = 0, cap = 1;
 
 	*n_r = 0;
+	if (ids == NULL) {
+		qmsg_error(error_r, "out of memory");
+		return NULL;
+	}
 	if (qmsg_dir_path(path, sizeof(path), queue_dir, d, NULL) < 0) {
-		*error_r = must_asprintf("%s: path too long", queue_dir);
+		qmsg_error(error_r, "%s: path too long", queue_dir);
+		free(ids);
 		return NULL;
 	}
 	if ((dir = opendir(path)) == NULL) {
 		if (errno == ENOENT)
-			return must_calloc(1, sizeof(char *));
-		*error_r = must_asprintf("%s: %s", path, strerror(errno));
+			return ids;
+		qmsg_error(error_r, "%s: %s", path, strerror(errno));
+		free(ids);
 		return NULL;
 	}
 	while ((e = readdir(dir)) != NULL) {
 		if (!qmsg_id_valid(e->d_name))
 			continue;
 		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			ids = must_realloc(ids, cap * sizeof(*ids));
+			char **nids = realloc(ids, cap * 2 * sizeof(*ids));
+			if (nids == NULL)
+				break;
+			ids = nids;
+			cap *= 2;
 		}
-		ids[n++] = must_strdup(e->d_name);
+		if ((ids[n] = strdup(e->d_name)) == NULL)
+			break;
+		n++;
+	}
+	if (e != NULL) {
+		closedir(dir);
+		for (size_t i = 0; i < n; i++)
+			free(ids[i]);
+		free(ids);
+		qmsg_error(error_r, "%s: out of memory listing the queue", path);
+		return NULL;
 	}
 	closedir(dir);
 	*n_r = n;
-	return ids != NULL ? ids : must_calloc(1, sizeof(char *));
+	return ids;
 }
 
 static void free_ids(char **ids, size_t n)
@@ -189,8 +209,8 @@ int queue_admin_apply(const char *queue_dir, enum queue_admin_op op, const char 
 			}
 			free_ids(ids, n);
 			if (removed && sync_dir(queue_dir, (enum qdir)d) < 0) {
-				*error_r = must_asprintf("%s/%s: fsync: %s", queue_dir, qdir_name((enum qdir)d),
-							 strerror(errno));
+				qmsg_error(error_r, "%s/%s: fsync: %s", queue_dir, qdir_name((enum qdir)d),
+					   strerror(errno));
 				return -1;
 			}
 		}
@@ -198,25 +218,25 @@ int queue_admin_apply(const char *queue_dir, enum queue_admin_op op, const char 
 	}
 	enum qdir d;
 	if (!qmsg_id_valid(id)) {
-		*error_r = must_asprintf("%s: not a queue id (12 upper-case hex digits, or ALL)", id ? id : "(null)");
+		qmsg_error(error_r, "%s: not a queue id (12 upper-case hex digits, or ALL)", id ? id : "(null)");
 		return -1;
 	}
 	if (only != QDIR_COUNT) {
 		char path[4096];
 		if (qmsg_dir_path(path, sizeof(path), queue_dir, only, id) < 0 || access(path, F_OK) < 0) {
-			*error_r = must_asprintf("%s: no such message in the %s queue", id, qdir_name(only));
+			qmsg_error(error_r, "%s: no such message in the %s queue", id, qdir_name(only));
 			return -1;
 		}
 		d = only;
 	} else if (qmsg_find(queue_dir, id, &d) < 0) {
-		*error_r = must_asprintf("%s: no such message in the queue", id);
+		qmsg_error(error_r, "%s: no such message in the queue", id);
 		return -1;
 	}
 	if (skip != NULL && skip(ctx, id))
 		return 0;
 	count = apply_one(queue_dir, op, id, d, error_r);
 	if (count > 0 && op == QADMIN_DELETE && sync_dir(queue_dir, d) < 0) {
-		*error_r = must_asprintf("%s/%s: fsync: %s", queue_dir, qdir_name(d), strerror(errno));
+		qmsg_error(error_r, "%s/%s: fsync: %s", queue_dir, qdir_name(d), strerror(errno));
 		return -1;
 	}
 	return count;

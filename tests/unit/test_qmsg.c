@@ -356,6 +356,27 @@ static void test_torn_tail(void **state)
 		qmsg_free(&m2);
 		assert_int_equal(ftruncate(fd, good), 0);
 	}
+	/* A crashed extending write shown as NUL bytes: torn too. */
+	static const char zeros[64];
+	static const char *const nul_tails[] = { "", "status 4:0\tse", "status 40:0\tsent", "warned 0:" };
+	for (size_t i = 0; i < sizeof(nul_tails) / sizeof(nul_tails[0]); i++) {
+		append_raw(fd, nul_tails[i]);
+		assert_int_equal(pwrite(fd, zeros, sizeof(zeros), file_size(fd)), (ssize_t)sizeof(zeros));
+		m2 = read_ok(fd, id, QDIR_ACTIVE);
+		assert_int_equal(m2->good_end, good);
+		qmsg_free(&m2);
+		assert_int_equal(ftruncate(fd, good), 0);
+	}
+	/* Newlines in values are written as spaces: the rule above holds. */
+	const struct qstatus nl = { 0, QDEST_DEFERRED, "4.0.0", "a\nb", "x\ty", "line 1\nline 2\tend" };
+	assert_int_equal(qmsg_append_status(fd, m, &nl, 1, &err), 0);
+	assert_string_equal(m->dests[0].relay, "a b");
+	assert_string_equal(m->dests[0].diag, "x y");
+	assert_string_equal(m->dests[0].text, "line 1 line 2\tend");
+	m2 = read_ok(fd, id, QDIR_ACTIVE);
+	check_same(m, m2);
+	qmsg_free(&m2);
+	good = m->good_end;
 	append_raw(fd, "status 40:0\tsent");
 	m2 = read_ok(fd, id, QDIR_ACTIVE);
 	assert_int_equal(qmsg_append_warned(fd, m2, &err), 0);
@@ -569,6 +590,11 @@ static void test_rewrite_content(void **state)
 	/* A body offset outside the content is refused. */
 	assert_int_equal(qmsg_rewrite_content(dir, &fd, m, hdr, strlen(hdr), 3, &err), -1);
 	assert_non_null(strstr(err, "outside the content"));
+	free(err);
+	/* incoming/ID is the scratch name: a file there cannot be rewritten. */
+	m->dir = QDIR_INCOMING;
+	assert_int_equal(qmsg_rewrite_content(dir, &fd, m, hdr, strlen(hdr), m->content_offset, &err), -1);
+	assert_non_null(strstr(err, "cannot rewrite a file in incoming/"));
 	free(err);
 	qmsg_free(&m);
 	close(fd);
