@@ -116,19 +116,59 @@ static void set_status(struct qstatus *st, size_t dest, enum qdest_state result,
 				.text = text };
 }
 
+/*
+ * The userdb entry of the job's mailbox, and the name to give
+ * store_deliver (*canon: the userdb's own spelling, lower case, with the
+ * +extension put back). resolve_route names mydestination users by their
+ * local part; a userdb that knows them only as user@domain (virtual
+ * users of a domain that is also in mydestination) is asked that too, as
+ * the expansion did.
+ */
+static enum resolve_lookup user_lookup(struct qmgr *q, const struct qmgr_local_job *j, struct resolve_user *ru,
+				       char *canon, size_t size)
+{
+	char base[320], ext[320], full[640];
+	const char *name = j->user, *at;
+	enum resolve_lookup lr;
+
+	store_split_extension(&q->store_set, j->user, base, sizeof(base), ext, sizeof(ext));
+	memset(ru, 0, sizeof(*ru));
+	lr = resolve_userdb_lookup(q->userdb, base, ru);
+	if (lr == RESOLVE_NOTFOUND && strchr(base, '@') == NULL && (at = strrchr(j->values[0], '@')) != NULL) {
+		snprintf(full, sizeof(full), "%s%s", base, at);
+		memset(ru, 0, sizeof(*ru));
+		lr = resolve_userdb_lookup(q->userdb, full, ru);
+	}
+	if (lr != RESOLVE_FOUND)
+		return lr;
+	name = ru->name[0] ? ru->name : base;
+	if (ext[0] && q->store_set.recipient_delimiter && q->store_set.recipient_delimiter[0]) {
+		const char *dom = strrchr(name, '@');
+		int local_len = dom ? (int)(dom - name) : (int)strlen(name);
+
+		char tmp[1024];
+
+		snprintf(tmp, sizeof(tmp), "%.*s%c%s%s", local_len, name, q->store_set.recipient_delimiter[0], ext,
+			 dom ? dom : "");
+		str_copy(canon, tmp, size);
+	} else {
+		str_copy(canon, name, size);
+	}
+	str_lower(canon);
+	return lr;
+}
+
 static void store_job_run(struct qmgr_local_job *j)
 {
 	struct qmgr *q = j->w.q;
 	struct qstatus *st = must_calloc(j->n, sizeof(*st));
 	char (*texts)[300] = must_calloc(j->n, sizeof(*texts));
-	char base[320], ext[320];
+	char canon[320];
 	struct resolve_user ru;
 	struct store_dedup *dedup = NULL;
 	int fd = -1;
 
-	memset(&ru, 0, sizeof(ru));
-	store_split_extension(&q->store_set, j->user, base, sizeof(base), ext, sizeof(ext));
-	switch (resolve_userdb_lookup(q->userdb, base, &ru)) {
+	switch (user_lookup(q, j, &ru, canon, sizeof(canon))) {
 	case RESOLVE_FOUND:
 		break;
 	case RESOLVE_NOTFOUND:
@@ -152,15 +192,12 @@ static void store_job_run(struct qmgr_local_job *j)
 	for (size_t i = 0; i < j->n; i++) {
 		struct store_deliver_req req;
 		struct store_error err;
-		char lower[320];
 		const char *loc = ru.mail[0] ? ru.mail : q->store_set.mail_location;
 		int rc;
 
 		memset(&err, 0, sizeof(err));
 		memset(&req, 0, sizeof(req));
-		str_copy(lower, j->user, sizeof(lower));
-		str_lower(lower);
-		req.user = lower;
+		req.user = canon;
 		req.location = ru.mail[0] ? ru.mail : NULL;
 		req.home = ru.home[0] ? ru.home : NULL;
 		req.quota_bytes = ru.quota_bytes;

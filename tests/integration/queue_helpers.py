@@ -196,7 +196,10 @@ class FakeSMTP:
 
 def start_queue(instance, conf=(), users=(), domains=()):
     """Append conf lines, add domains and virtual users, start posternd and
-    wait for the smtp and queue roles."""
+    wait for the smtp and queue roles. The userdb's domain (example.test)
+    is made a virtual mailbox domain: postern init does not list it in
+    virtual_mailbox_domains, and without that its mail is relayed."""
+    conf = ["virtual_mailbox_domains = " + " ".join([DOMAIN] + list(domains))] + list(conf)
     for d in domains:
         r = instance.run("domain", "add", d)
         assert r.returncode == 0, r.stderr
