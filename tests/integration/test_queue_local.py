@@ -9,6 +9,7 @@ is itself a queue file from <> delivered to the sender's mailbox.
 """
 import os
 import re
+import socket
 
 import pytest
 
@@ -133,3 +134,27 @@ def test_corrupt_queue_file_moved_to_corrupt(instance):
     assert queue_files(instance, "corrupt") == [bad]
     assert bad not in queue_files(instance, "active")
     assert "posternd/queue" in instance.log_text() and "exit status" not in instance.log_text()
+
+
+def test_pickup_socket_submission_is_delivered_at_once(instance):
+    # What sendmail(1) does through pickup_submit() (smtp/queue/pickup.h),
+    # spoken directly: the queue role queues it and schedules it at once.
+    start_queue(instance, users=[ALICE], conf=["queue_run_delay = 1h"])
+    body = b"Subject: from sendmail\n\nhello from a script\n"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(os.path.join(instance.run_dir, "pickup"))
+    s.sendall(b"SENDER cron@example.test\nRCPT %s\nDATA %d\n%s" % (ALICE.encode(), len(body), body))
+    answer = b""
+    while not answer.endswith(b"\n"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    s.close()
+    m = re.match(rb"OK ([0-9A-F]{12})\n$", answer)
+    assert m, answer
+    qid = m.group(1).decode()
+    msgs = wait_mailbox(instance, ALICE, 1)
+    assert b"Subject: from sendmail" in msgs[0]
+    instance.wait_log("%s: removed" % qid)
