@@ -9,6 +9,7 @@ is itself a queue file from <> delivered to the sender's mailbox.
 """
 import os
 import re
+import smtplib
 import socket
 
 import pytest
@@ -158,3 +159,38 @@ def test_pickup_socket_submission_is_delivered_at_once(instance):
     msgs = wait_mailbox(instance, ALICE, 1)
     assert b"Subject: from sendmail" in msgs[0]
     instance.wait_log("%s: removed" % qid)
+
+
+def test_notify_success_gets_a_delivery_report(instance):
+    start_queue(instance, users=[ALICE, CAROL])
+    s = smtplib.SMTP("127.0.0.1", instance.ports["mx"], timeout=30)
+    s.ehlo("client.example.net")
+    assert s.mail(CAROL)[0] == 250
+    code, reply = s.rcpt(ALICE, ["NOTIFY=SUCCESS", "ORCPT=rfc822;" + ALICE])
+    assert code == 250, reply
+    code, reply = s.data(b"Subject: report please\r\nMessage-ID: <dsn.success@client.example.net>\r\n\r\nhi\r\n")
+    assert code == 250, reply
+    s.quit()
+    wait_mailbox(instance, ALICE, 1)
+    report = wait_mailbox(instance, CAROL, 1)[0]
+    assert re.search(rb"(?im)^Action: delivered", report), report
+    assert re.search(rb"(?im)^Status: 2\.0\.0", report), report
+
+
+def test_alias_to_command_and_file(instance):
+    out = os.path.join(instance.dir, "alias-out")
+    os.mkdir(out)
+    os.chmod(out, 0o777)
+    pipe_out = os.path.join(out, "pipe.txt")
+    mbox = os.path.join(out, "mbox")
+    start_queue(instance, conf=[
+        "alias_database =",
+        'alias_maps = inline:{ { runner = "|/usr/bin/tee -a %s >/dev/null" }, { keeper = %s } }' % (pipe_out, mbox)])
+    qid = send(instance, "someone@client.example.net", ["runner@" + LOCAL, "keeper@" + LOCAL], subject="to programs")
+    instance.wait_log("%s: removed" % qid)
+    with open(pipe_out, "rb") as f:
+        assert b"Subject: to programs" in f.read()
+    with open(mbox, "rb") as f:
+        data = f.read()
+    assert data.startswith(b"From someone@client.example.net "), data[:200]
+    assert b"Subject: to programs" in data

@@ -139,3 +139,21 @@ def test_lifetime_over_bounces_with_the_last_reason(instance, dns_server, fake):
     assert b"mailbox busy" in dsn
     instance.wait_log("%s: removed" % qid)
     assert "%s: from=<alice@example.test>, status=expired, returned to sender" % qid in instance.log_text()
+
+
+def test_delay_warning_then_delivery(instance, dns_server, fake):
+    state = {"open": False}
+    mta = fake(rcpt_reply=lambda addr: "250 2.1.5 Ok" if state["open"] else "450 4.2.0 <%s>: busy" % addr)
+    dns_server.add("remote.test", "MX", (10, "mx1.remote.test"))
+    dns_server.add("mx1.remote.test", "A", "127.0.0.1")
+    start_queue(instance, users=[ALICE], conf=remote_conf(dns_server, mta.port, [
+        "delay_warning_time = 1s", "minimal_backoff_time = 1s", "maximal_backoff_time = 1s",
+        "queue_run_delay = 1s"]))
+    qid = send(instance, ALICE, "bob@remote.test", subject="slow one")
+    notice = wait_mailbox(instance, ALICE, 1, timeout=60)[0]
+    assert re.search(rb"(?im)^Action: delayed", notice), notice
+    assert re.search(rb"(?im)^Status: 4\.2\.0", notice), notice
+    state["open"] = True
+    mta.wait_messages(1, timeout=60)
+    instance.wait_log("%s: removed" % qid)
+    assert len(wait_mailbox(instance, ALICE, 1)) == 1   # one warning only
