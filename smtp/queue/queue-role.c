@@ -215,11 +215,24 @@ out:
 	return status;
 }
 
+/* What modules_new would refuse, without starting anything: posternd
+ * start, reload and `postern check` report it instead of a queue role
+ * that exits and is restarted in a loop. */
 int queue_role_check_config(const struct config *cfg, char **error_r)
 {
+	struct store_settings set;
+	struct bounce *b;
+
 	if (resolve_check_config(cfg, error_r) < 0)
 		return -1;
-	return smtpc_check_config(cfg, error_r);
+	if (smtpc_check_config(cfg, error_r) < 0)
+		return -1;
+	if (store_settings_from_config(&set, cfg, error_r) < 0)
+		return -1;
+	if ((b = bounce_new(cfg, error_r)) == NULL)
+		return -1;
+	bounce_free(&b);
+	return 0;
 }
 
 int queue_role_unix_sockets(const struct config *cfg, struct role_unix_socket *out, size_t max,
