@@ -42,6 +42,7 @@ int cmd_mailbox(int argc, char **argv, const char *conf);
 int cmd_index(int argc, char **argv, const char *conf);
 int cmd_quota(int argc, char **argv, const char *conf);
 int cmd_deliver(int argc, char **argv, const char *conf);
+int cmd_aliases(int argc, char **argv, const char *conf);
 int cmd_queue(int argc, char **argv, const char *conf);
 
 #endif

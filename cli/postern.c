@@ -22,6 +22,7 @@ const struct cli_command cli_commands[] = {
 	  "show or edit the configuration (like postconf)" },
 	{ "map", cmd_map, "[-q KEY] [-N] FILE | lmdb:FILE",
 	  "compile a lookup table into FILE.lmdb, or query one (like postmap)" },
+	{ "aliases", cmd_aliases, "", "rebuild the alias database from its source files (like newaliases)" },
 	{ "start", cmd_start, "", "start posternd in the background" },
 	{ "stop", cmd_stop, "", "stop posternd gracefully" },
 	{ "reload", cmd_reload, "", "re-read the configuration without closing listeners" },

@@ -1,6 +1,8 @@
 /*
  * restrict-private.h - what the smtp/restrict-*.c files share. The public
- * contract is restrict.h; nothing outside smtp/restrict*.c includes this.
+ * contract is restrict.h; nothing outside smtp/restrict*.c includes this,
+ * except smtp/resolve/ for struct domain_list and restrict_domain_*
+ * (so the queue classifies domains exactly as smtpd does).
  *
  *   restrict.c         restrictions_new/free: parameters, lists, classes
  *   restrict-parse.c   restriction list syntax and the rule table

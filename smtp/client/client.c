@@ -149,18 +149,45 @@ static void read_settings(const struct config *cfg, struct smtpc_settings *s)
 	s->recipient_limit = (int)config_int(cfg, "smtp_destination_recipient_limit");
 }
 
+/* next_table - the next "type:name" of a table list: separated by
+ * commas or white space, except inside braces (inline:{ a=b, c=d }).
+ * Terminates it in place; NULL at the end. */
+static char *next_table(char **pp)
+{
+	char *p = *pp, *start;
+	int depth = 0;
+
+	while (*p == ',' || *p == ' ' || *p == '\t' || *p == '\n')
+		p++;
+	if (*p == '\0')
+		return NULL;
+	start = p;
+	for (; *p != '\0'; p++) {
+		if (*p == '{')
+			depth++;
+		else if (*p == '}' && depth > 0)
+			depth--;
+		else if (depth == 0 && (*p == ',' || *p == ' ' || *p == '\t' || *p == '\n'))
+			break;
+	}
+	if (*p != '\0')
+		*p++ = '\0';
+	*pp = p;
+	return start;
+}
+
 /* open_sasl_maps - the tables of smtp_sasl_password_maps (separated by
  * commas or white space); NULL-terminated array in *maps_r (NULL when
  * the parameter is empty). */
 static int open_sasl_maps(const struct config *cfg, struct map ***maps_r, char **error_r)
 {
 	const char *spec = config_str(cfg, "smtp_sasl_password_maps");
-	char *copy = must_strdup(spec), *save = NULL, *tok;
+	char *copy = must_strdup(spec), *p = copy, *tok;
 	struct map **maps = NULL;
 	size_t n = 0, i;
 
 	*maps_r = NULL;
-	for (tok = strtok_r(copy, ", \t\n", &save); tok != NULL; tok = strtok_r(NULL, ", \t\n", &save)) {
+	while ((tok = next_table(&p)) != NULL) {
 		const char *err = NULL;
 		struct map *m = map_open(tok, 0, &err);
 
@@ -509,6 +536,26 @@ static void hosts_cb(void *ctx, struct smtpc_host *hosts, size_t n, const struct
 	try_next(job, false);
 }
 
+/* address_ok - an address from the queue file goes into a command line
+ * between < and >: no control bytes (no CR/LF: no command injection),
+ * no '>' and not absurdly long (RFC 5321 4.5.3.1.3: 256 octets). */
+static bool address_ok(const char *a)
+{
+	size_t n = 0;
+
+	for (; *a != '\0'; a++, n++)
+		if ((unsigned char)*a < 0x20 || *a == 0x7f || *a == '>' || *a == '<')
+			return false;
+	return n <= 256;
+}
+
+static void refuse(struct smtpc_rstate *rs, const char *dsn, const char *text)
+{
+	smtpc_why_set(&rs->why, QDEST_BOUNCED, dsn, "none", "", "%s", text);
+	rs->have = true;
+	rs->final = true;
+}
+
 static char *dup_or_null(const char *s, bool *fail)
 {
 	char *d;
@@ -561,6 +608,12 @@ struct smtpc_job *smtpc_deliver(struct smtpc *c, const struct smtpc_req *req, sm
 	if (fail) {
 		job_free(job);
 		return NULL;
+	}
+	for (i = 0; i < job->n_rcpts; i++) {
+		if (!address_ok(job->sender))
+			refuse(&job->rs[i], "5.1.7", "bad sender address syntax");
+		else if (!address_ok(job->rcpts[i].addr) || job->rcpts[i].addr[0] == '\0')
+			refuse(&job->rs[i], "5.1.3", "bad recipient address syntax");
 	}
 	job->next = c->jobs;
 	job->prevp = &c->jobs;

@@ -344,7 +344,7 @@ static void mx_cb(void *ctx, const struct dns_answer *a)
 		if (r->mx[i].name == NULL)
 			goto nomem;
 		r->mx[i].pref = a->rrs[i].pref;
-		r->mx[i].rnd = (unsigned)random();
+		r->mx[i].rnd = arc4random();   /* the order among equals must differ between runs */
 		r->n_mx++;
 	}
 	qsort(r->mx, r->n_mx, sizeof(*r->mx), mx_cmp);

@@ -85,6 +85,9 @@ struct smtpc_session {
 
 static const struct conn_callbacks session_cb;
 
+/* Most commands written ahead of their replies with PIPELINING. */
+#define SMTPC_PIPELINE_MAX 100
+
 /* ---- small helpers ---- */
 
 static void arm_timer(struct smtpc_session *s, int seconds)
@@ -342,14 +345,23 @@ static void write_command(struct smtpc_session *s, size_t k)
 		char notify[64] = "";
 
 		if (s->dsn && r->notify != 0) {
+			struct strbuf nb;
+
+			/* RFC 3461 4.1: NEVER alone, or a list */
+			strbuf_init(&nb, sizeof(notify) - 1);
 			if (r->notify & QMSG_NOTIFY_NEVER)
-				str_copy(notify, " NOTIFY=NEVER", sizeof(notify));
-			else
-				snprintf(notify, sizeof(notify), " NOTIFY=%s%s%s",
-					 (r->notify & QMSG_NOTIFY_SUCCESS) ? "SUCCESS," : "",
-					 (r->notify & QMSG_NOTIFY_FAILURE) ? "FAILURE," : "",
-					 (r->notify & QMSG_NOTIFY_DELAY) ? "DELAY," : "");
-			notify[strlen(notify) - 1] = notify[strlen(notify) - 1] == ',' ? '\0' : notify[strlen(notify) - 1];
+				strbuf_puts(&nb, ",NEVER");
+			else {
+				if (r->notify & QMSG_NOTIFY_SUCCESS)
+					strbuf_puts(&nb, ",SUCCESS");
+				if (r->notify & QMSG_NOTIFY_FAILURE)
+					strbuf_puts(&nb, ",FAILURE");
+				if (r->notify & QMSG_NOTIFY_DELAY)
+					strbuf_puts(&nb, ",DELAY");
+			}
+			if (nb.len > 0)
+				snprintf(notify, sizeof(notify), " NOTIFY=%s", nb.data + 1);
+			strbuf_free(&nb);
 		}
 		send_line(s, "RCPT TO:<%s>%s%s%s\r\n", r->addr, notify,
 			  s->dsn && r->orcpt != NULL && strchr(r->orcpt, ';') != NULL &&
@@ -370,6 +382,8 @@ static int trans_timeout(const struct smtpc_session *s)
 		return s->c->set.rcpt_timeout;
 	return s->c->set.data_init_timeout;
 }
+
+static void send_more(struct smtpc_session *s);
 
 static void start_transaction(struct smtpc_session *s)
 {
@@ -398,13 +412,7 @@ static void start_transaction(struct smtpc_session *s)
 			s->sent[s->n_sent++] = i;
 	s->n_cmds = s->n_sent + 2;
 	s->state = S_TRANS;
-	if (s->pipelining) {
-		/* RFC 2920 3.1: MAIL, RCPT and DATA may all go in one group */
-		while (s->cmds_written < s->n_cmds)
-			write_command(s, s->cmds_written);
-	} else {
-		write_command(s, 0);
-	}
+	send_more(s);
 	arm_timer(s, trans_timeout(s));
 }
 
@@ -458,6 +466,11 @@ static void pump(struct smtpc_session *s)
  * content to send: decide how the session ends. */
 static void trans_done(struct smtpc_session *s)
 {
+	if (!s->mail_ok) {
+		/* MAIL refused: 5xx was final for everyone, 4xx tries on */
+		finish(s, s->job->last.state == QDEST_BOUNCED ? SMTPC_END_DONE : SMTPC_END_NEXT, true);
+		return;
+	}
 	if (s->n_accepted == 0 && s->n_soft > 0 && s->n_soft == s->n_sent) {
 		/* every recipient got a 4xx: another host may do better */
 		size_t last = s->sent[s->n_sent - 1];
@@ -470,17 +483,46 @@ static void trans_done(struct smtpc_session *s)
 	finish(s, SMTPC_END_DONE, true);
 }
 
+/* send_more - the next commands: with PIPELINING up to
+ * SMTPC_PIPELINE_MAX unanswered (RFC 2920 3.1 lets MAIL, RCPT and DATA
+ * go in one group; the bound keeps the output buffer small with many
+ * recipients), otherwise one at a time, and DATA only when a recipient
+ * was accepted. */
+static void send_more(struct smtpc_session *s)
+{
+	if (s->pipelining) {
+		while (s->cmds_written < s->n_cmds &&
+		       s->cmds_written - s->cmds_answered < SMTPC_PIPELINE_MAX)
+			write_command(s, s->cmds_written);
+		return;
+	}
+	if (s->cmds_written > s->cmds_answered || s->cmds_written >= s->n_cmds)
+		return;
+	if (s->cmds_written == s->n_cmds - 1 && s->n_accepted == 0) {
+		trans_done(s);
+		return;
+	}
+	write_command(s, s->cmds_written);
+}
+
 static void trans_reply(struct smtpc_session *s, const struct smtpc_reply *r)
 {
-	size_t k = s->cmds_answered++;
+	size_t k = s->cmds_answered;
 	size_t i;
 
+	if (k >= s->cmds_written) {
+		host_fail(s, SMTPC_END_NEXT, false, QDEST_DEFERRED, "4.5.0", "",
+			  "conversation with %s failed while %s: reply to a command not sent",
+			  s->namaddr, stage(s));
+		return;
+	}
+	s->cmds_answered++;
 	if (k == 0) {
 		if (r->code >= 200 && r->code < 300) {
 			s->mail_ok = true;
 		} else {
-			/* MAIL refused: every recipient shares the fate; with
-			 * pipelining the RCPT/DATA replies are still read */
+			/* MAIL refused: every recipient shares the fate; the
+			 * replies to what was pipelined are still read */
 			char text[4096], dsn[12], diag[4200];
 
 			reply_escaped(r, text, sizeof(text));
@@ -491,10 +533,6 @@ static void trans_reply(struct smtpc_session *s, const struct smtpc_reply *r)
 				      s->namaddr, text);
 			if (r->code >= 500)
 				set_open(s, &s->job->last);
-			if (!s->pipelining || s->cmds_answered == s->n_cmds) {
-				finish(s, r->code >= 500 ? SMTPC_END_DONE : SMTPC_END_NEXT, true);
-				return;
-			}
 		}
 	} else if (k <= s->n_sent) {
 		i = s->sent[k - 1];
@@ -510,31 +548,21 @@ static void trans_reply(struct smtpc_session *s, const struct smtpc_reply *r)
 		}
 	} else {
 		/* the DATA reply */
-		if (!s->mail_ok) {
-			if (r->code == 354) {
-				s->state = S_NULLDOT;
-				send_line(s, ".\r\n");
-				arm_timer(s, s->c->set.data_done_timeout);
-				return;
-			}
-			finish(s, s->job->last.state == QDEST_BOUNCED ? SMTPC_END_DONE : SMTPC_END_NEXT, true);
-			return;
-		}
-		if (r->code == 354 && s->n_accepted > 0) {
-			start_body(s);
-			if (s->state == S_BODY)
-				pump(s);
-			return;
-		}
-		if (r->code == 354) {
-			/* RFC 2920 3.1: no recipient was accepted but the
-			 * server wants the content; an empty message ends it */
+		if (r->code == 354 && (!s->mail_ok || s->n_accepted == 0)) {
+			/* RFC 2920 3.1: nothing to deliver, but the server
+			 * wants content: an empty message ends the DATA */
 			s->state = S_NULLDOT;
 			send_line(s, ".\r\n");
 			arm_timer(s, s->c->set.data_done_timeout);
 			return;
 		}
-		if (s->n_accepted > 0) {
+		if (r->code == 354) {
+			start_body(s);
+			if (s->state == S_BODY)
+				pump(s);
+			return;
+		}
+		if (s->mail_ok && s->n_accepted > 0) {
 			for (i = 0; i < s->n_sent; i++)
 				if (s->accepted[i])
 					set_rcpt(s, s->sent[i], r, "DATA");
@@ -542,19 +570,17 @@ static void trans_reply(struct smtpc_session *s, const struct smtpc_reply *r)
 		trans_done(s);
 		return;
 	}
-	if (s->cmds_answered == s->n_cmds) {
-		trans_done(s);
-		return;
-	}
-	if (!s->pipelining) {
-		/* without pipelining: DATA only when some RCPT succeeded */
-		if (s->cmds_written == s->n_cmds - 1 && s->n_accepted == 0) {
+	if (!s->mail_ok || s->cmds_answered == s->n_cmds) {
+		/* after a refused MAIL nothing more is sent */
+		if (s->mail_ok || s->cmds_answered >= s->cmds_written) {
 			trans_done(s);
 			return;
 		}
-		write_command(s, s->cmds_written);
+	} else {
+		send_more(s);
 	}
-	arm_timer(s, trans_timeout(s));
+	if (s->state == S_TRANS)
+		arm_timer(s, trans_timeout(s));
 }
 
 static void dot_reply(struct smtpc_session *s, const struct smtpc_reply *r)
@@ -766,12 +792,16 @@ static void on_reply(struct smtpc_session *s, const struct smtpc_reply *r)
 		dot_reply(s, r);
 		return;
 	case S_NULLDOT:
-		finish(s, s->job->last.state == QDEST_BOUNCED || s->n_soft < s->n_sent
-		       ? SMTPC_END_DONE : SMTPC_END_NEXT, true);
+		trans_done(s);
 		return;
 	case S_BODY:
-		/* a reply while we send the content: the server gave up */
-		reply_fail(s, r, "end of DATA");
+		/* a reply while we send the content: the server gave up on
+		 * it; that is the answer for the accepted recipients only.
+		 * No QUIT: it would land in the middle of our content */
+		for (size_t i = 0; i < s->n_sent; i++)
+			if (s->accepted[i])
+				set_rcpt(s, s->sent[i], r, "end of DATA");
+		finish(s, SMTPC_END_DONE, false);
 		return;
 	default:
 		return;
@@ -881,8 +911,13 @@ static void on_close(struct conn *conn, enum conn_close_reason reason, const cha
 		}
 		if (s->state == S_TLS) {
 			log_info("%s: Cannot start TLS: handshake failure (%s)", s->relay, detail);
-			host_fail(s, SMTPC_END_NEXT, false, QDEST_DEFERRED, "4.7.5", "",
-				  "Cannot start TLS: handshake failure");
+			/* Postfix's words when verify/secure finds a bad certificate */
+			if (strstr(detail, "certificate verify failed") != NULL)
+				host_fail(s, SMTPC_END_NEXT, false, QDEST_DEFERRED, "4.7.5", "",
+					  "Server certificate not verified");
+			else
+				host_fail(s, SMTPC_END_NEXT, false, QDEST_DEFERRED, "4.7.5", "",
+					  "Cannot start TLS: handshake failure");
 			return;
 		}
 	}

@@ -193,17 +193,17 @@ static void remote_mta(const struct qdest *d, char *out, size_t size)
 	out[len] = '\0';
 }
 
-static int original_recipient(struct strbuf *sb, const char *orcpt)
+static int original_recipient(struct strbuf *sb, const char *orcpt, bool utf8)
 {
 	const char *semi = strchr(orcpt, ';');
 	char *decoded, *field;
 	int rc;
 
 	if (semi == NULL)
-		return bounce_text_field(sb, "Original-Recipient", orcpt);
+		return bounce_text_field(sb, "Original-Recipient", orcpt, utf8);
 	decoded = bounce_text_xtext_decode(semi + 1);
 	field = decoded != NULL ? must_asprintf("%.*s;%s", (int)(semi - orcpt), orcpt, decoded) : NULL;
-	rc = bounce_text_field(sb, "Original-Recipient", field != NULL ? field : orcpt);
+	rc = bounce_text_field(sb, "Original-Recipient", field != NULL ? field : orcpt, utf8);
 	free(field);
 	free(decoded);
 	return rc;
@@ -218,29 +218,30 @@ static int per_recipient(struct strbuf *sb, const struct bounce *b, const struct
 
 	status_code(n, d, status, sizeof(status));
 	remote_mta(d, mta, sizeof(mta));
-	if (strbuf_puts(sb, "\r\nFinal-Recipient: rfc822; ") < 0 ||
-	    bounce_text_clean(sb, bounce_final_recipient(m, d), BOUNCE_FIELD_MAX) < 0 ||
+	const char *final = bounce_final_recipient(m, d);
+	if (strbuf_printf(sb, "\r\nFinal-Recipient: %s; ", n->utf8 ? bounce_text_addr_type(final) : "rfc822") < 0 ||
+	    bounce_text_clean(sb, final, BOUNCE_FIELD_MAX, n->utf8) < 0 ||
 	    strbuf_puts(sb, "\r\n") < 0)
 		return -1;
-	if (r != NULL && r->orcpt != NULL && *r->orcpt && original_recipient(sb, r->orcpt) < 0)
+	if (r != NULL && r->orcpt != NULL && *r->orcpt && original_recipient(sb, r->orcpt, n->utf8) < 0)
 		return -1;
 	if (strbuf_printf(sb, "Action: %s\r\nStatus: %s\r\n", action(n, d), status) < 0)
 		return -1;
-	if (*mta && (strbuf_puts(sb, "Remote-MTA: dns; ") < 0 || bounce_text_clean(sb, mta, sizeof(mta)) < 0 ||
+	if (*mta && (strbuf_puts(sb, "Remote-MTA: dns; ") < 0 || bounce_text_clean(sb, mta, sizeof(mta), false) < 0 ||
 		     strbuf_puts(sb, "\r\n") < 0))
 		return -1;
 	if (d->diag != NULL && *d->diag) {
-		if (bounce_text_field(sb, "Diagnostic-Code", d->diag) < 0)
+		if (bounce_text_field(sb, "Diagnostic-Code", d->diag, n->utf8) < 0)
 			return -1;
 	} else if (d->text != NULL && *d->text) {
 		char *diag = must_asprintf("X-Postern; %.*s", BOUNCE_FIELD_MAX, d->text);
-		rc = bounce_text_field(sb, "Diagnostic-Code", diag);
+		rc = bounce_text_field(sb, "Diagnostic-Code", diag, n->utf8);
 		free(diag);
 		if (rc < 0)
 			return -1;
 	}
 	if (n->kind == BOUNCE_DELAYED) {
-		long long life = *bounce_sender(m) ? b->max_lifetime : b->bounce_lifetime;
+		long long life = *qmsg_sender(m) ? b->max_lifetime : b->bounce_lifetime;
 		bounce_text_date((time_t)(m->arrival.tv_sec + life), date, sizeof(date));
 		if (strbuf_printf(sb, "Will-Retry-Until: %s\r\n", date) < 0)
 			return -1;
@@ -254,7 +255,9 @@ static int report(struct strbuf *sb, const struct bounce *b, const struct bounce
 {
 	char date[80], msgid_time[32];
 	struct tm utc;
-	const char *sender = bounce_sender(m);
+	const char *sender = qmsg_sender(m);
+	/* UTF-8 addresses and text may appear in the first two parts. */
+	const char *cte8 = n->utf8 ? "Content-Transfer-Encoding: 8bit\r\n" : "";
 
 	bounce_text_date(n->now, date, sizeof(date));
 	gmtime_r(&n->now, &utc);
@@ -263,34 +266,37 @@ static int report(struct strbuf *sb, const struct bounce *b, const struct bounce
 	    strbuf_printf(sb, "Date: %s\r\n", date) < 0 ||
 	    strbuf_printf(sb, "From: MAILER-DAEMON@%s (Mail Delivery System)\r\n", b->myhostname) < 0 ||
 	    strbuf_printf(sb, "Subject: %s\r\n", bounce_text_subject(n)) < 0 ||
-	    strbuf_puts(sb, "To: ") < 0 || bounce_text_clean(sb, n->to, BOUNCE_FIELD_MAX) < 0 ||
+	    strbuf_puts(sb, "To: ") < 0 || bounce_text_clean(sb, n->to, BOUNCE_FIELD_MAX, n->utf8) < 0 ||
 	    strbuf_puts(sb, "\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n") < 0 ||
-	    strbuf_printf(sb, "Content-Type: multipart/report; report-type=delivery-status;\r\n"
-			      "\tboundary=\"%s\"\r\n", boundary) < 0 ||
-	    (a->eight_bit && strbuf_puts(sb, "Content-Transfer-Encoding: 8bit\r\n") < 0) ||
+	    strbuf_printf(sb, "Content-Type: multipart/report; report-type=%sdelivery-status;\r\n"
+			      "\tboundary=\"%s\"\r\n", n->utf8 ? "global-" : "", boundary) < 0 ||
+	    ((a->eight_bit || n->utf8) && strbuf_puts(sb, "Content-Transfer-Encoding: 8bit\r\n") < 0) ||
 	    strbuf_printf(sb, "Message-Id: <%s.%s@%s>\r\n", msgid_time, n->id, b->myhostname) < 0 ||
 	    strbuf_puts(sb, "\r\nThis is a MIME-encapsulated message.\r\n\r\n") < 0)
 		return -1;
 	/* 1: for people. */
 	if (strbuf_printf(sb, "--%s\r\nContent-Description: Notification\r\n"
-			      "Content-Type: text/plain; charset=us-ascii\r\n\r\n", boundary) < 0 ||
+			      "Content-Type: text/plain; charset=%s\r\n%s\r\n", boundary,
+			  n->utf8 ? "utf-8" : "us-ascii", cte8) < 0 ||
 	    bounce_text_human(sb, b, n, m) < 0)
 		return -1;
 	/* 2: for programs. */
 	bounce_text_date(m->arrival.tv_sec, date, sizeof(date));
 	if (strbuf_printf(sb, "--%s\r\nContent-Description: Delivery report\r\n"
-			      "Content-Type: message/delivery-status\r\n\r\n", boundary) < 0 ||
+			      "Content-Type: message/%sdelivery-status\r\n%s\r\n", boundary,
+			  n->utf8 ? "global-" : "", cte8) < 0 ||
 	    strbuf_printf(sb, "Reporting-MTA: dns; %s\r\n", b->myhostname) < 0)
 		return -1;
 	if (m->envid != NULL && *m->envid) {
 		char *envid = bounce_text_xtext_decode(m->envid);
-		int rc = bounce_text_field(sb, "Original-Envelope-Id", envid != NULL ? envid : m->envid);
+		int rc = bounce_text_field(sb, "Original-Envelope-Id", envid != NULL ? envid : m->envid, false);
 		free(envid);
 		if (rc < 0)
 			return -1;
 	}
-	if (strbuf_printf(sb, "X-Postern-Queue-ID: %s\r\nX-Postern-Sender: rfc822; ", m->id) < 0 ||
-	    bounce_text_clean(sb, sender, BOUNCE_FIELD_MAX) < 0 ||
+	if (strbuf_printf(sb, "X-Postern-Queue-ID: %s\r\nX-Postern-Sender: %s; ", m->id,
+			  n->utf8 ? bounce_text_addr_type(sender) : "rfc822") < 0 ||
+	    bounce_text_clean(sb, sender, BOUNCE_FIELD_MAX, n->utf8) < 0 ||
 	    strbuf_printf(sb, "\r\nArrival-Date: %s\r\n", date) < 0)
 		return -1;
 	for (size_t i = 0; i < n->n; i++)
@@ -301,11 +307,14 @@ static int report(struct strbuf *sb, const struct bounce *b, const struct bounce
 		return -1;
 	const char *what = n->kind == BOUNCE_FAILED ? "Undelivered" : n->kind == BOUNCE_DELAYED ? "Delayed"
 												: "Delivered";
+	/* RFC 6533 3: message/global and message/global-headers for an
+	 * SMTPUTF8 original. */
 	if (a->headers_only)
-		return strbuf_printf(sb, "Content-Description: %s Message Headers\r\n"
-					 "Content-Type: text/rfc822-headers\r\n%s\r\n",
-				     what, a->eight_bit ? "Content-Transfer-Encoding: 8bit\r\n" : "");
-	return strbuf_printf(sb, "Content-Description: %s Message\r\nContent-Type: message/rfc822\r\n%s\r\n", what,
+		return strbuf_printf(sb, "Content-Description: %s Message Headers\r\nContent-Type: %s\r\n%s\r\n",
+				     what, n->utf8 ? "message/global-headers" : "text/rfc822-headers",
+				     a->eight_bit ? "Content-Transfer-Encoding: 8bit\r\n" : "");
+	return strbuf_printf(sb, "Content-Description: %s Message\r\nContent-Type: %s\r\n%s\r\n", what,
+			     n->utf8 ? "message/global" : "message/rfc822",
 			     a->eight_bit ? "Content-Transfer-Encoding: 8bit\r\n" : "");
 }
 

@@ -31,17 +31,12 @@ struct bounce {
 	long long bounce_lifetime;     /* bounce_queue_lifetime, seconds */
 };
 
-/* bounce_sender - qmsg_sender() without needing qmsg.c linked in. */
-static inline const char *bounce_sender(const struct qmsg *m)
-{
-	return m->xsender != NULL ? m->xsender : m->sender;
-}
-
 /* One notice to compose. */
 struct bounce_notice {
 	enum bounce_kind kind;
 	bool postmaster;        /* postmaster copy or double bounce: its wording */
 	bool headers_only;      /* attach text/rfc822-headers, not the message */
+	bool utf8;              /* SMTPUTF8 original: RFC 6533 global types, UTF-8 kept */
 	const char *to;         /* the notice's recipient (To: header) */
 	const char *id;         /* the notice's own queue id */
 	time_t now;
@@ -75,14 +70,19 @@ const char *bounce_text_subject(const struct bounce_notice *n);
 void bounce_text_date(time_t t, char *buf, size_t size);
 
 /* bounce_text_clean - copy at most max bytes of s into sb with CR, LF,
- * tabs and other controls turned into spaces and 8-bit bytes into '?':
- * a remote server's text must not break the report's syntax. */
-int bounce_text_clean(struct strbuf *sb, const char *s, size_t max);
+ * tabs and other controls turned into spaces and 8-bit bytes into '?'
+ * (with utf8: only those not part of a valid UTF-8 sequence): a remote
+ * server's text must not break the report's syntax. */
+int bounce_text_clean(struct strbuf *sb, const char *s, size_t max, bool utf8);
+
+/* bounce_text_addr_type - "utf-8" for an address with non-ASCII bytes
+ * (RFC 6533 3), else "rfc822". */
+const char *bounce_text_addr_type(const char *addr);
 
 /* bounce_text_field - "Name: value" with value cleaned and folded at
  * spaces near 78 columns (continuation lines start with 4 spaces), then
  * CR LF. */
-int bounce_text_field(struct strbuf *sb, const char *name, const char *value);
+int bounce_text_field(struct strbuf *sb, const char *name, const char *value, bool utf8);
 
 /* bounce_text_xtext_decode - RFC 3461 xtext ("+2B" is '+') into new
  * memory; NULL when s is not valid xtext or decodes to a control byte,

@@ -89,17 +89,51 @@ void bounce_text_date(time_t t, char *buf, size_t size)
 		 off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60, tm.tm_zone != NULL ? tm.tm_zone : "UTC");
 }
 
-int bounce_text_clean(struct strbuf *sb, const char *s, size_t max)
+/* utf8_len - length of the valid UTF-8 sequence (2 to 4 bytes, no
+ * overlong forms, surrogates or values past U+10FFFF) at p, or 0. */
+static size_t utf8_len(const unsigned char *p, size_t avail)
 {
+	unsigned char c = p[0];
+	size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+
+	if (len == 0 || len > avail)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) || (c == 0xf0 && p[1] < 0x90) ||
+	    (c == 0xf4 && p[1] > 0x8f))
+		return 0;
+	return len;
+}
+
+int bounce_text_clean(struct strbuf *sb, const char *s, size_t max, bool utf8)
+{
+	const unsigned char *u = (const unsigned char *)s;
 	size_t len = strnlen(s, max);
 
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
+		unsigned char c = u[i];
+		size_t seq = utf8 && c >= 0x80 ? utf8_len(u + i, len - i) : 0;
+		if (seq > 0) {
+			if (strbuf_append(sb, u + i, seq) < 0)
+				return -1;
+			i += seq - 1;
+			continue;
+		}
 		char out = c < 0x20 || c == 0x7f ? ' ' : c >= 0x80 ? '?' : (char)c;
 		if (strbuf_putc(sb, out) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+const char *bounce_text_addr_type(const char *addr)
+{
+	for (; *addr != '\0'; addr++)
+		if ((unsigned char)*addr >= 0x80)
+			return "utf-8";
+	return "rfc822";
 }
 
 /* fold - append text (already clean) wrapped at spaces near FOLD_WIDTH,
@@ -134,13 +168,13 @@ static int fold(struct strbuf *sb, const char *text, size_t col)
 	return strbuf_puts(sb, "\r\n");
 }
 
-int bounce_text_field(struct strbuf *sb, const char *name, const char *value)
+int bounce_text_field(struct strbuf *sb, const char *name, const char *value, bool utf8)
 {
 	struct strbuf clean;
 	int rc;
 
 	strbuf_init(&clean, 0);
-	if (bounce_text_clean(&clean, value, BOUNCE_FIELD_MAX) < 0) {
+	if (bounce_text_clean(&clean, value, BOUNCE_FIELD_MAX, utf8) < 0) {
 		strbuf_free(&clean);
 		return -1;
 	}
@@ -198,7 +232,7 @@ const char *bounce_final_recipient(const struct qmsg *m, const struct qdest *d)
 
 /* rcpt_line - "<final> (expanded from <orig>): reason", folded; the
  * reason is the status text (what the logs say), else the DSN diag. */
-static int rcpt_line(struct strbuf *sb, const struct qmsg *m, const struct qdest *d)
+static int rcpt_line(struct strbuf *sb, const struct qmsg *m, const struct qdest *d, bool utf8)
 {
 	const char *final = bounce_final_recipient(m, d);
 	const char *orig = d->orig < m->n_rcpts ? m->rcpts[d->orig].addr : final;
@@ -209,14 +243,14 @@ static int rcpt_line(struct strbuf *sb, const struct qmsg *m, const struct qdest
 	int rc = -1;
 
 	strbuf_init(&line, BOUNCE_FIELD_MAX * 3);
-	if (strbuf_putc(&line, '<') < 0 || bounce_text_clean(&line, final, BOUNCE_FIELD_MAX) < 0 ||
+	if (strbuf_putc(&line, '<') < 0 || bounce_text_clean(&line, final, BOUNCE_FIELD_MAX, utf8) < 0 ||
 	    strbuf_putc(&line, '>') < 0)
 		goto out;
 	if (strcasecmp(orig, final) != 0 &&
-	    (strbuf_puts(&line, " (expanded from <") < 0 || bounce_text_clean(&line, orig, BOUNCE_FIELD_MAX) < 0 ||
+	    (strbuf_puts(&line, " (expanded from <") < 0 || bounce_text_clean(&line, orig, BOUNCE_FIELD_MAX, utf8) < 0 ||
 	     strbuf_puts(&line, ">)") < 0))
 		goto out;
-	if (strbuf_puts(&line, ": ") < 0 || bounce_text_clean(&line, why, BOUNCE_FIELD_MAX) < 0)
+	if (strbuf_puts(&line, ": ") < 0 || bounce_text_clean(&line, why, BOUNCE_FIELD_MAX, utf8) < 0)
 		goto out;
 	rc = fold(sb, line.data, 0);
 out:
@@ -237,7 +271,7 @@ int bounce_text_human(struct strbuf *sb, const struct bounce *b, const struct bo
 			return -1;
 	} else if (n->kind == BOUNCE_DELAYED) {
 		double waited = (double)(n->now - m->arrival.tv_sec) / 3600.0;
-		long long life = *bounce_sender(m) ? b->max_lifetime : b->bounce_lifetime;
+		long long life = *qmsg_sender(m) ? b->max_lifetime : b->bounce_lifetime;
 		if (waited < 0)
 			waited = 0;
 		if (strbuf_puts(sb, delay_banner) < 0 ||
@@ -252,7 +286,7 @@ int bounce_text_human(struct strbuf *sb, const struct bounce *b, const struct bo
 	if (strbuf_puts(sb, signoff) < 0 || strbuf_puts(sb, "\r\n") < 0)
 		return -1;
 	for (size_t i = 0; i < n->n; i++)
-		if (rcpt_line(sb, m, &m->dests[n->dests[i]]) < 0 || strbuf_puts(sb, "\r\n") < 0)
+		if (rcpt_line(sb, m, &m->dests[n->dests[i]], n->utf8) < 0 || strbuf_puts(sb, "\r\n") < 0)
 			return -1;
 	return 0;
 }

@@ -8,10 +8,12 @@
  * Policy, as Postfix (bounce(8), postconf(5) notify_classes):
  * - sender is double_bounce_sender: nothing at all (a postmaster notice
  *   that failed; telling anyone again could loop);
- * - null sender (the original is itself a notice): failed and delayed
- *   dests go to 2bounce_notice_recipient when notify_classes has 2bounce
- *   (Postfix's default "resource, software" does not: the double bounce
- *   is logged and dropped); success notices are never sent for it;
+ * - null sender (the original is itself a notice): failed dests go to
+ *   2bounce_notice_recipient (with the whole message) when
+ *   notify_classes has 2bounce or bounce, delayed ones to
+ *   delay_notice_recipient when it has delay (Postfix's default
+ *   "resource, software" has neither: the double bounce is logged and
+ *   dropped); success notices are never sent for it;
  * - otherwise the sender gets a notice about the dests whose NOTIFY asks
  *   for it (RFC 3461 4.1: none given means FAILURE,DELAY; NEVER means
  *   nothing), with the message or its headers (RET, bounce_size_limit),
@@ -159,8 +161,7 @@ static int prepare(const struct bounce *b, struct queue_dir *qd, const struct qm
 	struct queue_rcpt rcpt = { .addr = n->to, .orcpt = NULL, .notify = 0 };
 	struct queue_envelope env = {
 		.sender = env_sender,
-		.body = m->body != NULL && strcasecmp(m->body, "8BITMIME") == 0 && !n->headers_only ? "8BITMIME"
-												      : NULL,
+		.body = m->smtputf8 || (m->body != NULL && strcasecmp(m->body, "8BITMIME") == 0) ? "8BITMIME" : NULL,
 		.smtputf8 = m->smtputf8,
 		.proto = "BOUNCE",
 		.rcpts = &rcpt,
@@ -176,6 +177,7 @@ static int prepare(const struct bounce *b, struct queue_dir *qd, const struct qm
 	}
 	p->to = n->to;
 	n->id = p->id;
+	n->utf8 = m->smtputf8;
 	n->now = env.arrival.tv_sec;
 	if (queue_file_envelope(p->qf, &env, &err) < 0) {
 		*error_r = must_asprintf("%s: bounce: writing notice %s: %s", m->id, p->id, err);
@@ -192,7 +194,7 @@ static int prepare(const struct bounce *b, struct queue_dir *qd, const struct qm
 int bounce_notify(const struct bounce *b, struct queue_dir *qd, const struct qmsg *m, int fd,
 		  enum bounce_kind kind, const size_t *dests, size_t n, unsigned *n_queued_r, char **error_r)
 {
-	const char *sender = bounce_sender(m);
+	const char *sender = qmsg_sender(m);
 	struct pending pend[2] = { { 0 }, { 0 } };
 	struct bounce_notice notice[2];
 	size_t n_pend = 0, n_wanted = 0, *wanted = NULL;
@@ -217,13 +219,17 @@ int bounce_notify(const struct bounce *b, struct queue_dir *qd, const struct qms
 		/* A notice about a notice: postmaster, or nobody. */
 		if (kind == BOUNCE_SUCCESS)
 			return 0;
-		if (!b->class_2bounce) {
-			log_info("%s: discarding an undeliverable notification from <> (notify_classes has no 2bounce)",
-				 m->id);
+		/* Postfix: a failed notice goes to 2bounce_notice_recipient
+		 * when notify_classes has 2bounce or bounce; a delayed one to
+		 * delay_notice_recipient when it has delay. */
+		bool send = kind == BOUNCE_FAILED ? b->class_2bounce || b->class_bounce : b->class_delay;
+		if (!send) {
+			log_info("%s: discarding an undeliverable notification from <> (see notify_classes)", m->id);
 			return 0;
 		}
 		notice[0] = (struct bounce_notice){ .kind = kind, .postmaster = true,
-						    .headers_only = kind != BOUNCE_FAILED, .to = b->twobounce_rcpt,
+						    .headers_only = kind != BOUNCE_FAILED,
+						    .to = kind == BOUNCE_FAILED ? b->twobounce_rcpt : b->delay_rcpt,
 						    .dests = dests, .n = n };
 		if (prepare(b, qd, m, fd, &notice[0], b->double_bounce_addr, &pend[0], error_r) < 0)
 			return -1;

@@ -70,12 +70,12 @@ char **alias_list_split(const char *value, size_t max)
 			item = must_strndup(s + 1, (size_t)(e - s - 2));
 		else
 			item = must_strndup(s, (size_t)(e - s));
+		if (n >= max) {
+			free(item);
+			alias_list_free(items);
+			return NULL;
+		}
 		if (n + 1 >= cap) {
-			if (n >= max) {
-				free(item);
-				alias_list_free(items);
-				return NULL;
-			}
 			cap = cap ? cap * 2 : 8;
 			items = must_realloc(items, cap * sizeof(*items));
 		}
@@ -224,6 +224,11 @@ int alias_file_parse(const char *name, const char *text, size_t len, struct alia
 					rc = -1;
 					break;
 				}
+				while (llen > 0 && (*s == ' ' || *s == '\t')) {
+					s++;
+					llen--;
+				}
+				/* Joined with one space, as postmap(1) does. */
 				if (strbuf_putc(&cur, ' ') < 0 || strbuf_append(&cur, s, llen) < 0) {
 					*error_r = must_asprintf("%s:%u: logical line longer than %d "
 								 "bytes; split the alias with "

@@ -120,8 +120,11 @@ int alias_lookup_local(struct expand_state *st, const char *lp, char **value_r, 
 }
 
 /* read_list_file - a :include: or .forward file as one list value (lines
- * joined with commas, # comment lines dropped). NULL with errno set. */
-static char *read_list_file(const char *path)
+ * joined with commas, # comment lines dropped). owner != (uid_t)-1: the
+ * file must belong to that user or root (a .forward: local(8) reads it
+ * with the user's rights; Postern reads as mail_owner, so a user must
+ * not be able to point it at a file of somebody else). NULL with errno. */
+static char *read_list_file(const char *path, uid_t owner)
 {
 	struct strbuf sb;
 	struct stat stt;
@@ -135,6 +138,11 @@ static char *read_list_file(const char *path)
 	if (fstat(fd, &stt) < 0 || !S_ISREG(stt.st_mode) || stt.st_size > RESOLVE_INCLUDE_FILE_MAX) {
 		close(fd);
 		errno = EINVAL;
+		return NULL;
+	}
+	if (owner != (uid_t)-1 && stt.st_uid != owner && stt.st_uid != 0) {
+		close(fd);
+		errno = EPERM;
 		return NULL;
 	}
 	buf = must_malloc((size_t)stt.st_size + 1);
@@ -156,18 +164,18 @@ static char *read_list_file(const char *path)
 	return strbuf_steal(&sb);
 }
 
-static int refuse(struct expand_state *st, const char *name, const char *item, bool command,
-		  unsigned origin)
+static int refuse(struct expand_state *st, const char *name, const char *addr, const char *item,
+		  bool command, unsigned origin)
 {
 	const char *what = command ? "command" : "file";
 
 	if (origin & ALLOW_FORWARD)
-		expand_fail(st, name, "5.7.1",
+		expand_fail(st, addr, "5.7.1",
 			    "mail to %s is restricted: \"%s\" in the .forward file of %s; Postern runs "
 			    "%ss as mail_owner, so only alias files may name them",
 			    what, item, name, what);
 	else
-		expand_fail(st, name, "5.7.1", "mail to %s is restricted", what);
+		expand_fail(st, addr, "5.7.1", "mail to %s is restricted", what);
 	return 0;
 }
 
@@ -186,19 +194,19 @@ static int self_reference(struct expand_state *st, const char *name, const char 
 	return local;
 }
 
-int alias_items_expand(struct expand_state *st, const char *name, const char *value, unsigned origin,
-		       const char *ext, unsigned depth)
+int alias_items_expand(struct expand_state *st, const char *name, const char *addr, const char *value,
+		       unsigned origin, const char *ext, unsigned depth)
 {
 	struct resolve *r = st->r;
 	char **items = alias_list_split(value, RESOLVE_ALIAS_ITEMS_MAX);
 	int rc = 0;
 
 	if (items == NULL) {
-		expand_fail(st, name, "5.3.5", "alias %s: unbalanced quote or too many items", name);
+		expand_fail(st, addr, "5.3.5", "alias %s: unbalanced quote or too many items", name);
 		return 0;
 	}
 	if (depth >= RESOLVE_LOCAL_DEPTH_MAX) {
-		expand_fail(st, name, "5.4.6", "mail forwarding loop for %s", name);
+		expand_fail(st, addr, "5.4.6", "mail forwarding loop for %s", addr);
 		alias_list_free(items);
 		return 0;
 	}
@@ -207,12 +215,12 @@ int alias_items_expand(struct expand_state *st, const char *name, const char *va
 
 		if (it[0] == '|') {
 			if ((origin & ALLOW_FORWARD) || !(r->allow_commands & origin))
-				rc = refuse(st, name, it, true, origin);
+				rc = refuse(st, name, addr, it, true, origin);
 			else
 				rc = expand_add_dest(st, QDEST_PIPE, r->mail_owner, it + 1);
 		} else if (it[0] == '/') {
 			if ((origin & ALLOW_FORWARD) || !(r->allow_files & origin))
-				rc = refuse(st, name, it, false, origin);
+				rc = refuse(st, name, addr, it, false, origin);
 			else
 				rc = expand_add_dest(st, QDEST_FILE, r->mail_owner, it);
 		} else if (str_has_prefix(it, ":include:")) {
@@ -221,13 +229,13 @@ int alias_items_expand(struct expand_state *st, const char *name, const char *va
 
 			while (*path == ' ' || *path == '\t')
 				path++;
-			inc = path[0] == '/' ? read_list_file(path) : NULL;
+			inc = path[0] == '/' ? read_list_file(path, (uid_t)-1) : NULL;
 			if (inc == NULL) {
-				expand_fail(st, name, "5.3.5", "cannot open include file %s: %s", path,
+				expand_fail(st, addr, "5.3.5", "cannot open include file %s: %s", path,
 					    path[0] == '/' ? strerror(errno) : "not an absolute path");
 				continue;
 			}
-			rc = alias_items_expand(st, name, inc, ALLOW_INCLUDE | (origin & ALLOW_FORWARD),
+			rc = alias_items_expand(st, name, addr, inc, ALLOW_INCLUDE | (origin & ALLOW_FORWARD),
 						(ext && (r->propagate & PROP_INCLUDE)) ? ext : NULL,
 						depth + 1);
 			free(inc);
@@ -248,7 +256,7 @@ int alias_items_expand(struct expand_state *st, const char *name, const char *va
 				a = e;
 			}
 			if (strlen(a) > RESOLVE_ADDR_MAX)
-				expand_fail(st, name, "5.1.3", "alias %s: address too long", name);
+				expand_fail(st, addr, "5.1.3", "alias %s: address too long", name);
 			else if (self) {
 				const char *at = resolve_addr_at(a);
 				int local = at ? resolve_is_local_domain(r, at + 1) : 1;
@@ -296,7 +304,7 @@ int alias_forward(struct expand_state *st, const struct resolve_user *u, const c
 	if (paths == NULL)
 		return 0;
 	for (char *p = strtok_r(paths, ", \t", &save); p; p = strtok_r(NULL, ", \t", &save)) {
-		char *list = read_list_file(p);
+		char *list = read_list_file(p, u->uid);
 
 		if (list == NULL) {
 			if (errno != ENOENT && errno != ENOTDIR)
@@ -307,7 +315,7 @@ int alias_forward(struct expand_state *st, const struct resolve_user *u, const c
 			free(list);
 			break;   /* an empty .forward: deliver to the mailbox */
 		}
-		rc = alias_items_expand(st, user, list, ALLOW_FORWARD,
+		rc = alias_items_expand(st, user, addr, list, ALLOW_FORWARD,
 					(ext && (r->propagate & PROP_FORWARD)) ? ext : NULL, depth + 1);
 		free(list);
 		rc = rc < 0 ? -1 : 1;

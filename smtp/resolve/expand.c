@@ -30,7 +30,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "log.h"
 #include "smtp/resolve/resolve-private.h"
 
 static char *xstrdup_lower(const char *s)
@@ -114,7 +113,6 @@ void expand_fail(struct expand_state *st, const char *addr, const char *dsn, con
 	s->relay = must_strdup("none");
 	s->diag = must_strdup("");
 	s->text = text;
-	log_info("resolve: <%s>: %s %s", addr, dsn, text);
 }
 
 /* A Delivered-To: of the message names addr: a forwarding loop. */
@@ -165,11 +163,16 @@ int expand_local(struct expand_state *st, const char *addr0, unsigned depth, boo
 		if (rc < 0)
 			goto out;
 		if (rc > 0) {
-			char *e = NULL;
+			const char *name = lp;
 
-			if (unmatched && (r->propagate & PROP_ALIAS))
-				resolve_split_ext(r, lp, base, strlen(addr) + 1, ext, strlen(addr) + 1), e = ext;
-			rc = alias_items_expand(st, lp, value, ALLOW_ALIAS, e, depth);
+			/* Found as "team" for team+x: the alias is "team", and
+			 * x goes onto its results only when asked to. */
+			if (unmatched) {
+				resolve_split_ext(r, lp, base, strlen(addr) + 1, ext, strlen(addr) + 1);
+				name = base;
+			}
+			rc = alias_items_expand(st, name, addr, value, ALLOW_ALIAS,
+						unmatched && (r->propagate & PROP_ALIAS) ? ext : NULL, depth);
 			goto out;
 		}
 	}

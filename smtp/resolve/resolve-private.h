@@ -172,9 +172,11 @@ int valias_expand(struct expand_state *st, const char *addr, unsigned depth, val
 /* alias_items_expand - deliver to each item of an alias / include /
  * forward value (the list syntax of aliases(5)); origin ALLOW_* says
  * where it came from (commands and files are checked against it).
- * name is the alias (for texts), ext the extension to propagate or NULL. */
-int alias_items_expand(struct expand_state *st, const char *name, const char *value, unsigned origin,
-		       const char *ext, unsigned depth);
+ * name is the alias or user (self references, texts), addr the address
+ * that was expanded (failures are recorded for it), ext the extension to
+ * propagate or NULL. */
+int alias_items_expand(struct expand_state *st, const char *name, const char *addr, const char *value,
+		       unsigned origin, const char *ext, unsigned depth);
 /* alias_lookup_local - alias_maps for the local part lp (with extension
  * first). 1 found (*value_r new memory, *unmatched_ext_r true when found
  * only without the extension), 0 not, -1 temp. */

@@ -34,7 +34,11 @@ static int open_maps(const struct config *cfg, const char *param, struct map_lis
 
 	*ml_r = map_list_open(config_str(cfg, param), 0, &err);
 	if (*ml_r == NULL) {
-		char *p = must_asprintf("%s; fix the table or the parameter", err);
+		/* An alias file is not a postmap source: point at newaliases. */
+		char *p = must_asprintf("%s; %s", err,
+					strcmp(param, "alias_maps") == 0
+						? "alias files are compiled with \"postern aliases\" (newaliases)"
+						: "fix the table or the parameter");
 
 		fail(cfg, param, error_r, p);
 		free(p);

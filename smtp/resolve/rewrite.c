@@ -53,8 +53,12 @@ bool resolve_split_ext(const struct resolve *r, const char *addr, char *base, si
 			break;
 		}
 	/* Postfix: no split when the delimiter starts the local part
-	 * ("+foo" is a name) - and the owner-/-request forms are names too. */
+	 * ("+foo" is a name), nor of the mailing list conventions
+	 * owner-list and list-request (split_addr()). */
 	if (pos == llen || pos == 0)
+		return false;
+	if ((llen > 6 && strncasecmp(addr, "owner-", 6) == 0 && pos == 5) ||
+	    (llen > 8 && strncasecmp(addr + llen - 8, "-request", 8) == 0 && pos == llen - 8))
 		return false;
 	snprintf(base, bsize, "%.*s%s", (int)pos, addr, at ? at : "");
 	snprintf(ext, esize, "%.*s", (int)(llen - pos - 1), addr + pos + 1);
@@ -87,7 +91,18 @@ char *resolve_qualify(const struct resolve *r, const char *addr)
 			return must_strdup(addr);
 		return must_asprintf("%s@%s", addr, r->myorigin);
 	}
-	/* A trailing dot is the root, not a missing domain (user@host.). */
+	/* "user@host." is user@host (Postfix strips the root's dot). */
+	if (at[1] != '\0' && at[1] != '.' && addr[strlen(addr) - 1] == '.') {
+		size_t n = strlen(addr);
+		char *t, *q;
+
+		while (addr[n - 1] == '.')
+			n--;   /* stops at the '@' side: at[1] is not a dot */
+		t = must_strndup(addr, n);
+		q = resolve_qualify(r, t);
+		free(t);
+		return q;
+	}
 	if (r->append_dot_mydomain && at[1] != '\0' && at[1] != '[' && strchr(at + 1, '.') == NULL &&
 	    r->mydomain[0] != '\0')
 		return must_asprintf("%s.%s", addr, r->mydomain);

@@ -132,12 +132,14 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-static struct userdb_conn *conn_get(struct resolve_userdb *u)
+/* conn_get - this thread's connection; *fresh_r: made just now. */
+static struct userdb_conn *conn_get(struct resolve_userdb *u, bool *fresh_r)
 {
 	struct userdb_conn *c = pthread_getspecific(u->key);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char line[USERDB_LINE_MAX];
 
+	*fresh_r = c == NULL;
 	if (c)
 		return c;
 	if (str_copy(sa.sun_path, u->path, sizeof(sa.sun_path)) >= sizeof(sa.sun_path))
@@ -216,8 +218,11 @@ enum resolve_lookup resolve_userdb_lookup(void *ctx, const char *name, struct re
 	memset(out, 0, sizeof(*out));
 	if (!field_ok(name))
 		return RESOLVE_NOTFOUND;
+	/* A kept connection may have been closed by a restarted auth role
+	 * meanwhile: a failure on it is tried once more on a new one. */
 	for (int attempt = 0; attempt < 2; attempt++) {
-		struct userdb_conn *c = conn_get(u);
+		bool fresh;
+		struct userdb_conn *c = conn_get(u, &fresh);
 		unsigned id;
 		int n;
 
@@ -228,20 +233,26 @@ enum resolve_lookup resolve_userdb_lookup(void *ctx, const char *name, struct re
 		snprintf(idstr, sizeof(idstr), "%u", id);
 		if (n < 0 || (size_t)n >= sizeof(req) || write_all(c->fd, req, (size_t)n) < 0) {
 			conn_drop(u);
-			continue;   /* a stale connection: once more on a new one */
+			if (fresh)
+				return RESOLVE_TEMPFAIL;
+			continue;
 		}
 		for (;;) {
 			char *save = NULL, *cmd, *rid, *rest;
 
 			if (read_line(c, line, sizeof(line)) < 0) {
 				conn_drop(u);
-				return RESOLVE_TEMPFAIL;
+				break;
 			}
 			cmd = strtok_r(line, "\t", &save);
 			rid = strtok_r(NULL, "\t", &save);
 			rest = save;
-			if (cmd == NULL || rid == NULL || strcmp(rid, idstr) != 0)
-				continue;   /* an old answer or a notice */
+			/* The greeting's SPID (whose pid may look like an id), an
+			 * old answer: not ours. */
+			if (cmd == NULL || rid == NULL || strcmp(rid, idstr) != 0 ||
+			    (strcmp(cmd, "USER") != 0 && strcmp(cmd, "NOTFOUND") != 0 &&
+			     strcmp(cmd, "FAIL") != 0))
+				continue;
 			if (strcmp(cmd, "USER") == 0) {
 				parse_user(rest ? rest : (char *)"", out);
 				if (out->name[0] == '\0')
@@ -253,6 +264,8 @@ enum resolve_lookup resolve_userdb_lookup(void *ctx, const char *name, struct re
 			log_warn("resolve: userdb look-up of %s: %s %s", name, cmd, rest ? rest : "");
 			return RESOLVE_TEMPFAIL;
 		}
+		if (fresh)
+			return RESOLVE_TEMPFAIL;
 	}
 	return RESOLVE_TEMPFAIL;
 }

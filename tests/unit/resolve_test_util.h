@@ -144,7 +144,7 @@ static inline enum resolve_lookup rs_user(void *ctx, const char *name, struct re
 	static const char *const users[] = { "alice", "bob", "sys", "vuser@virt.example", "admin", "selfie", NULL };
 
 	(void)ctx;
-	rs_user_calls++;
+	__atomic_fetch_add(&rs_user_calls, 1, __ATOMIC_RELAXED);
 	if (rs_user_tempfail)
 		return RESOLVE_TEMPFAIL;
 	for (size_t i = 0; users[i]; i++)
@@ -153,8 +153,8 @@ static inline enum resolve_lookup rs_user(void *ctx, const char *name, struct re
 			str_copy(out->name, name, sizeof(out->name));
 			if (strcmp(name, "sys") == 0) {
 				out->system = true;
-				out->uid = 1000;
-				out->gid = 1000;
+				out->uid = getuid();
+				out->gid = getgid();
 				snprintf(out->home, sizeof(out->home), "%s/home/sys", rs_dir);
 			}
 			return RESOLVE_FOUND;

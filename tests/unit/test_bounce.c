@@ -8,7 +8,9 @@
  * parser agrees that it is a multipart/report with three parts), RET=HDRS,
  * bounce_size_limit, the double bounce and the double_bounce_sender
  * rule, NOTIFY, the delay and success kinds, postmaster copies, ENVID and
- * ORCPT decoding, 8-bit originals, and the fd position left alone.
+ * ORCPT decoding, 8-bit originals, SMTPUTF8 (RFC 6533 types), and the
+ * fd position left alone; every notice is also read with qmsg_read(),
+ * as the queue manager will.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -128,6 +130,12 @@ static void write_original(struct fixture *f, const char *sender, const char *co
 	f->m.rcpts = f->rcpt;
 	f->m.n_rcpts = 1;
 	f->m.content_offset = nl + 1 - buf;
+	struct qmsg *qm = NULL;
+	char *rerr = NULL;
+	assert_int_equal(qmsg_read(f->fd, f->orig_id, QDIR_ACTIVE, &qm, &rerr), 0);
+	assert_int_equal(qm->content_offset, f->m.content_offset);
+	assert_int_equal(qm->content_size, (off_t)len);
+	qmsg_free(&qm);
 	f->m.content_size = (off_t)len;
 	f->m.expanded = true;
 	f->m.dests = f->dest;
@@ -218,6 +226,23 @@ static void read_notice(struct fixture *f, const char *id, struct notice *n)
 	}
 	free(data);
 	assert_non_null(n->content);
+
+	/* The queue manager's reader takes the notice as it takes any mail. */
+	struct qmsg *qm = NULL;
+	char *err2 = NULL;
+	path = must_asprintf("%s/active/%s", f->dir, id);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	assert_true(fd >= 0);
+	if (qmsg_read(fd, id, QDIR_ACTIVE, &qm, &err2) != 0)
+		fail_msg("qmsg_read: %s", err2);
+	assert_string_equal(qm->sender, n->sender);
+	assert_int_equal(qm->n_rcpts, 1);
+	assert_string_equal(qm->rcpts[0].addr, n->rcpt);
+	assert_int_equal(qm->content_size, (off_t)n->content_len);
+	assert_false(qm->expanded);
+	qmsg_free(&qm);
+	close(fd);
 }
 
 static void remove_notice(struct fixture *f, const char *id)
@@ -280,7 +305,8 @@ static void assert_lacks(const struct notice *n, const char *text)
 
 /* python_check - Python's email parser sees multipart/report with the
  * three parts of the given types; skipped without /usr/bin/python3. */
-static void python_check(const struct notice *n, const char *third_type)
+static void python_check_types(const struct notice *n, const char *report_type, const char *second_type,
+			       const char *third_type)
 {
 	char path[] = "/tmp/test-bounce-msg-XXXXXX";
 	int fd = mkstemp(path);
@@ -300,21 +326,27 @@ static void python_check(const struct notice *n, const char *third_type)
 		"from email import policy\n"
 		"m = email.message_from_binary_file(open(sys.argv[1], \"rb\"), policy=policy.default)\n"
 		"assert m.get_content_type() == \"multipart/report\", m.get_content_type()\n"
-		"assert m.get_param(\"report-type\") == \"delivery-status\"\n"
+		"assert m.get_param(\"report-type\") == sys.argv[2], m.get_param(\"report-type\")\n"
 		"parts = m.get_payload()\n"
 		"types = [p.get_content_type() for p in parts]\n"
-		"assert types == [\"text/plain\", \"message/delivery-status\", sys.argv[2]], types\n"
-		"ds = parts[1].get_payload()\n"
-		"assert len(ds) >= 2, len(ds)\n"
-		"assert ds[0][\"Reporting-MTA\"] == \"dns; mail.example.com\", ds[0][\"Reporting-MTA\"]\n"
-		"assert ds[1][\"Action\"] in (\"failed\", \"delayed\", \"delivered\", \"relayed\")\n"
+		"assert types == [\"text/plain\", sys.argv[3], sys.argv[4]], types\n"
+		"if sys.argv[3] == \"message/delivery-status\":\n"
+		"    ds = parts[1].get_payload()\n"
+		"    assert len(ds) >= 2, len(ds)\n"
+		"    assert ds[0][\"Reporting-MTA\"] == \"dns; mail.example.com\", ds[0][\"Reporting-MTA\"]\n"
+		"    assert ds[1][\"Action\"] in (\"failed\", \"delayed\", \"delivered\", \"relayed\")\n"
 		"assert not m.defects, m.defects\n"
-		"' %s %s",
-		path, third_type);
+		"' %s %s %s %s",
+		path, report_type, second_type, third_type);
 	rc = system(cmd);
 	free(cmd);
 	unlink(path);
 	assert_int_equal(rc, 0);
+}
+
+static void python_check(const struct notice *n, const char *third_type)
+{
+	python_check_types(n, "delivery-status", "message/delivery-status", third_type);
 }
 
 static void test_failed_to_sender(void **state)
@@ -436,6 +468,9 @@ static void test_null_sender_double_bounce(void **state)
 	f->m.sender = "";
 	/* Postfix's default notify_classes: the double bounce is dropped. */
 	assert_int_equal(notify(f, BOUNCE_FAILED, 0, ids), 0);
+	/* delay alone does not send double bounces. */
+	load_config(f, "notify_classes = delay\n");
+	assert_int_equal(notify(f, BOUNCE_FAILED, 0, ids), 0);
 	load_config(f, "notify_classes = resource, software, 2bounce\n");
 	assert_int_equal(notify(f, BOUNCE_FAILED, 1, ids), 1);
 	read_notice(f, ids[0], &n);
@@ -448,6 +483,37 @@ static void test_null_sender_double_bounce(void **state)
 	assert_contains(&n, "Content-Type: message/rfc822\r\n");
 	assert_contains(&n, "Hi Bob");
 	python_check(&n, "message/rfc822");
+	notice_free(&n);
+}
+
+/* As Postfix: "bounce" in notify_classes also sends double bounces, and
+ * a null sender's delayed mail goes to delay_notice_recipient with
+ * "delay" only. */
+static void test_null_sender_classes(void **state)
+{
+	struct fixture *f = *state;
+	char ids[4][QUEUE_ID_SIZE];
+	struct notice n;
+
+	f->m.sender = "";
+	load_config(f, "notify_classes = bounce\n2bounce_notice_recipient = admin@example.net\n");
+	assert_int_equal(notify(f, BOUNCE_FAILED, 1, ids), 1);
+	read_notice(f, ids[0], &n);
+	assert_string_equal(n.rcpt, "admin@example.net");
+	notice_free(&n);
+	remove_notice(f, ids[0]);
+
+	f->dest[0].state = QDEST_DEFERRED;
+	str_copy(f->dest[0].dsn, "4.4.1", sizeof(f->dest[0].dsn));
+	assert_int_equal(notify(f, BOUNCE_DELAYED, 0, ids), 0);
+	load_config(f, "notify_classes = delay\ndelay_notice_recipient = delays\n");
+	assert_int_equal(notify(f, BOUNCE_DELAYED, 1, ids), 1);
+	read_notice(f, ids[0], &n);
+	assert_string_equal(n.sender, "double-bounce@mail.example.com");
+	assert_string_equal(n.rcpt, "delays@mail.example.com");
+	assert_contains(&n, "\r\nSubject: Postmaster Warning: Delayed Mail\r\n");
+	assert_contains(&n, "Action: delayed\r\n");
+	assert_contains(&n, "Content-Type: text/rfc822-headers\r\n");
 	notice_free(&n);
 }
 
@@ -605,6 +671,32 @@ static void test_pipe_dest_and_8bit(void **state)
 	notice_free(&n);
 }
 
+/* RFC 6533: an SMTPUTF8 original gets the global types, and UTF-8
+ * addresses stay readable; broken UTF-8 from a remote server does not. */
+static void test_smtputf8(void **state)
+{
+	struct fixture *f = *state;
+	char ids[4][QUEUE_ID_SIZE];
+	struct notice n;
+
+	f->m.sender = "j\xc3\xb6rg@ex\xc3\xa4mple.de";
+	f->m.smtputf8 = true;
+	f->dest[0].diag = "smtp; 550 5.1.1 bad \xff\xc3 byte";
+	assert_int_equal(notify(f, BOUNCE_FAILED, 1, ids), 1);
+	read_notice(f, ids[0], &n);
+	assert_string_equal(n.rcpt, "j\xc3\xb6rg@ex\xc3\xa4mple.de");
+	assert_contains(&n, "\r\nTo: j\xc3\xb6rg@ex\xc3\xa4mple.de\r\n");
+	assert_contains(&n, "report-type=global-delivery-status;");
+	assert_contains(&n, "Content-Type: text/plain; charset=utf-8\r\n");
+	assert_contains(&n, "Content-Type: message/global-delivery-status\r\n");
+	assert_contains(&n, "X-Postern-Sender: utf-8; j\xc3\xb6rg@ex\xc3\xa4mple.de\r\n");
+	assert_contains(&n, "Final-Recipient: rfc822; bob@example.org\r\n");
+	assert_contains(&n, "Diagnostic-Code: smtp; 550 5.1.1 bad ?? byte\r\n");
+	assert_contains(&n, "Content-Type: message/global\r\n");
+	python_check_types(&n, "global-delivery-status", "message/global-delivery-status", "message/global");
+	notice_free(&n);
+}
+
 static void test_bad_dest_index(void **state)
 {
 	struct fixture *f = *state;
@@ -627,12 +719,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_size_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_size_limit_cuts_headers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_null_sender_double_bounce, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_null_sender_classes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_double_bounce_sender_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify_never_and_success, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_postmaster_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_envid_orcpt_expanded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipe_dest_and_8bit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smtputf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_dest_index, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

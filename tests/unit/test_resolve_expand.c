@@ -6,6 +6,7 @@
  * ~/.forward, Delivered-To and hop count loops, duplicates, and the
  * temporary failure of the userdb - each with the exact result and text.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,7 +33,9 @@ static void write_tables(void)
 			    "tofile: /var/log/mail-archive\n"
 			    "selfie: selfie, bob\n"
 			    "bobby: \\bob\n"
-			    "ghost: nobody-here\n");
+			    "ghost: nobody-here\n"
+			    "owner-team: alice\n"
+			    "team-request: bob\n");
 	rs_write("list.inc", "# the list\nalice\n\nbob@example.com, dave@remote.example\n");
 	rs_write("virtual", "info@example.com alice\n"
 			    "sales@virt.example bob@example.com, vuser@virt.example\n"
@@ -97,6 +100,11 @@ static void test_extension(void **state)
 	resolve_free(&r);
 	r = new_resolve("recipient_delimiter = -\n");
 	RS_EXPECT(r, "0:addr:alice-news@example.com", "alice-news@example.com");
+	/* owner-list and list-request are names, not extensions. */
+	RS_EXPECT(r, "0:addr:alice@example.com", "owner-team@example.com");
+	RS_EXPECT(r, "0:addr:bob@example.com", "team-request@example.com");
+	RS_EXPECT(r, "0:FAIL:owner-nobody@example.com:5.1.1:unknown user: \"owner-nobody\"",
+		  "owner-nobody@example.com");
 	resolve_free(&r);
 }
 
@@ -127,8 +135,8 @@ static void test_aliases_restricted(void **state)
 	struct resolve *r = new_resolve("allow_mail_to_commands =\nallow_mail_to_files = include\n");
 
 	(void)state;
-	RS_EXPECT(r, "0:FAIL:pipe:5.7.1:mail to command is restricted", "pipe@example.com");
-	RS_EXPECT(r, "0:FAIL:tofile:5.7.1:mail to file is restricted", "tofile@example.com");
+	RS_EXPECT(r, "0:FAIL:pipe@example.com:5.7.1:mail to command is restricted", "pipe@example.com");
+	RS_EXPECT(r, "0:FAIL:tofile@example.com:5.7.1:mail to file is restricted", "tofile@example.com");
 	resolve_free(&r);
 }
 
@@ -220,11 +228,11 @@ static void test_forward(void **state)
 	rs_write("home/sys/.forward", "# keep a copy\nalice, \\sys\n");
 	RS_EXPECT(r, "0:addr:alice@example.com | 0:addr:sys@example.com", "sys@example.com");
 	rs_write("home/sys/.forward", "\"|/usr/bin/vacation sys\"\n");
-	RS_EXPECT(r, "0:FAIL:sys:5.7.1:mail to command is restricted: \"|/usr/bin/vacation sys\" in the "
+	RS_EXPECT(r, "0:FAIL:sys@example.com:5.7.1:mail to command is restricted: \"|/usr/bin/vacation sys\" in the "
 		     ".forward file of sys; Postern runs commands as mail_owner, so only alias files "
 		     "may name them", "sys@example.com");
 	rs_write("home/sys/.forward", "/home/sys/mbox\n");
-	RS_EXPECT(r, "0:FAIL:sys:5.7.1:mail to file is restricted: \"/home/sys/mbox\" in the .forward "
+	RS_EXPECT(r, "0:FAIL:sys@example.com:5.7.1:mail to file is restricted: \"/home/sys/mbox\" in the .forward "
 		     "file of sys; Postern runs files as mail_owner, so only alias files may name them",
 		  "sys@example.com");
 	/* Extension: .forward+ext first. */
@@ -232,6 +240,14 @@ static void test_forward(void **state)
 	rs_write("home/sys/.forward", "alice\n");
 	RS_EXPECT(r, "0:addr:bob@example.com", "sys+lists@example.com");
 	RS_EXPECT(r, "0:addr:alice@example.com", "sys+other@example.com");
+	/* A .forward of somebody else (not the user, not root) is ignored. */
+	if (getuid() == 0) {
+		char *p = must_asprintf("%s/home/sys/.forward", rs_dir);
+
+		assert_int_equal(chown(p, 4242, 4242), 0);
+		RS_EXPECT(r, "0:addr:sys+other@example.com", "sys+other@example.com");
+		free(p);
+	}
 	resolve_free(&r);
 	r = new_resolve("forward_path =\n");
 	RS_EXPECT(r, "0:addr:sys@example.com", "sys@example.com");
@@ -312,6 +328,46 @@ static void test_sender(void **state)
 	resolve_free(&r);
 }
 
+/* One struct resolve shared by threads (the queue role's workers): lmdb:,
+ * texthash: and the domain lists are looked up under the module's lock. */
+static void *expand_thread(void *arg)
+{
+	struct resolve *r = arg;
+	const char *const rcpts[] = { "team@example.com", "info+x@example.com", "x@alias.example",
+				      "gone@example.com", NULL };
+	intptr_t ok = 1;
+
+	for (int i = 0; i < 200 && ok; i++) {
+		char *got = rs_expand(r, rcpts);
+
+		ok = strcmp(got, "0:addr:alice@example.com | 0:addr:bob@example.com | "
+				 "0:addr:carol@remote.example | 1:addr:alice+x@example.com | "
+				 "2:addr:admin@example.com | "
+				 "3:FAIL:gone@example.com:5.1.6:user has moved to new@elsewhere.example") == 0;
+		if (!ok)
+			fprintf(stderr, "got: %s\n", got);
+		free(got);
+	}
+	return (void *)ok;
+}
+
+static void test_threads(void **state)
+{
+	struct resolve *r = new_resolve(NULL);
+	pthread_t t[4];
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, expand_thread, r);
+	for (int i = 0; i < 4; i++) {
+		void *ok;
+
+		pthread_join(t[i], &ok);
+		assert_true(ok == (void *)1);
+	}
+	resolve_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_duplicates_and_orig),
 		cmocka_unit_test(test_tempfail),
 		cmocka_unit_test(test_sender),
+		cmocka_unit_test(test_threads),
 	};
 
 	return cmocka_run_group_tests(tests, rs_setup, rs_teardown);

@@ -51,6 +51,7 @@ static void test_qualify(void **state)
 	SENDER(r, "bob", "bob@example.com");
 	SENDER(r, "bob@host", "=");
 	SENDER(r, "bob@example.com", "=");
+	SENDER(r, "bob@example.com.", "bob@example.com");
 	resolve_free(&r);
 	r = new_resolve("append_dot_mydomain = yes\nmyorigin = $myhostname\n");
 	SENDER(r, "bob", "bob@mail.example.com");

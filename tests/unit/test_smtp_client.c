@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,6 +69,7 @@ struct fsrv {
 	int connections;
 	struct strbuf auth_lines;
 	const char *close_on;       /* close the connection at this command */
+	bool starttls_garbage;      /* answer STARTTLS with 220, then plain text */
 	struct fconn *conns;
 };
 
@@ -103,6 +105,11 @@ static void srv_on_line(struct conn *conn, char *line, size_t len, void *ctx)
 		srv_reply(fc, "250 mx.test");
 	} else if (strcasecmp(line, "STARTTLS") == 0) {
 		srv_reply(fc, "220 2.0.0 Ready to start TLS");
+		if (s->starttls_garbage) {
+			srv_reply(fc, "this is not a TLS record");
+			conn_close_after_flush(conn);
+			return;
+		}
 		conn_start_tls(conn, s->ssl);
 	} else if (strncasecmp(line, "AUTH ", 5) == 0 || s->auth_lines.len > 0) {
 		strbuf_printf(&s->auth_lines, "%s|", line);
@@ -190,6 +197,7 @@ static void srv_accept(evutil_socket_t lfd, short what, void *arg)
 	fc->conn = conn_new(s->base, fd, NULL, &error);
 	assert_non_null(fc->conn);
 	conn_set_max_line(fc->conn, 8000);
+	conn_set_output_limit(fc->conn, 4 * 1024 * 1024);
 	fc->next = s->conns;
 	s->conns = fc;
 	conn_set_callbacks(fc->conn, &srv_cb, fc);
@@ -271,6 +279,16 @@ static const struct zrec zone[] = {
 	{ "nullmx.test", DNS_MX, "", 0 },
 	/* no MX: the domain's address */
 	{ "nomx.test", DNS_A, "127.0.0.1", 0 },
+	/* two MX hosts that both answer: 127.0.0.2 first */
+	{ "three.test", DNS_MX, "first.three.test", 10 },
+	{ "three.test", DNS_MX, "second.three.test", 20 },
+	{ "first.three.test", DNS_A, "127.0.0.2", 0 },
+	{ "second.three.test", DNS_A, "127.0.0.1", 0 },
+	/* two MX hosts of equal preference, one down */
+	{ "eq.test", DNS_MX, "up.eq.test", 10 },
+	{ "eq.test", DNS_MX, "down.eq.test", 10 },
+	{ "up.eq.test", DNS_A, "127.0.0.1", 0 },
+	{ "down.eq.test", DNS_A, "127.0.0.3", 0 },
 	/* relay host */
 	{ "relay.test", DNS_A, "127.0.0.1", 0 },
 	{ NULL, 0, NULL, 0 },
@@ -358,18 +376,30 @@ static void quiet_log(const char *severity, const char *text, void *ctx)
  * extra configuration text. */
 static void run_setup(struct run *r, const char *extra_conf)
 {
-	char conf[4096];
+	char conf[4096], extra[2048] = "";
+	const char *e = extra_conf != NULL ? extra_conf : "";
+	size_t o = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->base = event_base_new();
 	assert_non_null(r->base);
 	r->srv = srv_new(r->base, "127.0.0.1", 0);
+	/* "%PORT%" in extra_conf: the fake server's port */
+	while (*e != '\0' && o + 8 < sizeof(extra)) {
+		if (strncmp(e, "%PORT%", 6) == 0) {
+			o += (size_t)snprintf(extra + o, sizeof(extra) - o, "%d", r->srv->port);
+			e += 6;
+		} else {
+			extra[o++] = *e++;
+		}
+	}
+	extra[o] = '\0';
 	snprintf(conf, sizeof(conf),
 		 "myhostname = client.example\n"
 		 "smtp_tcp_port = %d\n"
 		 "smtp_tls_security_level = none\n"
 		 "smtp_connect_timeout = 2s\n"
-		 "%s\n", r->srv->port, extra_conf != NULL ? extra_conf : "");
+		 "%s\n", r->srv->port, extra);
 	r->cfg = config_parse("t.cf", conf, strlen(conf), NULL, NULL);
 	assert_non_null(r->cfg);
 	r->dns = dns_new_fake(r->base, fake_dns, NULL);
@@ -756,6 +786,570 @@ static void test_lost_connection(void **state)
 	run_teardown(&r);
 }
 
+/* ---- next MX after a 4xx, limits, big content ---- */
+
+static void second_server(struct run *r, struct fsrv **s2)
+{
+	*s2 = srv_new(r->base, "127.0.0.2", r->srv->port);
+}
+
+static void test_mail_4xx_tries_next_mx(void **state)
+{
+	struct run r;
+	struct fsrv *s2;
+	struct smtpc_rcpt rc[1] = { { "bob@three.test", NULL, 0 } };
+
+	(void)state;
+	run_setup(&r, NULL);
+	second_server(&r, &s2);
+	s2->mail_reply = "451 4.3.0 Error: queue file write error";
+	deliver(&r, "three.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	expect(&r, r.relay[0], "second.three.test[127.0.0.1]:%d");
+	assert_int_equal(s2->connections, 1);
+	run_teardown(&r);
+	srv_free(&s2);
+
+	/* smtp_mx_session_limit = 1: the first host's reason stays */
+	run_setup(&r, "smtp_mx_session_limit = 1");
+	second_server(&r, &s2);
+	s2->mail_reply = "451 4.3.0 Error: queue file write error";
+	deliver(&r, "three.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_DEFERRED);
+	assert_string_equal(r.dsn[0], "4.3.0");
+	assert_string_equal(r.text[0], "host first.three.test[127.0.0.2] said: 451 4.3.0 Error: queue "
+			    "file write error (in reply to MAIL FROM command)");
+	assert_int_equal(r.srv->connections, 0);
+	run_teardown(&r);
+	srv_free(&s2);
+}
+
+static void test_all_rcpt_4xx_tries_next_mx(void **state)
+{
+	struct run r;
+	struct fsrv *s2;
+	struct smtpc_rcpt rc[2] = { { "soft1@three.test", NULL, 0 }, { "soft2@three.test", NULL, 0 } };
+
+	(void)state;
+	run_setup(&r, NULL);
+	second_server(&r, &s2);
+	s2->rcpt_reply = rcpt_script;
+	deliver(&r, "three.test", msg, rc, 2, false);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	assert_int_equal(r.result[1], QDEST_SENT);
+	expect(&r, r.relay[1], "second.three.test[127.0.0.1]:%d");
+	run_teardown(&r);
+	srv_free(&s2);
+}
+
+static void test_many_recipients_and_big_message(void **state)
+{
+	enum { N = 250 };
+	struct run r;
+	struct smtpc_rcpt rc[N];
+	char addrs[N][32];
+	struct strbuf content;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N; i++) {
+		snprintf(addrs[i], sizeof(addrs[i]), "user%zu@one.test", i);
+		rc[i].addr = addrs[i];
+		rc[i].orcpt = NULL;
+		rc[i].notify = 0;
+	}
+	strbuf_init(&content, 0);
+	strbuf_puts(&content, "Subject: big\r\n\r\n");
+	for (i = 0; i < 40000; i++)
+		strbuf_printf(&content, "%s%06zu line of the big message body, to be streamed\r\n",
+			      i % 7 == 0 ? "." : "", i);
+	run_setup(&r, NULL);
+	deliver(&r, "one.test", content.data, rc, N, false);
+	assert_int_equal(r.n, N);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	assert_int_equal(r.result[3], QDEST_SENT);
+	assert_true(r.srv->pipelined);
+	/* every line arrived, dot-stuffed lines un-stuffed by nobody: the
+	 * server stores what it received, so compare lengths */
+	assert_int_equal(r.srv->body.len, content.len + 40000 / 7 + 1);
+	strbuf_free(&content);
+	run_teardown(&r);
+}
+
+static void test_equal_preference_random(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@eq.test", NULL, 0 } };
+	int sent = 0, deferred = 0, i;
+
+	(void)state;
+	/* only the first address is tried: which one it is must vary */
+	run_setup(&r, "smtp_mx_address_limit = 1");
+	for (i = 0; i < 30; i++) {
+		r.done = false;
+		deliver(&r, "eq.test", msg, rc, 1, false);
+		close(r.fd);
+		r.fd = -1;
+		if (r.result[0] == QDEST_SENT)
+			sent++;
+		else
+			deferred++;
+	}
+	assert_true(sent > 0);
+	assert_true(deferred > 0);
+	run_teardown(&r);
+}
+
+static void test_end_of_data_4xx(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+
+	(void)state;
+	run_setup(&r, NULL);
+	r.srv->data_reply = "451 4.3.0 Error: queue file write error";
+	deliver(&r, "one.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_DEFERRED);
+	assert_string_equal(r.dsn[0], "4.3.0");
+	assert_string_equal(r.text[0], "host mx.one.test[127.0.0.1] said: 451 4.3.0 Error: queue file "
+			    "write error (in reply to end of DATA command)");
+	assert_string_equal(r.diag[0], "smtp; 451 4.3.0 Error: queue file write error");
+	run_teardown(&r);
+}
+
+static void test_huge_greeting(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+	struct strbuf g;
+	int i;
+
+	(void)state;
+	strbuf_init(&g, 0);
+	for (i = 0; i < 3000; i++)
+		strbuf_puts(&g, "220-a greeting that never ends, as a hostile server sends it\r\n");
+	strbuf_puts(&g, "220 end");
+	run_setup(&r, NULL);
+	r.srv->greeting = g.data;
+	deliver(&r, "one.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_DEFERRED);
+	assert_true(strncmp(r.text[0], "conversation with mx.one.test[127.0.0.1] failed while receiving "
+			    "the initial server greeting: reply longer than smtp_reply_limit", 120) == 0);
+	run_teardown(&r);
+	strbuf_free(&g);
+}
+
+static void test_bad_addresses_never_sent(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[2] = { { "evil@one.test>\r\nRCPT TO:<x@y", NULL, 0 },
+				    { "bob@one.test", NULL, 0 } };
+
+	(void)state;
+	run_setup(&r, NULL);
+	deliver(&r, "one.test", msg, rc, 2, false);
+	assert_int_equal(r.result[0], QDEST_BOUNCED);
+	assert_string_equal(r.dsn[0], "5.1.3");
+	assert_int_equal(r.result[1], QDEST_SENT);
+	assert_null(strstr(r.srv->log.data, "evil"));
+	run_teardown(&r);
+}
+
+static void cancel_done(void *ctx, const struct smtpc_result *res, size_t n)
+{
+	(void)ctx;
+	(void)res;
+	(void)n;
+	fail_msg("done called after smtpc_cancel");
+}
+
+static void test_cancel_and_free_with_jobs(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+	struct smtpc_req req;
+	struct smtpc_job *job;
+	struct timeval tv = { 0, 200000 };
+
+	(void)state;
+	run_setup(&r, NULL);
+	run_client(&r);
+	r.srv->greeting = NULL;   /* hangs after the connect */
+	memset(&req, 0, sizeof(req));
+	req.nexthop = "one.test";
+	req.sender = "";
+	req.fd = content_fd(msg, &req.offset, &req.size);
+	r.fd = req.fd;
+	req.rcpts = rc;
+	req.n_rcpts = 1;
+	job = smtpc_deliver(r.c, &req, cancel_done, NULL);
+	assert_non_null(job);
+	event_base_loopexit(r.base, &tv);
+	event_base_dispatch(r.base);
+	smtpc_cancel(&job);
+	assert_null(job);
+	/* a second job left running is cancelled by smtpc_free */
+	assert_non_null(smtpc_deliver(r.c, &req, cancel_done, NULL));
+	run_teardown(&r);
+}
+
+static void test_check_config(void **state)
+{
+	static const char bad[] = "smtp_sasl_auth_enable = yes\n"
+				  "smtp_sasl_password_maps = texthash:/nonexistent/sasl_passwd\n";
+	struct config *cfg = config_parse("main.cf", bad, strlen(bad), NULL, NULL);
+	char *error = NULL;
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(smtpc_check_config(cfg, &error), -1);
+	assert_non_null(error);
+	assert_true(strncmp(error, "main.cf:2: smtp_sasl_password_maps: cannot open table "
+			    "texthash:/nonexistent/sasl_passwd", 80) == 0);
+	free(error);
+	config_free(&cfg);
+	cfg = config_parse("main.cf", "", 0, NULL, NULL);
+	assert_int_equal(smtpc_check_config(cfg, &error), 0);
+	config_free(&cfg);
+}
+
+/* ---- 8-bit downgrade ---- */
+
+static void test_8bit_downgrade(void **state)
+{
+	static const char content[] =
+		"MIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=\"XX\"\r\n"
+		"Content-Transfer-Encoding: 8bit\r\n"
+		"\r\n"
+		"preamble\r\n"
+		"--XX\r\n"
+		"Content-Type: text/plain; charset=utf-8\r\n"
+		"Content-Transfer-Encoding: 8bit\r\n"
+		"\r\n"
+		"Gr\xc3\xbc\xc3\x9f" "e = gut \r\n"
+		".dot\r\n"
+		"--XX\r\n"
+		"Content-Type: message/rfc822\r\n"
+		"Content-Transfer-Encoding: 8bit\r\n"
+		"\r\n"
+		"Subject: inner\r\n"
+		"\r\n"
+		"caf\xc3\xa9\r\n"
+		"--XX\r\n"
+		"Content-Type: application/octet-stream\r\n"
+		"Content-Transfer-Encoding: base64\r\n"
+		"\r\n"
+		"AAAA\r\n"
+		"--XX--\r\n"
+		"epilogue\r\n";
+	static const char wire[] =
+		"MIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=\"XX\"\r\n"
+		"Content-Transfer-Encoding: 7bit\r\n"
+		"\r\n"
+		"preamble\r\n"
+		"--XX\r\n"
+		"Content-Type: text/plain; charset=utf-8\r\n"
+		"Content-Transfer-Encoding: quoted-printable\r\n"
+		"\r\n"
+		"Gr=C3=BC=C3=9Fe =3D gut=20\r\n"
+		"..dot\r\n"
+		"--XX\r\n"
+		"Content-Type: message/rfc822\r\n"
+		"Content-Transfer-Encoding: 7bit\r\n"
+		"\r\n"
+		"Subject: inner\r\n"
+		"Content-Transfer-Encoding: quoted-printable\r\n"
+		"\r\n"
+		"caf=C3=A9\r\n"
+		"--XX\r\n"
+		"Content-Type: application/octet-stream\r\n"
+		"Content-Transfer-Encoding: base64\r\n"
+		"\r\n"
+		"AAAA\r\n"
+		"--XX--\r\n"
+		"epilogue\r\n";
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+
+	(void)state;
+	run_setup(&r, NULL);
+	r.srv->ehlo = "250-mx.test\r\n250 PIPELINING";
+	deliver(&r, "one.test", content, rc, 1, true);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	assert_null(strstr(r.srv->log.data, "BODY=8BITMIME"));
+	assert_string_equal(r.srv->body.data, wire);
+	run_teardown(&r);
+
+	/* a server with 8BITMIME gets the content as it is */
+	run_setup(&r, NULL);
+	deliver(&r, "one.test", content, rc, 1, true);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	assert_non_null(strstr(r.srv->log.data, "BODY=8BITMIME"));
+	assert_null(strstr(r.srv->body.data, "quoted-printable"));
+	run_teardown(&r);
+}
+
+static void test_8bit_downgrade_soft_breaks(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+	char content[400], *p;
+	size_t i;
+
+	(void)state;
+	/* no MIME headers at all: the body is text, converted */
+	p = content + snprintf(content, sizeof(content), "Subject: x\r\n\r\n");
+	for (i = 0; i < 100; i++)
+		*p++ = (char)0xe9;
+	memcpy(p, "\r\n", 3);
+	run_setup(&r, NULL);
+	r.srv->ehlo = "250 mx.test";
+	deliver(&r, "one.test", content, rc, 1, true);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	/* 25 "=E9" per line (75 bytes) then a soft break "=": 76 */
+	p = strstr(r.srv->body.data, "\r\n\r\n");
+	assert_non_null(p);
+	p += 4;
+	for (i = 0; i < 3; i++) {
+		char *eol = strstr(p, "\r\n");
+
+		assert_non_null(eol);
+		assert_int_equal(eol - p, 76);
+		assert_int_equal(eol[-1], '=');
+		p = eol + 2;
+	}
+	/* the last 25 and the hard line break */
+	assert_int_equal(strlen(p), 75 + 2);
+	assert_int_equal(p[74], '9');
+	run_teardown(&r);
+}
+
+static void test_8bit_too_deep_bounces(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+	struct strbuf sb;
+	int i;
+
+	(void)state;
+	strbuf_init(&sb, 0);
+	for (i = 0; i < 25; i++)
+		strbuf_printf(&sb, "Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n", i, i);
+	strbuf_puts(&sb, "Content-Type: text/plain\r\n\r\n\xff\xfe\r\n");
+	run_setup(&r, NULL);
+	r.srv->ehlo = "250 mx.test";
+	deliver(&r, "one.test", sb.data, rc, 1, true);
+	assert_int_equal(r.result[0], QDEST_BOUNCED);
+	assert_string_equal(r.dsn[0], "5.6.3");
+	assert_string_equal(r.text[0], "8-bit content that cannot be converted to 7-bit for a server "
+			    "without 8BITMIME: MIME nesting too deep");
+	strbuf_free(&sb);
+	run_teardown(&r);
+}
+
+/* ---- STARTTLS ---- */
+
+static char tmpdir[64];
+static char cert_path[128], key_path[128];
+static SSL_CTX *server_ctx;
+
+static int tls_setup(void **state)
+{
+	char *error = NULL;
+
+	(void)state;
+	str_copy(tmpdir, "/tmp/postern-test-smtpc-XXXXXX", sizeof(tmpdir));
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", tmpdir);
+	snprintf(key_path, sizeof(key_path), "%s/key.pem", tmpdir);
+	if (tls_generate_self_signed(cert_path, key_path, "mx.one.test", 30, &error) < 0) {
+		fprintf(stderr, "%s\n", error);
+		free(error);
+		return -1;
+	}
+	server_ctx = tls_server_ctx_new(cert_path, key_path, NULL, "TLSv1.2", NULL, &error);
+	if (server_ctx == NULL) {
+		fprintf(stderr, "%s\n", error);
+		free(error);
+		return -1;
+	}
+	return 0;
+}
+
+static int tls_teardown(void **state)
+{
+	(void)state;
+	SSL_CTX_free(server_ctx);
+	unlink(cert_path);
+	unlink(key_path);
+	rmdir(tmpdir);
+	return 0;
+}
+
+static const char tls_ehlo[] = "250-mx.test\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME";
+
+static void test_starttls_may(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+
+	(void)state;
+	run_setup(&r, "smtp_tls_security_level = may");
+	r.srv->ehlo = tls_ehlo;
+	r.srv->ssl = server_ctx;
+	deliver(&r, "one.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	assert_true(r.srv->tls_done);
+	/* EHLO again after TLS (RFC 3207 4.2) */
+	assert_non_null(strstr(r.srv->log.data, "C: EHLO client.example\nC: STARTTLS\nTLS\n"
+				"C: EHLO client.example\nC: MAIL FROM:"));
+	assert_string_equal(r.srv->body.data, msg);
+	run_teardown(&r);
+}
+
+static void test_starttls_may_handshake_fails_then_plain(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+
+	(void)state;
+	run_setup(&r, "smtp_tls_security_level = may");
+	r.srv->ehlo = tls_ehlo;
+	r.srv->ssl = server_ctx;
+	r.srv->starttls_garbage = true;
+	deliver(&r, "one.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	/* a new connection, without STARTTLS this time */
+	assert_int_equal(r.srv->connections, 2);
+	assert_false(r.srv->tls_done);
+	run_teardown(&r);
+}
+
+static void test_starttls_encrypt_required(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 } };
+
+	(void)state;
+	run_setup(&r, "smtp_tls_security_level = encrypt");
+	deliver(&r, "one.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_DEFERRED);
+	assert_string_equal(r.dsn[0], "4.7.4");
+	assert_string_equal(r.text[0], "TLS is required, but was not offered by host mx.one.test[127.0.0.1]");
+	assert_null(strstr(r.srv->log.data, "MAIL FROM"));
+	run_teardown(&r);
+
+	run_setup(&r, "smtp_tls_security_level = encrypt");
+	r.srv->ehlo = tls_ehlo;
+	r.srv->ssl = server_ctx;
+	r.srv->starttls_garbage = true;
+	deliver(&r, "one.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_DEFERRED);
+	assert_string_equal(r.dsn[0], "4.7.5");
+	assert_string_equal(r.text[0], "Cannot start TLS: handshake failure");
+	assert_int_equal(r.srv->connections, 1);
+	run_teardown(&r);
+
+	run_setup(&r, "smtp_tls_security_level = encrypt");
+	r.srv->ehlo = tls_ehlo;
+	r.srv->ssl = server_ctx;
+	deliver(&r, "one.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	assert_true(r.srv->tls_done);
+	run_teardown(&r);
+}
+
+static void test_starttls_verify(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@one.test", NULL, 0 }, };
+	char conf[512];
+
+	(void)state;
+	/* the certificate names mx.one.test and is its own CA */
+	snprintf(conf, sizeof(conf), "smtp_tls_security_level = verify\nsmtp_tls_CAfile = %s", cert_path);
+	run_setup(&r, conf);
+	r.srv->ehlo = tls_ehlo;
+	r.srv->ssl = server_ctx;
+	deliver(&r, "one.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	run_teardown(&r);
+
+	/* the same certificate for another name does not verify */
+	run_setup(&r, conf);
+	r.srv->ehlo = tls_ehlo;
+	r.srv->ssl = server_ctx;
+	deliver(&r, "nomx.test", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_DEFERRED);
+	assert_string_equal(r.dsn[0], "4.7.5");
+	assert_string_equal(r.text[0], "Server certificate not verified");
+	run_teardown(&r);
+}
+
+/* ---- AUTH ---- */
+
+static void test_auth_plain_to_relay(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@far.test", NULL, 0 } };
+	char nexthop[64];
+
+	(void)state;
+	/* the key is the nexthop as written: [host]:port */
+	run_setup(&r, "smtp_sasl_auth_enable = yes\n"
+		  "smtp_sasl_security_options = noanonymous\n"
+		  "smtp_sasl_password_maps = inline:{ {[relay.test]:%PORT% = user:secret} }\n");
+	r.srv->ehlo = "250-mx.test\r\n250-PIPELINING\r\n250 AUTH LOGIN PLAIN";
+	r.srv->auth_ok = "AUTH PLAIN AHVzZXIAc2VjcmV0|";
+	snprintf(nexthop, sizeof(nexthop), "[relay.test]:%d", r.srv->port);
+	deliver(&r, nexthop, msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	assert_non_null(strstr(r.srv->log.data, "C: AUTH PLAIN AHVzZXIAc2VjcmV0\nC: MAIL FROM:"));
+	run_teardown(&r);
+}
+
+static void test_auth_login_and_failures(void **state)
+{
+	struct run r;
+	struct smtpc_rcpt rc[1] = { { "bob@far.test", NULL, 0 } };
+
+	(void)state;
+	/* found by the host name (relay.test) */
+	run_setup(&r, "smtp_sasl_auth_enable = yes\nsmtp_sasl_security_options = noanonymous\n"
+		  "smtp_sasl_password_maps = inline:{ relay.test=user:secret }");
+	r.srv->ehlo = "250-mx.test\r\n250 AUTH LOGIN";
+	r.srv->auth_ok = "AUTH LOGIN|dXNlcg==|c2VjcmV0|";
+	deliver(&r, "[relay.test]", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_SENT);
+	run_teardown(&r);
+
+	/* a wrong password: deferred (smtp_sasl_auth_soft_bounce) */
+	run_setup(&r, "smtp_sasl_auth_enable = yes\nsmtp_sasl_security_options = noanonymous\n"
+		  "smtp_sasl_password_maps = inline:{ relay.test=user:wrong }");
+	r.srv->ehlo = "250-mx.test\r\n250 AUTH PLAIN";
+	r.srv->auth_ok = "AUTH PLAIN AHVzZXIAc2VjcmV0|";
+	deliver(&r, "[relay.test]", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_DEFERRED);
+	assert_string_equal(r.dsn[0], "4.7.8");
+	assert_string_equal(r.text[0], "SASL authentication failed; server relay.test[127.0.0.1] said: "
+			    "535 5.7.8 Error: authentication failed: bad");
+	run_teardown(&r);
+
+	/* noplaintext (the default) without TLS: no mechanism */
+	run_setup(&r, "smtp_sasl_auth_enable = yes\n"
+		  "smtp_sasl_password_maps = inline:{ relay.test=user:secret }");
+	r.srv->ehlo = "250-mx.test\r\n250 AUTH PLAIN";
+	deliver(&r, "[relay.test]", msg, rc, 1, false);
+	assert_int_equal(r.result[0], QDEST_DEFERRED);
+	assert_string_equal(r.text[0], "SASL authentication failed; cannot authenticate to server "
+			    "relay.test[127.0.0.1]: no mechanism available");
+	assert_null(strstr(r.srv->log.data, "AUTH"));
+	run_teardown(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -773,8 +1367,34 @@ int main(void)
 		cmocka_unit_test(test_helo_fallback_and_dot_stuffing),
 		cmocka_unit_test(test_line_folding),
 		cmocka_unit_test(test_lost_connection),
+		cmocka_unit_test(test_auth_plain_to_relay),
+		cmocka_unit_test(test_mail_4xx_tries_next_mx),
+		cmocka_unit_test(test_all_rcpt_4xx_tries_next_mx),
+		cmocka_unit_test(test_many_recipients_and_big_message),
+		cmocka_unit_test(test_bad_addresses_never_sent),
+		cmocka_unit_test(test_end_of_data_4xx),
+		cmocka_unit_test(test_huge_greeting),
+		cmocka_unit_test(test_equal_preference_random),
+		cmocka_unit_test(test_cancel_and_free_with_jobs),
+		cmocka_unit_test(test_check_config),
+		cmocka_unit_test(test_8bit_downgrade),
+		cmocka_unit_test(test_8bit_downgrade_soft_breaks),
+		cmocka_unit_test(test_8bit_too_deep_bounces),
+		cmocka_unit_test(test_auth_login_and_failures),
 	};
+	const struct CMUnitTest tls_tests[] = {
+		cmocka_unit_test(test_starttls_may),
+		cmocka_unit_test(test_starttls_may_handshake_fails_then_plain),
+		cmocka_unit_test(test_starttls_encrypt_required),
+		cmocka_unit_test(test_starttls_verify),
+	};
+	int failed;
 
+	/* as evloop_new() does for the roles (conn.h): a peer that closes
+	 * while we write must not kill the process */
+	signal(SIGPIPE, SIG_IGN);
 	log_set_capture(quiet_log, NULL);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	failed += cmocka_run_group_tests(tls_tests, tls_setup, tls_teardown);
+	return failed;
 }
