@@ -481,6 +481,35 @@ static void expire(struct qmgr_msg *msg)
 	free(st);
 }
 
+/*
+ * The lifetime ended while the expansion still failed (a table or the
+ * userdb never answered): each envelope recipient becomes a dest of its
+ * own that bounces, so the sender hears of it as Postfix would tell him.
+ */
+static void expire_unexpanded(struct qmgr_msg *msg)
+{
+	struct qmsg *m = msg->m;
+	struct qdest_new *dests = must_calloc(m->n_rcpts + 1, sizeof(*dests));
+	struct qstatus *st = must_calloc(m->n_rcpts + 1, sizeof(*st));
+	char *err = NULL;
+
+	for (size_t i = 0; i < m->n_rcpts; i++) {
+		dests[i] = (struct qdest_new){ .orig = i, .kind = QDEST_ADDR, .value = m->rcpts[i].addr };
+		st[i] = (struct qstatus){ .dest = i, .result = QDEST_BOUNCED, .dsn = "5.4.7", .relay = "none",
+					  .diag = "", .text = "message expired: address expansion kept failing" };
+	}
+	log_info("%s: from=<%s>, status=expired, returned to sender", msg->id, qmsg_sender(m));
+	if (qmsg_append_expansion(msg->fd, m, NULL, dests, m->n_rcpts, st, m->n_rcpts, &err) < 0) {
+		log_warn("%s: cannot record the expiry: %s", msg->id, err);
+		free(err);
+	} else {
+		for (size_t i = 0; i < m->n_rcpts; i++)
+			qmgr_log_status(msg, m->rcpts[i].addr, NULL, &st[i]);
+	}
+	free(dests);
+	free(st);
+}
+
 static void finish_run(struct qmgr_work *w)
 {
 	struct finish_work *fw = (struct finish_work *)w;
@@ -491,11 +520,13 @@ static void finish_run(struct qmgr_work *w)
 	char *err = NULL;
 
 	fw->result = FIN_KEPT;
+	lifetime = m->sender[0] ? q->max_lifetime : q->bounce_lifetime;
+	if (!m->expanded && m->n_rcpts > 0 && now - m->arrival.tv_sec >= lifetime)
+		expire_unexpanded(msg);
 	if (m->expanded) {
 		notify(msg, BOUNCE_FAILED);
 		notify(msg, BOUNCE_SUCCESS);
 		if (!qmsg_done(m)) {
-			lifetime = m->sender[0] ? q->max_lifetime : q->bounce_lifetime;
 			if (now - m->arrival.tv_sec >= lifetime) {
 				expire(msg);
 				notify(msg, BOUNCE_FAILED);
