@@ -129,43 +129,73 @@ struct qmgr {
 	bool stopping;
 };
 
-/* qmgr-work.c */
+/* ---- qmgr-work.c ---- */
+/* qmgr_work_submit - run w->run on a worker thread, then w->done on the
+ * loop; never fails (a full pool queue: w waits in q's overflow list).
+ * In teardown done() runs at once with w->ran false. */
 void qmgr_work_submit(struct qmgr *q, struct qmgr_work *w);
+/* qmgr_work_pump - hand overflow jobs to the pool while it takes them. */
 void qmgr_work_pump(struct qmgr *q);
 
-/* qmgr-scan.c */
+/* ---- qmgr-scan.c ---- */
+/* qmgr_scan_init - queue directories, incoming/ leftovers, the wake FIFO,
+ * the deferred timer, the first scan. 0, or -1 after logging. */
 int qmgr_scan_init(struct qmgr *q);
+/* qmgr_scan_free - FIFO and timer closed, pending messages freed. */
 void qmgr_scan_free(struct qmgr *q);
+/* qmgr_scan_request - scan active/ soon (first deferred/: the due files,
+ * or all of them with flush_all); requests during a scan are merged. */
 void qmgr_scan_request(struct qmgr *q, bool deferred, bool flush_all);
+/* qmgr_msg_find - the known message id (pending or loaded), or NULL. */
 struct qmgr_msg *qmgr_msg_find(struct qmgr *q, const char *id);
-/* qmgr_msg_add - a new pending message (false: known already, or full). */
+/* qmgr_msg_add - a new pending message; false when id is known already,
+ * not a queue id, or qmgr_message_active_limit is reached. */
 bool qmgr_msg_add(struct qmgr *q, const char *id);
+/* qmgr_msg_forget - drop msg from the known set and free it (and its
+ * fd, struct qmsg, routes). */
 void qmgr_msg_forget(struct qmgr *q, struct qmgr_msg *msg);
+/* qmgr_pump - start pending messages (at most QMGR_LOADED_MAX loaded). */
 void qmgr_pump(struct qmgr *q);
 
-/* qmgr-message.c */
+/* ---- qmgr-message.c ---- */
+/* qmgr_message_start - one attempt of msg (PENDING -> LOADING -> ...). */
 void qmgr_message_start(struct qmgr *q, struct qmgr_msg *msg);
+/* qmgr_message_job_done - a delivery job of msg has recorded its
+ * outcome (loop); the last one starts the message's finish. */
 void qmgr_message_job_done(struct qmgr_msg *msg);
+/* qmgr_message_record - append n statuses durably, then log them;
+ * any thread (msg->lock); orig_to[i] may be NULL. */
 void qmgr_message_record(struct qmgr_msg *msg, const struct qstatus *st, size_t n, const char *const *orig_to);
+/* qmgr_log_status - Postfix's "ID: to=<>, orig_to=<>, relay=, delay=,
+ * dsn=, status=S (TEXT)" line. */
 void qmgr_log_status(const struct qmgr_msg *msg, const char *to, const char *orig_to, const struct qstatus *st);
 
-/* qmgr-local.c */
+/* ---- qmgr-local.c / qmgr-remote.c ---- */
+/* *_dispatch - make msg's jobs of that kind, count them into msg->n_jobs,
+ * start what the limits allow; the number of jobs. *_pump - start
+ * waiting jobs the limits now allow. *_free_waiting - teardown. */
 int qmgr_local_dispatch(struct qmgr *q, struct qmgr_msg *msg);
 void qmgr_local_pump(struct qmgr *q);
 void qmgr_local_free_waiting(struct qmgr *q);
-
-/* qmgr-remote.c */
 int qmgr_remote_dispatch(struct qmgr *q, struct qmgr_msg *msg);
 void qmgr_remote_pump(struct qmgr *q);
+/* (also cancels the SMTP jobs in flight: call before smtpc_free) */
 void qmgr_remote_free_waiting(struct qmgr *q);
 
-/* qmgr-slot.c: counters of deliveries in flight per key. */
+/* ---- qmgr-slot.c ---- */
+/* qmgr_slot_take - one more delivery to key if fewer than limit are in
+ * flight (true), else false (wait); qmgr_slot_put - one ended. */
 bool qmgr_slot_take(struct qmgr *q, const char *key, size_t limit);
 void qmgr_slot_put(struct qmgr *q, const char *key);
 void qmgr_slot_free_all(struct qmgr *q);
+/* qmgr_backoff - the wait after a failed attempt: min doubled per
+ * earlier attempt, at most max. */
 time_t qmgr_backoff(time_t min, time_t max, unsigned attempts);
 
-/* qmgr-control.c */
+/* ---- qmgr-control.c ---- */
+/* qmgr_control_init - serve the control socket listen_fd (-1: none; a
+ * warning). 0, or -1 after logging. qmgr_control_free - stop; cut
+ * connections in progress. */
 int qmgr_control_init(struct qmgr *q, int listen_fd);
 void qmgr_control_free(struct qmgr *q);
 
