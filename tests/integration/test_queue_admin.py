@@ -1,8 +1,9 @@
 """test_queue_admin.py - what the queue tools do to a running queue
 (issue 7, "Done when": mailq, flush, delete, hold/release and requeue do
-what Postfix's tools do). The requests go over the queue role's control
-socket (queue_control_socket, protocol in smtp/queue/queue-admin.h), and
-through `postern queue ...` when this build has that command.
+what Postfix's tools do). `postern queue list|flush|hold|release|delete|
+requeue` talk to the queue role over its control socket
+(queue_control_socket, protocol in smtp/queue/queue-admin.h); the
+protocol's own answers are checked on the socket directly.
 
 A deferred message is made by a fake MTA that answers 450 until the test
 lets it accept; minimal_backoff_time and queue_run_delay are long, so
@@ -124,3 +125,49 @@ def test_bad_requests(setup):
     assert control(instance, "FROB").startswith("ERR unknown request")
     assert control(instance, "HOLD").startswith("ERR")
     assert control(instance, "HOLD ALL nosuchqueue").startswith("ERR unknown queue")
+
+
+def postern_queue(instance, *args):
+    r = instance.run("queue", *args)
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_tools_mailq_flush_hold_release_delete_requeue(setup):
+    instance, mta, gate = setup
+    qid = deferred_message(instance, "with the tools")
+    rc, out, err = postern_queue(instance, "list")
+    assert rc == 0, err
+    assert re.search(r"^%s\s+\d+ \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d\s+alice@example\.test$" % qid, out, re.M), out
+    assert "(host mx1.remote.test[127.0.0.1] said: 450 4.2.0 <bob@remote.test>: greylisted, try later" in out, out
+    assert re.search(r"^\s+bob@remote\.test$", out, re.M), out
+    assert "-- 0 Kbytes in 1 Request." in out or "-- 1 Kbytes in 1 Request." in out, out
+    # hold: mailq marks it with '!', flush leaves it alone
+    rc, out, err = postern_queue(instance, "hold", qid)
+    assert rc == 0 and err == "postsuper: %s: placed on hold\npostsuper: Placed on hold: 1 message\n" % qid, err
+    rc, out, err = postern_queue(instance, "list")
+    assert re.search(r"^%s!" % qid, out, re.M), out
+    gate.open = True
+    assert postern_queue(instance, "flush")[0] == 0
+    assert qid in queue_files(instance, "hold")
+    assert mta.messages == []
+    rc, out, err = postern_queue(instance, "release", qid)
+    assert rc == 0 and err == "postsuper: %s: released from hold\npostsuper: Released from hold: 1 message\n" % qid, err
+    mta.wait_messages(1)
+    instance.wait_log("%s: removed" % qid)
+    rc, out, err = postern_queue(instance, "list")
+    assert "Mail queue is empty" in out, out
+    # delete
+    gate.open = False
+    qid = deferred_message(instance, "delete with the tool")
+    rc, out, err = postern_queue(instance, "delete", qid)
+    assert rc == 0 and err == "postsuper: %s: removed\npostsuper: Deleted: 1 message\n" % qid, err
+    assert queue_files(instance, "deferred") == []
+    # requeue, then flush by id
+    qid = deferred_message(instance, "requeue with the tool")
+    rc, out, err = postern_queue(instance, "requeue", qid)
+    assert rc == 0 and err == "postsuper: %s: requeued\npostsuper: Requeued: 1 message\n" % qid, err
+    instance.wait_for(lambda: qid in queue_files(instance, "deferred"), "%s deferred again" % qid)
+    gate.open = True
+    assert postern_queue(instance, "flush", qid)[0] == 0
+    mta.wait_messages(2)
+    instance.wait_log("%s: removed" % qid)
