@@ -261,3 +261,26 @@ def wait_mailbox(instance, addr, count, timeout=None):
 
 def queue_files(instance, qdir):
     return sorted(os.listdir(os.path.join(instance.dir, "queue", qdir)))
+
+
+def pickup(instance, sender, rcpts, message):
+    """Submit message (bytes) through the pickup socket as sendmail does
+    (smtp/queue/pickup.h); returns the queue id."""
+    if isinstance(rcpts, str):
+        rcpts = [rcpts]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(TIMEOUT)
+    s.connect(os.path.join(instance.run_dir, "pickup"))
+    req = b"SENDER %s\n" % sender.encode()
+    for r in rcpts:
+        req += b"RCPT %s\n" % r.encode()
+    s.sendall(req + b"DATA %d\n" % len(message) + message)
+    answer = b""
+    while not answer.endswith(b"\n"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    s.close()
+    assert answer.startswith(b"OK ") and len(answer) == 16, answer
+    return answer[3:15].decode()

@@ -14,7 +14,7 @@ import socket
 
 import pytest
 
-from queue_helpers import DOMAIN, LOCAL, mailbox, queue_files, send, start_queue, wait_mailbox
+from queue_helpers import DOMAIN, LOCAL, mailbox, pickup, queue_files, send, start_queue, wait_mailbox
 
 ALICE = "alice@" + DOMAIN
 CAROL = "carol@" + DOMAIN
@@ -194,3 +194,44 @@ def test_alias_to_command_and_file(instance):
         data = f.read()
     assert data.startswith(b"From someone@client.example.net "), data[:200]
     assert b"Subject: to programs" in data
+
+
+def test_catch_all_extension_relocated_luser_relay(instance):
+    # issue 7: "aliases, virtual aliases, catch-all, relocated, luser_relay
+    # and +extension each route as configured", end to end.
+    start_queue(instance, users=[ALICE, CAROL], conf=[
+        "virtual_alias_domains = lists.example.test",
+        "virtual_alias_maps = inline:{ @lists.example.test=carol@example.test }",
+        "relocated_maps = inline:{ { old@mail.example.test = new@elsewhere.example } }",
+        "luser_relay = alice@example.test",
+        "local_recipient_maps =",
+        "recipient_delimiter = +"])
+    # catch-all of a virtual alias domain
+    qid = send(instance, "someone@client.example.net", "anything@lists.example.test", subject="catch all")
+    assert b"Subject: catch all" in wait_mailbox(instance, CAROL, 1)[0]
+    instance.wait_log("%s: removed" % qid)
+    # luser_relay: an unknown local user's mail goes to alice
+    qid = send(instance, "someone@client.example.net", "stranger@" + LOCAL, subject="to a stranger")
+    msgs = wait_mailbox(instance, ALICE, 1)
+    instance.wait_log("%s: removed" % qid)
+    assert any(b"Subject: to a stranger" in m for m in msgs)
+    # relocated: the sender (carol) learns the new address, 5.1.6
+    qid = send(instance, CAROL, "old@" + LOCAL, subject="to the old address")
+    notices = wait_mailbox(instance, CAROL, 2)
+    instance.wait_log("%s: removed" % qid)
+    dsn = [m for m in notices if b"multipart/report" in m][0]
+    assert re.search(rb"(?im)^Status: 5\.1\.6", dsn), dsn
+    assert b"new@elsewhere.example" in dsn
+
+
+def test_extension_to_virtual_user(instance):
+    # Submitted through pickup: the SMTP role's RCPT check does not strip
+    # extensions of virtual mailbox users (yet); the queue role must.
+    start_queue(instance, users=[ALICE], conf=["recipient_delimiter = +"])
+    qid = pickup(instance, "someone@client.example.net", "alice+news@" + DOMAIN,
+                 b"Subject: with extension\n\nhi\n")
+    msgs = wait_mailbox(instance, ALICE, 1)
+    assert b"Subject: with extension" in msgs[0]
+    assert re.search(rb"(?im)^Delivered-To: <?alice\+news@example\.test>?\r?$", msgs[0]), msgs[0][:300]
+    instance.wait_log("%s: removed" % qid)
+    assert re.search(r"%s: to=<alice\+news@example\.test>, relay=local, .*status=sent" % qid, instance.log_text())
