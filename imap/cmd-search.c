@@ -37,13 +37,17 @@
 
 #include "imap/imap-private.h"
 #include "imap/imap-search.h"
+#include "imap/imap-timeslice.h"
 #include "log.h"
 #include "store/mime.h"
 
 /* A slice ends after this many messages read from disk or this much
- * time, whichever comes first; then other sessions get their turn. */
+ * time, whichever comes first; then other sessions get their turn. A
+ * cheap command of another session waits for the slice that is running
+ * (the next ones run after it, imap-timeslice.h): 2 ms, not 5, halved
+ * SEARCH UNSEEN under the bench's load at ~6% more wall time in all. */
 #define SEARCH_SLICE 200
-#define SEARCH_SLICE_USEC 5000
+#define SEARCH_SLICE_USEC 2000
 
 enum entry_state { ENTRY_NO, ENTRY_YES, ENTRY_PENDING };
 
@@ -117,7 +121,27 @@ static void search_cancel(struct imap_cmd *cmd)
 struct index_pass {
 	struct imap_cmd *cmd;
 	struct search_ctx *c;
+	size_t next;    /* where the view's next UID is expected (a hint) */
 };
+
+/* The sequence number of uid: the index hands the records over in UID
+ * order, the view's UIDs are sorted, so the next one is nearly always at
+ * the hint; a binary search per message was an eighth of a SEARCH
+ * UNSEEN's time. */
+static uint32_t pass_seq(struct index_pass *ip, uint32_t uid)
+{
+	const struct imap_selected *sel = ip->cmd->sess->sel;
+	uint32_t seq;
+
+	if (sel != NULL && ip->next < sel->count && sel->uids[ip->next] == uid) {
+		ip->next++;
+		return (uint32_t)ip->next;
+	}
+	seq = imap_uid_to_seq(ip->cmd->sess, uid);
+	if (seq != 0)
+		ip->next = seq;
+	return seq;
+}
 
 /* index_cb - one message of the index pass: no match is dropped, a match
  * or an undecided one is kept in order. Non-zero (stop) only on OOM. */
@@ -126,7 +150,7 @@ static int index_cb(const struct store_msg *msg, void *ctx)
 	struct index_pass *ip = ctx;
 	struct search_ctx *c = ip->c;
 	struct imap_session *s = ip->cmd->sess;
-	uint32_t seq = imap_uid_to_seq(s, msg->uid);
+	uint32_t seq = pass_seq(ip, msg->uid);
 	struct imap_search_msg m;
 	enum imap_search_match r;
 
@@ -359,8 +383,11 @@ static int search_yield(struct imap_cmd *cmd, struct search_ctx *c)
 {
 	static const struct timeval zero = { 0, 0 };
 
-	if (c->ev_yield == NULL)
+	if (c->ev_yield == NULL) {
 		c->ev_yield = evtimer_new(imap_session_base(cmd->sess), yield_cb, cmd);
+		if (c->ev_yield != NULL)
+			imap_timeslice_defer(c->ev_yield);
+	}
 	if (c->ev_yield == NULL || evtimer_add(c->ev_yield, &zero) < 0)
 		return -1;
 	return 0;
@@ -449,6 +476,7 @@ enum imap_cmd_result imap_cmd_search(struct imap_cmd *cmd)
 	c->max_uid = sel->count > 0 ? sel->uids[sel->count - 1] : 0;
 	ip.cmd = cmd;
 	ip.c = c;
+	ip.next = 0;
 	r = store_mailbox_foreach(sel->box, 0, index_cb, &ip, &err);
 	if (r < 0) {
 		ctx_free(&c);

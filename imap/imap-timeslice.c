@@ -58,10 +58,18 @@ int imap_timeslice_yield(struct imap_timeslice *t, struct imap_cmd *cmd)
 		t->ev = event_new(imap_session_base(cmd->sess), -1, 0, slice_cb, cmd);
 		if (t->ev == NULL)
 			return -1;
+		imap_timeslice_defer(t->ev);
 	}
 	if (event_add(t->ev, &zero) < 0)
 		return -1;
 	return 0;
+}
+
+void imap_timeslice_defer(struct event *ev)
+{
+	/* fails only on a loop without priorities (unit tests' loops) */
+	if (event_base_get_npriorities(event_get_base(ev)) >= IMAP_EVENT_PRIORITIES)
+		(void)event_priority_set(ev, IMAP_PRIORITY_SLICE);
 }
 
 void imap_timeslice_free(struct imap_timeslice *t)

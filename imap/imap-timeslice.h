@@ -15,7 +15,18 @@
  * trip through the event loop. */
 #define IMAP_TIMESLICE_US 20000
 
+/* The worker's event loop has IMAP_EVENT_PRIORITIES priorities (imap-role.c);
+ * libevent gives new events the middle one. The resume of a long command
+ * (a time slice here, SEARCH's file slices) runs at IMAP_PRIORITY_SLICE,
+ * the lowest: only when no session's input, output or wake-up is ready. */
+#define IMAP_EVENT_PRIORITIES 3
+#define IMAP_PRIORITY_SLICE 2
+
 struct event;
+
+/* imap_timeslice_defer - put ev (a resume timer, not yet added) at the
+ * slice priority; a loop without priorities keeps it where it is. */
+void imap_timeslice_defer(struct event *ev);
 
 struct imap_timeslice {
 	uint64_t start_us;

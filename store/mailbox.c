@@ -125,7 +125,10 @@ int store_mailbox_claim_recent(struct store_mailbox *box, uint32_t last_uid, uin
 		index_abort(txn);
 		return -1;
 	}
-	return index_commit(txn, err);
+	/* the \Recent floor, as in take_recent: a power cut that undoes it
+	 * only shows these messages \Recent again (README.md "Index
+	 * durability") */
+	return index_commit_light(txn, err);
 }
 
 struct store_mailbox *store_mailbox_open(struct store_user *u, const char *name, unsigned flags,

@@ -21,12 +21,30 @@
 #include "store/store-private.h"
 
 #define NOTIFY_PATHS_MAX 4
+/* Name events kept per watch until the mailbox's next sync looks at them
+ * (store_notify_take); more than this and the watch only says "lost"
+ * (the sync then scans), so an idle session costs at most this many. */
+#define NOTIFY_NAMES_MAX 64
+
+/* One directory entry event: the path index (watch_paths order), the
+ * inotify mask, the entry's name. */
+struct notify_name {
+	uint32_t mask;
+	uint8_t path;
+	char *name;
+};
 
 struct store_notify_watch {
 	struct store_mailbox *box;
 	int wd[NOTIFY_PATHS_MAX];
 	size_t n_wd;
 	bool pending;
+	/* name events since the last store_notify_take; lost: some were
+	 * dropped (queue overflow, too many, a watched directory went) */
+	struct notify_name *names;
+	size_t n_names;
+	bool lost;
+	bool fresh; /* not taken from yet: what came before it is unknown */
 	struct store_notify_watch *next;
 };
 
@@ -53,28 +71,121 @@ static void notify_dispatch(void)
 	}
 }
 
-static void notify_read(evutil_socket_t fd, short what, void *arg)
+static void names_clear(struct store_notify_watch *w)
+{
+	for (size_t i = 0; i < w->n_names; i++)
+		free(w->names[i].name);
+	free(w->names);
+	w->names = NULL;
+	w->n_names = 0;
+}
+
+/* Entry events a sync may reason about; everything else about an entry
+ * (content, attributes) no scan looks at either. */
+#define NOTIFY_NAME_EVENTS (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)
+
+static void names_add(struct store_notify_watch *w, size_t path, const struct inotify_event *ev)
+{
+	struct notify_name *n;
+
+	if (w->lost)
+		return;
+	/* the directory itself went or moved, the kernel dropped events, a
+	 * subdirectory appeared: nothing to reason about, scan */
+	if ((ev->mask & (IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF |
+			 IN_UNMOUNT)) ||
+	    ((ev->mask & NOTIFY_NAME_EVENTS) &&
+	     ((ev->mask & IN_ISDIR) || ev->len == 0 || ev->name[0] == '\0'))) {
+		w->lost = true;
+		names_clear(w);
+		return;
+	}
+	if (!(ev->mask & NOTIFY_NAME_EVENTS))
+		return;
+	if (w->n_names == NOTIFY_NAMES_MAX) {
+		w->lost = true;
+		names_clear(w);
+		return;
+	}
+	if (w->names == NULL && (w->names = malloc(NOTIFY_NAMES_MAX * sizeof(*w->names))) == NULL) {
+		w->lost = true;
+		return;
+	}
+	n = &w->names[w->n_names];
+	n->mask = ev->mask;
+	n->path = (uint8_t)path;
+	if ((n->name = strndup(ev->name, ev->len)) == NULL) {
+		w->lost = true;
+		names_clear(w);
+		return;
+	}
+	w->n_names++;
+}
+
+/* Read what the kernel queued (never waits): mark the watches pending and
+ * keep their name events. true when some watch became pending. */
+static bool notify_drain(void)
 {
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool any = false;
 
-	(void)what;
-	(void)arg;
+	if (notify_fd < 0 || notify_pid != getpid())
+		return false;
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+		ssize_t n = read(notify_fd, buf, sizeof(buf));
 
 		if (n <= 0)
 			break;
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
-			for (struct store_notify_watch *w = watches; w; w = w->next)
+			for (struct store_notify_watch *w = watches; w; w = w->next) {
+				if (ev->mask & IN_Q_OVERFLOW) {
+					w->pending = any = true;
+					names_add(w, 0, ev);
+					continue;
+				}
 				for (size_t i = 0; i < w->n_wd; i++)
-					if (w->wd[i] == ev->wd || (ev->mask & IN_Q_OVERFLOW))
-						w->pending = true;
+					if (w->wd[i] == ev->wd) {
+						w->pending = any = true;
+						names_add(w, i, ev);
+					}
+			}
 			p += sizeof(*ev) + ev->len;
 		}
 	}
+	return any;
+}
+
+static void notify_read(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	notify_drain();
 	notify_dispatch();
+}
+
+int store_notify_take(struct store_mailbox *box, store_notify_name_fn *fn, void *ctx)
+{
+	struct store_notify_watch *w = box->watch;
+	int rc = 0;
+
+	if (w == NULL)
+		return -1;
+	/* Events a sync reads here no longer wake the loop: let it run the
+	 * callbacks (other sessions of this process) at its next turn. */
+	if (notify_drain() && notify_ev != NULL)
+		event_active(notify_ev, EV_READ, 0);
+	if (w->lost || w->fresh) {
+		w->lost = w->fresh = false;
+		names_clear(w);
+		return -1;
+	}
+	for (size_t i = 0; i < w->n_names && rc == 0 && fn; i++)
+		rc = fn(w->names[i].path, w->names[i].mask, w->names[i].name, ctx);
+	names_clear(w);
+	return rc;
 }
 
 static int notify_init(struct event_base *base, struct store_error *err)
@@ -181,6 +292,7 @@ int store_mailbox_notify(struct store_mailbox *box, struct event_base *base,
 		w->wd[w->n_wd++] = wd;
 	}
 	w->box = box;
+	w->fresh = true;
 	w->next = watches;
 	watches = w;
 	box->watch = w;
@@ -212,6 +324,7 @@ void store_mailbox_notify_stop(struct store_mailbox *box)
 		if (!shared)
 			inotify_rm_watch(notify_fd, w->wd[j]);
 	}
+	names_clear(w);
 	free(w);
 	box->watch = NULL;
 	box->notify_fn = NULL;

@@ -166,6 +166,10 @@ struct store_backend {
 	 * (committed or not): drop what was kept for sync_assign, so an open
 	 * mailbox does not hold a copy of its directory listing. */
 	void (*sync_done)(struct store_mailbox *box);
+	/* sync_committed (added, may be NULL): the sync that sync_scan began
+	 * was committed (called before sync_done): the index now holds what
+	 * the scan saw. */
+	void (*sync_committed)(struct store_mailbox *box);
 
 	/* msg_open - see store_msg_open(). EXPUNGED when the message is gone. */
 	int (*msg_open)(struct store_mailbox *box, const struct store_backend_msg *m, int *fd_r,

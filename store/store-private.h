@@ -41,6 +41,11 @@ struct store_mailbox {
 	struct store_notify_watch *watch;
 	store_notify_fn *notify_fn;
 	void *notify_ctx;
+	/* the index transaction store_sync_box holds while it calls the
+	 * backend's sync_check (read or write; NULL otherwise), so the check
+	 * can compare what changed with the records */
+	MDB_txn *sync_txn;
+	bool sync_txn_write; /* sync_txn is the write transaction (writer lock held) */
 };
 
 /* ---- index.c: the per-user LMDB environment ---- */
@@ -152,6 +157,25 @@ int index_sub_foreach(struct store_index *idx, MDB_txn *txn, index_sub_fn *fn, v
 
 /* index_mdb_error - fill err from an LMDB return code (logged with what). */
 void index_mdb_error(struct store_error *err, int rc, const char *what);
+
+/* ---- notify.c ---- */
+
+/* Called for each directory entry event of a watched mailbox, in order:
+ * path is the index in the backend's watch_paths, mask the inotify mask
+ * (IN_CREATE, IN_DELETE, IN_MOVED_FROM or IN_MOVED_TO), name the entry.
+ * Non-zero stops. */
+typedef int store_notify_name_fn(size_t path, uint32_t mask, const char *name, void *ctx);
+
+/*
+ * store_notify_take - what happened in box's watched directories since
+ * the last take (reads the process's inotify queue first, never waits):
+ * fn (may be NULL: discard) is called for each entry event, then they are
+ * forgotten. Returns 0 (every event passed to fn), fn's non-zero value,
+ * or -1 when box has no watch or events were lost (kernel queue overflow,
+ * more than the watch keeps, a watched directory removed): then nothing
+ * can be concluded from the events and the caller scans.
+ */
+int store_notify_take(struct store_mailbox *box, store_notify_name_fn *fn, void *ctx);
 
 /* ---- store.c ---- */
 

@@ -557,11 +557,15 @@ int store_sync_box(struct store_mailbox *box, bool force, struct store_error *er
 		if (index_begin(u->index, false, &txn, err) < 0)
 			return -1;
 		rc = index_box_get(u->index, txn, store_box_key(box->name), &b, err);
+		if (rc > 0 && b.stamp_len > 0 && be->sync_check) {
+			box->sync_txn = txn;
+			check = be->sync_check(box, b.stamp, b.stamp_len);
+			box->sync_txn = NULL;
+		}
 		index_abort(txn);
 		if (rc < 0)
 			return -1;
 		if (rc > 0 && b.stamp_len > 0 && be->sync_check) {
-			check = be->sync_check(box, b.stamp, b.stamp_len);
 			if (check == 0) {
 				store_box_status_from(box, &b);
 				return 0;
@@ -581,7 +585,11 @@ int store_sync_box(struct store_mailbox *box, bool force, struct store_error *er
 		goto fail;
 	/* Another process may have synced while we waited for the lock. */
 	if (!force && b.stamp_len > 0 && be->sync_check) {
+		box->sync_txn = txn;
+		box->sync_txn_write = true;
 		check = be->sync_check(box, b.stamp, b.stamp_len);
+		box->sync_txn = NULL;
+		box->sync_txn_write = false;
 		if (check == 0) {
 			index_abort(txn);
 			if (be->unlock)
@@ -614,6 +622,8 @@ int store_sync_box(struct store_mailbox *box, bool force, struct store_error *er
 	if (be->unlock)
 		be->unlock(box);
 	sync_free(&sc);
+	if (be->sync_committed)
+		be->sync_committed(box);
 	if (be->sync_done)
 		be->sync_done(box);
 	store_box_status_from(box, &b);

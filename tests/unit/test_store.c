@@ -941,6 +941,98 @@ static void test_notify(void **state)
 	event_base_free(base);
 }
 
+/* With change notification on, a sync trusts the index after changes
+ * it can match to records (this process's or another Postern's) and
+ * scans after any other: a foreign rename, a new file, an unlink are all
+ * seen at once - even when cur/'s mtime says nothing happened. */
+static void test_notify_dirty(void **state)
+{
+	struct st_env *e = *state;
+	struct event_base *base = event_base_new();
+	struct store_user *u;
+	struct store_mailbox *box;
+	struct store_error err;
+	struct store_status st;
+	char cur[512], name[300], from[1024], to[1024];
+	uint64_t modseq;
+	time_t old = time(NULL) - 100;
+	struct timespec ts[2] = { { .tv_sec = old }, { .tv_sec = old } };
+	uint32_t uids[8] = { 0 };
+
+	deliver_ok(e, "bob@example.org", msg1, 1);
+	deliver_ok(e, "bob@example.org", msg2, 2);
+	u = open_bob(e);
+	box = store_mailbox_open(u, "INBOX", 0, &err);
+	assert_non_null(box);
+	assert_int_equal(store_mailbox_notify(box, base, on_change, NULL, &err), 0);
+	age_dirs(e, "", old);
+	assert_int_equal(store_mailbox_sync(box, &err), 0);
+	assert_int_equal(store_mailbox_sync(box, &err), 0);
+
+	/* our own change: matched, nothing to scan, flags as stored */
+	assert_int_equal(store_msg_set_flags(box, 1, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED, NULL, 0,
+					     &modseq, &err), 1);
+	assert_int_equal(store_mailbox_sync(box, &err), 0);
+	store_mailbox_status(box, &st);
+	assert_int_equal(st.messages, 2);
+
+	/* another program sets \Seen on message 2 and puts cur/'s mtime
+	 * back: the stamps cannot see it, the watch does */
+	path(e, cur, sizeof(cur), "cur");
+	st_first(cur, name, sizeof(name));
+	assert_true(name[0] != '\0');
+	{
+		DIR *d = opendir(cur);
+		struct dirent *de;
+
+		assert_non_null(d);
+		while ((de = readdir(d)) != NULL)
+			if (strstr(de->d_name, ",U=2:") != NULL)
+				snprintf(name, sizeof(name), "%s", de->d_name);
+		closedir(d);
+	}
+	assert_non_null(strstr(name, ",U=2:2,"));
+	snprintf(from, sizeof(from), "%s/%s", cur, name);
+	snprintf(to, sizeof(to), "%s/%sS", cur, name);
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(utimensat(AT_FDCWD, cur, ts, 0), 0);
+	assert_int_equal(store_mailbox_sync(box, &err), 1);
+	store_mailbox_status(box, &st);
+	assert_int_equal(st.unseen, 1);
+
+	/* a file removed by another program, mtime put back again */
+	age_dirs(e, "", old);
+	assert_int_equal(store_mailbox_sync(box, &err), 0);
+	assert_int_equal(unlink(to), 0);
+	assert_int_equal(utimensat(AT_FDCWD, cur, ts, 0), 0);
+	assert_int_equal(store_mailbox_sync(box, &err), 1);
+	assert_int_equal(store_mailbox_foreach(box, 0, collect_uids, uids, &err), 0);
+	assert_int_equal(uids[0], 1);
+	assert_int_equal(uids[1], 1);
+
+	/* a file another program put into cur/ (no U=) */
+	age_dirs(e, "", old);
+	assert_int_equal(store_mailbox_sync(box, &err), 0);
+	snprintf(to, sizeof(to), "%s/1700000000.M1P1.other:2,S", cur);
+	write_file(to, msg2);
+	assert_int_equal(utimensat(AT_FDCWD, cur, ts, 0), 0);
+	assert_int_equal(store_mailbox_sync(box, &err), 1);
+	store_mailbox_status(box, &st);
+	assert_int_equal(st.messages, 2);
+
+	/* a delivery (new/) is picked up by a partial scan */
+	deliver_ok(e, "bob@example.org", msg1, 4);
+	assert_int_equal(store_mailbox_sync(box, &err), 1);
+	store_mailbox_status(box, &st);
+	assert_int_equal(st.messages, 3);
+	path(e, cur, sizeof(cur), "new");
+	assert_int_equal(st_count(cur), 0);
+
+	store_mailbox_close(&box);
+	store_user_close(&u);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -958,6 +1050,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_raw_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notify_dirty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_after_link, setup, teardown),
 	};
 
