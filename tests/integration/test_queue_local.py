@@ -235,3 +235,24 @@ def test_extension_to_virtual_user(instance):
     assert re.search(rb"(?im)^Delivered-To: <?alice\+news@example\.test>?\r?$", msgs[0]), msgs[0][:300]
     instance.wait_log("%s: removed" % qid)
     assert re.search(r"%s: to=<alice\+news@example\.test>, relay=local, .*status=sent" % qid, instance.log_text())
+
+
+def test_check_reports_a_broken_alias_file(instance):
+    # queue_role_check_config (resolve_check_config) runs in `postern check`
+    # and at posternd's start: an alias file with a syntax error is named
+    # with its line, and posternd refuses to start on it.
+    aliases = os.path.join(instance.dir, "aliases")
+    with open(aliases, "w") as f:
+        f.write("postmaster: alice@example.test\n")
+    instance.append_conf("alias_maps = lmdb:%s\nalias_database = lmdb:%s\n" % (aliases, aliases))
+    r = instance.run("aliases")
+    assert r.returncode == 0, r.stderr
+    # the database is built; then someone edits the source badly
+    with open(aliases, "a") as f:
+        f.write("this line has no colon\n")
+    r = instance.run("check")
+    assert r.returncode != 0
+    assert "%s:2:" % aliases in r.stderr, r.stderr
+    r = instance.posternd("-c", instance.conf, "-f")
+    assert r.returncode != 0
+    assert "%s:2:" % aliases in r.stderr, r.stderr
