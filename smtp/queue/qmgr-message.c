@@ -274,13 +274,17 @@ static void load_run(struct qmgr_work *w)
 	int rc;
 
 	msg->fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	free(path);
 	if (msg->fd < 0) {
-		if (errno != ENOENT)
-			log_warn("%s: cannot open the queue file: %s; trying again later", msg->id, strerror(errno));
-		lw->result = errno == ENOENT ? LOAD_GONE : LOAD_RETRY;
+		int e = errno;
+
+		/* ENOENT: delivered, moved or deleted since the scan saw it */
+		if (e != ENOENT)
+			log_warn("%s: cannot open %s: %s; trying again later", msg->id, path, strerror(e));
+		lw->result = e == ENOENT ? LOAD_GONE : LOAD_RETRY;
+		free(path);
 		return;
 	}
+	free(path);
 	rc = qmsg_read(msg->fd, msg->id, QDIR_ACTIVE, &msg->m, &err);
 	if (rc == -1) {
 		char *merr = NULL;
