@@ -162,7 +162,7 @@ static void store_job_run(struct qmgr_local_job *j)
 {
 	struct qmgr *q = j->w.q;
 	struct qstatus *st = must_calloc(j->n, sizeof(*st));
-	char (*texts)[300] = must_calloc(j->n, sizeof(*texts));
+	char (*texts)[400] = must_calloc(j->n, sizeof(*texts));
 	char canon[320];
 	struct resolve_user ru;
 	struct store_dedup *dedup = NULL;
@@ -172,8 +172,10 @@ static void store_job_run(struct qmgr_local_job *j)
 	case RESOLVE_FOUND:
 		break;
 	case RESOLVE_NOTFOUND:
+		/* local(8)'s wording */
+		snprintf(texts[0], sizeof(texts[0]), "unknown user: \"%s\"", j->user);
 		for (size_t i = 0; i < j->n; i++)
-			set_status(&st[i], j->dests[i], QDEST_BOUNCED, "5.1.1", "unknown user");
+			set_status(&st[i], j->dests[i], QDEST_BOUNCED, "5.1.1", texts[0]);
 		goto record;
 	case RESOLVE_TEMPFAIL:
 		for (size_t i = 0; i < j->n; i++)

@@ -256,3 +256,31 @@ def test_check_reports_a_broken_alias_file(instance):
     r = instance.posternd("-c", instance.conf, "-f")
     assert r.returncode != 0
     assert "%s:2:" % aliases in r.stderr, r.stderr
+
+
+def test_over_quota_bounces_or_defers(instance):
+    # mailbox_message_limit = 1: the second message is over quota. With
+    # quota_full_tempfail = no (the default) it bounces; the sender (carol)
+    # gets the notice in her own mailbox, which has no such limit problem
+    # because she has no messages yet.
+    start_queue(instance, users=[ALICE, CAROL], conf=["mailbox_message_limit = 1"])
+    send(instance, "someone@client.example.net", ALICE, subject="first")
+    wait_mailbox(instance, ALICE, 1)
+    qid = send(instance, CAROL, ALICE, subject="second")
+    dsn = wait_mailbox(instance, CAROL, 1)[0]
+    assert re.search(rb"(?im)^Status: 5\.2\.2", dsn), dsn
+    instance.wait_log("%s: removed" % qid)
+    assert re.search(r"%s: to=<alice@example\.test>, relay=local, .*dsn=5\.2\.2, status=bounced \(cannot deliver: "
+                     % qid, instance.log_text())
+    assert len(mailbox(instance, ALICE)) == 1
+
+
+def test_over_quota_defers_with_quota_full_tempfail(instance):
+    start_queue(instance, users=[ALICE], conf=["mailbox_message_limit = 1", "quota_full_tempfail = yes",
+                                               "minimal_backoff_time = 1h", "maximal_backoff_time = 1h"])
+    send(instance, "someone@client.example.net", ALICE, subject="first")
+    wait_mailbox(instance, ALICE, 1)
+    qid = send(instance, "someone@client.example.net", ALICE, subject="second")
+    instance.wait_for(lambda: qid in queue_files(instance, "deferred"), "%s deferred" % qid)
+    assert re.search(r"%s: to=<alice@example\.test>, relay=local, .*dsn=4\.2\.2, status=deferred \(cannot deliver: "
+                     % qid, instance.log_text())
