@@ -27,7 +27,8 @@ class FakeSMTP:
     rcpt_reply(addr) -> reply line for RCPT (default "250 2.1.5 Ok");
     data_reply(n) -> reply for the n-th (0-based) DATA (default 250);
     auth=(user, password) advertises AUTH PLAIN LOGIN and requires it;
-    delay: seconds to sleep before answering each DATA (a slow MTA).
+    delay: seconds to sleep before answering each DATA (a slow MTA);
+    greeting: the first line (None: say nothing, a server that hangs).
     messages: list of dicts {mail_from, rcpts, data, auth}.
     """
 
@@ -78,6 +79,10 @@ class FakeSMTP:
             conn.sendall(line.encode() + b"\r\n")
 
         try:
+            if self.greeting is None:        # a server that never answers
+                while f.readline(8192):
+                    pass
+                return
             say(self.greeting)
             if not self.greeting.startswith("220"):
                 return

@@ -157,3 +157,22 @@ def test_delay_warning_then_delivery(instance, dns_server, fake):
     mta.wait_messages(1, timeout=60)
     instance.wait_log("%s: removed" % qid)
     assert len(wait_mailbox(instance, ALICE, 1)) == 1   # one warning only
+
+
+@pytest.mark.parametrize("greeting,reason", [
+    ("HELLO THERE, NOT SMTP", r"mx1\.remote\.test\[127\.0\.0\.1\]"),
+    (None, r"mx1\.remote\.test\[127\.0\.0\.1\].*timed out"),
+])
+def test_broken_server_defers_naming_the_host(instance, dns_server, fake, greeting, reason):
+    # issue 7, "Bad input and faults": a server that answers garbage or
+    # hangs; the message is deferred with a log line naming the host.
+    mta = fake(greeting=greeting)
+    dns_server.add("remote.test", "MX", (10, "mx1.remote.test"))
+    dns_server.add("mx1.remote.test", "A", "127.0.0.1")
+    start_queue(instance, users=[ALICE], conf=remote_conf(dns_server, mta.port, [
+        "smtp_helo_timeout = 2s", "smtp_connect_timeout = 2s", "minimal_backoff_time = 1h",
+        "maximal_backoff_time = 1h"]))
+    qid = send(instance, ALICE, "bob@remote.test", subject="to a broken server")
+    instance.wait_for(lambda: qid in queue_files(instance, "deferred"), "%s deferred" % qid, timeout=60)
+    line = [l for l in instance.log_text().splitlines() if "%s: to=<bob@remote.test>" % qid in l][0]
+    assert "status=deferred" in line and re.search(reason, line), line
