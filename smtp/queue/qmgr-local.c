@@ -380,13 +380,17 @@ void qmgr_local_pump(struct qmgr *q)
 	}
 }
 
-/* qmgr_local_free_waiting - teardown: jobs never started. */
+/* qmgr_local_free_waiting - stop or teardown: jobs never started are
+ * dropped (nothing was recorded for them) and uncounted from their
+ * messages. */
 void qmgr_local_free_waiting(struct qmgr *q)
 {
 	while (q->local_wait_head) {
 		struct qmgr_local_job *j = q->local_wait_head;
 
 		q->local_wait_head = j->next;
+		if (j->msg->n_jobs > 0)
+			j->msg->n_jobs--;
 		job_free(j);
 	}
 	q->local_wait_tail = NULL;

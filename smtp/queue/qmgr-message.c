@@ -369,6 +369,26 @@ void qmgr_message_start(struct qmgr *q, struct qmgr_msg *msg)
 	qmgr_work_submit(q, &lw->w);
 }
 
+void qmgr_message_stop(struct qmgr *q)
+{
+	struct qmgr_msg **idle = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t h = 0; h < QMGR_HASH_SIZE; h++)
+		for (struct qmgr_msg *msg = q->hash[h]; msg; msg = msg->hnext) {
+			if (msg->state != QM_DELIVERING || msg->n_jobs > 0)
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				idle = must_realloc(idle, cap * sizeof(*idle));
+			}
+			idle[n++] = msg;
+		}
+	for (size_t i = 0; i < n; i++)
+		message_gone(q, idle[i]);
+	free(idle);
+}
+
 /* qmgr_message_job_done - one delivery of msg has recorded its outcome
  * (loop thread); after the last one the attempt is finished. */
 void qmgr_message_job_done(struct qmgr_msg *msg)
@@ -605,7 +625,10 @@ static void message_finish(struct qmgr_msg *msg)
 {
 	struct finish_work *fw;
 
-	if (msg->m == NULL) {
+	/* Stopping: no notices, no deferral; the next start does them from
+	 * what is recorded (a deferral now would delay dests that were
+	 * never attempted by a whole backoff). */
+	if (msg->m == NULL || msg->q->stopping) {
 		message_gone(msg->q, msg);
 		return;
 	}

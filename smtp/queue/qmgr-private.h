@@ -163,6 +163,10 @@ void qmgr_message_start(struct qmgr *q, struct qmgr_msg *msg);
 /* qmgr_message_job_done - a delivery job of msg has recorded its
  * outcome (loop); the last one starts the message's finish. */
 void qmgr_message_job_done(struct qmgr_msg *msg);
+/* qmgr_message_stop - SIGTERM: messages with nothing in flight any more
+ * are left as they are on disk (in active/, everything that happened is
+ * recorded; the next start finishes them). */
+void qmgr_message_stop(struct qmgr *q);
 /* qmgr_message_record - append n statuses durably, then log them;
  * any thread (msg->lock); orig_to[i] may be NULL. */
 void qmgr_message_record(struct qmgr_msg *msg, const struct qstatus *st, size_t n, const char *const *orig_to);
@@ -181,6 +185,7 @@ int qmgr_remote_dispatch(struct qmgr *q, struct qmgr_msg *msg);
 void qmgr_remote_pump(struct qmgr *q);
 /* (also cancels the SMTP jobs in flight: call before smtpc_free) */
 void qmgr_remote_free_waiting(struct qmgr *q);
+void qmgr_remote_drop_waiting(struct qmgr *q);
 
 /* ---- qmgr-slot.c ---- */
 /* qmgr_slot_take - one more delivery to key if fewer than limit are in

@@ -270,6 +270,21 @@ void qmgr_remote_pump(struct qmgr *q)
 	}
 }
 
+/* qmgr_remote_drop_waiting - stop: jobs never started are dropped and
+ * uncounted from their messages (nothing was recorded for them). */
+void qmgr_remote_drop_waiting(struct qmgr *q)
+{
+	while (q->remote_wait_head) {
+		struct qmgr_remote_job *j = q->remote_wait_head;
+
+		q->remote_wait_head = j->next;
+		if (j->msg->n_jobs > 0)
+			j->msg->n_jobs--;
+		job_free(j);
+	}
+	q->remote_wait_tail = NULL;
+}
+
 /* qmgr_remote_free_waiting - teardown, before smtpc_free: cancel jobs in
  * flight (their callbacks will not run) and free those never started. */
 void qmgr_remote_free_waiting(struct qmgr *q)
@@ -281,11 +296,6 @@ void qmgr_remote_free_waiting(struct qmgr *q)
 		smtpc_cancel(&j->job);
 		job_free(j);
 	}
-	while (q->remote_wait_head) {
-		struct qmgr_remote_job *j = q->remote_wait_head;
-
-		q->remote_wait_head = j->next;
-		job_free(j);
-	}
+	qmgr_remote_drop_waiting(q);
 	q->remote_wait_tail = NULL;
 }

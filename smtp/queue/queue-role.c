@@ -91,6 +91,11 @@ static size_t stop(void *ctx)
 		event_del(q->ev_timer);
 	if (q->ev_wake)
 		event_del(q->ev_wake);
+	/* Deliveries not started yet are not started; messages left with
+	 * nothing in flight stay in active/ as recorded. */
+	qmgr_local_free_waiting(q);
+	qmgr_remote_drop_waiting(q);
+	qmgr_message_stop(q);
 	return q->n_loaded;
 }
 

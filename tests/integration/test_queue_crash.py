@@ -101,28 +101,34 @@ def test_sigkill_during_delivery_loses_nothing(instance, dns_server, mta):
 
 
 def test_stop_during_a_slow_delivery_abandons_it_safely(instance, dns_server):
-    # SIGTERM while an SMTP transaction hangs: the queue role waits for it
-    # until master_stop_timeout, then the master kills it. Nothing was
-    # recorded, so the message is still queued and goes out after the
-    # next start (perhaps twice; never zero times).
+    # SIGTERM while an SMTP transaction hangs and two more wait for their
+    # turn (one session per nexthop): the waiting ones are not started,
+    # the hanging one is waited for until master_stop_timeout, then the
+    # master kills the role. Nothing was recorded, so every message is
+    # still in active/ (not deferred: a restart must not delay them) and
+    # goes out after the next start (perhaps twice; never zero times).
     mta = FakeSMTP(delay=6)
     try:
         dns_server.add("remote.test", "MX", (10, "mx1.remote.test"))
         dns_server.add("mx1.remote.test", "A", "127.0.0.1")
         start_queue(instance, users=[ALICE], conf=[
             "dns_nameservers = %s" % dns_server.nameservers, "smtp_tcp_port = %d" % mta.port,
-            "smtp_tls_security_level = none", "master_stop_timeout = 1s"])
-        qid = send(instance, ALICE, "bob@remote.test", subject="slow at stop", msgid="<stop.1@crash.test>")
+            "smtp_tls_security_level = none", "master_stop_timeout = 1s",
+            "smtp_destination_concurrency_limit = 1"])
+        qids = [send(instance, ALICE, "bob@remote.test", subject="slow at stop %d" % i,
+                     msgid="<stop.%d@crash.test>" % i) for i in range(3)]
         instance.wait_for(lambda: mta.sessions >= 1, "the SMTP session to start")
         time.sleep(0.5)
         instance.stop()
-        assert qid in queue_files(instance, "active") + queue_files(instance, "deferred")
-        assert "%s: removed" % qid not in instance.log_text()
+        assert sorted(qids) == sorted(queue_files(instance, "active")), instance.log_text()[-3000:]
+        log = instance.log_text()
+        assert "queue: signal 15, stopping" in log
+        assert " removed" not in log and "status=deferred" not in log, log[-3000:]
         mta.delay = 0
         instance.start()
-        instance.wait_log("%s: removed" % qid, timeout=60)
-        assert "stop.1@crash.test" in msgids([m["data"] for m in mta.messages])
-        log = instance.log_text()
-        assert "queue: signal 15, stopping" in log or "queue: signal" in log, log[-3000:]
+        for qid in qids:
+            instance.wait_log("%s: removed" % qid, timeout=60)
+        got = msgids([m["data"] for m in mta.messages])
+        assert {"stop.%d@crash.test" % i for i in range(3)} <= got
     finally:
         mta.close()
