@@ -334,7 +334,7 @@ static int wake_open(struct qmgr *q)
 	if (lstat(path, &st) == 0 && !S_ISFIFO(st.st_mode))
 		unlink(path);
 	if (mkfifo(path, 0620) < 0 && errno != EEXIST) {
-		log_error("queue: cannot create the wake-up FIFO %s: %s; check that run_directory exists and belongs to mail_owner",
+		log_warn("queue: cannot create the wake-up FIFO %s: %s; check that run_directory exists and belongs to mail_owner",
 			  path, strerror(errno));
 		free(path);
 		return -1;
@@ -342,7 +342,7 @@ static int wake_open(struct qmgr *q)
 	q->wake_fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	q->wake_wfd = q->wake_fd >= 0 ? open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC) : -1;
 	if (q->wake_fd < 0 || q->wake_wfd < 0) {
-		log_error("queue: cannot open the wake-up FIFO %s: %s", path, strerror(errno));
+		log_warn("queue: cannot open the wake-up FIFO %s: %s", path, strerror(errno));
 		free(path);
 		return -1;
 	}
@@ -365,8 +365,10 @@ int qmgr_scan_init(struct qmgr *q)
 		return -1;
 	}
 	clean_incoming(q);
+	/* Without the FIFO mail still flows (pickup, the timer), later. */
 	if (wake_open(q) < 0)
-		return -1;
+		log_warn("queue: mail from the SMTP role is picked up only every queue_run_delay (%llds) until the wake-up FIFO works",
+			 (long long)q->run_delay);
 	q->ev_timer = event_new(q->base, -1, EV_PERSIST, on_timer, q);
 	if (q->ev_timer == NULL || event_add(q->ev_timer, &tv) < 0)
 		return -1;
