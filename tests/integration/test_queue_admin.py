@@ -171,3 +171,24 @@ def test_tools_mailq_flush_hold_release_delete_requeue(setup):
     assert postern_queue(instance, "flush", qid)[0] == 0
     mta.wait_messages(2)
     instance.wait_log("%s: removed" % qid)
+
+
+def test_delete_while_in_delivery_applies_when_the_attempt_ends(instance, dns_server):
+    # The control socket leaves a message in delivery alone (its file is
+    # open and appended to) and applies the request when the attempt ends.
+    mta = FakeSMTP(delay=2, data_reply=lambda n: "451 4.3.0 try again later")
+    try:
+        dns_server.add("remote.test", "MX", (10, "mx1.remote.test"))
+        dns_server.add("mx1.remote.test", "A", "127.0.0.1")
+        start_queue(instance, users=[ALICE], conf=[
+            "dns_nameservers = %s" % dns_server.nameservers, "smtp_tcp_port = %d" % mta.port,
+            "smtp_tls_security_level = none", "minimal_backoff_time = 1h", "maximal_backoff_time = 1h"])
+        qid = send(instance, ALICE, "bob@remote.test", subject="delete me in flight")
+        instance.wait_for(lambda: mta.sessions >= 1, "the SMTP session")
+        assert control(instance, "DELETE " + qid) == "OK 1"
+        assert qid in queue_files(instance, "active")        # not yet: in delivery
+        instance.wait_log("%s: to=<bob@remote.test>" % qid)
+        instance.wait_for(lambda: qid not in queue_files(instance, "active") + queue_files(instance, "deferred"),
+                          "%s deleted after its attempt" % qid)
+    finally:
+        mta.close()
