@@ -176,3 +176,25 @@ def test_broken_server_defers_naming_the_host(instance, dns_server, fake, greeti
     instance.wait_for(lambda: qid in queue_files(instance, "deferred"), "%s deferred" % qid, timeout=60)
     line = [l for l in instance.log_text().splitlines() if "%s: to=<bob@remote.test>" % qid in l][0]
     assert "status=deferred" in line and re.search(reason, line), line
+
+
+def test_recipients_grouped_per_nexthop_within_the_limit(instance, dns_server, fake):
+    # One message to 12 recipients of one domain and 2 of another:
+    # smtp_destination_recipient_limit = 5 makes 5+5+2 transactions to the
+    # first nexthop and one to the second.
+    mta = fake()
+    for d in ("remote.test", "other.test"):
+        dns_server.add(d, "MX", (10, "mx." + d))
+        dns_server.add("mx." + d, "A", "127.0.0.1")
+    start_queue(instance, users=[ALICE], conf=remote_conf(dns_server, mta.port, [
+        "smtp_destination_recipient_limit = 5"]))
+    rcpts = ["r%02d@remote.test" % i for i in range(12)] + ["a@other.test", "b@other.test"]
+    qid = send(instance, ALICE, rcpts, subject="many recipients")
+    msgs = mta.wait_messages(4)
+    instance.wait_log("%s: removed" % qid)
+    sizes = sorted(len(m["rcpts"]) for m in msgs)
+    assert sizes == [2, 2, 5, 5], sizes
+    got = sorted(r for m in msgs for r in m["rcpts"])
+    assert got == sorted(rcpts)
+    for m in msgs:
+        assert len({r.split("@")[1] for r in m["rcpts"]}) == 1, m["rcpts"]
