@@ -42,6 +42,8 @@ class FakeSMTP:
         self.messages = []
         self.rcpt_attempts = []
         self.sessions = 0
+        self.active = 0
+        self.max_active = 0       # most sessions open at once
         self.lock = threading.Lock()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -72,6 +74,8 @@ class FakeSMTP:
     def _session(self, conn):
         with self.lock:
             self.sessions += 1
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
         conn.settimeout(TIMEOUT)
         f = conn.makefile("rb")
 
@@ -156,6 +160,8 @@ class FakeSMTP:
         except OSError:
             pass
         finally:
+            with self.lock:
+                self.active -= 1
             try:
                 conn.close()
             except OSError:

@@ -286,3 +286,4 @@ def test_over_quota_defers_with_quota_full_tempfail(instance):
     instance.wait_for(lambda: qid in queue_files(instance, "deferred"), "%s deferred" % qid)
     assert re.search(r"%s: to=<alice@example\.test>, relay=local, .*dsn=4\.2\.2, status=deferred \(cannot deliver: "
                      % qid, instance.log_text())
+

@@ -198,3 +198,32 @@ def test_recipients_grouped_per_nexthop_within_the_limit(instance, dns_server, f
     assert got == sorted(rcpts)
     for m in msgs:
         assert len({r.split("@")[1] for r in m["rcpts"]}) == 1, m["rcpts"]
+
+
+def test_active_limit_rescans_as_messages_finish(instance, dns_server, fake):
+    # qmgr_message_active_limit = 2 with a slow MTA: at most two messages
+    # are in memory, the others wait on disk and are found by the scans
+    # made as room frees up, long before queue_run_delay.
+    mta = fake(delay=0.3)
+    dns_server.add("remote.test", "MX", (10, "mx1.remote.test"))
+    dns_server.add("mx1.remote.test", "A", "127.0.0.1")
+    start_queue(instance, users=[ALICE], conf=remote_conf(dns_server, mta.port, [
+        "qmgr_message_active_limit = 2", "queue_run_delay = 1h"]))
+    qids = [send(instance, ALICE, "bob@remote.test", subject="limited %d" % i) for i in range(8)]
+    mta.wait_messages(8, timeout=60)
+    for qid in qids:
+        instance.wait_log("%s: removed" % qid)
+    assert mta.max_active <= 2, mta.max_active
+
+
+def test_destination_concurrency_limit(instance, dns_server, fake):
+    mta = fake(delay=0.3)
+    dns_server.add("remote.test", "MX", (10, "mx1.remote.test"))
+    dns_server.add("mx1.remote.test", "A", "127.0.0.1")
+    start_queue(instance, users=[ALICE], conf=remote_conf(dns_server, mta.port, [
+        "smtp_destination_concurrency_limit = 1"]))
+    qids = [send(instance, ALICE, "bob@remote.test", subject="one at a time %d" % i) for i in range(4)]
+    mta.wait_messages(4, timeout=60)
+    for qid in qids:
+        instance.wait_log("%s: removed" % qid)
+    assert mta.max_active == 1, mta.max_active
