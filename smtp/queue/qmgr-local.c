@@ -312,8 +312,8 @@ static void job_wait(struct qmgr *q, struct qmgr_local_job *j)
 }
 
 /* qmgr_local_dispatch - make the local jobs of msg (its routed store
- * dests and pipe/file dests not final), count them into msg->n_jobs,
- * start what the limits allow. Returns the number of jobs. */
+ * dests and pipe/file dests not final) and count them into msg->n_jobs;
+ * qmgr_local_pump starts them. Returns the number of jobs. */
 int qmgr_local_dispatch(struct qmgr *q, struct qmgr_msg *msg)
 {
 	struct qmsg *m = msg->m;
@@ -352,7 +352,8 @@ int qmgr_local_dispatch(struct qmgr *q, struct qmgr_msg *msg)
 	for (size_t k = 0; k < n_mine; k++)
 		job_wait(q, mine[k]);
 	free(mine);
-	qmgr_local_pump(q);
+	/* Not started here: the caller pumps once every job of msg is made,
+	 * so that no worker appends to msg->m while the loop still reads it. */
 	return (int)n_mine;
 }
 

@@ -349,9 +349,12 @@ static void load_done(struct qmgr_work *w)
 	msg->state = QM_DELIVERING;
 	msg->n_jobs = 1;  /* held while dispatching, so no job finishes the message early */
 	if (msg->m->expanded) {
-		/* Each counts its jobs into msg->n_jobs as it makes them. */
+		/* Both plans first (each counts its jobs into msg->n_jobs), then
+		 * the starts: once a job runs, a worker may append to msg->m. */
 		qmgr_local_dispatch(q, msg);
 		qmgr_remote_dispatch(q, msg);
+		qmgr_local_pump(q);
+		qmgr_remote_pump(q);
 	}
 	qmgr_message_job_done(msg);
 }

@@ -175,9 +175,10 @@ void qmgr_message_record(struct qmgr_msg *msg, const struct qstatus *st, size_t 
 void qmgr_log_status(const struct qmgr_msg *msg, const char *to, const char *orig_to, const struct qstatus *st);
 
 /* ---- qmgr-local.c / qmgr-remote.c ---- */
-/* *_dispatch - make msg's jobs of that kind, count them into msg->n_jobs,
- * start what the limits allow; the number of jobs. *_pump - start
- * waiting jobs the limits now allow. *_free_waiting - teardown. */
+/* *_dispatch - make msg's jobs of that kind and count them into
+ * msg->n_jobs (started by the pumps, after both dispatches: a running job
+ * may append to msg->m); the number of jobs. *_pump - start waiting jobs
+ * the limits now allow. *_free_waiting - stop or teardown. */
 int qmgr_local_dispatch(struct qmgr *q, struct qmgr_msg *msg);
 void qmgr_local_pump(struct qmgr *q);
 void qmgr_local_free_waiting(struct qmgr *q);

@@ -189,8 +189,8 @@ static void job_start(struct qmgr *q, struct qmgr_remote_job *j)
 	q->remote_active = j;
 }
 
-/* qmgr_remote_dispatch - make the SMTP jobs of msg, count them into
- * msg->n_jobs, start what the limits allow. Returns the number of jobs. */
+/* qmgr_remote_dispatch - make the SMTP jobs of msg and count them into
+ * msg->n_jobs; qmgr_remote_pump starts them. Returns the number of jobs. */
 int qmgr_remote_dispatch(struct qmgr *q, struct qmgr_msg *msg)
 {
 	struct qmsg *m = msg->m;
@@ -240,7 +240,6 @@ int qmgr_remote_dispatch(struct qmgr *q, struct qmgr_msg *msg)
 		msg->n_jobs++;
 	}
 	free(mine);
-	qmgr_remote_pump(q);
 	return (int)n_mine;
 }
 
