@@ -17,8 +17,17 @@
  * otherwise bounced 5.x.x with the store's text.
  *
  * Called by qmgr-message.c (dispatch) and itself (pump).
+ *
+ * store_deliver runs under one process-wide mutex (store_lock): the
+ * store is safe for many processes but not for threads of one process
+ * (store/index.c keeps a process-wide list of open LMDB environments and
+ * maildir-name.c a process-wide counter, neither locked; fcntl locks do
+ * not exclude threads of one process). ThreadSanitizer showed both races
+ * with two deliveries at once. The rest of a local job (userdb look-up,
+ * the content copy, the status append) still runs in parallel.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +39,8 @@
 #include "util.h"
 #include "smtp/queue/local-pipe.h"
 #include "smtp/queue/qmgr-private.h"
+
+static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct qmgr_local_job {
 	struct qmgr_work w;
@@ -212,7 +223,9 @@ static void store_job_run(struct qmgr_local_job *j)
 			err.cls = STORE_ERR_TEMP;
 			str_copy(err.text, "cannot rewind the message copy", sizeof(err.text));
 		} else {
+			pthread_mutex_lock(&store_lock);
 			rc = store_deliver(&q->store_set, &req, NULL, &err);
+			pthread_mutex_unlock(&store_lock);
 		}
 		if (rc >= 0) {
 			set_status(&st[i], j->dests[i], QDEST_SENT, "2.0.0",
