@@ -47,7 +47,7 @@ MASTER_SRCS := $(wildcard master/*.c)
 # Everything of the master but main(): linked into posternd, into postern
 # (the built-role table for init/check) and into the unit tests.
 MASTER_LIB_SRCS := $(filter-out master/main.c,$(MASTER_SRCS))
-SENDMAIL_SRCS := cli/sendmail.c
+SENDMAIL_SRCS := $(wildcard cli/sendmail*.c)
 CLI_SRCS := $(filter-out $(SENDMAIL_SRCS),$(wildcard cli/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)

@@ -136,7 +136,8 @@ static void closed_after_write(struct bufferevent *bev, void *arg)
 	conn_free(arg);
 }
 
-/* reply_close - the one answer of a connection, then close once it is out. */
+/* reply_close - the one answer of a connection, then close once it is
+ * out. Never frees c at once (read_cb goes on looking at c->closing). */
 static void reply_close(struct pickup_conn *c, const char *reply)
 {
 	c->closing = true;
@@ -145,7 +146,9 @@ static void reply_close(struct pickup_conn *c, const char *reply)
 	bufferevent_set_timeouts(c->bev, NULL, NULL);
 	bufferevent_setcb(c->bev, NULL, closed_after_write, event_cb, c);
 	if (bufferevent_write(c->bev, reply, strlen(reply)) < 0 || bufferevent_write(c->bev, "\n", 1) < 0) {
-		conn_free(c);
+		/* Out of memory: close without the answer, but from the loop,
+		 * since our callers still hold c. */
+		bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 		return;
 	}
 	if (strncmp(reply, "ERR", 3) == 0)

@@ -326,13 +326,15 @@ def test_start_and_stop_in_background(instance):
 
 # --- sendmail ---------------------------------------------------------------
 
-def test_sendmail_is_honest_about_the_missing_queue(instance):
+def test_sendmail_without_posternd_exits_tempfail(instance):
+    # Nobody serves the pickup socket: 75 tells cron and PHP to keep the
+    # message and retry; the text says what to do.
     r = subprocess.run([os.path.join(BIN, "sendmail"), "-C", instance.conf, "-t", "-i"],
                        input="To: a@example.test\n\nhello\n", capture_output=True, text=True,
                        timeout=TIMEOUT)
     assert r.returncode == 75
-    assert ("sendmail: fatal: cannot submit mail: the queue role is not built into this "
-            "Postern yet") in r.stderr
+    assert "sendmail: fatal: cannot submit mail: cannot connect to the queue role at " in r.stderr
+    assert "is posternd running? (postern start)" in r.stderr
 
 
 def test_check_reports_each_problem_with_its_fix(instance):

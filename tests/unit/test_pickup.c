@@ -9,7 +9,7 @@
  * folded lines and Bcc: removal, the lone-dot rule with and without -i,
  * CR LF line ends; refusals carry their exact texts (too big, bad
  * address, garbage requests) and leave nothing in incoming/ or active/,
- * as does a client that goes away early.
+ * as does a client that goes away early, or one too many at once.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -642,6 +643,197 @@ static void test_no_server(void **state)
 	fclose(s.message);
 }
 
+
+/* pickup_free() with a message half sent: the incoming file goes. */
+struct holder {
+	struct fixture *f;
+	int fd;
+	int done_pipe[2];
+};
+
+static void *hold_thread(void *arg)
+{
+	struct holder *h = arg;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	size_t body = 70000;
+	char *msg = must_malloc(body + 64), buf[64];
+	int hdr = snprintf(msg, 64, "RCPT a@b.c\nDATA 90000\n");
+
+	memset(msg + hdr, 'y', body);
+	for (size_t i = (size_t)hdr + 70; i < (size_t)hdr + body; i += 71)
+		msg[i] = '\n';
+	str_copy(sun.sun_path, h->f->sock_path, sizeof(sun.sun_path));
+	h->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (connect(h->fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    send(h->fd, msg, (size_t)hdr + body, MSG_NOSIGNAL) != (ssize_t)((size_t)hdr + body))
+		abort();
+	free(msg);
+	if (write(h->done_pipe[1], "x", 1) != 1)
+		abort();
+	/* Stay connected until the server goes away. */
+	while (recv(h->fd, buf, sizeof(buf), 0) > 0)
+		;
+	close(h->fd);
+	return NULL;
+}
+
+static void test_free_with_message_in_progress(void **state)
+{
+	struct fixture *f = *state;
+	struct holder h = { .f = f };
+	struct timeval settle = { 0, 300000 };
+	struct event *ev;
+	pthread_t t;
+
+	assert_int_equal(pipe(h.done_pipe), 0);
+	ev = event_new(f->base, h.done_pipe[0], EV_READ, client_done, f->base);
+	event_add(ev, NULL);
+	assert_int_equal(pthread_create(&t, NULL, hold_thread, &h), 0);
+	event_base_dispatch(f->base);
+	event_base_loopexit(f->base, &settle);
+	event_base_dispatch(f->base);
+	/* More than the writer's 64 KiB buffer arrived: the file exists. */
+	assert_int_equal(count_dir(f, "incoming"), 1);
+	pickup_free(&f->p);
+	assert_int_equal(count_dir(f, "incoming"), 0);
+	assert_int_equal(count_dir(f, "active"), 0);
+	/* libevent closes a freed bufferevent's socket from the loop. */
+	event_base_loop(f->base, EVLOOP_NONBLOCK);
+	pthread_join(t, NULL);
+	event_free(ev);
+	close(h.done_pipe[0]);
+	close(h.done_pipe[1]);
+	assert_int_equal(f->queued, 0);
+}
+
+/* A uid without a password file entry (needs root to become one). */
+static void test_unknown_uid(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const reqs[] = { "RCPT a@b.c\nDATA 2\nx\n", "SENDER s@b.c\nRCPT a@b.c\nDATA 2\nx\n" };
+	char answer[512];
+
+	if (getuid() != 0) {
+		skip();
+		return;
+	}
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	assert_int_equal(chmod(f->sock_path, 0666), 0);
+	for (int i = 0; i < 2; i++) {
+		int p[2];
+		pid_t pid;
+		ssize_t n;
+		size_t len = 0;
+		struct event *ev;
+
+		assert_int_equal(pipe(p), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct sockaddr_un sun = { .sun_family = AF_UNIX };
+			int fd;
+			char buf[512];
+			ssize_t got, total = 0;
+
+			if (setgid(54321) != 0 || setuid(54321) != 0)
+				_exit(2);
+			str_copy(sun.sun_path, f->sock_path, sizeof(sun.sun_path));
+			fd = socket(AF_UNIX, SOCK_STREAM, 0);
+			if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+				_exit(3);
+			if (send(fd, reqs[i], strlen(reqs[i]), MSG_NOSIGNAL) < 0)
+				_exit(4);
+			shutdown(fd, SHUT_WR);
+			while ((got = recv(fd, buf + total, sizeof(buf) - 1 - (size_t)total, 0)) > 0)
+				total += got;
+			if (write(p[1], buf, (size_t)total) != total)
+				_exit(5);
+			_exit(0);
+		}
+		close(p[1]);
+		ev = event_new(f->base, p[0], EV_READ, client_done, f->base);
+		event_add(ev, NULL);
+		event_base_dispatch(f->base);
+		event_free(ev);
+		while ((n = read(p[0], answer + len, sizeof(answer) - 1 - len)) > 0)
+			len += (size_t)n;
+		answer[len] = '\0';
+		close(p[0]);
+		waitpid(pid, NULL, 0);
+		if (i == 0) {
+			assert_string_equal(answer, "ERR 5.7.1 no login name for user id 54321 in the password file; "
+					    "give the sender with -f\n");
+		} else {
+			struct qfile q;
+
+			assert_true(str_has_prefix(answer, "OK "));
+			answer[15] = '\0';
+			read_queued(f, answer + 3, &q);
+			assert_string_equal(rec(&q, "sasl_username", 0), "uid 54321");
+			assert_non_null(strstr(q.content, "(Postern, from userid 54321)"));
+			qfile_free(&q);
+		}
+	}
+}
+
+/* PICKUP_CONN_MAX connections at once; the next one is told to retry. */
+struct crowd {
+	struct fixture *f;
+	int done_pipe[2];
+	char answer[256];
+};
+
+static void *crowd_thread(void *arg)
+{
+	struct crowd *c = arg;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fds[PICKUP_CONN_MAX + 1];
+	size_t len = 0;
+	ssize_t n;
+
+	str_copy(sun.sun_path, c->f->sock_path, sizeof(sun.sun_path));
+	for (int i = 0; i <= PICKUP_CONN_MAX; i++) {
+		fds[i] = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(fds[i], (struct sockaddr *)&sun, sizeof(sun)) != 0)
+			abort();
+		if (i < PICKUP_CONN_MAX && send(fds[i], "RCPT a@b.c\n", 11, MSG_NOSIGNAL) != 11)
+			abort();
+	}
+	/* Connections are accepted in the order they were made, and none of
+	 * the first ones ends before we close it: the last is one too many. */
+	while ((n = recv(fds[PICKUP_CONN_MAX], c->answer + len, sizeof(c->answer) - 1 - len, 0)) > 0)
+		len += (size_t)n;
+	c->answer[len] = '\0';
+	for (int i = 0; i <= PICKUP_CONN_MAX; i++)
+		close(fds[i]);
+	if (write(c->done_pipe[1], "x", 1) != 1)
+		abort();
+	return NULL;
+}
+
+static void test_connection_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct crowd c = { .f = f };
+	struct timeval settle = { 0, 200000 };
+	struct event *ev;
+	pthread_t t;
+
+	assert_int_equal(pipe(c.done_pipe), 0);
+	ev = event_new(f->base, c.done_pipe[0], EV_READ, client_done, f->base);
+	event_add(ev, NULL);
+	assert_int_equal(pthread_create(&t, NULL, crowd_thread, &c), 0);
+	event_base_dispatch(f->base);
+	pthread_join(t, NULL);
+	event_base_loopexit(f->base, &settle);
+	event_base_dispatch(f->base);
+	event_free(ev);
+	close(c.done_pipe[0]);
+	close(c.done_pipe[1]);
+	assert_string_equal(c.answer, "ERR 4.3.2 too many local submissions at once; try again later\n");
+	assert_int_equal(count_dir(f, "incoming"), 0);
+}
+
 /* The socket-free parser: header-only message, mbox From_ line. */
 static int null_begin(void *ctx, const char **error_r)
 {
@@ -709,6 +901,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_garbage_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_data_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_protocol_ok, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_with_message_in_progress, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_uid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
 		cmocka_unit_test(test_no_server),
 		cmocka_unit_test(test_message_parser),
 	};
