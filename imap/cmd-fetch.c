@@ -54,6 +54,7 @@
 struct msg_copy {
 	struct store_msg m;
 	char *keywords, *envelope, *bodystructure;
+	char *header;               /* the cached header block, for header-only fetches */
 	bool oom;
 };
 
@@ -74,7 +75,7 @@ struct fetch_ctx {
 	struct imap_fetch_render r;
 	struct imap_fetch_msg m;
 	/* copies of the index entry (store_msg strings live during the callback only) */
-	char *keywords, *envelope, *bodystructure;
+	char *keywords, *envelope, *bodystructure, *header;
 	int fd;
 	struct mime_message *mime;
 	struct imap_timeslice slice;
@@ -95,19 +96,22 @@ struct fetch_ctx {
  * every message of a FETCH 1:* (FLAGS) was a fifth of its time (strlen,
  * malloc, memcpy). */
 static void msg_copy(const struct store_msg *msg, const struct imap_fetch_query *q,
-		     struct msg_copy *c)
+		     bool header_only, struct msg_copy *c)
 {
 	const char *env = q->has_envelope ? msg->envelope : NULL;
 	const char *bs = q->has_bodystructure ? msg->bodystructure : NULL;
+	const char *hdr = header_only ? msg->header : NULL;
 
 	c->m = *msg;
 	c->m.envelope = NULL;
 	c->m.bodystructure = NULL;
+	c->m.header = NULL; /* LMDB memory: valid during the callback only */
 	c->keywords = strdup(msg->keywords != NULL ? msg->keywords : "");
 	c->envelope = env != NULL ? strdup(env) : NULL;
 	c->bodystructure = bs != NULL ? strdup(bs) : NULL;
+	c->header = hdr != NULL ? strdup(hdr) : NULL;
 	if (c->keywords == NULL || (env != NULL && c->envelope == NULL) ||
-	    (bs != NULL && c->bodystructure == NULL))
+	    (bs != NULL && c->bodystructure == NULL) || (hdr != NULL && c->header == NULL))
 		c->oom = true;
 }
 
@@ -123,6 +127,7 @@ static void msg_release(struct fetch_ctx *c)
 	x_free(&c->keywords);
 	x_free(&c->envelope);
 	x_free(&c->bodystructure);
+	x_free(&c->header);
 }
 
 /* Write the collected cache texts (best effort: the store logs a failure
@@ -146,6 +151,7 @@ static void prefetch_clear(struct fetch_ctx *c)
 		free(c->pre[k].keywords);
 		free(c->pre[k].envelope);
 		free(c->pre[k].bodystructure);
+		free(c->pre[k].header);
 	}
 	memset(c->pre, 0, sizeof(c->pre));
 	c->pre_n = 0;
@@ -250,7 +256,7 @@ static int prefetch_cb(const struct store_msg *msg, void *ctx)
 		c->pre_cursor++;
 	if (c->pre_cursor == c->pre_n)
 		return 0;
-	msg_copy(msg, &c->q, &c->pre[c->pre_cursor]);
+	msg_copy(msg, &c->q, c->header_only, &c->pre[c->pre_cursor]);
 	c->pre_found[c->pre_cursor++] = true;
 	return 0;
 }
@@ -308,6 +314,7 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_ctx *c, struct store
 	c->keywords = mc.keywords;
 	c->envelope = mc.envelope;
 	c->bodystructure = mc.bodystructure;
+	c->header = mc.header;
 	if (rc < 0 && (err->cls == STORE_ERR_EXPUNGED || err->cls == STORE_ERR_NOTFOUND))
 		rc = 0;
 	if (rc <= 0 || mc.oom) {
@@ -321,6 +328,7 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_ctx *c, struct store
 		x_free(&c->keywords);
 		x_free(&c->envelope);
 		x_free(&c->bodystructure);
+		x_free(&c->header);
 		return rc;
 	}
 	c->m.uid = uid;
@@ -351,7 +359,22 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_ctx *c, struct store
 		}
 	}
 
-	if (imap_fetch_needs_mime(&c->q, &c->m)) {
+	if (imap_fetch_needs_mime(&c->q, &c->m) && c->header_only && c->header != NULL) {
+		const char *perr = NULL;
+
+		/* the index holds the header block: parsed from memory, the
+		 * same bytes a header-only parse of the file reads */
+		c->mime = mime_parse_mem(c->header, strlen(c->header), NULL, &perr);
+		if (c->mime == NULL) {
+			log_error("imap %s: parsing the cached header of %u of %s: %s", s->id, uid,
+				  s->sel->name, perr);
+			msg_release(c);
+			err->cls = STORE_ERR_TEMP;
+			str_copy(err->text, "Internal error reading the message", sizeof(err->text));
+			return -1;
+		}
+		c->m.mime = c->mime;
+	} else if (imap_fetch_needs_mime(&c->q, &c->m)) {
 		const char *perr = NULL;
 		uint64_t off, size;
 

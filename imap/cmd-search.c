@@ -9,7 +9,8 @@
  *
  * Work is split so a search over a big mailbox does not stall the other
  * sessions of the process: a first pass over the index (flags, sizes,
- * dates, numbers; no file opened) decides most messages at once; messages
+ * dates, numbers; no file opened; only the index's unseen set when every
+ * match must lack \Seen: UNSEEN, NEW) decides most messages at once; messages
  * the index cannot decide are read from disk in slices (SEARCH_SLICE
  * messages or SEARCH_SLICE_USEC, whichever ends first), and the handler
  * returns IMAP_CMD_PENDING between slices so the session loop runs others
@@ -79,6 +80,7 @@ static void fills_free(struct search_ctx *c)
 	for (size_t i = 0; i < c->n_fills; i++) {
 		free((char *)c->fills[i].envelope);
 		free((char *)c->fills[i].bodystructure);
+		free((char *)c->fills[i].header);
 	}
 	c->n_fills = 0;
 }
@@ -184,13 +186,76 @@ static int index_cb(const struct store_msg *msg, void *ctx)
 	return 0;
 }
 
+/* only_unseen - whether every match of n must lack \Seen: n is UNSEEN
+ * (NOT SEEN) or an AND with such a key among its children (NEW, or
+ * UNSEEN next to other keys). Then the index pass walks the index's
+ * unseen set instead of every record. Bounded: the parser limits depth. */
+static bool only_unseen(const struct imap_search_node *n, unsigned depth)
+{
+	if (n == NULL || depth > IMAP_SEARCH_MAX_DEPTH)
+		return false;
+	if (n->type == IMAP_SEARCH_NOT)
+		return n->child != NULL && n->child->type == IMAP_SEARCH_FLAG &&
+		       n->child->flag == STORE_FLAG_SEEN;
+	if (n->type == IMAP_SEARCH_AND) {
+		for (const struct imap_search_node *c = n->child; c != NULL; c = c->next) {
+			if (only_unseen(c, depth + 1))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* just_unseen - the program is UNSEEN and nothing else: the unseen set's
+ * UIDs are the answer, no record needs reading. */
+static bool just_unseen(const struct imap_search *search)
+{
+	const struct imap_search_node *r = search->root;
+
+	/* the one key itself NOT SEEN: an AND below it (NEW) has more keys */
+	return r != NULL && r->type == IMAP_SEARCH_AND && r->child != NULL &&
+	       r->child->next == NULL && r->child->type == IMAP_SEARCH_NOT &&
+	       only_unseen(r->child, 0);
+}
+
+/* unseen_uid_cb - one UID of the unseen set for a plain UNSEEN: a match
+ * when the client knows the message. Non-zero (stop) only on OOM. */
+static int unseen_uid_cb(uint32_t uid, void *ctx)
+{
+	struct index_pass *ip = ctx;
+	struct search_ctx *c = ip->c;
+	uint32_t seq = imap_uid_to_seq(ip->cmd->sess, uid);
+
+	if (seq == 0)
+		return 0;
+	if (c->n == c->alloc) {
+		size_t na = c->alloc == 0 ? 64 : c->alloc * 2;
+		struct search_entry *ne = realloc(c->ents, na * sizeof(*ne));
+
+		if (ne == NULL) {
+			c->oom = true;
+			return 1;
+		}
+		c->ents = ne;
+		c->alloc = na;
+	}
+	c->ents[c->n].uid = uid;
+	c->ents[c->n].seq = seq;
+	c->ents[c->n].state = ENTRY_YES;
+	c->n++;
+	return 0;
+}
+
 /* ---- the file pass ---- */
 
 struct opener {
 	struct store_mailbox *box;
 	uint32_t uid;
 	bool header_only;            /* no BODY/TEXT key: parse just the header */
+	const char *cached_header;   /* the index's copy of the header block, or NULL */
 	int fd;
+	off_t off;                   /* where the header starts in fd */
+	uint64_t header_len;         /* bytes of it read for a header-only parse */
 	struct mime_message *mime;
 	struct store_error err;
 	bool store_failed;
@@ -240,6 +305,13 @@ static struct mime_message *opener_open(void *ctx, const char **error_r)
 	uint64_t size;
 	int fd;
 
+	/* a header-only search of a message whose header block the index
+	 * holds: parsed from memory, no file opened (the same bytes a
+	 * header-only parse of the file reads) */
+	if (o->header_only && o->cached_header != NULL) {
+		o->mime = mime_parse_mem(o->cached_header, strlen(o->cached_header), NULL, error_r);
+		return o->mime;
+	}
 	if (store_msg_open(o->box, o->uid, &fd, &off, &size, &o->err) < 0) {
 		o->store_failed = true;
 		*error_r = o->err.text;
@@ -248,8 +320,10 @@ static struct mime_message *opener_open(void *ctx, const char **error_r)
 	/* parsed in place: a Maildir file from 0, an mbox message from its
 	 * offset in the mbox file (no copy) */
 	o->fd = fd;
+	o->off = off;
 	if (o->header_only)
 		size = header_size(o->fd, off, size);
+	o->header_len = o->header_only ? size : 0;
 	o->mime = mime_parse_fd_at(o->fd, (uint64_t)off, size, NULL, error_r);
 	return o->mime;
 }
@@ -277,20 +351,45 @@ static char *cache_text(struct mime_message *mime, bool bodystructure)
 /* cache_fill_add - remember what the index lacks for msg, from the parse
  * the search made anyway: the ENVELOPE needs only the header; the
  * BODYSTRUCTURE only when the whole message was parsed. */
+/* header_text - the header block a header-only parse read from fd, as
+ * the index caches it (store_msg.header): new memory, or NULL when it
+ * is too long, holds a NUL, or was not read. */
+static char *header_text(const struct opener *o)
+{
+	char *h;
+	ssize_t n;
+
+	if (o->fd < 0 || o->header_len == 0 || o->header_len > STORE_HEADER_CACHE_MAX)
+		return NULL;
+	h = malloc((size_t)o->header_len + 1);
+	if (h == NULL)
+		return NULL;
+	n = pread(o->fd, h, (size_t)o->header_len, o->off);
+	if (n != (ssize_t)o->header_len || memchr(h, '\0', (size_t)n) != NULL) {
+		free(h);
+		return NULL;
+	}
+	h[n] = '\0';
+	return h;
+}
+
 static void cache_fill_add(struct search_ctx *c, const struct store_msg *msg,
-			   struct mime_message *mime, bool header_only)
+			   struct mime_message *mime, const struct opener *o)
 {
 	struct store_cache_fill *f;
+	bool header_only = o->header_only;
 
 	if (c->n_fills >= SEARCH_SLICE ||
-	    (msg->envelope != NULL && (header_only || msg->bodystructure != NULL)))
+	    (msg->envelope != NULL && (header_only || msg->bodystructure != NULL) &&
+	     (msg->header != NULL || o->fd < 0 || !header_only)))
 		return;
 	f = &c->fills[c->n_fills];
 	f->uid = msg->uid;
 	f->envelope = msg->envelope == NULL ? cache_text(mime, false) : NULL;
 	f->bodystructure = !header_only && msg->bodystructure == NULL ? cache_text(mime, true)
 								       : NULL;
-	if (f->envelope != NULL || f->bodystructure != NULL)
+	f->header = msg->header == NULL ? header_text(o) : NULL;
+	if (f->envelope != NULL || f->bodystructure != NULL || f->header != NULL)
 		c->n_fills++;
 }
 
@@ -306,7 +405,8 @@ static int file_cb(const struct store_msg *msg, void *ctx)
 {
 	struct file_pass *fp = ctx;
 	struct opener o = { .box = fp->s->sel->box, .uid = msg->uid, .fd = -1,
-			    .header_only = !fp->c->search->needs_body };
+			    .header_only = !fp->c->search->needs_body,
+			    .cached_header = msg->header };
 	struct imap_search_msg m = {
 		.msg = msg, .seq = fp->e->seq, .recent = imap_has_recent(fp->s, msg->uid),
 		.max_seq = fp->c->max_seq, .max_uid = fp->c->max_uid,
@@ -316,7 +416,7 @@ static int file_cb(const struct store_msg *msg, void *ctx)
 	int r = imap_search_match(fp->c->search, &m, &error);
 
 	if (r >= 0 && o.mime != NULL)
-		cache_fill_add(fp->c, msg, o.mime, o.header_only);
+		cache_fill_add(fp->c, msg, o.mime, &o);
 	mime_message_free(&o.mime);
 	if (o.fd >= 0)
 		close(o.fd);
@@ -477,7 +577,12 @@ enum imap_cmd_result imap_cmd_search(struct imap_cmd *cmd)
 	ip.cmd = cmd;
 	ip.c = c;
 	ip.next = 0;
-	r = store_mailbox_foreach(sel->box, 0, index_cb, &ip, &err);
+	if (just_unseen(c->search))
+		r = store_mailbox_unseen_uids(sel->box, unseen_uid_cb, &ip, &err);
+	else if (only_unseen(c->search->root, 0))
+		r = store_mailbox_foreach_unseen(sel->box, index_cb, &ip, &err);
+	else
+		r = store_mailbox_foreach(sel->box, 0, index_cb, &ip, &err);
 	if (r < 0) {
 		ctx_free(&c);
 		return imap_cmd_store_error(cmd, &err);

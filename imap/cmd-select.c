@@ -30,13 +30,17 @@ static enum imap_cmd_result do_select(struct imap_cmd *cmd, bool readonly)
 		return imap_cmd_bad(cmd, NULL, "Usage: %s mailbox [(parameters)]", cmd->name);
 	/* RFC 3501 6.3.1: the old mailbox goes first, even if this fails */
 	if (s->sel) {
-		imap_select_close(s);
+		/* the store's mailbox stays parked for a re-SELECT of it */
+		imap_select_close_keep(s);
 		imap_session_set_state(s, IMAP_STATE_AUTH);
 	}
 	name = imap_mailbox_from_client(s, arg, &err_text);
-	if (name == NULL)
+	if (name == NULL) {
+		imap_select_close(s);
 		return imap_cmd_no(cmd, "CANNOT", "%s", err_text ? err_text : "Invalid mailbox name");
+	}
 	if (imap_select_open(s, name, readonly, &err) < 0) {
+		imap_select_close(s); /* a parked mailbox too */
 		free(name);
 		return imap_cmd_store_error(cmd, &err);
 	}

@@ -136,6 +136,13 @@ struct imap_session {
 	char *user;                  /* authenticated user, NULL before */
 	struct store_user *store;    /* the user's store, NULL before login */
 	struct imap_selected *sel;   /* NULL unless SELECTED */
+	/* The store mailbox of the selection SELECT/EXAMINE just left
+	 * (imap_select_close_keep), until imap_select_open takes it again
+	 * (same name and mode: its change notification saves a rescan) or
+	 * closes it; NULL otherwise. Never held past one command. */
+	struct store_mailbox *parked_box;
+	char *parked_name;
+	bool parked_readonly, parked_notify;
 	char hierarchy_sep;          /* '/' or '.' (imap_hierarchy_separator) */
 	/* Counters for the logout log line. */
 	uint64_t bytes_in, bytes_out;
@@ -243,8 +250,14 @@ void imap_session_set_state(struct imap_session *s, enum imap_state state);
  * notifications are on. 0, or -1 with err. */
 int imap_select_open(struct imap_session *s, const char *name, bool readonly,
 		     struct store_error *err);
-/* imap_select_close - leave SELECTED (CLOSE expunges first: its caller). */
+/* imap_select_close - leave SELECTED (CLOSE expunges first: its caller);
+ * also closes a parked mailbox. */
 void imap_select_close(struct imap_session *s);
+/* imap_select_close_keep - leave SELECTED for a SELECT/EXAMINE that
+ * follows at once: the store mailbox stays open, parked, for
+ * imap_select_open to take again if the same mailbox is selected in the
+ * same mode (else it closes it). A failed SELECT calls imap_select_close. */
+void imap_select_close_keep(struct imap_session *s);
 /* imap_sync_report - sync the store and send EXPUNGE (when allowed),
  * EXISTS, RECENT and FETCH FLAGS for flag changes by others. */
 void imap_sync_report(struct imap_session *s, bool allow_expunge);

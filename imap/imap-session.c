@@ -701,8 +701,7 @@ static void session_free(struct imap_session *s)
 	cmd_free(s, true);
 	if (pv->userdb_id && pv->userdb)
 		auth_client_cancel(pv->userdb, pv->userdb_id);
-	if (s->sel)
-		imap_select_close(s);
+	imap_select_close(s); /* the selection and a parked mailbox */
 	store_user_close(&s->store);
 	imap_parser_free(&pv->parser);
 	if (pv->ev_login)

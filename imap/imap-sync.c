@@ -271,6 +271,8 @@ static int recent_add(struct imap_selected *sel, uint32_t uid)
 
 /* ---- open / close ---- */
 
+static void parked_drop(struct imap_session *s);
+
 static void notify_cb(struct store_mailbox *box, void *ctx)
 {
 	struct imap_session *s = ctx;
@@ -290,12 +292,30 @@ int imap_select_open(struct imap_session *s, const char *name, bool readonly,
 	struct imap_selected *sel;
 	struct store_status st;
 	struct uid_list l = { 0 };
+	struct store_mailbox *keep = NULL;
+	bool keep_notify = false;
 
 	if (s->sel)
-		imap_select_close(s);
+		imap_select_close_keep(s);
+	/* A re-SELECT of the same mailbox keeps the store's mailbox and its
+	 * change notification: the watch's events let the sync trust the
+	 * index, where a fresh open would re-read a cur/ that changed in
+	 * the last 2 s (every round of STORE/APPEND/EXPUNGE then SELECT). */
+	if (s->parked_box != NULL && s->parked_readonly == readonly &&
+	    strcmp(s->parked_name, name) == 0) {
+		keep = s->parked_box;
+		keep_notify = s->parked_notify;
+		s->parked_box = NULL;
+	}
+	parked_drop(s);
+	if (keep != NULL && store_mailbox_reopen(keep, err) < 0) {
+		store_mailbox_close(&keep);
+		keep_notify = false;
+	}
 	f = calloc(1, sizeof(*f));
 	if (f == NULL || (f->pub.name = strdup(name)) == NULL) {
 		free(f);
+		store_mailbox_close(&keep);
 		memset(err, 0, sizeof(*err));
 		err->cls = STORE_ERR_TEMP;
 		str_copy(err->text, "Out of memory", sizeof(err->text));
@@ -304,7 +324,8 @@ int imap_select_open(struct imap_session *s, const char *name, bool readonly,
 	sel = &f->pub;
 	strbuf_init(&f->priv.keywords, KEYWORDS_LIST_MAX + 1);
 	l.keywords = &f->priv.keywords;
-	sel->box = store_mailbox_open(s->store, name, readonly ? STORE_OPEN_READONLY : 0, err);
+	sel->box = keep != NULL ? keep
+			 : store_mailbox_open(s->store, name, readonly ? STORE_OPEN_READONLY : 0, err);
 	if (sel->box == NULL) {
 		strbuf_free(&f->priv.keywords);
 		free(sel->name);
@@ -344,6 +365,10 @@ int imap_select_open(struct imap_session *s, const char *name, bool readonly,
 	sel->recent = sel->n_recent_uids;
 	s->sel = sel;
 	struct store_error nerr;
+	if (keep_notify) {
+		f->priv.notify_ok = true; /* the watch kept from the last SELECT */
+		return 0;
+	}
 	f->priv.notify_ok = store_mailbox_notify(sel->box, s->role->base, notify_cb, s, &nerr) == 0;
 	if (!f->priv.notify_ok)
 		log_warn("imap(%s): no change notification for %s (%s); polling instead", s->user ? s->user : "?",
@@ -351,12 +376,26 @@ int imap_select_open(struct imap_session *s, const char *name, bool readonly,
 	return 0;
 }
 
-void imap_select_close(struct imap_session *s)
+/* parked_drop - close a parked mailbox (none: nothing). */
+static void parked_drop(struct imap_session *s)
+{
+	store_mailbox_close(&s->parked_box);
+	x_free(&s->parked_name);
+}
+
+static void select_close(struct imap_session *s, bool keep)
 {
 	struct imap_selected *sel = s->sel;
 
+	parked_drop(s);
 	if (sel == NULL)
 		return;
+	if (keep && sel->box != NULL && (s->parked_name = strdup(sel->name)) != NULL) {
+		s->parked_box = sel->box;
+		s->parked_readonly = sel->readonly;
+		s->parked_notify = sp(s)->notify_ok;
+		sel->box = NULL;
+	}
 	store_mailbox_close(&sel->box);
 	strbuf_free(&((struct sel_full *)sel)->priv.keywords);
 	own_reset(&((struct sel_full *)sel)->priv);
@@ -365,6 +404,16 @@ void imap_select_close(struct imap_session *s)
 	free(sel->name);
 	s->sel = NULL;
 	free((struct sel_full *)sel);
+}
+
+void imap_select_close(struct imap_session *s)
+{
+	select_close(s, false);
+}
+
+void imap_select_close_keep(struct imap_session *s)
+{
+	select_close(s, true);
 }
 
 void imap_sync_set_idle(struct imap_session *s, struct imap_cmd *idle_cmd)

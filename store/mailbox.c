@@ -46,15 +46,13 @@ static int recent_cb(const struct index_msg *m, void *ctx)
 	return 0;
 }
 
-static int unseen_cb(const struct index_msg *m, void *ctx)
+/* the first UID of the "unseen" set stops the walk */
+static int unseen_cb(uint32_t uid, void *ctx)
 {
 	struct recent_ctx *rc = ctx;
 
-	if (!(m->flags & STORE_FLAG_SEEN)) {
-		rc->first_unseen = m->uid;
-		return 1;
-	}
-	return 0;
+	rc->first_unseen = uid;
+	return 1;
 }
 
 /* \Recent (RFC 3501 2.3.2.2): messages with UID >= the mailbox's
@@ -74,8 +72,8 @@ static int take_recent(struct store_mailbox *box, struct store_error *err)
 		index_abort(txn);
 		return 0;
 	}
-	if (index_msg_foreach(u->index, txn, b.id, b.recent_floor, recent_cb, &rc, err) < 0 ||
-	    index_msg_foreach(u->index, txn, b.id, 0, unseen_cb, &rc, err) < 0) {
+	if (index_msg_foreach_bare(u->index, txn, b.id, b.recent_floor, recent_cb, &rc, err) < 0 ||
+	    index_unseen_foreach(u->index, txn, b.id, 0, unseen_cb, &rc, err) < 0) {
 		index_abort(txn);
 		return -1;
 	}
@@ -175,6 +173,16 @@ struct store_mailbox *store_mailbox_open(struct store_user *u, const char *name,
 	return box;
 }
 
+int store_mailbox_reopen(struct store_mailbox *box, struct store_error *err)
+{
+	memset(err, 0, sizeof(*err));
+	if (box->open_flags & STORE_OPEN_NOSYNC)
+		return 0;
+	if (store_sync_box(box, false, err) < 0 || take_recent(box, err) < 0)
+		return -1;
+	return 0;
+}
+
 void store_mailbox_close(struct store_mailbox **boxp)
 {
 	struct store_mailbox *box = *boxp;
@@ -206,7 +214,7 @@ int store_mailbox_sync(struct store_mailbox *box, struct store_error *err)
 
 		/* first unseen may have moved */
 		if (index_begin(box->user->index, false, &txn, err) == 0) {
-			index_msg_foreach(box->user->index, txn, box->box_id, 0, unseen_cb, &r, err);
+			index_unseen_foreach(box->user->index, txn, box->box_id, 0, unseen_cb, &r, err);
 			index_abort(txn);
 			box->status.first_unseen_uid = r.first_unseen;
 		}
@@ -248,6 +256,7 @@ void store_msg_from_index(const struct index_msg *m, struct store_msg *out)
 	out->physical_size = m->physical;
 	out->envelope = m->envelope;
 	out->bodystructure = m->bodystructure;
+	out->header = m->header;
 }
 
 static int foreach_cb(const struct index_msg *m, void *ctx)
@@ -272,6 +281,64 @@ int store_mailbox_foreach(struct store_mailbox *box, uint64_t since_modseq, stor
 	if (index_begin(box->user->index, false, &txn, err) < 0)
 		return -1;
 	rc = index_msg_foreach(box->user->index, txn, box->box_id, 0, foreach_cb, &fc, err);
+	index_abort(txn);
+	return rc;
+}
+
+struct unseen_ctx {
+	struct store_mailbox *box;
+	MDB_txn *txn;
+	store_msg_fn *fn;
+	void *ctx;
+	struct store_error *err;
+	bool failed;
+};
+
+static int unseen_msg_cb(uint32_t uid, void *ctx)
+{
+	struct unseen_ctx *uc = ctx;
+	struct index_msg m;
+	struct store_msg sm;
+	int rc = index_msg_get(uc->box->user->index, uc->txn, uc->box->box_id, uid, &m, uc->err);
+
+	if (rc < 0) {
+		uc->failed = true;
+		return -1;
+	}
+	if (rc == 0) {
+		/* the set names a UID without a record: the set is wrong */
+		log_error("index: UID %u is in the unseen set without a record; run \"postern index rebuild\"",
+			  uid);
+		return 0;
+	}
+	store_msg_from_index(&m, &sm);
+	return uc->fn(&sm, uc->ctx);
+}
+
+int store_mailbox_foreach_unseen(struct store_mailbox *box, store_msg_fn *fn, void *ctx,
+				 struct store_error *err)
+{
+	struct unseen_ctx uc = { .box = box, .fn = fn, .ctx = ctx, .err = err };
+	int rc;
+
+	memset(err, 0, sizeof(*err));
+	if (index_begin(box->user->index, false, &uc.txn, err) < 0)
+		return -1;
+	rc = index_unseen_foreach(box->user->index, uc.txn, box->box_id, 0, unseen_msg_cb, &uc, err);
+	index_abort(uc.txn);
+	return uc.failed ? -1 : rc;
+}
+
+int store_mailbox_unseen_uids(struct store_mailbox *box, store_uid_fn *fn, void *ctx,
+			      struct store_error *err)
+{
+	MDB_txn *txn;
+	int rc;
+
+	memset(err, 0, sizeof(*err));
+	if (index_begin(box->user->index, false, &txn, err) < 0)
+		return -1;
+	rc = index_unseen_foreach(box->user->index, txn, box->box_id, 0, fn, ctx, err);
 	index_abort(txn);
 	return rc;
 }

@@ -614,7 +614,7 @@ static int watch_match_event(struct store_mailbox *box, uint32_t mask, const cha
 		return 0; /* not a message file: scans skip it too */
 	if (n.uid == 0)
 		return 1; /* written by another program: a scan names it */
-	rc = index_msg_get(box->user->index, box->sync_txn, box->box_id, n.uid, &m, &err);
+	rc = index_msg_get_bare(box->user->index, box->sync_txn, box->box_id, n.uid, &m, &err);
 	if (rc < 0)
 		return 1;
 	expected = rc > 0 && m.loc != NULL && strlen(m.loc) == n.base_len &&

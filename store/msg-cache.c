@@ -11,6 +11,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "store/mime.h"
@@ -64,4 +65,40 @@ out:
 	strbuf_free(&bs);
 	mime_message_free(&msg);
 	return rc;
+}
+
+char *store_cache_header(int fd, off_t offset, uint64_t size)
+{
+	char buf[STORE_HEADER_CACHE_MAX + 1];
+	size_t want = size < sizeof(buf) ? (size_t)size : sizeof(buf);
+	ssize_t n = pread(fd, buf, want, offset);
+	size_t end = 0;
+	char *out;
+
+	if (n <= 0)
+		return NULL;
+	/* the header ends at its first empty line (LF or CRLF); a message
+	 * that is all header (no blank line) is cached whole when it fits */
+	if (buf[0] == '\n')
+		end = 1;
+	else if (n >= 2 && buf[0] == '\r' && buf[1] == '\n')
+		end = 2;
+	for (ssize_t i = 0; end == 0 && i + 1 < n; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (buf[i + 1] == '\n')
+			end = (size_t)i + 2;
+		else if (buf[i + 1] == '\r' && i + 2 < n && buf[i + 2] == '\n')
+			end = (size_t)i + 3;
+	}
+	if (end == 0 && (uint64_t)n == size)
+		end = (size_t)n;
+	if (end == 0 || end > STORE_HEADER_CACHE_MAX || memchr(buf, '\0', end) != NULL)
+		return NULL;
+	out = malloc(end + 1);
+	if (out == NULL)
+		return NULL;
+	memcpy(out, buf, end);
+	out[end] = '\0';
+	return out;
 }

@@ -61,7 +61,7 @@ int store_mailbox_foreach_name(struct store_mailbox *box, store_name_fn *fn, voi
 	memset(err, 0, sizeof(*err));
 	if (index_begin(box->user->index, false, &txn, err) < 0)
 		return -1;
-	rc = index_msg_foreach(box->user->index, txn, box->box_id, 0, name_cb, &nc, err);
+	rc = index_msg_foreach_bare(box->user->index, txn, box->box_id, 0, name_cb, &nc, err);
 	index_abort(txn);
 	return rc;
 }

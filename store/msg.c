@@ -91,15 +91,18 @@ static int wend(struct store_mailbox *box, MDB_txn *txn, struct index_box *b, bo
 /* A private copy of a record (LMDB memory can move under a write). */
 struct msg_copy {
 	struct index_msg m;
-	char *loc, *kw, *env, *bs;
+	char *loc, *kw, *env, *bs, *hdr;
 };
 
-static int msg_fetch(struct store_mailbox *box, MDB_txn *txn, uint32_t uid, struct msg_copy *c,
-		     struct store_error *err)
+/* cache: also the cached texts (only a cache fill needs them; a flag
+ * change or an expunge does not copy ~1 KB per message for nothing) */
+static int msg_fetch(struct store_mailbox *box, MDB_txn *txn, uint32_t uid, bool cache,
+		     struct msg_copy *c, struct store_error *err)
 {
-	int rc = index_msg_get(box->user->index, txn, box->box_id, uid, &c->m, err);
+	int rc = cache ? index_msg_get(box->user->index, txn, box->box_id, uid, &c->m, err)
+		       : index_msg_get_bare(box->user->index, txn, box->box_id, uid, &c->m, err);
 
-	memset(&c->loc, 0, sizeof(char *) * 4);
+	c->loc = c->kw = c->env = c->bs = c->hdr = NULL;
 	if (rc <= 0) {
 		if (rc == 0)
 			store_error_set(err, STORE_ERR_EXPUNGED, "Message was expunged");
@@ -109,19 +112,22 @@ static int msg_fetch(struct store_mailbox *box, MDB_txn *txn, uint32_t uid, stru
 	c->kw = strdup(c->m.keywords ? c->m.keywords : "");
 	c->env = c->m.envelope ? strdup(c->m.envelope) : NULL;
 	c->bs = c->m.bodystructure ? strdup(c->m.bodystructure) : NULL;
+	c->hdr = c->m.header ? strdup(c->m.header) : NULL;
 	if (c->loc == NULL || c->kw == NULL || (c->m.envelope && !c->env) ||
-	    (c->m.bodystructure && !c->bs)) {
+	    (c->m.bodystructure && !c->bs) || (c->m.header && !c->hdr)) {
 		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
 		free(c->loc);
 		free(c->kw);
 		free(c->env);
 		free(c->bs);
+		free(c->hdr);
 		return -1;
 	}
 	c->m.loc = c->loc;
 	c->m.keywords = c->kw;
 	c->m.envelope = c->env;
 	c->m.bodystructure = c->bs;
+	c->m.header = c->hdr;
 	return 0;
 }
 
@@ -131,6 +137,7 @@ static void msg_copy_free(struct msg_copy *c)
 	free(c->kw);
 	free(c->env);
 	free(c->bs);
+	free(c->hdr);
 }
 
 static struct store_backend_msg backend_msg(const struct index_msg *m)
@@ -155,7 +162,7 @@ int store_msg_open(struct store_mailbox *box, uint32_t uid, int *fd_r, off_t *of
 	memset(err, 0, sizeof(*err));
 	if (index_begin(box->user->index, false, &txn, err) < 0)
 		return -1;
-	rc = msg_fetch(box, txn, uid, &c, err);
+	rc = msg_fetch(box, txn, uid, false, &c, err);
 	index_abort(txn);
 	if (rc < 0)
 		return -1;
@@ -238,7 +245,7 @@ static int set_flags_txn(struct store_mailbox *box, MDB_txn *txn, struct index_b
 	bool kw_changed, file_changed = false;
 	int ret = -1;
 
-	if (msg_fetch(box, txn, uid, &c, err) < 0)
+	if (msg_fetch(box, txn, uid, false, &c, err) < 0)
 		return -1;
 	strbuf_init(&kw, STORE_KEYWORDS_MAX);
 	if (unchanged_since && c.m.modseq > unchanged_since) {
@@ -397,9 +404,10 @@ int store_msgs_set_cache(struct store_mailbox *box, const struct store_cache_fil
 		struct msg_copy c;
 		struct index_msg m;
 
-		if (fills[i].envelope == NULL && fills[i].bodystructure == NULL)
+		if (fills[i].envelope == NULL && fills[i].bodystructure == NULL &&
+		    fills[i].header == NULL)
 			continue;
-		if (msg_fetch(box, txn, fills[i].uid, &c, &e2) < 0) {
+		if (msg_fetch(box, txn, fills[i].uid, true, &c, &e2) < 0) {
 			if (e2.cls != STORE_ERR_EXPUNGED) {
 				*err = e2;
 				rc = -1;
@@ -411,7 +419,11 @@ int store_msgs_set_cache(struct store_mailbox *box, const struct store_cache_fil
 			m.envelope = fills[i].envelope;
 		if (fills[i].bodystructure)
 			m.bodystructure = fills[i].bodystructure;
-		rc = index_msg_put(box->user->index, txn, &b, &c.m, &m, err);
+		if (fills[i].header && strlen(fills[i].header) <= STORE_HEADER_CACHE_MAX)
+			m.header = fills[i].header;
+		/* the cache only: the record (flags, modseq) stays as it is */
+		rc = index_cache_put(box->user->index, txn, box->box_id, m.uid, m.envelope,
+				     m.bodystructure, m.header, err);
 		if (rc == 0)
 			stored++;
 		msg_copy_free(&c);
@@ -498,8 +510,8 @@ static int expunge_uids(struct store_mailbox *box, struct del_ctx *d, bool colle
 
 	if (wbegin(box, &txn, &b, err) < 0)
 		return -1;
-	if (collect && (index_msg_foreach(box->user->index, txn, box->box_id, 0, del_collect, d,
-					  err) < 0 || d->oom)) {
+	if (collect && (index_msg_foreach_bare(box->user->index, txn, box->box_id, 0, del_collect,
+					       d, err) < 0 || d->oom)) {
 		if (d->oom)
 			store_error_set(err, STORE_ERR_TEMP, "Out of memory");
 		wabort(box, txn);
@@ -520,7 +532,7 @@ static int expunge_uids(struct store_mailbox *box, struct del_ctx *d, bool colle
 		struct store_backend_msg bm;
 		struct store_error e2 = { 0 };
 
-		if (msg_fetch(box, txn, d->uids[i], &c, &e2) < 0)
+		if (msg_fetch(box, txn, d->uids[i], false, &c, &e2) < 0)
 			continue;
 		bm = backend_msg(&c.m);
 		if (be->msg_expunge(box, &bm, err) < 0 ||
@@ -604,7 +616,7 @@ int store_msg_append_locked(struct store_mailbox *box, const struct store_source
 	struct index_box b;
 	struct index_msg m;
 	MDB_txn *txn;
-	char *loc = NULL, *env = NULL, *bs = NULL;
+	char *loc = NULL, *env = NULL, *bs = NULL, *hdr = NULL;
 	uint64_t phys = 0, vsize = 0;
 	int rc;
 
@@ -627,9 +639,10 @@ int store_msg_append_locked(struct store_mailbox *box, const struct store_source
 	/* The cache is filled in this same transaction: parsing reads the
 	 * file just written (in the page cache), and a second transaction
 	 * per message would double the commits (fsyncs) of a delivery. */
-	if (cache && cache->envelope && cache->bodystructure) {
+	if (cache && cache->envelope && cache->bodystructure && cache->header) {
 		m.envelope = cache->envelope;
 		m.bodystructure = cache->bodystructure;
+		m.header = cache->header;
 	} else if (phys <= STORE_CACHE_PARSE_MAX) {
 		struct store_error e2 = { 0 };
 		int fd;
@@ -639,10 +652,14 @@ int store_msg_append_locked(struct store_mailbox *box, const struct store_source
 		bm.loc = loc;
 		bm.physical_size = phys;
 		if (be->msg_open(box, &bm, &fd, &off, &size, &e2) == 0) {
-			if (store_cache_build(fd, off, size, &env, &bs) == 0) {
+			if (cache && cache->envelope && cache->bodystructure) {
+				m.envelope = cache->envelope;
+				m.bodystructure = cache->bodystructure;
+			} else if (store_cache_build(fd, off, size, &env, &bs) == 0) {
 				m.envelope = env;
 				m.bodystructure = bs;
 			}
+			m.header = hdr = store_cache_header(fd, off, size);
 			close(fd);
 		}
 	}
@@ -692,6 +709,7 @@ int store_msg_append_locked(struct store_mailbox *box, const struct store_source
 out:
 	free(loc);
 	free(env);
+	free(hdr);
 	free(bs);
 	return rc;
 }
@@ -719,7 +737,7 @@ struct copy_info {
 	char keywords[STORE_KEYWORDS_MAX + 1];
 	time_t internaldate;
 	uint64_t size;
-	char *env, *bs;          /* the source's cache, NULL if none */
+	char *env, *bs, *hdr;    /* the source's cache, NULL if none */
 };
 
 static int copy_info_cb(const struct store_msg *m, void *ctx)
@@ -736,6 +754,8 @@ static int copy_info_cb(const struct store_msg *m, void *ctx)
 		ci->env = strdup(m->envelope);
 		ci->bs = strdup(m->bodystructure);
 	}
+	if (m->header)
+		ci->hdr = strdup(m->header);
 	return 0;
 }
 
@@ -798,15 +818,18 @@ static int msg_copy(struct store_mailbox *src, uint32_t uid, struct store_mailbo
 	}
 	cache.envelope = ci.env;
 	cache.bodystructure = ci.bs;
+	cache.header = ci.hdr;
 	rc = store_msg_append_locked(dst, &s, ci.flags, ci.keywords,
 				     ci.internaldate, &cache, new_uid_r, err);
 	close(fd);
 	free(ci.env);
 	free(ci.bs);
+	free(ci.hdr);
 	return rc;
 fail:
 	free(ci.env);
 	free(ci.bs);
+	free(ci.hdr);
 	return -1;
 }
 

@@ -85,6 +85,7 @@ struct index_msg {
 	const char *keywords;
 	const char *envelope;      /* NULL: not cached */
 	const char *bodystructure; /* NULL: not cached */
+	const char *header;        /* the raw header block; NULL: not cached */
 };
 
 /* store_msg_from_index - the public view of a record (strings borrowed
@@ -135,10 +136,22 @@ typedef int index_box_fn(const char *name, const struct index_box *b, void *ctx)
 int index_box_foreach(struct store_index *idx, MDB_txn *txn, index_box_fn *fn, void *ctx,
 		      struct store_error *err);
 
+/* index_msg_get - the record of uid with its cached texts (from "cache").
+ * 1 found, 0 not, -1 with err. */
 int index_msg_get(struct store_index *idx, MDB_txn *txn, uint32_t box_id, uint32_t uid,
 		  struct index_msg *m, struct store_error *err);
+/* index_msg_get_bare - the same without the cached texts (NULL): for
+ * flag changes, expunges, syncs, which never need them. */
+int index_msg_get_bare(struct store_index *idx, MDB_txn *txn, uint32_t box_id, uint32_t uid,
+		       struct index_msg *m, struct store_error *err);
+/* index_cache_put - replace the cached texts of uid (all NULL: drop
+ * them); the record is not rewritten. 0 or -1 with err. */
+int index_cache_put(struct store_index *idx, MDB_txn *txn, uint32_t box_id, uint32_t uid,
+		    const char *envelope, const char *bodystructure, const char *header,
+		    struct store_error *err);
 /* index_msg_put - store m and account the change in b (old: the previous
- * record or NULL). */
+ * record or NULL). m's cached texts are written only for a new record
+ * (old NULL): an update leaves "cache" alone (index_cache_put does). */
 int index_msg_put(struct store_index *idx, MDB_txn *txn, struct index_box *b,
 		  const struct index_msg *old, const struct index_msg *m, struct store_error *err);
 int index_msg_del(struct store_index *idx, MDB_txn *txn, struct index_box *b,
@@ -148,6 +161,16 @@ typedef int index_msg_fn(const struct index_msg *m, void *ctx);
  * returns 0, fn's non-zero value, or -1. */
 int index_msg_foreach(struct store_index *idx, MDB_txn *txn, uint32_t box_id, uint32_t from_uid,
 		      index_msg_fn *fn, void *ctx, struct store_error *err);
+/* index_msg_foreach_bare - the same without the cached texts (NULL). */
+int index_msg_foreach_bare(struct store_index *idx, MDB_txn *txn, uint32_t box_id,
+			   uint32_t from_uid, index_msg_fn *fn, void *ctx, struct store_error *err);
+
+typedef int index_uid_fn(uint32_t uid, void *ctx);
+/* index_unseen_foreach - UIDs >= from_uid of box without \Seen, in UID
+ * order, from the "unseen" set (no message record read); returns 0, fn's
+ * non-zero value, or -1 with err. */
+int index_unseen_foreach(struct store_index *idx, MDB_txn *txn, uint32_t box_id,
+			 uint32_t from_uid, index_uid_fn *fn, void *ctx, struct store_error *err);
 
 int index_sub_set(struct store_index *idx, MDB_txn *txn, const char *name, bool on,
 		  struct store_error *err);
@@ -208,6 +231,7 @@ void store_box_status_from(struct store_mailbox *box, const struct index_box *b)
 struct store_cache_in {
 	const char *envelope;
 	const char *bodystructure;
+	const char *header;      /* NULL: read from the stored message */
 };
 
 /*
@@ -232,6 +256,10 @@ int store_msg_move_within(struct store_mailbox *src, uint32_t uid, struct store_
  * sends) of the size bytes at offset in fd into *env_r / *bs_r (new
  * memory, caller frees). 0, or -1 (logged; nothing allocated). */
 int store_cache_build(int fd, off_t offset, uint64_t size, char **env_r, char **bs_r);
+/* store_cache_header - the raw header block of the size bytes at offset
+ * in fd (new memory, caller frees), or NULL when it is longer than
+ * STORE_HEADER_CACHE_MAX, holds a NUL, or cannot be read. */
+char *store_cache_header(int fd, off_t offset, uint64_t size);
 
 /* Fault injection for tests: points where the core pretends an index
  * operation failed. store_fault_hook is NULL unless a test sets it; it

@@ -217,6 +217,12 @@ struct store_mailbox;
 /* store_mailbox_open - open and sync. NULL with err (NOTFOUND if missing). */
 struct store_mailbox *store_mailbox_open(struct store_user *u, const char *name, unsigned flags,
 					 struct store_error *err);
+/* store_mailbox_reopen - (added: IMAP re-SELECT of the same mailbox)
+ * what store_mailbox_open does, for a box that stays open: sync (its
+ * change notification, if any, keeps telling the sync what changed, so a
+ * re-SELECT needs no directory scan) and \Recent taken again as a new
+ * open would. 0, or -1 with err (the caller closes and opens anew). */
+int store_mailbox_reopen(struct store_mailbox *box, struct store_error *err);
 /* store_mailbox_close - stop notifications, free; *box = NULL. */
 void store_mailbox_close(struct store_mailbox **box);
 const char *store_mailbox_name(const struct store_mailbox *box);
@@ -279,7 +285,16 @@ struct store_msg {
 	 * sync indexed (other writers, rebuild): build and store_msg_set_cache. */
 	const char *envelope;
 	const char *bodystructure;
+	/* (added) The message's raw header block, up to and including the
+	 * blank line that ends it, when it is at most STORE_HEADER_CACHE_MAX
+	 * bytes and holds no NUL; NULL otherwise or not cached yet (filled
+	 * like the texts above, and by SEARCH's first read of the file).
+	 * Header searches parse it instead of opening the file. */
+	const char *header;
 };
+
+/* Header blocks up to this size are cached (bytes). */
+#define STORE_HEADER_CACHE_MAX 8192
 
 /* Called in UID order; strings valid during the call only. Non-zero stops
  * the iteration and is returned by the iterator. */
@@ -289,6 +304,21 @@ typedef int store_msg_fn(const struct store_msg *msg, void *ctx);
  * UID order, as of the last sync. 0, the callback's non-zero value, or -1. */
 int store_mailbox_foreach(struct store_mailbox *box, uint64_t since_modseq, store_msg_fn *fn,
 			  void *ctx, struct store_error *err);
+
+/* store_mailbox_foreach_unseen - (added: SEARCH UNSEEN) the messages
+ * without \Seen, in UID order, as of the last sync, from the index's
+ * unseen set: the others are not read at all. 0, the callback's non-zero
+ * value, or -1 with err. */
+int store_mailbox_foreach_unseen(struct store_mailbox *box, store_msg_fn *fn, void *ctx,
+				 struct store_error *err);
+
+/* store_mailbox_unseen_uids - (added: SEARCH UNSEEN) only the UIDs of
+ * the messages without \Seen, in UID order, as of the last sync, from the
+ * unseen set alone (no message record read). fn's non-zero value stops.
+ * 0, fn's value, or -1 with err. */
+typedef int store_uid_fn(uint32_t uid, void *ctx);
+int store_mailbox_unseen_uids(struct store_mailbox *box, store_uid_fn *fn, void *ctx,
+			      struct store_error *err);
 
 /* store_msg_get - one message by UID: 1 found (calls fn once), 0 not found, -1. */
 int store_msg_get(struct store_mailbox *box, uint32_t uid, store_msg_fn *fn, void *ctx,
@@ -351,6 +381,7 @@ struct store_cache_fill {
 	uint32_t uid;
 	const char *envelope;
 	const char *bodystructure;
+	const char *header;      /* (added) the raw header block, as store_msg.header */
 };
 
 /*

@@ -176,7 +176,7 @@ static int rec_collect(const struct index_msg *m, void *ctx)
 static int rec_reload(struct store_user *u, MDB_txn *txn, uint32_t box_id, const struct rec *x,
 		      struct index_msg *m, struct store_error *err)
 {
-	int rc = index_msg_get(u->index, txn, box_id, x->uid, m, err);
+	int rc = index_msg_get_bare(u->index, txn, box_id, x->uid, m, err);
 
 	if (rc == 0) {
 		log_error("index: record of UID %u vanished during a sync; run \"postern index rebuild\"",
@@ -338,7 +338,7 @@ static int sync_merge(struct store_mailbox *box, MDB_txn *txn, struct index_box 
 	bool expunged = false, by_loc_sorted = false;
 	uint32_t last_hint = 0, next_uid, *keep = NULL;
 
-	rc = index_msg_foreach(u->index, txn, b->id, 0, rec_collect, &r, err);
+	rc = index_msg_foreach_bare(u->index, txn, b->id, 0, rec_collect, &r, err);
 	if (rc == -2) {
 		store_error_set(err, STORE_ERR_TEMP, "Out of memory");
 		goto fail;

@@ -7,7 +7,8 @@
 #       MESSAGES in INBOX (2000), concurrent SESSIONS (8), ROUNDS of the
 #       operation mix per session (10), IDLE sessions for memory (1000)
 #   SKIP_POSTERN=1 / SKIP_DOVECOT=1 measure one side only; SINGLE_ROUNDS
-#   (5) rounds of the one-session pass.
+#   (5) rounds of the one-session pass; ONLY_SINGLE=1 runs the warm-up and
+#   the one-session pass only (no load, no idle sessions: minutes less).
 #
 # 1. load: SESSIONS sessions at once, each ROUNDS times SELECT, FETCH
 #    (1:* FLAGS; 20 header sets; one whole message), SEARCH (UNSEEN,
@@ -77,6 +78,12 @@ run_side() { # name port tls_port pid
 	echo "== $1: warm-up"
 	$BENCH load --name "$1" --port "$2" --user "$USER_NAME" --password "$PASSWORD" \
 		--sessions 1 --rounds 1 >"$OUT/$1-warmup.json"
+	if [ "${ONLY_SINGLE:-0}" = 1 ]; then
+		echo "== $1: one session alone ($SINGLE_ROUNDS rounds)"
+		$BENCH single --name "$1" --port "$2" --user "$USER_NAME" --password "$PASSWORD" \
+			--rounds "$SINGLE_ROUNDS" >"$OUT/$1-single.json"
+		return 0
+	fi
 	echo "== $1: load ($SESSIONS sessions x $ROUNDS rounds)"
 	$BENCH load --name "$1" --port "$2" --user "$USER_NAME" --password "$PASSWORD" \
 		--sessions "$SESSIONS" --rounds "$ROUNDS" >"$OUT/$1-load.json"
@@ -133,7 +140,7 @@ PY
 	kill "$PN_PID"
 	wait "$PN_PID" 2>/dev/null || true
 	PN_PID=
-	SKIP_OPS=$($PY -c "import json,sys; print(','.join(json.load(open(sys.argv[1]))['unsupported']))" \
+	[ -f "$OUT/postern-load.json" ] && SKIP_OPS=$($PY -c "import json,sys; print(','.join(json.load(open(sys.argv[1]))['unsupported']))" \
 		"$OUT/postern-load.json")
 fi
 

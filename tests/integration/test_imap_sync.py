@@ -17,7 +17,8 @@ checked.
 import re
 import time
 
-from imap_helpers import PASSWORD, Raw, deliver, fresh_user, imap_instance, message  # noqa: F401
+from imap_helpers import (PASSWORD, Raw, deliver, fresh_user, imap_instance, message,  # noqa: F401
+                          set_maildir_flags)
 
 SYSTEM = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
 
@@ -151,3 +152,58 @@ def test_recent_arriving_while_selected_is_one_sessions(imap_instance):
     assert untagged == ["* 4 EXISTS", "* 3 RECENT"], untagged
     for r in (a, b, c, e):
         r.close()
+
+
+def test_reselect_same_mailbox_sees_every_change(imap_instance):
+    """A re-SELECT of the selected mailbox keeps the store's mailbox and
+    its change notification (imap-sync.c, parked mailbox): what other
+    sessions, deliveries and other programs did in between shows, \\Recent
+    is taken again as on a fresh open, EXAMINE after SELECT is read-only
+    and another mailbox in between drops the parked one."""
+    user = fresh_user(imap_instance, "resel")
+    for i in range(3):
+        deliver(imap_instance, user, message("r %d" % i))
+    a, untagged = session(imap_instance, user)
+    assert "* 3 EXISTS" in untagged and "* 3 RECENT" in untagged, untagged
+    b, _ = session(imap_instance, user)
+    assert b.cmd("b1", "STORE 1 +FLAGS (\\Seen)")[1].startswith("b1 OK")
+    deliver(imap_instance, user, message("r 3"))
+    # another program marks message 2 read by renaming its file
+    set_maildir_flags(imap_instance, user, 2, "S")
+    untagged, tagged = a.cmd("s2", "SELECT INBOX")
+    assert tagged.startswith("s2 OK [READ-WRITE]"), tagged
+    assert "* 4 EXISTS" in untagged, untagged
+    # UID 4 arrived after b's open took \Recent for 1-3: a's again now
+    assert "* 1 RECENT" in untagged, untagged
+    assert "* OK [UNSEEN 3] First unseen." in untagged, untagged
+    untagged, tagged = a.cmd("f", "FETCH 1:4 (FLAGS)")
+    assert tagged.startswith("f OK"), tagged
+    flags = {int(m.group(1)): m.group(2) for m in
+             (re.match(r"\* (\d+) FETCH \(FLAGS \((.*)\)\)", ln) for ln in untagged) if m}
+    assert "\\Seen" in flags[1] and "\\Seen" in flags[2], flags
+    assert "\\Seen" not in flags[3] and "\\Seen" not in flags[4], flags
+    untagged, tagged = a.cmd("u", "SEARCH UNSEEN")
+    assert "* SEARCH 3 4" in untagged, untagged
+    # a change while it is selected still arrives after the re-SELECT
+    assert b.cmd("b2", "STORE 3 +FLAGS (\\Seen)")[1].startswith("b2 OK")
+    deadline = time.time() + 5
+    seen = False
+    while time.time() < deadline and not seen:
+        untagged, _ = a.cmd("n", "NOOP")
+        seen = any(ln.startswith("* 3 FETCH") and "\\Seen" in ln for ln in untagged)
+        time.sleep(0.05)
+    assert seen, untagged
+    untagged, tagged = a.cmd("e", "EXAMINE INBOX")
+    assert tagged.startswith("e OK [READ-ONLY]"), tagged
+    untagged, tagged = a.cmd("x", "STORE 4 +FLAGS (\\Seen)")
+    assert tagged.startswith("x NO") or tagged.startswith("x BAD"), tagged
+    untagged, tagged = a.cmd("s3", "SELECT INBOX")
+    assert tagged.startswith("s3 OK [READ-WRITE]"), tagged
+    assert "* 0 RECENT" in untagged, untagged
+    untagged, tagged = a.cmd("s4", "SELECT Nonexistent")
+    assert tagged.startswith("s4 NO"), tagged
+    untagged, tagged = a.cmd("s5", "SELECT INBOX")
+    assert tagged.startswith("s5 OK [READ-WRITE]"), tagged
+    assert "* 4 EXISTS" in untagged, untagged
+    a.cmd("l", "LOGOUT")
+    b.cmd("l", "LOGOUT")
