@@ -5,7 +5,8 @@
  * by `postern init` (which listeners to write enabled) and `postern check`.
  *
  * Built: auth (always started, no listeners; keeps root only with PAM),
- * smtp, imap, pop3. Next: queue (.exclusive), web. Until a protocol's role
+ * smtp, queue (always started, .exclusive: it owns the queue files; its
+ * unix sockets are the pickup and control sockets), imap, pop3. Next: web. Until a protocol's role
  * is listed here, a listener for it makes posternd refuse to start rather
  * than accept connections it cannot serve.
  *
@@ -21,6 +22,7 @@
 #include "imap/imap-role.h"
 #include "pop3/pop3-role.h"
 #include "smtp/smtp-role.h"
+#include "smtp/queue/queue-role.h"
 #include "master/master.h"
 #include "role.h"
 #include "util.h"
@@ -31,6 +33,9 @@ static const struct role_def built_roles[] = {
 	  .doc = "SASL socket (Dovecot auth protocol) and user lookups; virtual users and PAM" },
 	{ .name = "smtp", .main = smtp_role_main, .check_config = smtp_role_check_config,
 	  .doc = "SMTP server: mx, submission and smtps listeners; writes the queue's incoming files" },
+	{ .name = "queue", .main = queue_role_main, .unix_sockets = queue_role_unix_sockets,
+	  .check_config = queue_role_check_config, .always = true, .exclusive = true,
+	  .doc = "queue manager: local delivery, SMTP client, bounces, sendmail pickup, queue control socket" },
 	{ .name = "imap", .main = imap_role_main,
 	  .doc = "IMAP server: imap (143, STARTTLS) and imaps (993) listeners; imap_processes workers" },
 	{ .name = "pop3", .main = pop3_role_main, .check_config = pop3_role_check_config,

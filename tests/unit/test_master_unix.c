@@ -286,7 +286,10 @@ static void test_reload_keeps_or_recreates(void **state)
 	identity(&id);
 	assert_int_equal(master_unix_prepare(cfg, &id, NULL, &run, &err), 0);
 	master_unix_commit(NULL, &run);
-	assert_int_equal(run.n, 2);
+	/* auth's two sockets and the queue role's pickup and control */
+	assert_int_equal(run.n, 4);
+	assert_non_null(by_name(&run, "pickup"));
+	assert_non_null(by_name(&run, "control"));
 	assert_int_equal(lstat(auth, &a1), 0);
 	assert_int_equal(lstat(userdb, &u1), 0);
 	assert_int_equal(a1.st_mode & 0777, 0660);
