@@ -282,9 +282,13 @@ static void commit_report(struct commit_job *c)
 		log_warn("%s: cannot queue the message: %s", c->id, c->err);
 		return;
 	}
-	log_info("%s: from=<%s>, size=%zu, nrcpt=%zu (queue %s)", c->id, c->sender ? c->sender : "",
-		 c->size, c->nrcpt, c->hold ? "hold" : "active");
-	if (!c->hold)
+	/* The queue role logs "from=<...>, size=..., nrcpt=... (queue active)"
+	 * when it picks the file up, as Postfix's qmgr does; a held message is
+	 * never picked up, so its line is logged here. */
+	if (c->hold)
+		log_info("%s: from=<%s>, size=%zu, nrcpt=%zu (queue hold)", c->id,
+			 c->sender ? c->sender : "", c->size, c->nrcpt);
+	else
 		queue_file_wake(c->run_dir);
 }
 
