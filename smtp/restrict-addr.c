@@ -343,6 +343,23 @@ static int in_maps(struct map_list *ml, const char *key, bool address, unsigned 
 	return st == MAP_FOUND ? 1 : st == MAP_NOTFOUND ? 0 : -1;
 }
 
+/* strip_extension - "bob+x@d" -> "bob@d" at the first recipient_delimiter
+ * character of the local part; false when there is none (addr unchanged).
+ * Postfix's owner-/-request names keep their delimiter as a name part. */
+static bool strip_extension(const struct restrictions *r, char *addr)
+{
+	char *at = strrchr(addr, '@');
+	size_t n;
+
+	if (r->recipient_delimiter[0] == '\0' || at == NULL)
+		return false;
+	n = strcspn(addr, r->recipient_delimiter);
+	if (n == 0 || addr + n >= at)
+		return false;
+	memmove(addr + n, at, strlen(at) + 1);
+	return true;
+}
+
 enum rule_status restrict_unlisted(struct restrict_req *q, const char *address, bool sender)
 {
 	struct restrictions *r = q->r;
@@ -426,6 +443,18 @@ enum rule_status restrict_unlisted(struct restrict_req *q, const char *address, 
 			return RULE_DUNNO;
 		if (st == RESTRICT_USERDB_TEMPFAIL)
 			goto temp;
+		/* virtual(5): with recipient_delimiter set, user+ext@domain is
+		 * looked up again as user@domain (the extension picks a folder
+		 * at delivery). */
+		if (strip_extension(r, full)) {
+			st = restrict_userdb(q, "USER", full, &c);
+			if (st < 0)
+				return RULE_PENDING;
+			if (st == RESTRICT_USERDB_FOUND)
+				return RULE_DUNNO;
+			if (st == RESTRICT_USERDB_TEMPFAIL)
+				goto temp;
+		}
 		return restrict_reply(q, r->unknown_mailbox_code, dsn,
 				      "<%s>: %s rejected: User unknown in virtual mailbox table",
 				      address, cls);

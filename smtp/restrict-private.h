@@ -128,6 +128,7 @@ struct restrictions {
 	struct map_list *virtual_alias_maps, *alias_maps, *sender_login_maps;
 	struct map_list *local_maps;  /* local_recipient_maps without auth:userdb */
 	bool local_userdb, local_check, luser_relay;
+	char recipient_delimiter[16];   /* user+ext: characters that start an extension */
 	struct netmask *mynetworks;
 	size_t nmynetworks;
 	struct map_list *mynetworks_maps;

@@ -228,6 +228,8 @@ struct restrictions *restrictions_new(const struct config *view, struct event_ba
 	r->untrusted_routing = config_bool(view, "allow_untrusted_routing");
 	r->dequote = config_bool(view, "resolve_dequoted_address");
 	r->luser_relay = config_str(view, "luser_relay")[0] != '\0';
+	str_copy(r->recipient_delimiter, config_str(view, "recipient_delimiter"),
+		 sizeof(r->recipient_delimiter));
 	r->default_rbl_reply = must_strdup(config_str(view, "default_rbl_reply"));
 	r->policy_timeout = (int)config_time(view, "smtpd_policy_service_timeout");
 	r->policy_try_limit = (int)config_int(view, "smtpd_policy_service_try_limit");

@@ -226,9 +226,27 @@ def test_catch_all_extension_relocated_luser_relay(instance):
     assert b"new@elsewhere.example" in dsn
 
 
+def test_extension_to_virtual_user_over_smtp(instance):
+    # virtual(5): the RCPT check looks user+ext@domain up again as
+    # user@domain; an unknown user with an extension is still refused.
+    start_queue(instance, users=[ALICE], conf=["recipient_delimiter = +"])
+    qid = send(instance, "someone@client.example.net", "alice+lists@" + DOMAIN, subject="plus over smtp")
+    msgs = wait_mailbox(instance, ALICE, 1)
+    assert b"Subject: plus over smtp" in msgs[0]
+    instance.wait_log("%s: removed" % qid)
+    s = smtplib.SMTP("127.0.0.1", instance.ports["mx"], timeout=30)
+    try:
+        s.ehlo("client.example.net")
+        assert s.mail("someone@client.example.net")[0] == 250
+        code, reply = s.rcpt("nobody+lists@" + DOMAIN)
+        assert code == 550 and b"User unknown in virtual mailbox table" in reply, (code, reply)
+        s.quit()
+    finally:
+        s.close()
+
+
 def test_extension_to_virtual_user(instance):
-    # Submitted through pickup: the SMTP role's RCPT check does not strip
-    # extensions of virtual mailbox users (yet); the queue role must.
+    # The same through pickup (sendmail), which has no RCPT check.
     start_queue(instance, users=[ALICE], conf=["recipient_delimiter = +"])
     qid = pickup(instance, "someone@client.example.net", "alice+news@" + DOMAIN,
                  b"Subject: with extension\n\nhi\n")
