@@ -305,21 +305,62 @@ static int build_one(const char *path, FILE *out, char **error_r)
 	return rc;
 }
 
-int resolve_aliases_build(const struct config *cfg, FILE *out, char **error_r)
+int alias_database_foreach(const struct config *cfg, int (*fn)(void *ctx, const char *spec, const char *source),
+			   void *ctx)
 {
-	char *copy = must_strdup(config_str(cfg, "alias_database")), *save = NULL;
+	char *copy = must_strdup(config_str(cfg, "alias_database"));
+	char *p = copy;
 	int rc = 0;
 
-	for (char *tok = strtok_r(copy, ", \t\r\n", &save); tok && rc == 0;
-	     tok = strtok_r(NULL, ", \t\r\n", &save)) {
-		if (str_has_prefix(tok, "lmdb:"))
-			rc = build_one(tok + 5, out, error_r);
-		else if (tok[0] == '/')
-			rc = build_one(tok, out, error_r);   /* default_database_type: lmdb */
-		else if (out)
-			/* texthash:, inline: ... are read as they are. */
-			fprintf(out, "%s: nothing to build (only lmdb: tables are compiled)\n", tok);
+	while (rc == 0) {
+		char *start;
+		int depth = 0;
+
+		p += strspn(p, ", \t\r\n");
+		if (*p == '\0')
+			break;
+		start = p;
+		for (; *p; p++) {
+			if (*p == '{')
+				depth++;
+			else if (*p == '}' && depth > 0)
+				depth--;
+			else if (depth == 0 && strchr(", \t\r\n", *p))
+				break;
+		}
+		if (*p)
+			*p++ = '\0';
+		if (str_has_prefix(start, "lmdb:"))
+			rc = fn(ctx, start, start + 5);
+		else if (start[0] == '/')
+			rc = fn(ctx, start, start);
+		else
+			rc = fn(ctx, start, NULL);
 	}
 	free(copy);
 	return rc;
+}
+
+struct build_ctx {
+	FILE *out;
+	char **error_r;
+};
+
+static int build_cb(void *ctx, const char *spec, const char *source)
+{
+	struct build_ctx *b = ctx;
+
+	if (source)
+		return build_one(source, b->out, b->error_r);
+	if (b->out)
+		/* texthash:, inline: ... are read as they are. */
+		fprintf(b->out, "%s: nothing to build (only lmdb: tables are compiled)\n", spec);
+	return 0;
+}
+
+int resolve_aliases_build(const struct config *cfg, FILE *out, char **error_r)
+{
+	struct build_ctx b = { .out = out, .error_r = error_r };
+
+	return alias_database_foreach(cfg, build_cb, &b) == 0 ? 0 : -1;
 }

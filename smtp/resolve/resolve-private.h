@@ -208,6 +208,17 @@ struct alias_entry {
 int alias_file_parse(const char *name, const char *text, size_t len, struct alias_entry **e_r,
 		     size_t *n_r, char **error_r);
 void alias_entries_free(struct alias_entry *e, size_t n);
+
+/*
+ * alias_database_foreach - for each table of alias_database (split as
+ * Postfix splits a table list: commas and blanks, but never inside
+ * inline:{...} braces), fn(ctx, spec, source) where source is the
+ * aliases(5) file of an lmdb: table (or of a bare /path, lmdb being the
+ * default type) and NULL for every other type. Stops at fn's non-zero
+ * return and returns it; 0 when all were visited.
+ */
+int alias_database_foreach(const struct config *cfg, int (*fn)(void *ctx, const char *spec, const char *source),
+			   void *ctx);
 /* alias_list_split - split an alias value into its items (commas outside
  * quotes; quotes around an item removed). NULL-terminated new array; NULL
  * when there are more than max items or on a syntax error. */

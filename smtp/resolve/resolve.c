@@ -255,41 +255,44 @@ int resolve_is_local_domain(struct resolve *r, const char *domain)
 	return m;
 }
 
-/* Parse every alias source file of alias_database (lmdb: and texthash:
- * tables have aliases(5) sources), so a syntax error shows at check time. */
+struct check_ctx {
+	const struct config *cfg;
+	char **error_r;
+};
+
+static int check_source(void *ctx, const char *spec, const char *source)
+{
+	struct check_ctx *c = ctx;
+	struct alias_entry *e = NULL;
+	size_t n = 0, len;
+	const char *err;
+	char *text;
+	int rc;
+
+	(void)spec;
+	if (source == NULL)
+		return 0;
+	text = file_read_all(source, MAPS_FILE_MAX, &len, &err);
+	if (text == NULL) {
+		char *p = must_asprintf("%s: %s; create it or fix alias_database", source, err);
+
+		rc = fail(c->cfg, "alias_database", c->error_r, p);
+		free(p);
+		return rc;
+	}
+	rc = alias_file_parse(source, text, len, &e, &n, c->error_r);
+	alias_entries_free(e, n);
+	free(text);
+	return rc;
+}
+
+/* Parse every alias source file of alias_database (lmdb: tables have
+ * aliases(5) sources), so a syntax error shows at check time. */
 static int check_alias_sources(const struct config *cfg, char **error_r)
 {
-	const char *list = config_str(cfg, "alias_database");
-	char *copy = must_strdup(list), *save = NULL;
-	int rc = 0;
+	struct check_ctx c = { .cfg = cfg, .error_r = error_r };
 
-	for (char *tok = strtok_r(copy, ", \t\n", &save); tok && rc == 0;
-	     tok = strtok_r(NULL, ", \t\n", &save)) {
-		const char *path = NULL, *err;
-		struct alias_entry *e = NULL;
-		size_t n = 0, len;
-		char *text;
-
-		if (str_has_prefix(tok, "lmdb:"))
-			path = tok + 5;
-		else if (tok[0] == '/')
-			path = tok;
-		if (path == NULL)
-			continue;
-		text = file_read_all(path, MAPS_FILE_MAX, &len, &err);
-		if (text == NULL) {
-			char *p = must_asprintf("%s: %s; create it or fix alias_database", path, err);
-
-			rc = fail(cfg, "alias_database", error_r, p);
-			free(p);
-			break;
-		}
-		rc = alias_file_parse(path, text, len, &e, &n, error_r);
-		alias_entries_free(e, n);
-		free(text);
-	}
-	free(copy);
-	return rc;
+	return alias_database_foreach(cfg, check_source, &c) == 0 ? 0 : -1;
 }
 
 int resolve_check_config(const struct config *cfg, char **error_r)

@@ -179,6 +179,20 @@ static void test_build(void **state)
 	assert_non_null(strstr(error, "nonexistent: "));
 	assert_non_null(strstr(error, "; create the alias file or fix alias_database"));
 	free(error);
+	error = NULL;
+	config_free(&cfg);
+	/* A /file delivery inside inline:{...} is a value, not a source file
+	 * to parse or build (the list is split outside braces only). */
+	cfg = rs_config("alias_maps = inline:{ { log = /var/log/mail-copy }, root=alice }\n");
+	assert_non_null(cfg);
+	out = open_memstream(&outbuf, &outlen);
+	assert_int_equal(resolve_aliases_build(cfg, out, &error), 0);
+	fclose(out);
+	assert_string_equal(outbuf, "inline:{ { log = /var/log/mail-copy }, root=alice }: nothing to build "
+			    "(only lmdb: tables are compiled)\n");
+	free(outbuf);
+	if (resolve_check_config(cfg, &error) != 0)
+		fail_msg("%s", error);
 	config_free(&cfg);
 }
 
