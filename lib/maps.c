@@ -291,6 +291,30 @@ struct map_list {
 	size_t n;
 };
 
+int map_list_next(const char **p, const char **start_r, size_t *len_r)
+{
+	const char *q = *p;
+	size_t depth = 0;
+
+	q += strspn(q, ", \t\r\n");
+	if (*q == '\0') {
+		*p = q;
+		return 0;
+	}
+	*start_r = q;
+	for (; *q; q++) {
+		if (*q == '{')
+			depth++;
+		else if (*q == '}' && depth > 0)
+			depth--;
+		else if (depth == 0 && strchr(", \t\r\n", *q))
+			break;
+	}
+	*len_r = (size_t)(q - *start_r);
+	*p = q;
+	return depth > 0 ? -1 : 1;
+}
+
 struct map_list *map_list_open(const char *list, unsigned flags, const char **error_r)
 {
 	struct map_list *ml = must_calloc(1, sizeof(*ml));
@@ -298,30 +322,19 @@ struct map_list *map_list_open(const char *list, unsigned flags, const char **er
 
 	for (;;) {
 		const char *start;
-		size_t depth = 0;
+		size_t len;
 		char *spec;
 		struct map *m;
+		int r = map_list_next(&p, &start, &len);
 
-		while (*p == ',' || *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-			p++;
-		if (*p == '\0')
+		if (r == 0)
 			break;
-		start = p;
-		for (; *p; p++) {
-			if (*p == '{')
-				depth++;
-			else if (*p == '}' && depth > 0)
-				depth--;
-			else if (depth == 0 && (*p == ',' || *p == ' ' || *p == '\t' ||
-						*p == '\n' || *p == '\r'))
-				break;
-		}
-		if (depth > 0) {
+		if (r < 0) {
 			map_list_close(&ml);
 			return maps_error(error_r, "table list \"%s\": missing \"}\"; close every "
 					  "{ of inline:{...} or static:{...}", maps_quote(list, 0));
 		}
-		spec = must_strndup(start, (size_t)(p - start));
+		spec = must_strndup(start, len);
 		m = map_open(spec, flags, error_r);
 		free(spec);
 		if (m == NULL) {

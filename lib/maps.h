@@ -153,6 +153,11 @@ struct map_list;
 /* map_list_open - open every table of list; NULL with *error_r on the first
  * failure (nothing stays open). An empty list is valid (never finds). */
 struct map_list *map_list_open(const char *list, unsigned flags, const char **error_r);
+/* map_list_next - the next table spec of a table list at *p (separated by
+ * commas and blanks, never inside inline:{...} braces): 1 with *start_r
+ * and *len_r set and *p moved past it, 0 at the end, -1 when its braces
+ * do not close. Used by map_list_open and by alias_database's reader. */
+int map_list_next(const char **p, const char **start_r, size_t *len_r);
 void map_list_close(struct map_list **ml);
 size_t map_list_count(const struct map_list *ml);
 struct map *map_list_at(const struct map_list *ml, size_t i);

@@ -355,11 +355,24 @@ fail:
 	return NULL;
 }
 
+int fsync_directory(const char *dir)
+{
+	int fd, r, saved;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
+}
+
 int fsync_parent_dir(const char *path)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
-	int fd, r, saved;
 
 	if (slash == NULL)
 		str_copy(dir, ".", sizeof(dir));
@@ -372,12 +385,5 @@ int fsync_parent_dir(const char *path)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return r;
+	return fsync_directory(dir);
 }

@@ -85,5 +85,7 @@ char *file_read_all(const char *path, size_t max, size_t *len_r, const char **er
 
 /* fsync_dir - fsync the directory holding path (after create/rename/unlink). 0 or -1/errno. */
 int fsync_parent_dir(const char *path);
+/* fsync_directory - fsync the directory dir itself. 0 or -1/errno. */
+int fsync_directory(const char *dir);
 
 #endif

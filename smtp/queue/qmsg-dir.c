@@ -64,20 +64,12 @@ int qdir_ensure(const char *queue_dir, char **error_r)
 static int sync_dir(const char *queue_dir, enum qdir d)
 {
 	char path[4096];
-	int fd, rc, e;
 
 	if (qmsg_dir_path(path, sizeof(path), queue_dir, d, NULL) < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	e = errno;
-	close(fd);
-	errno = e;
-	return rc;
+	return fsync_directory(path);
 }
 
 /* rename_no_replace - 0, or -1 with errno (EEXIST when to exists). */

@@ -308,36 +308,23 @@ static int build_one(const char *path, FILE *out, char **error_r)
 int alias_database_foreach(const struct config *cfg, int (*fn)(void *ctx, const char *spec, const char *source),
 			   void *ctx)
 {
-	char *copy = must_strdup(config_str(cfg, "alias_database"));
-	char *p = copy;
+	const char *p = config_str(cfg, "alias_database"), *start;
+	size_t len;
 	int rc = 0;
 
-	while (rc == 0) {
-		char *start;
-		int depth = 0;
+	/* An unclosed brace is reported by resolve_new (map_list_open of
+	 * alias_maps); here the rest of the list is one spec. */
+	while (rc == 0 && map_list_next(&p, &start, &len) != 0) {
+		char *spec = must_strndup(start, len);
 
-		p += strspn(p, ", \t\r\n");
-		if (*p == '\0')
-			break;
-		start = p;
-		for (; *p; p++) {
-			if (*p == '{')
-				depth++;
-			else if (*p == '}' && depth > 0)
-				depth--;
-			else if (depth == 0 && strchr(", \t\r\n", *p))
-				break;
-		}
-		if (*p)
-			*p++ = '\0';
-		if (str_has_prefix(start, "lmdb:"))
-			rc = fn(ctx, start, start + 5);
-		else if (start[0] == '/')
-			rc = fn(ctx, start, start);
+		if (str_has_prefix(spec, "lmdb:"))
+			rc = fn(ctx, spec, spec + 5);
+		else if (spec[0] == '/')
+			rc = fn(ctx, spec, spec);
 		else
-			rc = fn(ctx, start, NULL);
+			rc = fn(ctx, spec, NULL);
+		free(spec);
 	}
-	free(copy);
 	return rc;
 }
 
