@@ -360,6 +360,27 @@ static bool strip_extension(const struct restrictions *r, char *addr)
 	return true;
 }
 
+/* unlisted_userdb - is key a user of the auth role's userdb? *unknown_r
+ * false: the rule's answer is the return value (DUNNO: known, PENDING:
+ * the answer is on its way and the rule runs again, FINAL: 4xx on a
+ * temporary failure); true: not known, go on. */
+static enum rule_status unlisted_userdb(struct restrict_req *q, const char *key, const char *address,
+					bool *unknown_r)
+{
+	const struct restrict_cached *c;
+	int st = restrict_userdb(q, "USER", key, &c);
+
+	*unknown_r = false;
+	if (st < 0)
+		return RULE_PENDING;
+	if (st == RESTRICT_USERDB_FOUND)
+		return RULE_DUNNO;
+	if (st == RESTRICT_USERDB_TEMPFAIL)
+		return restrict_reply(q, 451, "4.3.0", "<%s>: Temporary lookup failure", address);
+	*unknown_r = true;
+	return RULE_DUNNO;
+}
+
 enum rule_status restrict_unlisted(struct restrict_req *q, const char *address, bool sender)
 {
 	struct restrictions *r = q->r;
@@ -367,8 +388,9 @@ enum rule_status restrict_unlisted(struct restrict_req *q, const char *address, 
 	const char *dsn = sender ? "5.1.0" : "5.1.1";
 	struct addr_resolved res;
 	char full[800];
-	const struct restrict_cached *c;
-	int m, st;
+	enum rule_status rs;
+	bool unknown;
+	int m;
 
 	if (address == NULL || address[0] == '\0')
 		return RULE_DUNNO;
@@ -400,22 +422,14 @@ enum rule_status restrict_unlisted(struct restrict_req *q, const char *address, 
 			 * address first, then the local part. Local user names are
 			 * case-insensitive, as Postfix's local(8) folds them. */
 			str_lower(full);
-			st = restrict_userdb(q, "USER", full, &c);
-			if (st < 0)
-				return RULE_PENDING;
-			if (st == RESTRICT_USERDB_FOUND)
-				return RULE_DUNNO;
-			if (st == RESTRICT_USERDB_TEMPFAIL)
-				goto temp;
+			rs = unlisted_userdb(q, full, address, &unknown);
+			if (!unknown)
+				return rs;
 			str_copy(user, res.local, sizeof(user));
 			str_lower(user);
-			st = restrict_userdb(q, "USER", user, &c);
-			if (st < 0)
-				return RULE_PENDING;
-			if (st == RESTRICT_USERDB_FOUND)
-				return RULE_DUNNO;
-			if (st == RESTRICT_USERDB_TEMPFAIL)
-				goto temp;
+			rs = unlisted_userdb(q, user, address, &unknown);
+			if (!unknown)
+				return rs;
 		}
 		return restrict_reply(q, r->unknown_local_code, dsn,
 				      "<%s>: %s rejected: User unknown in local recipient table",
@@ -436,24 +450,16 @@ enum rule_status restrict_unlisted(struct restrict_req *q, const char *address, 
 				      address, cls);
 	case ADDR_VIRTUAL_MAILBOX:
 		str_lower(full);
-		st = restrict_userdb(q, "USER", full, &c);
-		if (st < 0)
-			return RULE_PENDING;
-		if (st == RESTRICT_USERDB_FOUND)
-			return RULE_DUNNO;
-		if (st == RESTRICT_USERDB_TEMPFAIL)
-			goto temp;
+		rs = unlisted_userdb(q, full, address, &unknown);
+		if (!unknown)
+			return rs;
 		/* virtual(5): with recipient_delimiter set, user+ext@domain is
 		 * looked up again as user@domain (the extension picks a folder
 		 * at delivery). */
 		if (strip_extension(r, full)) {
-			st = restrict_userdb(q, "USER", full, &c);
-			if (st < 0)
-				return RULE_PENDING;
-			if (st == RESTRICT_USERDB_FOUND)
-				return RULE_DUNNO;
-			if (st == RESTRICT_USERDB_TEMPFAIL)
-				goto temp;
+			rs = unlisted_userdb(q, full, address, &unknown);
+			if (!unknown)
+				return rs;
 		}
 		return restrict_reply(q, r->unknown_mailbox_code, dsn,
 				      "<%s>: %s rejected: User unknown in virtual mailbox table",
