@@ -55,6 +55,20 @@ static bool guards_relay(const struct rule_list *l, int depth)
 	return false;
 }
 
+/* alias_table_hint - an lmdb: table of alias_maps that cannot be opened
+ * is built from an aliases(5) file by newaliases, not by `postern map`
+ * (whose hint the error carries): say so. "" for other tables. */
+static const char *alias_table_hint(const struct config *view, const char *err)
+{
+	const char *am = config_str(view, "alias_maps");
+	size_t n;
+
+	if (!str_has_prefix(err, "lmdb:") || am == NULL)
+		return "";
+	n = 5 + strcspn(err + 5, ":");
+	return memmem(am, strlen(am), err, n) ? "; alias files are compiled with \"postern aliases\" (newaliases)" : "";
+}
+
 static int open_maps(const struct config *view, const char *param, struct map_list **ml,
 		     char **error_r)
 {
@@ -62,7 +76,8 @@ static int open_maps(const struct config *view, const char *param, struct map_li
 
 	*ml = map_list_open(config_str(view, param), 0, &err);
 	if (*ml == NULL) {
-		fail_at(view, param, must_asprintf("%s: %s", param, err), error_r);
+		fail_at(view, param, must_asprintf("%s: %s%s", param, err, alias_table_hint(view, err)),
+			error_r);
 		return -1;
 	}
 	return 0;
@@ -158,7 +173,8 @@ static int init_local_maps(struct restrictions *r, const struct config *view, ch
 	strbuf_free(&rest);
 	if (r->local_maps == NULL) {
 		fail_at(view, "local_recipient_maps",
-			must_asprintf("local_recipient_maps: %s", err), error_r);
+			must_asprintf("local_recipient_maps: %s%s", err, alias_table_hint(view, err)),
+			error_r);
 		return -1;
 	}
 	return 0;

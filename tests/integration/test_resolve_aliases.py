@@ -44,3 +44,18 @@ def test_aliases_usage(instance):
     r = instance.run("aliases", "extra")
     assert r.returncode == 2
     assert "usage: postern aliases" in r.stderr
+
+
+def test_unbuilt_alias_table_points_at_newaliases(instance):
+    # An alias file is aliases(5), not a postmap source: postern check
+    # must not send the admin to `postern map` alone.
+    aliases = os.path.join(instance.dir, "aliases")
+    write(aliases, "postmaster: root\n")
+    instance.append_conf("alias_maps = lmdb:%s\n" % aliases)
+    r = instance.run("check")
+    assert r.returncode == 1
+    assert "alias files are compiled with \"postern aliases\" (newaliases)" in r.stderr, r.stderr
+    r = instance.run("aliases")
+    assert r.returncode == 0, r.stderr
+    r = instance.run("check")
+    assert r.returncode == 0, r.stderr
