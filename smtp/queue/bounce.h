@@ -44,8 +44,9 @@ enum bounce_kind {
  * (NEVER, or no FAILURE/DELAY when NOTIFY was given), a postmaster copy
  * as notify_classes asks; when m's sender is null, a double bounce to
  * 2bounce_notice_recipient only if notify_classes has 2bounce or bounce
- * (failures), or to delay_notice_recipient with delay (delays), as Postfix - otherwise it is only logged; nothing at
- * all when m's sender is double_bounce_sender. The original's headers or
+ * (failures), or to delay_notice_recipient with delay (delays), as
+ * Postfix - otherwise it is only logged; nothing at all when m's sender
+ * is double_bounce_sender. The original's headers or
  * the whole message (RET, bounce_size_limit) are attached. Each new queue
  * file is committed into qd's active/. *n_queued_r (may be NULL) gets how
  * many files were queued (0 is normal: nobody to tell). 0, or -1 with
