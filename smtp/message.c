@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "log.h"
 #include "smtp/smtp-private.h"
+#include "store/mime.h"
 
 static void fail(struct smtp_session *s, const char *reply)
 {
@@ -99,21 +100,6 @@ static void flush_header(struct smtp_session *s)
 	strbuf_reset(&s->msg.header);
 }
 
-/* looks_like_header - "Name:" with printable non-space name characters
- * (RFC 5322 2.2 ftext), the test for where the header block ends. */
-static bool looks_like_header(const char *line, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len && line[i] != ':') {
-		unsigned char c = (unsigned char)line[i];
-		if (c < 33 || c > 126)
-			return false;
-		i++;
-	}
-	return i > 0 && i < len;
-}
-
 static void body_line(struct smtp_session *s, const char *line, size_t len)
 {
 	struct restrict_result r;
@@ -146,7 +132,7 @@ void message_line(struct smtp_session *s, const char *line, size_t len)
 		return;
 	}
 	flush_header(s);
-	if (len == 0 || !looks_like_header(line, len)) {
+	if (len == 0 || !mime_header_field_start(line, len)) {
 		m->headers_done = true;
 		/* A body without a header block (or after a broken one) gets the
 		 * empty line that separates it from the headers, at least from

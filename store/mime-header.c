@@ -227,3 +227,17 @@ int mime_header_fields(struct mime_message *msg, uint32_t part, const char *cons
 	}
 	return 0;
 }
+
+bool mime_header_field_start(const char *line, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && line[i] != ':') {
+		unsigned char c = (unsigned char)line[i];
+
+		if (c < 33 || c > 126)
+			return false;
+		i++;
+	}
+	return i > 0 && i < len;
+}

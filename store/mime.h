@@ -306,4 +306,10 @@ void mime_text_iter_free(struct mime_text_iter **it);
 int mime_text_contains(struct mime_message *msg, unsigned flags, const char *needle,
 		       const char **error_r);
 
+/* mime_header_field_start - whether line (len bytes, no line end) starts
+ * a header field: a non-empty name of printable non-space characters
+ * (RFC 5322 2.2 ftext) followed by ':'. The SMTP role and the pickup
+ * socket use it to find where a message's header block ends. */
+bool mime_header_field_start(const char *line, size_t len);
+
 #endif

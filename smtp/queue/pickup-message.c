@@ -352,21 +352,6 @@ static int finish_headers(struct pickup_message *m)
 	return rc;
 }
 
-/* looks_like_header - "Name:" with printable non-space name characters
- * (RFC 5322 2.2 ftext): where the header block ends. */
-static bool looks_like_header(const char *line, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len && line[i] != ':') {
-		unsigned char c = (unsigned char)line[i];
-		if (c < 33 || c > 126)
-			return false;
-		i++;
-	}
-	return i > 0 && i < len;
-}
-
 /* header_line - one complete line (in m->line, LF removed) while the
  * header block is open; had_lf: it ended in LF (not at the end of data). */
 static int header_line(struct pickup_message *m, bool had_lf)
@@ -384,7 +369,7 @@ static int header_line(struct pickup_message *m, bool had_lf)
 	m->first_seen = true;
 	if (l > 0 && (line[0] == ' ' || line[0] == '\t') && m->header.len > 0) {
 		/* folded: part of the field before */
-	} else if (l == 0 || !looks_like_header(line, l)) {
+	} else if (l == 0 || !mime_header_field_start(line, l)) {
 		/* The header block ends here; a body without the empty line
 		 * gets one, as RFC 5322 2.1 needs and Postfix's cleanup does. */
 		if (finish_headers(m) < 0)
